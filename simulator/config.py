@@ -62,7 +62,9 @@ def parse_duration(value: Any) -> Any:
     if isinstance(value, str):
         m = _DURATION.match(value)
         if not m:
-            raise ValueError(f"expected a duration such as 30, '30s', '2m' or '250ms', got {value!r}")
+            raise ValueError(
+                f"expected a duration such as 30, '30s', '2m' or '250ms', got {value!r}"
+            )
         return float(m.group(1)) * _UNIT[m.group(2)]
     return value
 
@@ -175,7 +177,7 @@ class RetryConfig(_Strict):
 
 
 class RetryBudgetConfig(_Strict):
-    """gRPC retry throttling: tokens start at max_tokens, -1 per failure, +token_ratio per success."""
+    """gRPC retry throttling: start at max_tokens; -1 per failure, +token_ratio per success."""
 
     max_tokens: float = Field(10.0, gt=0)
     token_ratio: float = Field(0.1, gt=0)

@@ -90,21 +90,40 @@ DEFAULT_CATALOG: dict[str, ModelSpec] = {
         ModelSpec("gpt-4.1", "openai", 1_047_576, 2.00, 0.50, 8.00, _BIG, 32_768),
         ModelSpec("gpt-4.1-mini", "openai", 1_047_576, 0.40, 0.10, 1.60, _FAST, 32_768),
         # An OpenAI-compatible third-party model (Mistral's API speaks the OpenAI dialect).
+        ModelSpec("mistral-large", "openai", 128_000, 2.00, 2.00, 6.00, _BIG, owned_by="mistralai"),
         ModelSpec(
-            "mistral-large", "openai", 128_000, 2.00, 2.00, 6.00, _BIG, owned_by="mistralai"
-        ),
-        ModelSpec(
-            "claude-3-5-sonnet", "anthropic", 200_000, 3.00, 0.30, 15.00, _BIG, 8_192,
+            "claude-3-5-sonnet",
+            "anthropic",
+            200_000,
+            3.00,
+            0.30,
+            15.00,
+            _BIG,
+            8_192,
             owned_by="anthropic",
         ),
         ModelSpec(
-            "claude-3-5-haiku", "anthropic", 200_000, 0.80, 0.08, 4.00, _FAST, 8_192,
+            "claude-3-5-haiku",
+            "anthropic",
+            200_000,
+            0.80,
+            0.08,
+            4.00,
+            _FAST,
+            8_192,
             owned_by="anthropic",
         ),
         ModelSpec(
-            "text-embedding-3-small", "openai", 8_191, 0.02, 0.02, 0.0,
+            "text-embedding-3-small",
+            "openai",
+            8_191,
+            0.02,
+            0.02,
+            0.0,
             LatencyProfile(Dist(40.0, 0.3), Dist(0.01, 0.2), Dist(20.0, 0.3), Dist(0.0)),
-            0, "embedding", 1536,
+            0,
+            "embedding",
+            1536,
         ),
     )
 }

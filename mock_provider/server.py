@@ -1,0 +1,292 @@
+"""The mock provider's HTTP face: thin aiohttp handlers over the provider brain.
+
+A handler parses (dialect), asks the brain (with scenario time from :class:`ScenarioClock`),
+and renders or executes the timing plan with real sleeps divided by ``time_scale``. Errors
+that escape a handler are rendered in the provider's own error shape by a middleware, so a
+malformed request never produces an aiohttp error page or stops the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from aiohttp import web
+
+from simulator.config import ProviderConfig
+
+from .dialects import openai as oai
+from .model.provider import ChatRequest, Completion, EmbedRequest, Provider, Rejection
+
+__all__ = ["APP_STATE", "MockState", "ScenarioClock", "create_app"]
+
+
+class ScenarioClock:
+    """Scenario seconds since the last reset: wall seconds times ``time_scale``."""
+
+    def __init__(self, time_scale: float = 1.0) -> None:
+        self.time_scale = time_scale
+        self.reset()
+
+    def reset(self) -> None:
+        self._t0 = time.monotonic()
+
+    def now(self) -> float:
+        return (time.monotonic() - self._t0) * self.time_scale
+
+    def wall(self, scenario_seconds: float) -> float:
+        return scenario_seconds / self.time_scale
+
+
+@dataclass
+class MockState:
+    cfg: ProviderConfig
+    provider: Provider
+    clock: ScenarioClock
+    log: IO[str] | None = None
+    counts: Counter[tuple[str, str, int]] = field(default_factory=Counter)
+
+    def record(self, request: web.Request, model: str, status: int, **extra: Any) -> None:
+        self.counts[(request.path, model, status)] += 1
+        if self.log is not None:
+            entry = {
+                "t": round(self.clock.now(), 6),
+                "path": request.path,
+                "model": model,
+                "status": status,
+                "retry_count": request.headers.get("x-stainless-retry-count"),
+                "user_agent": request.headers.get("user-agent"),
+                **extra,
+            }
+            self.log.write(json.dumps(entry, separators=(",", ":")) + "\n")
+
+
+APP_STATE = web.AppKey("APP_STATE", MockState)
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        status=status,
+        body=json.dumps(body, separators=(",", ":")).encode(),
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def _bearer(request: web.Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def openai_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Render every refusal in OpenAI's error shape, whatever raised it."""
+    try:
+        return await handler(request)
+    except oai.BadRequest as exc:
+        body = oai.error_body(exc.message, "invalid_request_error", exc.param, exc.code)
+        request.app[APP_STATE].record(request, "", exc.status, error=exc.code)
+        return _json(exc.status, body)
+    except web.HTTPRequestEntityTooLarge as exc:
+        msg = f"Request body too large: the maximum is {exc.max_size} bytes."
+        return _json(413, oai.error_body(msg, "invalid_request_error", None, "request_too_large"))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        msg = f"Invalid URL ({request.method} {request.path})" if exc.status == 404 else exc.reason
+        return _json(exc.status, oai.error_body(msg, "invalid_request_error", None, None))
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception as exc:  # a bug of ours: still answer like the provider would
+        request.app.logger.exception("unhandled error in %s", request.path)
+        body = oai.error_body(f"Internal error: {type(exc).__name__}", "server_error", None, None)
+        return _json(500, body)
+
+
+async def _read_body(request: web.Request) -> bytes:
+    cfg = request.app[APP_STATE].cfg
+    if request.content_length is not None and request.content_length > cfg.max_body_bytes:
+        raise web.HTTPRequestEntityTooLarge(
+            max_size=cfg.max_body_bytes, actual_size=request.content_length
+        )
+    return await request.read()
+
+
+def _reject(state: MockState, request: web.Request, model: str, r: Rejection) -> web.Response:
+    status, body, headers = oai.rejection(r, state.clock.time_scale)
+    state.record(
+        request, model, status, error=body["error"]["code"] or body["error"]["type"],
+        retry_after_s=r.retry_after_s,
+    )  # fmt: skip
+    return _json(status, body, headers)
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    state = request.app[APP_STATE]
+    key = _bearer(request)
+    denied = state.provider.authenticate(key)
+    if denied:
+        return _reject(state, request, "", denied)
+    body, input_tokens, max_tokens = oai.parse_chat(await _read_body(request))
+    stream = bool(body.get("stream"))
+    req = ChatRequest(key, body["model"], body["messages"], max_tokens, stream)
+    decision = state.provider.chat(req, state.clock.now(), input_tokens)
+    if isinstance(decision, Rejection):
+        return _reject(state, request, body["model"], decision)
+    headers = oai.ratelimit_headers(decision.ratelimit, state.clock.time_scale)
+    headers["x-request-id"] = decision.request_id
+    if stream:
+        opts = body.get("stream_options") or {}
+        return await _stream(request, state, decision, headers, bool(opts.get("include_usage")))
+    delivered = 0
+    try:
+        await asyncio.sleep(state.clock.wall(decision.plan.total_s))
+        delivered = decision.output_tokens
+    finally:
+        state.provider.settle(decision.ticket, delivered, state.clock.now())
+    state.record(request, body["model"], 200, stream=False, input_tokens=input_tokens,
+                 output_tokens=delivered, request_id=decision.request_id)  # fmt: skip
+    return _json(200, oai.chat_body(decision, int(time.time())), headers)
+
+
+async def _stream(
+    request: web.Request,
+    state: MockState,
+    c: Completion,
+    headers: dict[str, str],
+    include_usage: bool,
+) -> web.StreamResponse:
+    """Execute the timing plan as SSE: tokens due at the same tick share one write."""
+    headers.update(
+        {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
+    )
+    resp = web.StreamResponse(status=200, headers=headers)
+    await resp.prepare(request)
+    created = int(time.time())
+    clock = state.clock
+    delivered = 0
+    try:
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(clock.wall(c.plan.ttft_s))
+        first_at = loop.time()
+        buf = oai.chunk(c, created, {"role": "assistant", "content": "", "refusal": None},
+                        with_usage=include_usage)  # fmt: skip
+        due = 0.0
+        for i, piece in enumerate(c.pieces):
+            if i > 0:
+                due += clock.wall(c.plan.gaps_s[i - 1])
+                wait = first_at + due - loop.time()
+                if wait > 0.001:
+                    await resp.write(buf)
+                    buf = b""
+                    await asyncio.sleep(wait)
+            buf += oai.chunk(c, created, {"content": piece}, with_usage=include_usage)
+            delivered = i + 1
+        buf += oai.chunk(c, created, {}, c.finish_reason, with_usage=include_usage)
+        if include_usage:
+            buf += oai.chunk(c, created, None, with_usage=True, usage_body=oai.usage(c))
+        await resp.write(buf + oai.DONE)
+        await resp.write_eof()
+    finally:
+        state.provider.settle(c.ticket, delivered, clock.now())
+        state.record(request, c.model.name, 200, stream=True, input_tokens=c.input_tokens,
+                     output_tokens=delivered, request_id=c.request_id)  # fmt: skip
+    return resp
+
+
+async def embeddings(request: web.Request) -> web.StreamResponse:
+    state = request.app[APP_STATE]
+    key = _bearer(request)
+    denied = state.provider.authenticate(key)
+    if denied:
+        return _reject(state, request, "", denied)
+    body = oai.parse_embeddings(await _read_body(request))
+    inputs = [body["input"]] if isinstance(body["input"], str) else body["input"]
+    now = state.clock.now()
+    result = state.provider.embed(EmbedRequest(key, body["model"], inputs), now,
+                                  body.get("dimensions"))  # fmt: skip
+    if isinstance(result, Rejection):
+        return _reject(state, request, body["model"], result)
+    await asyncio.sleep(state.clock.wall(result.plan.total_s))
+    state.provider.settle(result.ticket, 0, state.clock.now())
+    headers = oai.ratelimit_headers(result.ratelimit, state.clock.time_scale)
+    headers["x-request-id"] = result.request_id
+    state.record(request, body["model"], 200, input_tokens=result.input_tokens)
+    return _json(200, oai.embedding_body(result, body.get("encoding_format", "float")), headers)
+
+
+async def list_models(request: web.Request) -> web.StreamResponse:
+    state = request.app[APP_STATE]
+    denied = state.provider.authenticate(_bearer(request))
+    if denied:
+        return _reject(state, request, "", denied)
+    names = [(m.name, m.owned_by) for m in state.provider.catalog.values()]
+    return _json(200, oai.models_body(names, 1_700_000_000))
+
+
+async def metrics(request: web.Request) -> web.StreamResponse:
+    """Prometheus text format: responses by path, model and status."""
+    state = request.app[APP_STATE]
+    lines = [
+        "# HELP stampede_mock_responses_total Responses sent by the mock provider.",
+        "# TYPE stampede_mock_responses_total counter",
+    ]
+    for (path, model, status), n in sorted(state.counts.items()):
+        lines.append(
+            f'stampede_mock_responses_total{{path="{path}",model="{model}",status="{status}"}} {n}'
+        )
+    lines.append(f"stampede_mock_scenario_seconds {state.clock.now():.3f}")
+    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+
+
+async def admin_reset(request: web.Request) -> web.StreamResponse:
+    """Fresh limits, caches, faults clock and counters: each strategy starts on equal terms."""
+    state = request.app[APP_STATE]
+    state.clock.reset()
+    state.provider.reset(state.clock.now())
+    state.counts.clear()
+    return _json(200, {"ok": True, "time_scale": state.clock.time_scale})
+
+
+async def health(request: web.Request) -> web.StreamResponse:
+    state = request.app[APP_STATE]
+    return _json(200, {"ok": True, "scenario_seconds": state.clock.now()})
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_post("/v1/embeddings", embeddings)
+    app.router.add_get("/v1/models", list_models)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_post("/_stampede/reset", admin_reset)
+    app.router.add_get("/_stampede/health", health)
+
+
+def create_app(cfg: ProviderConfig, request_log: str | Path | None = None) -> web.Application:
+    """The mock as an aiohttp app (tests mount it with ``aiohttp_client``)."""
+    app = web.Application(middlewares=[openai_errors], client_max_size=cfg.max_body_bytes)
+    clock = ScenarioClock(cfg.time_scale)
+    app[APP_STATE] = MockState(cfg, Provider(cfg, clock.now()), clock)
+
+    async def request_log_ctx(app: web.Application) -> Any:
+        if request_log is None:
+            yield
+            return
+        with open(request_log, "a", buffering=1) as fh:
+            app[APP_STATE].log = fh
+            yield
+            app[APP_STATE].log = None
+
+    app.cleanup_ctx.append(request_log_ctx)
+    setup_routes(app)
+    return app
