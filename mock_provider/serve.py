@@ -1,4 +1,4 @@
-"""Start the mock provider from the command line (``stampede serve``, ``python -m mock_provider``)."""
+"""Start the mock provider: ``stampede serve`` and ``python -m mock_provider``."""
 
 from __future__ import annotations
 
@@ -23,8 +23,13 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=8000, help="port; 0 picks a free one")
     p.add_argument("--rpm", type=int, help="requests per minute, for every model")
     p.add_argument("--tpm", type=int, help="tokens per minute, for every model")
-    p.add_argument("--api-key", action="append", dest="api_keys", metavar="KEY",
-                   help="accept only this key (repeatable); default: any non-empty key")  # fmt: skip
+    p.add_argument(
+        "--api-key",
+        action="append",
+        dest="api_keys",
+        metavar="KEY",
+        help="accept only this key (repeatable); default: any non-empty key",
+    )
     p.add_argument("--time-scale", type=float, help="run K times faster than scenario time")
     p.add_argument("--seed", type=int, help="seed for every random draw")
     p.add_argument("--request-log", help="append one JSON line per request to this file")
@@ -68,7 +73,7 @@ async def _serve(cfg: ProviderConfig, args: argparse.Namespace) -> None:
     await site.start()
     server = site._server
     assert server is not None
-    port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
     base_url = f"http://{args.host}:{port}/v1"
     key = cfg.api_keys[0] if cfg.api_keys else "sk-anything"
     print(banner(base_url, key), flush=True)

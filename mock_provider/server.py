@@ -98,7 +98,8 @@ async def openai_errors(request: web.Request, handler: Handler) -> web.StreamRes
         request.app[APP_STATE].record(request, "", exc.status, error=exc.code)
         return _json(exc.status, body)
     except web.HTTPRequestEntityTooLarge as exc:
-        msg = f"Request body too large: the maximum is {exc.max_size} bytes."
+        limit = request.app[APP_STATE].cfg.max_body_bytes
+        msg = f"Request body too large: the maximum is {limit} bytes."
         return _json(413, oai.error_body(msg, "invalid_request_error", None, "request_too_large"))
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -146,8 +147,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     headers = oai.ratelimit_headers(decision.ratelimit, state.clock.time_scale)
     headers["x-request-id"] = decision.request_id
     if stream:
-        opts = body.get("stream_options") or {}
-        return await _stream(request, state, decision, headers, bool(opts.get("include_usage")))
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return await _stream(request, state, decision, headers, include_usage)
     delivered = 0
     try:
         await asyncio.sleep(state.clock.wall(decision.plan.total_s))

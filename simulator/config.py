@@ -119,7 +119,7 @@ class FaultWindowConfig(_Strict):
     end: Seconds | None = None
     status: Literal[500, 502, 503, 504] = 503
     rate: float = Field(1.0, ge=0, le=1)
-    statuses: list[Literal[500, 502, 503, 504]] = Field(default_factory=lambda: [500])
+    statuses: list[Literal[500, 502, 503, 504]] = [500]
 
     @model_validator(mode="after")
     def _window(self) -> FaultWindowConfig:
@@ -215,9 +215,7 @@ class ClientConfig(_Strict):
     description: str = ""
     retry: RetryConfig = RetryConfig()
     fallback: list[str] = Field(default_factory=list)
-    fallback_on: list[Literal["429", "5xx", "timeout"]] = Field(
-        default_factory=lambda: ["429", "5xx", "timeout"]
-    )
+    fallback_on: list[Literal["429", "5xx", "timeout"]] = ["429", "5xx", "timeout"]
     guards: GuardConfig = GuardConfig()
     timeouts: TimeoutConfig = TimeoutConfig()
     stream: bool = False

@@ -1,13 +1,51 @@
 """Seeded arrival processes and prompt generators.
 
-(Contract only; the implementation lands with the workload work.)
+Why this module exists: a comparison of retry or fallback strategies is only fair if every
+strategy faces *the same* traffic. :func:`build_workload` turns a :class:`WorkloadConfig`, a seed
+and a duration into a fully materialised, immutable :class:`Workload`, so every strategy in a
+scenario replays identical arrivals, users, features and token-exact prompts.
+
+What callers may rely on:
+
+- Same ``(cfg, seed, duration)`` gives an identical ``Workload`` (equal tuples), in any process.
+  No clock and no global ``random`` are read.
+- Each kind of draw has its own ``numpy`` stream (``default_rng([seed, STREAM])``), so e.g.
+  changing the arrival rate changes *when* requests arrive but not the prompt, user or feature
+  of the i-th one, and changing think times does not move anything else.
+- ``seq`` is dense from 0 in arrival order (closed loop: in the order of the zero-service-time
+  schedule). Open-loop arrivals lie in ``[0, duration)``; ``repeat`` copies follow their
+  original 1 ms apart and may spill up to ``repeat - 1`` ms past it.
+- ``input_tokens`` equals ``count_chat_tokens`` of ``messages`` exactly (OpenAI rules, the same
+  counting the mock bills with). The drawn input-token count is the token size of the user
+  message content; layouts add a system message on top.
+- Users are drawn uniformly from ``prompts.users`` (no skew). In closed loop each sequence *is*
+  one user: sequence ``u`` has ``user_id`` ``user-<u>``.
+
+Prompt layouts (the article's prompt-caching advice; the mock caches whole-message prefixes):
+
+- ``plain``: one user message.
+- ``cache_friendly`` (GOOD): a stable system prompt of ``system_tokens`` tokens, byte-identical
+  for every request, then the per-request user message.
+- ``cache_busting`` (BAD): the same stable system prompt preceded by a per-request stamp, so the
+  first message differs every time and never hits the cache.
+
+Every user message starts with a request tag (``#000000042``), so distinct logical requests
+never share a user message; ``repeat`` copies of one arrival share the whole prompt.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
-__all__ = ["LogicalRequest", "Workload"]
+import numpy as np
+
+from mock_provider.model.tokens import REPLY_PRIMING, TOKENS_PER_MESSAGE, count_text, text_of_tokens
+from simulator.config import ArrivalConfig, DistConfig, PromptConfig, WorkloadConfig
+
+__all__ = ["LogicalRequest", "Workload", "build_workload", "describe"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,3 +71,284 @@ class Workload:
     @property
     def total(self) -> int:
         return len(self.open_loop) + sum(len(u) for u in self.closed_loop)
+
+
+# Stream ids are part of the reproducibility contract: renumbering one changes every scenario.
+_ARRIVALS = 1
+_PROMPT_TOKENS = 2
+_USERS = 3
+_FEATURES = 4
+_THINK = 5
+
+REPEAT_GAP_S = 0.001  # spacing of the copies a ``repeat`` loop bug sends
+TEXT_OFFSETS = 64  # distinct word rotations of generated text
+_TAG_DIGITS = 9  # zero-padded to a fixed width: every 3-digit group is one cl100k token
+
+
+def _rng(seed: int, stream: int, *more: int) -> np.random.Generator:
+    return np.random.default_rng([seed, stream, *more])
+
+
+# --------------------------------------------------------------------------- arrivals
+
+
+def _homogeneous(rng: np.random.Generator, rate: float, start: float, end: float) -> np.ndarray:
+    """A homogeneous Poisson process on [start, end): Poisson count, then uniform times."""
+    if rate <= 0 or end <= start:
+        return np.empty(0)
+    n = int(rng.poisson(rate * (end - start)))
+    return rng.uniform(start, end, n)
+
+
+def _thinned(
+    rng: np.random.Generator, peak: float, rate_at: Callable[[np.ndarray], np.ndarray], end: float
+) -> np.ndarray:
+    """Non-homogeneous Poisson on [0, end) by thinning a rate-``peak`` process."""
+    t = _homogeneous(rng, peak, 0.0, end)
+    keep = rng.uniform(0.0, peak, t.size) < rate_at(t)
+    return t[keep]
+
+
+def _ramp(rng: np.random.Generator, a: float, b: float, duration: float) -> np.ndarray:
+    """Rate linear from ``a`` to ``b`` over [0, duration), by inverting the cumulative rate.
+
+    Lambda(t) = a t + c t^2 with c = (b - a) / (2 duration). Solving Lambda(t) = y as
+    ``2y / (a + sqrt(a^2 + 4cy))`` is stable for c of either sign and for c = 0.
+    """
+    if duration <= 0:
+        return np.empty(0)
+    total = (a + b) / 2 * duration
+    if total <= 0:
+        return np.empty(0)
+    n = int(rng.poisson(total))
+    y = rng.uniform(0.0, total, n)
+    c = (b - a) / (2 * duration)
+    denom = a + np.sqrt(np.maximum(a * a + 4 * c * y, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(denom > 0, 2 * y / denom, 0.0)
+    return np.clip(t, 0.0, np.nextafter(duration, 0.0))
+
+
+def _open_loop_times(arr: ArrivalConfig, seed: int, duration: float) -> np.ndarray:
+    """Sorted arrival times in [0, duration), capped at ``max_requests``."""
+    rng = _rng(seed, _ARRIVALS)
+    kind = arr.kind
+    if kind == "burst":
+        t = np.full(arr.n, arr.at) if arr.at < duration else np.empty(0)
+    elif kind == "poisson":
+        t = _homogeneous(rng, arr.rate, 0.0, duration)
+    elif kind == "ramp":
+        t = _ramp(rng, arr.start_rate, arr.end_rate, duration)
+    elif kind == "spike":
+        base = _homogeneous(rng, arr.rate, 0.0, duration)
+        extra = _homogeneous(rng, arr.spike_rate, arr.spike_start, min(arr.spike_end, duration))
+        t = np.concatenate([base, extra])
+    elif kind == "diurnal":
+        omega = 2 * math.pi / arr.period if arr.period > 0 else 0.0
+        amp, rate = arr.amplitude, arr.rate
+        t = _thinned(
+            rng, rate * (1 + amp), lambda x: rate * (1 + amp * np.sin(omega * x)), duration
+        )
+    else:  # pragma: no cover - closed_loop is handled by the caller
+        raise ValueError(f"not an open-loop arrival kind: {kind}")
+    t = np.sort(t, kind="stable")
+    if arr.max_requests is not None:
+        t = t[: arr.max_requests]
+    return t
+
+
+def _think_times(arr: ArrivalConfig, seed: int, duration: float) -> list[np.ndarray]:
+    """Per user, the think times that fill ``duration`` at zero service time.
+
+    A user keeps every request whose cumulative think time is below ``duration``; with
+    ``max_requests`` only the earliest ``max_requests`` of all users' schedules are kept.
+    """
+    think = arr.think_time
+    if think.median <= 0 and arr.max_requests is None:
+        raise ValueError("closed_loop with a zero think time needs max_requests")
+    mean = think.median * math.exp(think.spread**2 / 2)
+    chunk = max(16, int(duration / mean * 1.2) + 8) if mean > 0 else arr.max_requests or 16
+    per_user: list[np.ndarray] = []
+    for u in range(arr.users):
+        rng = _rng(seed, _THINK, u)  # one stream per user: adding users moves no one else
+        gaps = np.empty(0)
+        while True:
+            gaps = np.concatenate([gaps, _lognormal(rng, think, chunk)])
+            done = np.cumsum(gaps)
+            if done[-1] >= duration or (mean <= 0 and gaps.size >= chunk):
+                break
+        per_user.append(gaps[: int(np.searchsorted(done, duration, side="left"))])
+    if arr.max_requests is not None:
+        starts = np.concatenate([np.cumsum(g) for g in per_user])
+        owner = np.repeat(np.arange(arr.users), [g.size for g in per_user])
+        kept = owner[np.argsort(starts, kind="stable")[: arr.max_requests]]
+        counts = np.bincount(kept, minlength=arr.users)
+        per_user = [g[:k] for g, k in zip(per_user, counts.tolist(), strict=True)]
+    return per_user
+
+
+def _lognormal(rng: np.random.Generator, dist: DistConfig, n: int) -> np.ndarray:
+    """``median * exp(spread * Z)``: median stays the median, spread 0 is a constant."""
+    return dist.median * np.exp(dist.spread * rng.standard_normal(n))
+
+
+# --------------------------------------------------------------------------- prompts
+
+
+def _tag(i: int) -> str:
+    return f"#{i:0{_TAG_DIGITS}d}"
+
+
+def _stamp(i: int) -> str:
+    # The article's BAD layout: something that changes every request in front of the prompt.
+    return f"Today's request number is {i:0{_TAG_DIGITS}d}."
+
+
+@lru_cache(maxsize=8)
+def _fixed_count(fn: Callable[[int], str]) -> int:
+    # Fixed-width digits split into 3-digit groups, each one token, and the tag's last
+    # character cannot merge with the " word" that follows, so the count is the same for
+    # every index below 10**9 and the sum of parts is exact.
+    return count_text(fn(0))
+
+
+def _count(fn: Callable[[int], str], i: int) -> int:
+    return _fixed_count(fn) if i < 10**_TAG_DIGITS else count_text(fn(i))
+
+
+class _TextSource:
+    """Slices of one long generated text, equal to ``text_of_tokens(n, offset)``.
+
+    ``text_of_tokens`` builds each (n, offset) string by joining words, and 100k distinct
+    pairs overflow its cache; slicing one string at precomputed word boundaries is ~50x
+    cheaper and gives the identical string (every word is one token with a leading space).
+    """
+
+    def __init__(self, max_tokens: int) -> None:
+        self.text = text_of_tokens(max_tokens + TEXT_OFFSETS, 0)
+        raw = np.frombuffer(self.text.encode("ascii"), dtype=np.uint8)
+        starts = np.flatnonzero(raw == ord(" "))
+        self.bounds: list[int] = [*starts.tolist(), len(self.text)]
+
+    def get(self, n: int, offset: int) -> str:
+        return self.text[self.bounds[offset] : self.bounds[offset + n]]
+
+
+_ROLE_TOKENS = {r: count_text(r) for r in ("system", "user")}
+_MSG = {r: TOKENS_PER_MESSAGE + t for r, t in _ROLE_TOKENS.items()}
+
+
+def _build_requests(
+    cfg: WorkloadConfig, seed: int, at: list[float], user_ids: list[str]
+) -> list[LogicalRequest]:
+    """Request ``k`` (seq and prompt number) for each ``at[k]``, in order."""
+    p: PromptConfig = cfg.prompts
+    n = len(at)
+    # Each draw is one value per request from its own stream, so request k's prompt does not
+    # depend on how many requests there are or when they arrive.
+    tokens = np.maximum(np.rint(_lognormal(_rng(seed, _PROMPT_TOKENS), p.input_tokens, n)), 1)
+    tok = tokens.astype(np.int64).tolist()
+    feats = _rng(seed, _FEATURES).integers(0, len(p.features), n).tolist()
+    source = _TextSource(max(tok, default=1))
+    stable = text_of_tokens(p.system_tokens, 1) if p.system_tokens else ""
+    stable_msg = ("system", stable)
+
+    out: list[LogicalRequest] = []
+    for k in range(n):
+        size = tok[k]
+        tag_n = _count(_tag, k)
+        if size > tag_n:
+            content = _tag(k) + source.get(size - tag_n, k % TEXT_OFFSETS)
+        else:  # too small for a tag: plain text of exactly ``size`` tokens
+            content = source.get(size, k % TEXT_OFFSETS)
+        total = REPLY_PRIMING + _MSG["user"] + size
+        if p.layout == "plain" or (p.layout == "cache_friendly" and not stable):
+            messages: tuple[tuple[str, str], ...] = (("user", content),)
+        elif p.layout == "cache_friendly":
+            messages = (stable_msg, ("user", content))
+            total += _MSG["system"] + p.system_tokens
+        else:
+            messages = (("system", _stamp(k) + stable), ("user", content))
+            total += _MSG["system"] + _count(_stamp, k) + p.system_tokens
+        out.append(
+            LogicalRequest(
+                seq=k,
+                at=at[k],
+                user_id=user_ids[k],
+                feature=p.features[feats[k]],
+                prompt_version=p.prompt_version,
+                messages=messages,
+                input_tokens=total,
+                max_tokens=p.max_tokens,
+                model=cfg.model,
+            )
+        )
+    return out
+
+
+def _repeat_open(reqs: list[LogicalRequest], repeat: int) -> tuple[LogicalRequest, ...]:
+    """Each request becomes ``repeat`` copies 1 ms apart, re-sorted and re-numbered."""
+    if repeat == 1:
+        return tuple(reqs)
+    at = np.repeat([r.at for r in reqs], repeat) + np.tile(
+        np.arange(repeat) * REPEAT_GAP_S, len(reqs)
+    )
+    src = np.repeat(np.arange(len(reqs)), repeat)
+    order = np.argsort(at, kind="stable")
+    return tuple(
+        _replace(reqs[s], seq, t)
+        for seq, (s, t) in enumerate(zip(src[order].tolist(), at[order].tolist(), strict=True))
+    )
+
+
+def _replace(r: LogicalRequest, seq: int, at: float) -> LogicalRequest:
+    return LogicalRequest(
+        seq, at, r.user_id, r.feature, r.prompt_version, r.messages, r.input_tokens,
+        r.max_tokens, r.model,
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- public
+
+
+def build_workload(cfg: WorkloadConfig, seed: int, duration: float) -> Workload:
+    """Materialise the logical requests of one scenario run (see the module docstring)."""
+    arr, repeat = cfg.arrivals, cfg.prompts.repeat
+    if arr.kind == "burst" and arr.n and arr.at >= duration:
+        raise ValueError(f"burst at {arr.at} s is not inside the run's duration {duration} s")
+    if arr.kind != "closed_loop":
+        times = _open_loop_times(arr, seed, duration).tolist()
+        users = _rng(seed, _USERS).integers(0, cfg.prompts.users, len(times)).tolist()
+        reqs = _build_requests(cfg, seed, times, [f"user-{u}" for u in users])
+        return Workload(open_loop=_repeat_open(reqs, repeat), closed_loop=())
+
+    per_user = _think_times(arr, seed, duration)
+    # Number prompts and seqs in the order of the zero-service-time schedule.
+    starts = np.concatenate([np.cumsum(g) for g in per_user]) if per_user else np.empty(0)
+    owner = np.repeat(np.arange(arr.users), [g.size for g in per_user])
+    order = np.argsort(starts, kind="stable")
+    flat_think = np.concatenate(per_user)[order].tolist() if per_user else []
+    flat_owner = owner[order].tolist()
+    reqs = _build_requests(cfg, seed, flat_think, [f"user-{u}" for u in flat_owner])
+    seqs: list[list[LogicalRequest]] = [[] for _ in range(arr.users)]
+    seq = 0
+    for u, r in zip(flat_owner, reqs, strict=True):
+        for j in range(repeat):  # copies follow at once: 1 ms of think time each
+            seqs[u].append(_replace(r, seq, r.at if j == 0 else REPEAT_GAP_S))
+            seq += 1
+    return Workload(open_loop=(), closed_loop=tuple(tuple(s) for s in seqs))
+
+
+def describe(workload: Workload) -> str:
+    """A one-line summary for progress output: count, span and mean rate."""
+    parts = [f"{workload.total:,} logical requests"]
+    if workload.open_loop:
+        first, last = workload.open_loop[0].at, workload.open_loop[-1].at
+        span = last - first
+        rate = f"{len(workload.open_loop) / span:,.1f}/s" if span > 0 else "all at once"
+        parts.append(f"open loop {first:.1f}-{last:.1f} s ({rate})")
+    if workload.closed_loop:
+        users = len(workload.closed_loop)
+        horizon = max((sum(r.at for r in s) for s in workload.closed_loop), default=0.0)
+        parts.append(f"closed loop, {users} users over ~{horizon:.1f} s of think time")
+    return ", ".join(parts)
