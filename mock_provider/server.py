@@ -97,7 +97,7 @@ async def openai_errors(request: web.Request, handler: Handler) -> web.StreamRes
         body = oai.error_body(exc.message, "invalid_request_error", exc.param, exc.code)
         request.app[APP_STATE].record(request, "", exc.status, error=exc.code)
         return _json(exc.status, body)
-    except web.HTTPRequestEntityTooLarge as exc:
+    except web.HTTPRequestEntityTooLarge:
         limit = request.app[APP_STATE].cfg.max_body_bytes
         msg = f"Request body too large: the maximum is {limit} bytes."
         return _json(413, oai.error_body(msg, "invalid_request_error", None, "request_too_large"))
