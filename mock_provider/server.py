@@ -147,7 +147,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     headers = oai.ratelimit_headers(decision.ratelimit, state.clock.time_scale)
     headers["x-request-id"] = decision.request_id
     if stream:
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        options = body.get("stream_options")
+        include_usage = bool(options and options.get("include_usage"))
         return await _stream(request, state, decision, headers, include_usage)
     delivered = 0
     try:
