@@ -51,6 +51,7 @@ class MockState:
     clock: ScenarioClock
     log: IO[str] | None = None
     counts: Counter[tuple[str, str, int]] = field(default_factory=Counter)
+    responses: int = 0
 
     def record(self, request: web.Request, model: str, status: int, **extra: Any) -> None:
         self.counts[(request.path, model, status)] += 1
@@ -265,6 +266,14 @@ async def health(request: web.Request) -> web.StreamResponse:
     return _json(200, {"ok": True, "scenario_seconds": state.clock.now()})
 
 
+async def stamp_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response carries an ``x-request-id``, refusals included, as the real API's do."""
+    state = request.app[APP_STATE]
+    state.responses += 1
+    if "x-request-id" not in response.headers:
+        response.headers["x-request-id"] = f"req_err{state.responses:010x}"
+
+
 def setup_routes(app: web.Application) -> None:
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/v1/embeddings", embeddings)
@@ -290,5 +299,6 @@ def create_app(cfg: ProviderConfig, request_log: str | Path | None = None) -> we
             app[APP_STATE].log = None
 
     app.cleanup_ctx.append(request_log_ctx)
+    app.on_response_prepare.append(stamp_request_id)
     setup_routes(app)
     return app

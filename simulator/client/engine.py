@@ -1,0 +1,207 @@
+"""The client brain: one generator per logical request, sans I/O.
+
+:class:`ClientBrain` holds what all logical requests of one strategy share (budget ledger,
+retry budget, per-model throttles and breakers). :meth:`ClientBrain.request` yields
+:class:`Send` / :class:`Sleep` and returns a :class:`RequestResult`; see ``events.py`` for the
+protocol. The only clock is the ``now`` carried by replies.
+
+Result errors (``RequestResult.error``), the caller may switch on them:
+
+- ``None``: success.
+- ``"input_too_long"``: refused by the input guard, 0 attempts.
+- ``"budget_exceeded"``: the user's or feature's daily budget was reached before an attempt.
+- ``"circuit_open"`` / ``"throttled"``: every remaining model was refused locally (a local
+  refusal is not an attempt: it moves on to the next model without waiting).
+- ``"total_timeout"``: the next wait would end after ``start + timeouts.total_s``.
+- otherwise the last attempt's error: ``Outcome.error`` or ``"http_<status>"``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Generator, Iterable, Iterator
+from typing import TypeVar
+
+from mock_provider.model.catalog import ModelSpec
+from simulator.client.events import (
+    AttemptSpec,
+    Event,
+    Outcome,
+    Reply,
+    RequestResult,
+    Send,
+    Sleep,
+    Woke,
+)
+from simulator.client.fallback import chain_for, is_fallback_trigger, skip_wait
+from simulator.client.guards import BudgetLedger, attempt_cost, check_input, clamp_max_tokens
+from simulator.client.policies import NEVER_RETRY, build_retry_policy, effective_status
+from simulator.config import ClientConfig
+from simulator.workload import LogicalRequest
+
+__all__ = ["ClientBrain", "RequestGen", "Responder", "respond", "run_scripted"]
+
+RequestGen = Generator[Event, Reply, RequestResult]
+Responder = Callable[[AttemptSpec, float], Outcome]
+
+_T = TypeVar("_T", Outcome, Woke)
+
+
+def _expect(reply: Reply, kind: type[_T]) -> _T:
+    if not isinstance(reply, kind):
+        raise TypeError(f"driver answered with {type(reply).__name__}, expected {kind.__name__}")
+    return reply
+
+
+def _error_of(outcome: Outcome) -> str:
+    return outcome.error or f"http_{outcome.status}"
+
+
+class ClientBrain:
+    """The decisions of one client strategy; drivers own time and the network."""
+
+    def __init__(
+        self, config: ClientConfig, catalog: dict[str, ModelSpec], rng: random.Random
+    ) -> None:
+        self.config = config
+        self.catalog = catalog
+        self.rng = rng
+        self.policy = build_retry_policy(config.retry, rng)
+        self.ledger = BudgetLedger(config.guards)
+
+    def _spec(
+        self, req: LogicalRequest, model: str, attempt: int, max_tokens: int | None
+    ) -> AttemptSpec:
+        m = self.catalog.get(model)
+        t = self.config.timeouts
+        return AttemptSpec(
+            attempt=attempt,
+            model=model,
+            dialect=m.dialect if m is not None else "openai",
+            messages=req.messages,
+            max_tokens=max_tokens,
+            stream=self.config.stream,
+            input_tokens=req.input_tokens,
+            connect_timeout_s=t.connect_s,
+            read_timeout_s=t.read_s,
+            api_key=self.config.api_key,
+        )
+
+    def request(self, req: LogicalRequest, now: float) -> RequestGen:
+        """Run one logical request starting at ``now`` (see the module docstring)."""
+        cfg = self.config
+        deadline = now + cfg.timeouts.total_s
+        chain = chain_for(req.model, cfg.fallback)
+        attempts, cost, slept, pending = 0, 0.0, 0.0, 0.0
+        final: Outcome | None = None
+        model = chain[0]
+
+        def done(success: bool, error: str | None) -> RequestResult:
+            used = model if success and model != chain[0] else None
+            return RequestResult(success, model, attempts, used, error, cost, slept, final)
+
+        refusal = check_input(req.input_tokens, cfg.guards)
+        if refusal is not None:
+            return done(False, refusal)
+        max_tokens = clamp_max_tokens(req.max_tokens, cfg.guards)
+        error: str | None = None
+
+        for idx, model in enumerate(chain):  # ``done`` reads ``model``: the last one tried
+            has_next = idx + 1 < len(chain)
+            on_model, prev = 0, None
+            if idx > 0 and now >= deadline:
+                return done(False, "total_timeout")
+            while True:
+                refusal = self.ledger.refuse(req.user_id, req.feature, now)
+                if refusal is not None:
+                    return done(False, refusal)
+                local = self.policy.admit(model, now)
+                if local is not None:
+                    error = local
+                    break
+                attempts += 1
+                on_model += 1
+                spec = self._spec(req, model, attempts, max_tokens)
+                outcome = _expect((yield Send(spec, pending)), Outcome)
+                pending, now, final = 0.0, outcome.now, outcome
+                c = attempt_cost(self.catalog.get(model), outcome)
+                cost += c
+                self.ledger.charge(req.user_id, req.feature, now, c)
+                self.policy.record(model, outcome)
+                if outcome.ok and outcome.error is None:
+                    return done(True, None)
+                error = _error_of(outcome)
+                if effective_status(outcome) in NEVER_RETRY:
+                    return done(False, error)
+                backoff = self.policy.next_backoff(on_model, outcome, prev)
+                trigger = has_next and is_fallback_trigger(outcome, cfg.fallback_on)
+                if trigger and (backoff is None or skip_wait(outcome)):
+                    break
+                if backoff is None:
+                    return done(False, error)
+                if now + backoff.seconds > deadline:
+                    return done(False, "total_timeout")
+                now = _expect((yield Sleep(backoff.seconds, backoff.reason)), Woke).now
+                pending += backoff.seconds
+                slept += backoff.seconds
+                prev = backoff.seconds
+        return done(False, error)
+
+
+def respond(
+    status: int = 200,
+    *,
+    retry_after_s: float | None = None,
+    latency_s: float = 0.0,
+    error: str | None = None,
+    input_tokens: int | None = None,
+    output_tokens: int = 0,
+    cached_tokens: int = 0,
+) -> Responder:
+    """A scripted reply: an :class:`Outcome` arriving ``latency_s`` after the attempt starts.
+
+    ``input_tokens`` defaults to the attempt's count on a 2xx and to 0 otherwise.
+    """
+
+    def make(spec: AttemptSpec, now: float) -> Outcome:
+        ok = 200 <= status < 300
+        tokens_in = input_tokens if input_tokens is not None else (spec.input_tokens if ok else 0)
+        return Outcome(
+            now=now + latency_s,
+            status=status,
+            error=error,
+            retry_after_s=retry_after_s,
+            input_tokens=tokens_in,
+            output_tokens=output_tokens,
+            cached_tokens=cached_tokens,
+            latency_s=latency_s,
+        )
+
+    return make
+
+
+def run_scripted(
+    gen: RequestGen, script: Responder | Iterable[Responder], now: float = 0.0
+) -> tuple[RequestResult, list[Event]]:
+    """Drive ``gen`` in virtual time: answer each Send with the next scripted reply (or the one
+    responder given) and each Sleep by advancing the clock. Returns the result and the events.
+    """
+    if callable(script):
+        one: Responder = script
+        replies: Iterator[Responder] = iter(lambda: one, None)
+    else:
+        replies = iter(script)
+    events: list[Event] = []
+    reply: Reply | None = None
+    while True:
+        try:
+            event = gen.send(reply) if reply is not None else next(gen)
+        except StopIteration as stop:
+            return stop.value, events
+        events.append(event)
+        if isinstance(event, Sleep):
+            now += event.seconds
+            reply = Woke(now)
+        else:
+            reply = next(replies)(event.attempt, now)
+            now = reply.now

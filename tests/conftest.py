@@ -1,0 +1,72 @@
+"""Shared fixtures: a real mock provider on a loopback port, run in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from mock_provider.server import create_app
+from simulator.config import ProviderConfig
+
+
+@dataclass
+class RunningMock:
+    base_url: str
+    port: int
+    app: web.Application
+
+
+@contextmanager
+def running_mock(cfg: ProviderConfig, request_log: str | None = None) -> Iterator[RunningMock]:
+    """Serve ``cfg`` on 127.0.0.1 (free port) until the block ends; waits until it listens."""
+    loop = asyncio.new_event_loop()
+    app = create_app(cfg, request_log)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def start() -> None:
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        box["port"] = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        ready.set()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(start())
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert ready.wait(10), "mock did not start"
+    port = box["port"]
+    try:
+        yield RunningMock(f"http://127.0.0.1:{port}/v1", port, app)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+
+@pytest.fixture
+def mock_server() -> Iterator[Callable[..., Any]]:
+    """Factory: ``with mock_server(cfg) as m: ...`` (or call with ProviderConfig kwargs)."""
+    stack: list[Any] = []
+
+    def make(cfg: ProviderConfig | None = None, **kwargs: Any) -> RunningMock:
+        cm = running_mock(cfg or ProviderConfig(**kwargs))
+        stack.append(cm)
+        return cm.__enter__()
+
+    yield make
+    for cm in reversed(stack):
+        cm.__exit__(None, None, None)

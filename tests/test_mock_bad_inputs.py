@@ -1,0 +1,120 @@
+"""Malformed requests get OpenAI-shaped 4xx bodies, and the server keeps serving."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mock_provider.server import create_app
+from simulator.config import DistConfig, LatencyConfig, ModelConfig, ProviderConfig
+
+ZERO = DistConfig(median=0)
+INSTANT = LatencyConfig(
+    network_ms=ZERO, prefill_ms_per_token=ZERO, first_token_ms=ZERO, decode_ms_per_token=ZERO
+)
+AUTH = {"Authorization": "Bearer sk-test"}
+GOOD = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
+
+
+@pytest.fixture
+async def client(aiohttp_client):
+    cfg = ProviderConfig(
+        models={"gpt-4o-mini": ModelConfig(latency=INSTANT, context_window=2000)},
+        max_body_bytes=64 * 1024,
+    )
+    return await aiohttp_client(create_app(cfg))
+
+
+BAD_REQUESTS = [
+    # (id, body bytes or json, headers, status, code, param)
+    ("malformed-json", b'{"model": "gpt-4o-mini", "messages": [', AUTH, 400, None, None),
+    ("not-an-object", b"[1, 2, 3]", AUTH, 400, "invalid_type", None),
+    ("missing-messages", {"model": "gpt-4o-mini"}, AUTH, 400, "missing_required_parameter",
+     "messages"),
+    ("messages-wrong-type", {"model": "gpt-4o-mini", "messages": "hello"}, AUTH, 400,
+     "invalid_type", "messages"),
+    ("max-tokens-wrong-type", {**GOOD, "max_tokens": "lots"}, AUTH, 400, "invalid_type",
+     "max_tokens"),
+    ("content-wrong-type", {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": 5}]},
+     AUTH, 400, "invalid_type", "messages[0].content"),
+    ("bad-role", {"model": "gpt-4o-mini", "messages": [{"role": "wizard", "content": "x"}]},
+     AUTH, 400, "invalid_type", "messages[0].role"),
+    ("empty-messages", {"model": "gpt-4o-mini", "messages": []}, AUTH, 400, "empty_array",
+     "messages"),
+    ("zero-max-tokens", {**GOOD, "max_tokens": 0}, AUTH, 400, "integer_below_min_value",
+     "max_tokens"),
+    ("unknown-model", {**GOOD, "model": "gpt-9"}, AUTH, 404, "model_not_found", None),
+    ("context-overflow", {**GOOD, "messages": [{"role": "user", "content": "word " * 2500}]},
+     AUTH, 400, "context_length_exceeded", "messages"),
+    ("missing-key", GOOD, {}, 401, "invalid_api_key", None),
+    ("empty-bearer", GOOD, {"Authorization": "Bearer "}, 401, "invalid_api_key", None),
+    ("oversized-body", {**GOOD, "messages": [{"role": "user", "content": "x" * 100_000}]}, AUTH,
+     413, "request_too_large", None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "code", "param"),
+    [case[1:] for case in BAD_REQUESTS],
+    ids=[case[0] for case in BAD_REQUESTS],
+)
+async def test_bad_input_gets_openai_error_then_server_still_serves(
+    client, body, headers, status, code, param
+):
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    resp = await client.post(
+        "/v1/chat/completions",
+        data=data,
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert resp.status == status
+    payload = await resp.json()
+    assert set(payload) == {"error"}
+    err = payload["error"]
+    assert set(err) == {"message", "type", "param", "code"}
+    assert isinstance(err["message"], str) and err["message"]
+    assert err["type"] == "invalid_request_error"
+    assert err["code"] == code
+    assert err["param"] == param
+    assert resp.headers.get("x-request-id")
+    ok = await client.post("/v1/chat/completions", json=GOOD, headers=AUTH)
+    assert ok.status == 200
+    assert (await ok.json())["choices"][0]["message"]["content"]
+
+
+async def test_unknown_route_and_method_are_openai_shaped(client):
+    resp = await client.get("/v1/nope", headers=AUTH)
+    assert resp.status == 404
+    assert (await resp.json())["error"]["type"] == "invalid_request_error"
+    resp = await client.get("/v1/chat/completions", headers=AUTH)
+    assert resp.status == 405
+    assert "error" in await resp.json()
+
+
+async def test_garbage_embeddings_input(client):
+    resp = await client.post(
+        "/v1/embeddings", json={"model": "text-embedding-3-small", "input": 42}, headers=AUTH
+    )
+    assert resp.status == 400
+    assert (await resp.json())["error"]["param"] == "input"
+
+
+async def test_fuzzed_bodies_never_500(client):
+    """Many random byte strings and JSON shapes: always a 4xx, never a 5xx."""
+    import random
+
+    rng = random.Random(7)
+    shapes = [None, 1, "x", [], {}, [1], {"a": 1}, True, 1.5]
+    for _ in range(150):
+        pick = rng.random()
+        if pick < 0.3:
+            data = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 60)))
+        else:
+            body = dict(GOOD)
+            for key in rng.sample(["model", "messages", "max_tokens", "stream", "n"], 2):
+                body[key] = rng.choice(shapes)
+            data = json.dumps(body).encode()
+        resp = await client.post("/v1/chat/completions", data=data, headers=AUTH)
+        assert 400 <= resp.status < 500 or resp.status == 200, (resp.status, data[:80])
+        assert "error" in await resp.json() or resp.status == 200
