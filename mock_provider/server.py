@@ -34,8 +34,11 @@ class ScenarioClock:
         self.time_scale = time_scale
         self.reset()
 
-    def reset(self) -> None:
+    def reset(self, epoch: float | None = None) -> None:
+        """Restart scenario time at 0 now, or at the wall time ``epoch`` (``time.time()``)."""
         self._t0 = time.monotonic()
+        if epoch is not None:
+            self._t0 += epoch - time.time()
 
     def now(self) -> float:
         return (time.monotonic() - self._t0) * self.time_scale
@@ -255,8 +258,14 @@ async def metrics(request: web.Request) -> web.StreamResponse:
 async def admin_reset(request: web.Request) -> web.StreamResponse:
     """Fresh limits, caches, faults clock and counters: each strategy starts on equal terms."""
     state = request.app[APP_STATE]
-    state.clock.reset()
-    state.provider.reset(state.clock.now())
+    epoch = None
+    if request.can_read_body:
+        try:
+            epoch = float((await request.json()).get("epoch"))
+        except (ValueError, TypeError, AttributeError):
+            raise oai.BadRequest("'epoch' must be a number (wall-clock seconds)", "epoch") from None
+    state.clock.reset(epoch)
+    state.provider.reset(0.0)
     state.counts.clear()
     return _json(200, {"ok": True, "time_scale": state.clock.time_scale})
 

@@ -262,7 +262,9 @@ class PromptConfig(_Strict):
 
 
 class WorkloadConfig(_Strict):
-    arrivals: ArrivalConfig
+    """``arrivals`` may be a list of open-loop phases (a ramp plus a spike): they overlay."""
+
+    arrivals: ArrivalConfig | list[ArrivalConfig]
     prompts: PromptConfig = PromptConfig()
     model: str = "gpt-4o-mini"
 
@@ -274,7 +276,8 @@ class Scenario(_Strict):
     name: str
     description: str = ""
     seed: int = 0
-    duration: Seconds = 120.0
+    duration: Seconds = 120.0  # arrivals happen in [0, duration)
+    drain: Seconds = 60.0  # then in-flight requests get this long to finish
     time_scale: float = Field(1.0, gt=0)
     provider: ProviderConfig = ProviderConfig()
     workload: WorkloadConfig

@@ -13,9 +13,20 @@ import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, TYPE_CHECKING, Literal
 
-__all__ = ["TRACE_FIELDS", "TraceRecord", "TraceWriter", "iter_traces"]
+if TYPE_CHECKING:
+    from simulator.client.events import AttemptSpec, Outcome, RequestResult
+    from simulator.workload import LogicalRequest
+
+__all__ = [
+    "TRACE_FIELDS",
+    "TraceRecord",
+    "TraceWriter",
+    "attempt_record",
+    "iter_traces",
+    "request_record",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,3 +103,92 @@ def iter_traces(path: str | Path) -> Iterator[dict[str, object]]:
                 yield json.loads(line)
             except json.JSONDecodeError:
                 continue
+
+
+def attempt_record(
+    *,
+    strategy: str,
+    req: LogicalRequest,
+    spec: AttemptSpec,
+    outcome: Outcome,
+    start_t: float,
+    slept_s: float,
+    cost_usd: float,
+    first_model: str,
+    timestamp: str,
+    worker: int = 0,
+) -> TraceRecord:
+    """The record of one HTTP attempt (times in scenario seconds)."""
+    return TraceRecord(
+        kind="attempt",
+        trace_id=f"{strategy}-{req.seq}",
+        timestamp=timestamp,
+        t=outcome.now,
+        strategy=strategy,
+        user_id=req.user_id,
+        feature=req.feature,
+        model=spec.model,
+        prompt_version=req.prompt_version,
+        provider=spec.dialect,
+        attempt=spec.attempt,
+        status=outcome.status,
+        error=outcome.error,
+        retry_after_s=outcome.retry_after_s,
+        slept_s=slept_s,
+        input_tokens=outcome.input_tokens,
+        output_tokens=outcome.output_tokens,
+        cached_tokens=outcome.cached_tokens,
+        cost_usd=cost_usd,
+        latency_ms=outcome.latency_s * 1000.0,
+        ttft_ms=None if outcome.ttft_s is None else outcome.ttft_s * 1000.0,
+        finish_reason=outcome.finish_reason,
+        fallback_used=spec.model if spec.model != first_model else None,
+        start_t=start_t,
+        remaining_requests=outcome.remaining_requests,
+        remaining_tokens=outcome.remaining_tokens,
+        worker=worker,
+    )
+
+
+def request_record(
+    *,
+    strategy: str,
+    req: LogicalRequest,
+    result: RequestResult,
+    start_t: float,
+    end_t: float,
+    provider: str | None,
+    timestamp: str,
+    worker: int = 0,
+) -> TraceRecord:
+    """The record of one logical request: end-to-end latency, retries and waits included."""
+    final = result.final
+    success_ttft = final.ttft_s if (final is not None and result.success) else None
+    return TraceRecord(
+        kind="request",
+        trace_id=f"{strategy}-{req.seq}",
+        timestamp=timestamp,
+        t=end_t,
+        strategy=strategy,
+        user_id=req.user_id,
+        feature=req.feature,
+        model=result.model,
+        prompt_version=req.prompt_version,
+        provider=provider,
+        attempt=result.attempts,
+        status=final.status if final is not None else 0,
+        error=result.error,
+        retry_after_s=final.retry_after_s if final is not None else None,
+        slept_s=result.slept_s,
+        input_tokens=final.input_tokens if final is not None else 0,
+        output_tokens=final.output_tokens if final is not None else 0,
+        cached_tokens=final.cached_tokens if final is not None else 0,
+        cost_usd=result.cost_usd,
+        latency_ms=(end_t - start_t) * 1000.0,
+        ttft_ms=None if success_ttft is None else success_ttft * 1000.0,
+        finish_reason=final.finish_reason if (final is not None and result.success) else None,
+        fallback_used=result.fallback_used,
+        start_t=start_t,
+        success=result.success,
+        worker=worker,
+    )

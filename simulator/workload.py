@@ -130,6 +130,9 @@ def _ramp(rng: np.random.Generator, a: float, b: float, duration: float) -> np.n
     return np.clip(t, 0.0, np.nextafter(duration, 0.0))
 
 
+_PHASE_SEED = 7919
+
+
 def _open_loop_times(arr: ArrivalConfig, seed: int, duration: float) -> np.ndarray:
     """Sorted arrival times in [0, duration), capped at ``max_requests``."""
     rng = _rng(seed, _ARRIVALS)
@@ -350,11 +353,20 @@ def build_workload(cfg: WorkloadConfig, seed: int, duration: float) -> Workload:
 
 
 def _build(cfg: WorkloadConfig, seed: int, duration: float) -> Workload:
-    arr, repeat = cfg.arrivals, cfg.prompts.repeat
-    if arr.kind == "burst" and arr.n and arr.at >= duration:
-        raise ValueError(f"burst at {arr.at} s is not inside the run's duration {duration} s")
+    repeat = cfg.prompts.repeat
+    phases = cfg.arrivals if isinstance(cfg.arrivals, list) else [cfg.arrivals]
+    for arr in phases:
+        if arr.kind == "burst" and arr.n and arr.at >= duration:
+            raise ValueError(f"burst at {arr.at} s is not inside the run's duration {duration} s")
+    if len(phases) > 1 and any(a.kind == "closed_loop" for a in phases):
+        raise ValueError("closed_loop arrivals cannot be combined with other arrival phases")
+    arr = phases[0]
     if arr.kind != "closed_loop":
-        times = _open_loop_times(arr, seed, duration).tolist()
+        # Phases overlay: each draws from its own stream, so adding one shifts no other.
+        parts = [
+            _open_loop_times(a, seed + _PHASE_SEED * i, duration) for i, a in enumerate(phases)
+        ]
+        times = np.sort(np.concatenate(parts), kind="stable").tolist()
         users = _rng(seed, _USERS).integers(0, cfg.prompts.users, len(times)).tolist()
         reqs = _build_requests(cfg, seed, times, [f"user-{u}" for u in users])
         return Workload(open_loop=_repeat_open(reqs, repeat), closed_loop=())

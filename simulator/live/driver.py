@@ -1,0 +1,165 @@
+"""The live client driver: run client-brain generators on gevent, against real HTTP.
+
+Thin by design (the simpy/rt idea): the only differences from a virtual run are that a
+``Sleep`` is a real ``gevent.sleep`` of ``seconds / time_scale`` and a ``Send`` is a real HTTP
+attempt. Scenario time is measured from a wall-clock epoch shared by every process of a run
+(the mock is reset to the same epoch), so fault windows and arrivals line up.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+import gevent
+from gevent.pool import Group
+
+from simulator.client.engine import ClientBrain
+from simulator.client.events import AttemptSpec, Outcome, RequestResult, Send, Woke
+from simulator.client.guards import attempt_cost
+from simulator.traces import TraceRecord, attempt_record, request_record
+from simulator.workload import LogicalRequest
+
+__all__ = ["LiveDriver", "ScenarioClock", "TraceSink"]
+
+
+class TraceSink(Protocol):
+    def write(self, record: TraceRecord) -> None: ...
+
+
+class Transport(Protocol):
+    def send(self, spec: AttemptSpec) -> Outcome: ...
+
+
+class ScenarioClock:
+    """Scenario seconds since ``epoch`` (wall time.time()), ``time_scale`` times faster."""
+
+    def __init__(self, epoch: float, time_scale: float) -> None:
+        self.epoch = epoch
+        self.k = time_scale
+
+    def now(self) -> float:
+        return (time.time() - self.epoch) * self.k
+
+    def sleep_until(self, t: float) -> None:
+        wait = self.epoch + t / self.k - time.time()
+        if wait > 0:
+            gevent.sleep(wait)
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class LiveDriver:
+    """Runs logical requests for one strategy in one process and records every attempt."""
+
+    def __init__(
+        self,
+        brain: ClientBrain,
+        transport: Transport,
+        clock: ScenarioClock,
+        sink: TraceSink,
+        strategy: str,
+        worker: int = 0,
+        on_request: Callable[[TraceRecord], None] | None = None,
+    ) -> None:
+        self.brain = brain
+        self.transport = transport
+        self.clock = clock
+        self.sink = sink
+        self.strategy = strategy
+        self.worker = worker
+        self.on_request = on_request
+
+    def run_request(self, req: LogicalRequest) -> RequestResult:
+        clock, brain = self.clock, self.brain
+        start = clock.now()
+        gen = brain.request(req, start)
+        result: RequestResult | None = None
+        try:
+            event = next(gen)
+            while True:
+                if isinstance(event, Send):
+                    spec = event.attempt
+                    t0 = clock.now()
+                    outcome = self.transport.send(spec)
+                    self.sink.write(
+                        attempt_record(
+                            strategy=self.strategy,
+                            req=req,
+                            spec=spec,
+                            outcome=outcome,
+                            start_t=t0,
+                            slept_s=event.slept_s,
+                            cost_usd=attempt_cost(brain.catalog.get(spec.model), outcome),
+                            first_model=req.model,
+                            timestamp=_stamp(),
+                            worker=self.worker,
+                        )
+                    )
+                    event = gen.send(outcome)
+                else:
+                    gevent.sleep(max(0.0, event.seconds / clock.k))
+                    event = gen.send(Woke(clock.now()))
+        except StopIteration as stop:
+            result = stop.value
+        except gevent.GreenletExit:  # the run ended (deadline or interrupt) mid-request
+            gen.close()
+            result = RequestResult(False, req.model, 0, None, "run_ended", 0.0, 0.0, None)
+            self._finish(req, result, start)
+            raise
+        assert result is not None
+        self._finish(req, result, start)
+        return result
+
+    def _finish(self, req: LogicalRequest, result: RequestResult, start: float) -> None:
+        spec = self.brain.catalog.get(result.model or req.model)
+        record = request_record(
+            strategy=self.strategy,
+            req=req,
+            result=result,
+            start_t=start,
+            end_t=self.clock.now(),
+            provider=spec.dialect if spec else None,
+            timestamp=_stamp(),
+            worker=self.worker,
+        )
+        self.sink.write(record)
+        if self.on_request is not None:
+            self.on_request(record)
+
+    def run_schedule(
+        self,
+        open_loop: Sequence[LogicalRequest],
+        closed_loop: Sequence[Sequence[LogicalRequest]],
+        deadline: float,
+    ) -> int:
+        """Fire open-loop arrivals on time and run closed-loop users until ``deadline``.
+
+        Returns how many logical requests were still running when the deadline cut them off.
+        """
+        group = Group()
+
+        def arrivals() -> None:
+            for req in open_loop:
+                self.clock.sleep_until(req.at)
+                group.spawn(self.run_request, req)
+
+        def user(seq: Sequence[LogicalRequest]) -> None:
+            for req in seq:
+                gevent.sleep(req.at / self.clock.k)
+                if self.clock.now() >= deadline:
+                    return
+                self.run_request(req)
+
+        feeders = [gevent.spawn(arrivals)] + [gevent.spawn(user, s) for s in closed_loop]
+        wall_deadline = self.clock.epoch + deadline / self.clock.k
+        gevent.joinall(feeders, timeout=max(0.0, wall_deadline - time.time()))
+        group.join(timeout=max(0.0, wall_deadline - time.time()))
+        cut = len(group) + sum(1 for f in feeders if not f.dead)
+        gevent.killall(feeders)
+        group.kill()
+        return cut

@@ -1,0 +1,173 @@
+"""Locust entry point for live runs: ``locust -f simulator/live/locustfile.py``.
+
+``stampede run`` starts Locust with this file; it can also be used by hand (see the README)
+to spread workers over several hosts with Locust's own ``--master`` / ``--worker`` flags.
+Each Locust process (standalone, or one per worker) runs one :class:`StampedeUser`, which
+fires its share of the scenario's arrivals open-loop: a burst really is N requests at once.
+Workers ship their trace records to the master with Locust messages, so traces from every
+host end up in the master's run directory.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust import FastHttpUser, events, task
+from locust.exception import StopUser
+from locust.runners import MasterRunner, WorkerRunner
+
+from mock_provider.model.provider import build_catalog
+from simulator.client.engine import ClientBrain
+from simulator.config import Scenario, load_scenario
+from simulator.live.driver import LiveDriver, ScenarioClock
+from simulator.live.transport import LocustTransport
+from simulator.traces import TraceRecord, TraceWriter
+from simulator.workload import build_workload
+
+TRACE_MSG, DONE_MSG = "stampede_traces", "stampede_done"
+FLUSH_EVERY_S = 0.25
+
+
+@events.init_command_line_parser.add_listener
+def _add_arguments(parser: Any) -> None:
+    group = parser.add_argument_group("llm-stampede")
+    group.add_argument("--stampede-run-dir", default="", help="run directory (scenario.yaml)")
+    group.add_argument("--stampede-strategy", default="", help="strategy name to run")
+    group.add_argument("--stampede-workers", type=int, default=1, help="worker processes in all")
+    group.add_argument("--stampede-epoch", type=float, default=0.0,
+                       help="wall time (time.time()) of scenario t=0; 0 = now")  # fmt: skip
+
+
+class _Run:
+    """Per-process state, set up once Locust has parsed its options."""
+
+    scenario: Scenario
+    strategy: str
+    run_dir: Path
+    epoch: float
+    writer: TraceWriter | None = None
+    outbox: list[str]
+    done_workers: int = 0
+
+
+RUN = _Run()
+
+
+class _MessageSink:
+    """On a worker: batch records and send them to the master."""
+
+    def __init__(self, runner: WorkerRunner) -> None:
+        self.runner = runner
+        self.buffer: list[str] = []
+
+    def write(self, record: TraceRecord) -> None:
+        self.buffer.append(record.to_json())
+
+    def flush(self) -> None:
+        if self.buffer:
+            batch, self.buffer = self.buffer, []
+            self.runner.send_message(TRACE_MSG, {"lines": batch})
+
+
+@events.init.add_listener
+def _on_init(environment: Any, **_: Any) -> None:
+    opts = environment.parsed_options
+    if opts is None or not opts.stampede_run_dir:
+        return
+    RUN.run_dir = Path(opts.stampede_run_dir)
+    RUN.scenario = load_scenario(RUN.run_dir / "scenario.yaml")
+    RUN.strategy = opts.stampede_strategy or next(iter(RUN.scenario.strategies))
+    RUN.epoch = opts.stampede_epoch or time.time()
+    client = RUN.scenario.strategies[RUN.strategy]
+    k = RUN.scenario.time_scale
+    StampedeUser.connection_timeout = client.timeouts.connect_s / k
+    StampedeUser.network_timeout = client.timeouts.read_s / k
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        RUN.writer = TraceWriter(RUN.run_dir / "traces.jsonl")
+
+        def on_traces(msg: Any, **_: Any) -> None:
+            assert RUN.writer is not None
+            for line in msg.data["lines"]:
+                RUN.writer._fh.write(line + "\n")
+
+        def on_done(msg: Any, **_: Any) -> None:
+            RUN.done_workers += 1
+            if RUN.done_workers >= runner.worker_count:
+                gevent.spawn_later(0.2, runner.quit)
+
+        runner.register_message(TRACE_MSG, on_traces)
+        runner.register_message(DONE_MSG, on_done)
+    elif not isinstance(runner, WorkerRunner):
+        RUN.writer = TraceWriter(RUN.run_dir / "traces.jsonl")
+
+
+@events.quitting.add_listener
+def _on_quit(environment: Any, **_: Any) -> None:
+    if RUN.writer is not None:
+        RUN.writer.close()
+
+
+class StampedeUser(FastHttpUser):
+    """Runs this process's share of one strategy's logical requests, then stops the run."""
+
+    concurrency = 4096  # open-loop: a burst needs a connection per request in flight
+    max_retries = 0
+
+    @task
+    def run_share(self) -> None:
+        runner = self.environment.runner
+        worker = getattr(runner, "worker_index", 0)
+        workers = self.environment.parsed_options.stampede_workers
+        if not isinstance(runner, WorkerRunner):
+            workers = 1
+        sc = RUN.scenario
+        workload = build_workload(sc.workload, sc.seed, sc.duration)
+        mine_open = [r for r in workload.open_loop if r.seq % workers == worker]
+        mine_closed = [u for i, u in enumerate(workload.closed_loop) if i % workers == worker]
+        clock = ScenarioClock(RUN.epoch, sc.time_scale)
+        catalog = build_catalog(sc.provider)
+        brain = ClientBrain(
+            sc.strategies[RUN.strategy],
+            catalog,
+            random.Random(f"{sc.seed}:{RUN.strategy}:{worker}"),
+        )
+        sink: Any = RUN.writer
+        flusher = None
+        if isinstance(runner, WorkerRunner):
+            sink = _MessageSink(runner)
+
+            def flush_forever() -> None:
+                while True:
+                    gevent.sleep(FLUSH_EVERY_S)
+                    sink.flush()
+
+            flusher = gevent.spawn(flush_forever)
+        transport = LocustTransport(self.client, clock.now, sc.time_scale)
+
+        def on_request(rec: TraceRecord) -> None:
+            self.environment.events.request.fire(
+                request_type="LOGICAL",
+                name=RUN.strategy,
+                response_time=rec.latency_ms / sc.time_scale,
+                response_length=0,
+                exception=None if rec.success else Exception(rec.error),
+                context={},
+            )
+
+        driver = LiveDriver(brain, transport, clock, sink, RUN.strategy, worker, on_request)
+        clock.sleep_until(0.0)
+        try:
+            driver.run_schedule(mine_open, mine_closed, sc.duration + sc.drain)
+        finally:
+            if flusher is not None:
+                flusher.kill()
+                sink.flush()
+                runner.send_message(DONE_MSG, worker)
+            else:
+                gevent.spawn_later(0.1, runner.quit)
+        raise StopUser()

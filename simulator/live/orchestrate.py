@@ -1,0 +1,283 @@
+"""Orchestrate a live run: the mock in one process, Locust in another, one strategy at a time.
+
+The parent process owns no event loop and no gevent: it starts the mock (unless ``--target``
+names one), resets it to a shared wall-clock epoch before each strategy, starts Locust on
+``locustfile.py``, tails ``traces.jsonl`` for progress, and stops everything cleanly on
+Ctrl-C or SIGTERM, so every trace recorded so far is kept and the summary still gets written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+import yaml
+
+from simulator.config import Scenario
+
+__all__ = ["Interrupted", "LiveRun", "MockProcess", "Progress", "RunError", "run_live"]
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+STARTUP_MARGIN_S = 2.5  # wall seconds for Locust to start before scenario t=0
+
+
+class RunError(Exception):
+    """The run could not go on (mock did not start, Locust failed): exit status 3."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM: stop, keep what was recorded, write a partial summary."""
+
+
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise Interrupted(signal.Signals(signum).name)
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _stop(proc: subprocess.Popen[Any], timeout: float = 15.0) -> None:
+    """SIGTERM (Locust and the mock both shut down gracefully on it), then SIGKILL."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+class MockProcess:
+    """The built-in mock provider on a free loopback port."""
+
+    def __init__(self, run_dir: Path, sc: Scenario) -> None:
+        self.log_path = run_dir / "mock.log"
+        cmd = [
+            sys.executable, "-m", "mock_provider", "--host", "127.0.0.1", "--port", "0",
+            "--config", str(run_dir / "scenario.yaml"), "--time-scale", str(sc.time_scale),
+            "--seed", str(sc.seed), "--request-log", str(run_dir / "requests.jsonl"),
+        ]  # fmt: skip
+        self._log: IO[bytes] = open(self.log_path, "wb")  # noqa: SIM115 - lives with the process
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=self._log, start_new_session=True
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().decode()
+        if "listening on " not in line:
+            self.stop()
+            raise RunError(f"the mock provider did not start; see {self.log_path}")
+        self.base_url = line.rsplit("listening on ", 1)[1].strip()
+        self.host = self.base_url.removesuffix("/v1")
+
+    def stop(self) -> None:
+        _stop(self.proc)
+        self._log.close()
+
+
+def reset_target(host: str, epoch: float) -> bool:
+    """Reset a stampede mock to scenario t=0 at ``epoch``; False if the target is not one."""
+    req = urllib.request.Request(
+        host + "/_stampede/reset",
+        data=json.dumps({"epoch": epoch}).encode(),
+        headers={"content-type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@dataclass
+class Progress:
+    """Running counts for one strategy, read incrementally from traces.jsonl."""
+
+    strategy: str
+    expected: int
+    requests: int = 0
+    successes: int = 0
+    attempts: int = 0
+    rate_limited: int = 0
+    server_errors: int = 0
+    fallbacks: int = 0
+    _offset: int = 0
+    _partial: bytes = field(default=b"", repr=False)
+
+    def read(self, path: Path) -> None:
+        if not path.exists():
+            return
+        with open(path, "rb") as fh:
+            fh.seek(self._offset)
+            data = fh.read()
+        self._offset += len(data)
+        data = self._partial + data
+        lines = data.split(b"\n")
+        self._partial = lines.pop()
+        for line in lines:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if rec.get("strategy") != self.strategy:
+                continue
+            if rec["kind"] == "attempt":
+                self.attempts += 1
+                status = rec["status"]
+                self.rate_limited += status == 429
+                self.server_errors += 500 <= status < 600
+            else:
+                self.requests += 1
+                self.successes += bool(rec.get("success"))
+                self.fallbacks += rec.get("fallback_used") is not None
+
+    def line(self, t: float, total: float) -> str:
+        return (
+            f"  {self.strategy:<22} t={max(0.0, t):7.1f}/{total:.0f} s  "
+            f"requests {self.requests:>5}/{self.expected:<5} ok {self.successes:>5}  "
+            f"attempts {self.attempts:>6}  429s {self.rate_limited:>5}  "
+            f"5xx {self.server_errors:>4}  fallbacks {self.fallbacks:>4}"
+        )
+
+
+@dataclass
+class LiveRun:
+    scenario: Scenario
+    run_dir: Path
+    strategies: list[str]
+    workers: int = 1
+    target: str | None = None
+    out: IO[str] = field(default_factory=lambda: sys.stdout)
+    completed: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def traces(self) -> Path:
+        return self.run_dir / "traces.jsonl"
+
+    def write_run_info(self, started: str) -> None:
+        info = {
+            "scenario": self.scenario.name,
+            "strategies": self.strategies,
+            "completed": self.completed,
+            "partial": self.interrupted or len(self.completed) < len(self.strategies),
+            "seed": self.scenario.seed,
+            "time_scale": self.scenario.time_scale,
+            "duration_s": self.scenario.duration,
+            "drain_s": self.scenario.drain,
+            "workers": self.workers,
+            "started": started,
+        }
+        (self.run_dir / "run.json").write_text(json.dumps(info, indent=2) + "\n")
+
+    def _locust_cmd(self, host: str, strategy: str, epoch: float) -> list[str]:
+        sc = self.scenario
+        wall = (sc.duration + sc.drain) / sc.time_scale + STARTUP_MARGIN_S + 10
+        n = self.workers
+        cmd = [
+            sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+            "--host", host, "-u", str(n), "-r", str(n), "--run-time", f"{int(wall) + 1}s",
+            "--stop-timeout", "5", "--exit-code-on-error", "0", "--only-summary",
+            "--csv", str(self.run_dir / "locust" / strategy),
+            "--stampede-run-dir", str(self.run_dir), "--stampede-strategy", strategy,
+            "--stampede-epoch", repr(epoch), "--stampede-workers", str(n),
+        ]  # fmt: skip
+        if n > 1:
+            cmd += ["--processes", str(n)]
+        return cmd
+
+    def run_strategy(self, host: str, strategy: str, expected: int) -> None:
+        sc = self.scenario
+        epoch = time.time() + STARTUP_MARGIN_S + (1.0 if self.workers > 1 else 0.0)
+        if not reset_target(host, epoch):
+            print(f"  note: {host} has no stampede reset endpoint; state not reset", file=self.out)
+        (self.run_dir / "locust").mkdir(exist_ok=True)
+        log = open(self.run_dir / "locust" / f"{strategy}.log", "wb")  # noqa: SIM115
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.Popen(
+            self._locust_cmd(host, strategy, epoch),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+        )
+        progress = Progress(strategy, expected)
+        total = sc.duration + sc.drain
+        tty = self.out.isatty()
+        last_print = 0.0
+        try:
+            while proc.poll() is None:
+                time.sleep(0.2)
+                progress.read(self.traces)
+                now = time.time()
+                if tty or now - last_print >= 5.0:
+                    text = progress.line((now - epoch) * sc.time_scale, total)
+                    print("\r" + text if tty else text, end="" if tty else "\n", file=self.out)
+                    self.out.flush()
+                    last_print = now
+        finally:
+            _stop(proc)
+            log.close()
+            progress.read(self.traces)
+            text = progress.line(min(total, (time.time() - epoch) * sc.time_scale), total)
+            print(("\r" if tty else "") + text, file=self.out)
+        if proc.returncode not in (0, None) and progress.requests == 0:
+            raise RunError(
+                f"locust exited with status {proc.returncode} for strategy {strategy!r}; "
+                f"see {self.run_dir / 'locust' / (strategy + '.log')}"
+            )
+        self.completed.append(strategy)
+
+
+def write_scenario(sc: Scenario, run_dir: Path) -> None:
+    """The effective scenario (overrides applied): what Locust processes and reports read."""
+    data = sc.model_dump(mode="json", exclude_defaults=False)
+    (run_dir / "scenario.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def run_live(run: LiveRun, expected: int) -> None:
+    """Run every strategy in turn; raises :class:`Interrupted` after cleaning up on a signal."""
+    from datetime import UTC, datetime
+
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    write_scenario(run.scenario, run.run_dir)
+    run.write_run_info(started)
+    mock: MockProcess | None = None
+    with _signals_interrupt():
+        try:
+            if run.target:
+                host = run.target.rstrip("/").removesuffix("/v1")
+            else:
+                mock = MockProcess(run.run_dir, run.scenario)
+                host = mock.host
+                print(f"mock provider: {mock.base_url}", file=run.out)
+            for strategy in run.strategies:
+                run.run_strategy(host, strategy, expected)
+        except Interrupted:
+            run.interrupted = True
+            print("\ninterrupted: stopping; traces so far are kept", file=run.out)
+            raise
+        finally:
+            if mock is not None:
+                mock.stop()
+            run.write_run_info(started)

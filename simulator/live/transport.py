@@ -1,0 +1,120 @@
+"""Carry out one :class:`AttemptSpec` over Locust's FastHttpSession and report an Outcome.
+
+This is the edge where foreign exceptions are translated (httpx style): timeouts and
+connection errors become ``status 0`` with error ``"timeout"`` / ``"connection"``, so the
+client brain never sees geventhttpclient's exception types. Each attempt is reported to
+Locust's own statistics under ``"<model> chat|stream"``, with the full streaming time.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+from simulator.client.events import AttemptSpec, Outcome
+
+from .wire import SSEReader, build_call, read_body, read_headers
+
+__all__ = ["LocustTransport"]
+
+_CHUNK = 512
+
+
+def _error_kind(exc: BaseException | None) -> str:
+    if exc is None:
+        return "connection"
+    if isinstance(exc, socket.timeout | TimeoutError) or "timeout" in type(exc).__name__.lower():
+        return "timeout"
+    return "connection"
+
+
+class LocustTransport:
+    """``send(spec) -> Outcome``; ``now`` is the driver's scenario clock."""
+
+    def __init__(self, session: Any, now: Callable[[], float], time_scale: float) -> None:
+        self.session = session
+        self.now = now
+        self.k = time_scale
+
+    def send(self, spec: AttemptSpec) -> Outcome:
+        call = build_call(spec)
+        name = f"{spec.model} {'stream' if spec.stream else 'chat'}"
+        started = time.perf_counter()
+        with self.session.request(
+            "POST",
+            call.path,
+            name=name,
+            data=call.body,
+            headers=call.headers,
+            stream=spec.stream,
+            catch_response=True,
+        ) as resp:
+            status = int(resp.status_code or 0)
+            error = getattr(resp, "error", None)
+            if status == 0:
+                kind = _error_kind(error)
+                resp.failure(f"{kind}: {error}")
+                return Outcome(self.now(), 0, kind, latency_s=self._scen(started))
+            facts = read_headers(resp.headers or {})
+            retry_after = None if facts.retry_after_s is None else facts.retry_after_s * self.k
+            if spec.stream and 200 <= status < 300:
+                return self._stream(resp, started, facts, retry_after)
+            try:
+                body = read_body(status, resp.content or b"")
+            except Exception as exc:  # the body was cut off mid-read
+                resp.failure(f"{_error_kind(exc)} while reading body")
+                return Outcome(self.now(), 0, _error_kind(exc), latency_s=self._scen(started))
+            if 200 <= status < 300:
+                resp.success()
+            else:
+                resp.failure(f"{status} {body.error}")
+            return Outcome(
+                now=self.now(),
+                status=status,
+                error=body.error,
+                retry_after_s=retry_after,
+                input_tokens=body.input_tokens,
+                output_tokens=body.output_tokens,
+                cached_tokens=body.cached_tokens,
+                finish_reason=body.finish_reason,
+                latency_s=self._scen(started),
+                remaining_requests=facts.remaining_requests,
+                remaining_tokens=facts.remaining_tokens,
+            )
+
+    def _scen(self, started: float) -> float:
+        return (time.perf_counter() - started) * self.k
+
+    def _stream(self, resp: Any, started: float, facts: Any, retry_after: float | None) -> Outcome:
+        reader = SSEReader()
+        ttft: float | None = None
+        error: str | None = None
+        try:
+            for piece in resp.iter_content(chunk_size=_CHUNK, decode_content=False):
+                if reader.feed(piece if isinstance(piece, bytes) else piece.encode()):
+                    ttft = self._scen(started)
+        except Exception as exc:
+            error = _error_kind(exc)
+        if error is None and (reader.error or not reader.done):
+            error = reader.error or "stream_cut"
+        resp.request_meta["response_time"] = (time.perf_counter() - started) * 1000.0
+        if error is None:
+            resp.success()
+        else:
+            resp.failure(error)
+        return Outcome(
+            now=self.now(),
+            status=200,
+            error=error,
+            retry_after_s=retry_after,
+            input_tokens=reader.input_tokens,
+            output_tokens=reader.output_tokens or reader.content_deltas,
+            cached_tokens=reader.cached_tokens,
+            finish_reason=reader.finish_reason,
+            ttft_s=ttft,
+            latency_s=self._scen(started),
+            remaining_requests=facts.remaining_requests,
+            remaining_tokens=facts.remaining_tokens,
+        )

@@ -1,0 +1,220 @@
+"""The client side of the wire formats: build an attempt's HTTP request, read its response.
+
+Pure functions (bytes and header mappings in, values out), so the Locust transport stays a
+thin shell and the parsing is tested without a network. Header times are wall seconds; the
+caller multiplies by ``time_scale`` to get scenario seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from simulator.client.events import AttemptSpec
+
+__all__ = ["HttpCall", "ResponseFacts", "SSEReader", "build_call", "read_body", "read_headers"]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpCall:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def build_call(spec: AttemptSpec) -> HttpCall:
+    """The HTTP request for one attempt, in the model's dialect."""
+    messages = [{"role": r, "content": c} for r, c in spec.messages]
+    if spec.dialect == "anthropic":
+        system = "\n".join(c for r, c in spec.messages if r == "system")
+        body: dict[str, Any] = {
+            "model": spec.model,
+            "messages": [m for m in messages if m["role"] != "system"],
+            "max_tokens": spec.max_tokens or 1024,
+            "stream": spec.stream,
+        }
+        if system:
+            body["system"] = system
+        headers = {
+            "x-api-key": spec.api_key,
+            "anthropic-version": "2023-06-01",
+            "content-type": "application/json",
+        }
+        return HttpCall("/v1/messages", headers, json.dumps(body).encode())
+    body = {"model": spec.model, "messages": messages, "stream": spec.stream}
+    if spec.max_tokens is not None:
+        body["max_tokens"] = spec.max_tokens
+    if spec.stream:
+        body["stream_options"] = {"include_usage": True}
+    headers = {"authorization": f"Bearer {spec.api_key}", "content-type": "application/json"}
+    return HttpCall("/v1/chat/completions", headers, json.dumps(body).encode())
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFacts:
+    """What a response says about limits and retrying (wall seconds)."""
+
+    retry_after_s: float | None
+    remaining_requests: int | None
+    remaining_tokens: int | None
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def read_headers(headers: Mapping[str, str]) -> ResponseFacts:
+    """Prefer ``retry-after-ms`` (OpenAI's precise header), then ``retry-after`` in seconds."""
+    retry: float | None = None
+    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            retry = float(value) / divisor
+            break
+        except ValueError:
+            continue
+    remaining_r = headers.get("x-ratelimit-remaining-requests") or headers.get(
+        "anthropic-ratelimit-requests-remaining"
+    )
+    remaining_t = headers.get("x-ratelimit-remaining-tokens") or headers.get(
+        "anthropic-ratelimit-tokens-remaining"
+    )
+    return ResponseFacts(retry, _int(remaining_r), _int(remaining_t))
+
+
+@dataclass(frozen=True, slots=True)
+class BodyFacts:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    finish_reason: str | None = None
+    error: str | None = None
+
+
+def _usage(usage: Mapping[str, Any] | None) -> tuple[int, int, int]:
+    if not usage:
+        return 0, 0, 0
+    if "prompt_tokens" in usage:  # OpenAI
+        details = usage.get("prompt_tokens_details") or {}
+        return (
+            int(usage.get("prompt_tokens") or 0),
+            int(usage.get("completion_tokens") or 0),
+            int(details.get("cached_tokens") or 0),
+        )
+    cached = int(usage.get("cache_read_input_tokens") or 0)  # Anthropic: input excludes cache
+    return (
+        int(usage.get("input_tokens") or 0) + cached,
+        int(usage.get("output_tokens") or 0),
+        cached,
+    )
+
+
+def read_body(status: int, body: bytes) -> BodyFacts:
+    """Usage and finish reason of a complete response, or the provider's error code."""
+    try:
+        data = json.loads(body) if body else {}
+    except ValueError:
+        return BodyFacts(error=None if 200 <= status < 300 else f"http_{status}")
+    if not isinstance(data, dict):
+        return BodyFacts()
+    if status >= 400 or "error" in data:
+        err = data.get("error")
+        if isinstance(err, dict):
+            return BodyFacts(error=err.get("code") or err.get("type") or f"http_{status}")
+        return BodyFacts(error=f"http_{status}")
+    i, o, c = _usage(data.get("usage"))
+    finish = None
+    choices = data.get("choices")
+    if isinstance(choices, list) and choices:
+        finish = choices[0].get("finish_reason")
+    elif "stop_reason" in data:
+        finish = {"max_tokens": "length", "end_turn": "stop"}.get(
+            data["stop_reason"], data["stop_reason"]
+        )
+    return BodyFacts(i, o, c, finish)
+
+
+class SSEReader:
+    """Incremental SSE parsing for both dialects: feed bytes, learn when content started.
+
+    ``first_content`` becomes True on the first non-empty content delta (the TTFT moment).
+    """
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self.first_content = False
+        self.done = False
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.cached_tokens = 0
+        self.finish_reason: str | None = None
+        self.content_deltas = 0
+        self.error: str | None = None
+
+    def feed(self, data: bytes) -> bool:
+        """Consume bytes; returns True when this call saw the first content delta."""
+        self._buf += data
+        saw_first = False
+        while b"\n\n" in self._buf:
+            event, self._buf = self._buf.split(b"\n\n", 1)
+            for line in event.split(b"\n"):
+                if not line.startswith(b"data:"):
+                    continue
+                if self._data(line[5:].strip()) and not self.first_content:
+                    self.first_content = saw_first = True
+        return saw_first
+
+    def _data(self, payload: bytes) -> bool:
+        if payload == b"[DONE]":
+            self.done = True
+            return False
+        try:
+            obj = json.loads(payload)
+        except ValueError:
+            return False
+        if not isinstance(obj, dict):
+            return False
+        if "error" in obj:
+            err = obj["error"]
+            self.error = (err.get("code") or err.get("type")) if isinstance(err, dict) else "error"
+            return False
+        kind = obj.get("type")
+        if kind is not None:  # Anthropic event stream
+            return self._anthropic(kind, obj)
+        if obj.get("usage"):
+            self.input_tokens, self.output_tokens, self.cached_tokens = _usage(obj["usage"])
+        content = False
+        for choice in obj.get("choices") or ():
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                content = True
+                self.content_deltas += 1
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+        return content
+
+    def _anthropic(self, kind: str, obj: Mapping[str, Any]) -> bool:
+        if kind == "message_start":
+            usage = (obj.get("message") or {}).get("usage")
+            self.input_tokens, _, self.cached_tokens = _usage(usage)
+        elif kind == "content_block_delta":
+            if (obj.get("delta") or {}).get("text"):
+                self.content_deltas += 1
+                return True
+        elif kind == "message_delta":
+            self.output_tokens = int((obj.get("usage") or {}).get("output_tokens") or 0)
+            reason = (obj.get("delta") or {}).get("stop_reason")
+            if reason:
+                self.finish_reason = {"max_tokens": "length", "end_turn": "stop"}.get(
+                    reason, reason
+                )
+        elif kind == "message_stop":
+            self.done = True
+        return False
