@@ -156,13 +156,19 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         return await _stream(request, state, decision, headers, include_usage)
     delivered = 0
     try:
-        await asyncio.sleep(state.clock.wall(decision.plan.total_s))
+        wait = decision.plan.total_s
+        if wait > 0:
+            await asyncio.sleep(state.clock.wall(wait))
         delivered = decision.output_tokens
     finally:
         state.provider.settle(decision.ticket, delivered, state.clock.now())
     state.record(request, body["model"], 200, stream=False, input_tokens=input_tokens,
                  output_tokens=delivered, request_id=decision.request_id)  # fmt: skip
-    return _json(200, oai.chat_body(decision, int(time.time())), headers)
+    return web.Response(
+        body=oai.chat_body_bytes(decision, int(time.time())),
+        content_type="application/json",
+        headers=headers,
+    )
 
 
 async def _stream(

@@ -304,10 +304,24 @@ RetryConfig.model_rebuild()
 # --------------------------------------------------------------------------- loading
 
 
+def _is_union_tag(part: object) -> bool:
+    """pydantic names the union member in ``loc`` ("ArrivalConfig", "list[ArrivalConfig]")."""
+    return isinstance(part, str) and (part[:1].isupper() or "[" in part)
+
+
 def _format_errors(err: ValidationError) -> list[tuple[str, str]]:
     out = []
-    for e in err.errors():
-        path = ".".join(str(p) for p in e["loc"])
+    errors = err.errors()
+    union_paths = {
+        tuple(p for p in e["loc"] if not _is_union_tag(p))
+        for e in errors
+        if any(_is_union_tag(p) for p in e["loc"]) and e["type"] != "list_type"
+    }
+    for e in errors:
+        loc = tuple(p for p in e["loc"] if not _is_union_tag(p))
+        if e["type"] == "list_type" and any(p[: len(loc)] == loc for p in union_paths):
+            continue  # "should be a list" from the other union member: noise
+        path = ".".join(str(p) for p in loc)
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown field; remove it or check its spelling"

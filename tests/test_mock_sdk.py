@@ -212,3 +212,19 @@ def test_models_and_embeddings(mock_server):
     again = client.embeddings.create(model="text-embedding-3-small", input="a cat")
     assert again.data[0].embedding == emb.data[0].embedding
     assert emb.data[0].embedding != emb.data[1].embedding
+
+
+def test_templated_body_equals_structured_body():
+    """The fast template renderer says exactly what the structured renderer says."""
+    import json
+
+    from mock_provider.dialects import openai as oai
+    from mock_provider.model.provider import ChatRequest, Completion, Provider
+
+    cfg = fast_cfg(output_tokens={"median": 40, "spread": 0.5})
+    provider = Provider(cfg)
+    for i in range(20):
+        req = ChatRequest("sk", "gpt-4o-mini", MESSAGES, 10 + i * 5, False)
+        c = provider.chat(req, float(i), 30)
+        assert isinstance(c, Completion)
+        assert json.loads(oai.chat_body_bytes(c, 123)) == oai.chat_body(c, 123)

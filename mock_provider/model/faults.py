@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
-
 from simulator.config import FaultWindowConfig
+
+from .latency import RequestRandom
 
 __all__ = ["ErrorRate", "Fault", "FaultRule", "FaultSchedule", "Outage"]
 
@@ -27,7 +27,7 @@ class Fault:
 
 class FaultRule(Protocol):
     def applies(self, model: str, now: float) -> bool: ...
-    def draw(self, rng: np.random.Generator) -> Fault | None: ...
+    def draw(self, rng: RequestRandom) -> Fault | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,7 @@ class _Window:
 class Outage(_Window):
     status: int = 503
 
-    def draw(self, rng: np.random.Generator) -> Fault | None:
+    def draw(self, rng: RequestRandom) -> Fault | None:
         return Fault(self.status, "outage")
 
 
@@ -57,10 +57,10 @@ class ErrorRate(_Window):
     rate: float = 0.0
     statuses: tuple[int, ...] = (500,)
 
-    def draw(self, rng: np.random.Generator) -> Fault | None:
-        if rng.random() >= self.rate:
+    def draw(self, rng: RequestRandom) -> Fault | None:
+        if rng.gen.random() >= self.rate:
             return None
-        status = self.statuses[int(rng.integers(len(self.statuses)))]
+        status = self.statuses[int(rng.gen.integers(len(self.statuses)))]
         return Fault(status, "error_rate")
 
 
@@ -78,7 +78,7 @@ class FaultSchedule:
                 rules.append(ErrorRate(w.model, w.start, w.end, w.rate, tuple(w.statuses)))
         return cls(rules)
 
-    def decide(self, model: str, now: float, rng: np.random.Generator) -> Fault | None:
+    def decide(self, model: str, now: float, rng: RequestRandom) -> Fault | None:
         for rule in self.rules:
             if rule.applies(model, now):
                 return rule.draw(rng)

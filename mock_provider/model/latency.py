@@ -13,7 +13,29 @@ import numpy as np
 
 from .catalog import Dist, LatencyProfile
 
-__all__ = ["TimingPlan", "draw_plan"]
+__all__ = ["RequestRandom", "TimingPlan", "draw_plan"]
+
+
+class RequestRandom:
+    """A request's own seeded generator, built on first use.
+
+    Seeding a numpy generator costs more than the rest of a simple request, and a request
+    with constant latencies and no fault window never draws; so it is only built when needed.
+    The stream depends only on (seed, request number), never on what else ran.
+    """
+
+    __slots__ = ("_gen", "seed", "seq")
+
+    def __init__(self, seed: int, seq: int) -> None:
+        self.seed = seed
+        self.seq = seq
+        self._gen: np.random.Generator | None = None
+
+    @property
+    def gen(self) -> np.random.Generator:
+        if self._gen is None:
+            self._gen = np.random.default_rng((self.seed, self.seq))
+        return self._gen
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,16 +56,16 @@ class TimingPlan:
         return self.ttft_s + self.decode_s
 
 
-def _draw(d: Dist, rng: np.random.Generator) -> float:
+def _draw(d: Dist, rng: RequestRandom) -> float:
     if d.median <= 0:
         return 0.0
     if d.spread <= 0:
         return d.median
-    return float(d.median * math.exp(d.spread * rng.standard_normal()))
+    return float(d.median * math.exp(d.spread * rng.gen.standard_normal()))
 
 
 def draw_plan(
-    profile: LatencyProfile, input_tokens: int, output_tokens: int, rng: np.random.Generator
+    profile: LatencyProfile, input_tokens: int, output_tokens: int, rng: RequestRandom
 ) -> TimingPlan:
     network = _draw(profile.network_ms, rng) / 1000.0
     prefill = _draw(profile.prefill_ms_per_token, rng) * input_tokens / 1000.0
@@ -55,6 +77,6 @@ def draw_plan(
     elif d.spread <= 0:
         gaps = (d.median / 1000.0,) * n_gaps
     else:
-        draws = rng.lognormal(math.log(d.median / 1000.0), d.spread, n_gaps)
+        draws = rng.gen.lognormal(math.log(d.median / 1000.0), d.spread, n_gaps)
         gaps = tuple(draws.tolist())
     return TimingPlan(network, prefill, network + prefill + first, gaps)

@@ -22,7 +22,7 @@ from simulator.config import ProviderConfig
 from .cache import PromptCache
 from .catalog import DEFAULT_CATALOG, Dist, LatencyProfile, ModelSpec
 from .faults import FaultSchedule
-from .latency import TimingPlan, draw_plan
+from .latency import RequestRandom, TimingPlan, draw_plan
 from .limits import Admitted, Limited, LimitState
 from .tokens import count_text, token_pieces
 
@@ -188,10 +188,10 @@ class Provider:
         rr, rt, sr, st = state.snapshot(now)
         return RateLimitView(state.rpm, state.tpm, rr, rt, sr, st)
 
-    def _next_rng(self) -> tuple[str, np.random.Generator]:
+    def _next_rng(self) -> tuple[str, RequestRandom]:
         seq = self._seq
         self._seq += 1
-        return f"req_{self.cfg.seed:x}{seq:010x}", np.random.default_rng((self.cfg.seed, seq))
+        return f"req_{self.cfg.seed:x}{seq:010x}", RequestRandom(self.cfg.seed, seq)
 
     # -- chat ------------------------------------------------------------------------------
 
@@ -250,13 +250,16 @@ class Provider:
         admitted: Admitted,
         input_tokens: int,
         request_id: str,
-        rng: np.random.Generator,
+        rng: RequestRandom,
         now: float,
     ) -> Completion:
-        cached = self._cache(spec.name).lookup(_prefix_keys(req.messages), now)
-        cached = min(cached, input_tokens)
+        cached = 0
+        if input_tokens >= self.cfg.cache_min_tokens:  # shorter prompts can never hit
+            cached = self._cache(spec.name).lookup(_prefix_keys(req.messages), now)
+            cached = min(cached, input_tokens)
         d = self.cfg.output_tokens
-        natural = max(1, round(d.median * math.exp(d.spread * rng.standard_normal())))
+        spread = d.spread * rng.gen.standard_normal() if d.spread > 0 else 0.0
+        natural = max(1, round(d.median * math.exp(spread)))
         cap = min(req.max_tokens or spec.max_output_tokens, spec.max_output_tokens)
         output = min(natural, cap)
         finish = "length" if natural > cap else "stop"

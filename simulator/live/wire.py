@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from simulator.client.events import AttemptSpec
@@ -26,29 +27,43 @@ class HttpCall:
 
 def build_call(spec: AttemptSpec) -> HttpCall:
     """The HTTP request for one attempt, in the model's dialect."""
-    messages = [{"role": r, "content": c} for r, c in spec.messages]
-    if spec.dialect == "anthropic":
-        system = "\n".join(c for r, c in spec.messages if r == "system")
+    return _build_call(
+        spec.model, spec.dialect, spec.messages, spec.max_tokens, spec.stream, spec.api_key
+    )
+
+
+@lru_cache(maxsize=1024)  # retries and fallbacks of one logical request reuse the body
+def _build_call(
+    model: str,
+    dialect: str,
+    chat: tuple[tuple[str, str], ...],
+    max_tokens: int | None,
+    stream: bool,
+    api_key: str,
+) -> HttpCall:
+    messages = [{"role": r, "content": c} for r, c in chat]
+    if dialect == "anthropic":
+        system = "\n".join(c for r, c in chat if r == "system")
         body: dict[str, Any] = {
-            "model": spec.model,
+            "model": model,
             "messages": [m for m in messages if m["role"] != "system"],
-            "max_tokens": spec.max_tokens or 1024,
-            "stream": spec.stream,
+            "max_tokens": max_tokens or 1024,
+            "stream": stream,
         }
         if system:
             body["system"] = system
         headers = {
-            "x-api-key": spec.api_key,
+            "x-api-key": api_key,
             "anthropic-version": "2023-06-01",
             "content-type": "application/json",
         }
         return HttpCall("/v1/messages", headers, json.dumps(body).encode())
-    body = {"model": spec.model, "messages": messages, "stream": spec.stream}
-    if spec.max_tokens is not None:
-        body["max_tokens"] = spec.max_tokens
-    if spec.stream:
+    body = {"model": model, "messages": messages, "stream": stream}
+    if max_tokens is not None:
+        body["max_tokens"] = max_tokens
+    if stream:
         body["stream_options"] = {"include_usage": True}
-    headers = {"authorization": f"Bearer {spec.api_key}", "content-type": "application/json"}
+    headers = {"authorization": f"Bearer {api_key}", "content-type": "application/json"}
     return HttpCall("/v1/chat/completions", headers, json.dumps(body).encode())
 
 

@@ -1,0 +1,73 @@
+"""Locust users for ``bench/client_overhead.py``: a plain loop and the client brain's loop.
+
+Both post the same chat completion to the same bare handler, back to back, so the ratio of
+their request rates prices what the client brain, the live driver and trace writing add.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+
+from locust import FastHttpUser, task
+
+from mock_provider.model.catalog import DEFAULT_CATALOG
+from mock_provider.model.tokens import count_chat_tokens
+from simulator.client.engine import ClientBrain
+from simulator.config import ClientConfig, RetryConfig
+from simulator.live.driver import LiveDriver, ScenarioClock
+from simulator.live.transport import LocustTransport
+from simulator.live.wire import build_call
+from simulator.traces import TraceWriter
+from simulator.workload import LogicalRequest
+
+MESSAGES = (("system", "You are a helpful assistant."), ("user", "Summarise the plan in a line."))
+REQUEST = LogicalRequest(
+    seq=0,
+    at=0.0,
+    user_id="user-1",
+    feature="chat",
+    prompt_version="v1",
+    messages=MESSAGES,
+    input_tokens=count_chat_tokens([{"role": r, "content": c} for r, c in MESSAGES]),
+    max_tokens=50,
+    model="gpt-4o-mini",
+)
+CLIENT = ClientConfig(retry=RetryConfig(kind="full_jitter", max_attempts=3))
+TRACE_DIR = Path(os.environ.get("STAMPEDE_BENCH_TRACES", tempfile.gettempdir()))
+
+
+class PlainUser(FastHttpUser):
+    """The baseline: a bare FastHttpUser posting the same body in a loop."""
+
+    def on_start(self) -> None:
+        brain = ClientBrain(CLIENT, DEFAULT_CATALOG, random.Random(0))
+        spec = next(brain.request(REQUEST, 0.0)).attempt  # type: ignore[union-attr]
+        self.call = build_call(spec)
+
+    @task
+    def post(self) -> None:
+        resp = self.client.post(self.call.path, data=self.call.body, headers=self.call.headers)
+        resp.json()
+
+
+class BrainUser(FastHttpUser):
+    """The same request through ClientBrain + LiveDriver + LocustTransport + TraceWriter."""
+
+    def on_start(self) -> None:
+        path = TRACE_DIR / f"overhead-{os.getpid()}-{id(self)}.jsonl"
+        self.writer = TraceWriter(path)
+        clock = ScenarioClock(time.time(), 1.0)
+        brain = ClientBrain(CLIENT, DEFAULT_CATALOG, random.Random(0))
+        transport = LocustTransport(self.client, clock.now, 1.0)
+        self.driver = LiveDriver(brain, transport, clock, self.writer, "bench")
+
+    def on_stop(self) -> None:
+        self.writer.close()
+
+    @task
+    def logical_request(self) -> None:
+        self.driver.run_request(REQUEST)

@@ -1,0 +1,99 @@
+"""The client side of the wire formats, without a network."""
+
+from __future__ import annotations
+
+import json
+
+from simulator.client.events import AttemptSpec
+from simulator.live.wire import SSEReader, build_call, read_body, read_headers
+
+
+def spec(**kw: object) -> AttemptSpec:
+    base: dict[str, object] = dict(
+        attempt=1,
+        model="gpt-4o-mini",
+        dialect="openai",
+        messages=(("system", "Be brief."), ("user", "Hello")),
+        max_tokens=64,
+        stream=False,
+        input_tokens=20,
+        connect_timeout_s=5.0,
+        read_timeout_s=30.0,
+        api_key="sk-k",
+    )
+    base.update(kw)
+    return AttemptSpec(**base)  # type: ignore[arg-type]
+
+
+def test_openai_call_shape():
+    call = build_call(spec(stream=True))
+    body = json.loads(call.body)
+    assert call.path == "/v1/chat/completions"
+    assert call.headers["authorization"] == "Bearer sk-k"
+    assert body["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert body["max_tokens"] == 64
+    assert body["stream"] is True
+    assert body["stream_options"] == {"include_usage": True}
+
+
+def test_anthropic_call_moves_system_out_of_messages():
+    call = build_call(spec(dialect="anthropic", model="claude-3-5-haiku"))
+    body = json.loads(call.body)
+    assert call.path == "/v1/messages"
+    assert call.headers["x-api-key"] == "sk-k"
+    assert body["system"] == "Be brief."
+    assert [m["role"] for m in body["messages"]] == ["user"]
+
+
+def test_retry_after_ms_preferred_over_seconds():
+    facts = read_headers(
+        {"retry-after": "2", "retry-after-ms": "1250", "x-ratelimit-remaining-requests": "7"}
+    )
+    assert facts.retry_after_s == 1.25
+    assert facts.remaining_requests == 7
+    assert read_headers({"retry-after": "3"}).retry_after_s == 3.0
+    assert read_headers({"retry-after": "soon"}).retry_after_s is None
+
+
+def test_read_body_usage_and_errors():
+    ok = json.dumps(
+        {
+            "choices": [{"finish_reason": "length"}],
+            "usage": {
+                "prompt_tokens": 30,
+                "completion_tokens": 9,
+                "prompt_tokens_details": {"cached_tokens": 16},
+            },
+        }
+    ).encode()
+    facts = read_body(200, ok)
+    assert (facts.input_tokens, facts.output_tokens, facts.cached_tokens) == (30, 9, 16)
+    assert facts.finish_reason == "length"
+    err = json.dumps({"error": {"code": "rate_limit_exceeded", "type": "requests"}}).encode()
+    assert read_body(429, err).error == "rate_limit_exceeded"
+    assert read_body(502, b"<html>bad gateway</html>").error == "http_502"
+
+
+def _event(obj: object) -> bytes:
+    return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+
+def test_sse_reader_detects_first_content_across_split_chunks():
+    role = _event({"choices": [{"delta": {"role": "assistant", "content": ""}}]})
+    first = _event({"choices": [{"delta": {"content": " Hello"}}]})
+    stop = _event({"choices": [{"delta": {}, "finish_reason": "stop"}]})
+    usage = _event({"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 1}})
+    stream = role + first + stop + usage + b"data: [DONE]\n\n"
+    reader = SSEReader()
+    cut = len(role) + 10  # the first content event arrives in two pieces
+    assert reader.feed(stream[:cut]) is False  # an empty role delta is not the first token
+    assert reader.feed(stream[cut:]) is True
+    assert reader.done and reader.finish_reason == "stop"
+    assert (reader.input_tokens, reader.output_tokens) == (5, 1)
+
+
+def test_sse_reader_without_done_is_not_done():
+    reader = SSEReader()
+    reader.feed(_event({"choices": [{"delta": {"content": "x"}}]}))
+    assert not reader.done
+    assert reader.content_deltas == 1
