@@ -1,0 +1,371 @@
+"""Every metric of a run, defined once: the tables, thresholds, alerts and plots all read here.
+
+Theory of operation
+-------------------
+``traces.jsonl`` is one flat table (``simulator.traces.TraceRecord``) with two kinds of rows:
+
+* *attempt* rows: one HTTP call each. They carry the status, error, wait before the call
+  (``slept_s``), the limiter headers and the attempt's own start/end (``start_t``/``t``).
+* *request* rows: one logical request each, written when it ends. They carry the outcome
+  (``success``), the end-to-end latency, the serving model, ``fallback_used`` and the totals of
+  the request (tokens, ``cost_usd``). A local refusal (budget, token guard, throttle, open
+  circuit) is a request row with ``attempt == 0`` and no attempt row.
+
+Choices a reader may rely on:
+
+* Counts of calls (attempts, 429s, 5xx, timeouts, herd index) come from attempt rows only.
+* Outcomes, latency, TTFT, tokens and cost come from request rows only, so nothing is counted
+  twice. Latency and TTFT percentiles are over *successful* logical requests: a give-up's
+  latency measures the retry policy's patience, not the service, and is reported through the
+  give-up rate instead. Percentiles are exact (numpy ``method="linear"``).
+* The makespan runs from the first logical request's start to the last record's end; rates
+  per second (goodput, mean attempt rate) divide by ``max(makespan_s, 1)``.
+* Each strategy runs on its own clock from 0, so every metric is per strategy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from simulator.report.loading import REPORT_COLUMNS, TRACE_SCHEMA, load_traces
+
+__all__ = [
+    "METRICS",
+    "REPORT_COLUMNS",
+    "TRACE_SCHEMA",
+    "Better",
+    "Metric",
+    "StrategyTraces",
+    "herd_index",
+    "json_safe",
+    "load_traces",
+    "outcome_class",
+    "split_strategies",
+    "strategies_in_order",
+    "summarize",
+]
+
+Better = Literal["lower", "higher"] | None
+Number = float | int | None
+
+
+def strategies_in_order(df: pd.DataFrame) -> list[str]:
+    """Strategy names in order of first appearance (for run dirs without ``run.json``)."""
+    if df.empty:
+        return []
+    return [str(s) for s in pd.unique(df["strategy"]) if not pd.isna(s)]
+
+
+# --------------------------------------------------------------------------- per strategy
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyTraces:
+    """The rows of one strategy, split by kind; ``makespan_s`` is computed once."""
+
+    name: str
+    attempts: pd.DataFrame
+    requests: pd.DataFrame
+    makespan_s: float
+    t0: float  # scenario time of the first logical request start
+
+    @property
+    def successful(self) -> pd.DataFrame:
+        return self.requests[self.requests["success"]]
+
+
+def split_strategies(df: pd.DataFrame, strategies: Iterable[str]) -> dict[str, StrategyTraces]:
+    """One :class:`StrategyTraces` per name; a strategy without rows gets empty frames."""
+    is_attempt = (df["kind"] == "attempt").to_numpy(dtype=bool)
+    by_att = dict(tuple(df[is_attempt].groupby("strategy", observed=True)))
+    by_req = dict(
+        tuple(df[~is_attempt & (df["kind"] == "request")].groupby("strategy", observed=True))
+    )
+    empty = df.iloc[0:0]
+    out = {}
+    for name in strategies:
+        att = by_att.get(name, empty)
+        req = by_req.get(name, empty)
+        starts = [x for x in (_min(req["start_t"]), _min(att["start_t"])) if x is not None]
+        ends = [x for x in (_max(req["t"]), _max(att["t"])) if x is not None]
+        t0 = min(starts) if starts else 0.0
+        makespan = max(ends) - t0 if ends else 0.0
+        out[name] = StrategyTraces(name, att, req, max(makespan, 0.0), t0)
+    return out
+
+
+def _min(s: pd.Series) -> float | None:
+    return None if s.empty else float(s.min())
+
+
+def _max(s: pd.Series) -> float | None:
+    return None if s.empty else float(s.max())
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return None if den == 0 else num / den
+
+
+def _pct(values: pd.Series, q: float) -> float | None:
+    arr = values.dropna().to_numpy(dtype=float)
+    return None if arr.size == 0 else float(np.percentile(arr, q, method="linear"))
+
+
+def herd_index(attempt_starts: np.ndarray, makespan_s: float) -> float | None:
+    """Peak attempts in any 1 s window / mean attempts per second over the run.
+
+    Exact sliding window: for each start s_i, the window [s_i, s_i + 1) holds
+    ``searchsorted(s, s_i + 1) - i`` starts; a window that starts on an attempt is always a
+    maximal one. 1.0 means perfectly even; synchronised retries push it far above.
+    """
+    s = np.sort(np.asarray(attempt_starts, dtype=float))
+    if s.size == 0:
+        return None
+    peak = int((np.searchsorted(s, s + 1.0, side="left") - np.arange(s.size)).max())
+    mean = s.size / max(makespan_s, 1.0)
+    return peak / mean
+
+
+def outcome_class(status: pd.Series) -> np.ndarray:
+    """Attempt outcome for plots: "2xx", "429", "5xx" or "other" (timeouts, 4xx, dropped)."""
+    st = status.to_numpy()
+    return np.select(
+        [(st >= 200) & (st < 300), st == 429, (st >= 500) & (st < 600)],
+        ["2xx", "429", "5xx"],
+        "other",
+    )
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    description: str
+    unit: str
+    better: Better
+    fn: Callable[[StrategyTraces], Number]
+
+
+def _n_req(x: StrategyTraces) -> int:
+    return len(x.requests)
+
+
+def _n_ok(x: StrategyTraces) -> int:
+    return int(x.requests["success"].sum())
+
+
+def _failed(x: StrategyTraces) -> int:
+    return _n_req(x) - _n_ok(x)
+
+
+def _status_count(lo: int, hi: int) -> Callable[[StrategyTraces], int]:
+    def count(x: StrategyTraces) -> int:
+        st = x.attempts["status"]
+        return int(((st >= lo) & (st <= hi)).sum())
+
+    return count
+
+
+def _sum(col: str) -> Callable[[StrategyTraces], float]:
+    return lambda x: float(x.requests[col].sum())
+
+
+def _latency(q: float) -> Callable[[StrategyTraces], float | None]:
+    return lambda x: _pct(x.successful["latency_ms"], q)
+
+
+def _ttft(q: float) -> Callable[[StrategyTraces], float | None]:
+    return lambda x: _pct(x.successful["ttft_ms"], q)
+
+
+def _fallback_rate(x: StrategyTraces) -> float | None:
+    ok = x.successful
+    return _ratio(float(ok["fallback_used"].notna().sum()), len(ok))
+
+
+def _length_rate(x: StrategyTraces) -> float | None:
+    ok = x.successful
+    return _ratio(float((ok["finish_reason"] == "length").sum()), len(ok))
+
+
+def _cost(x: StrategyTraces) -> float:
+    return float(x.requests["cost_usd"].sum())
+
+
+M = Metric
+METRICS: dict[str, Metric] = {
+    "logical_requests": M("logical requests that ended", "requests", None, _n_req),
+    "successes": M("logical requests that succeeded", "requests", "higher", _n_ok),
+    "success_rate": M("successes / logical requests", "ratio", "higher",
+                      lambda x: _ratio(_n_ok(x), _n_req(x))),
+    "give_ups": M("logical requests that ended without success", "requests", "lower", _failed),
+    "give_up_rate": M("give-ups / logical requests", "ratio", "lower",
+                      lambda x: _ratio(_failed(x), _n_req(x))),
+    "error_rate": M("failed logical requests / logical requests (the article's alert; same "
+                    "as give_up_rate)", "ratio", "lower",
+                    lambda x: _ratio(_failed(x), _n_req(x))),
+    "local_refusals": M("logical requests refused before any HTTP call (guards, throttle, "
+                        "open circuit)", "requests", None,
+                        lambda x: int((x.requests["attempt"] == 0).sum())),
+    "attempts": M("HTTP attempts (attempt records)", "attempts", "lower",
+                  lambda x: len(x.attempts)),
+    "amplification": M("attempts / logical requests", "x", "lower",
+                       lambda x: _ratio(len(x.attempts), _n_req(x))),
+    "rate_limited": M("attempts answered 429", "attempts", "lower", _status_count(429, 429)),
+    "server_errors": M("attempts answered 5xx", "attempts", "lower", _status_count(500, 599)),
+    "timeouts": M("attempts that timed out", "attempts", "lower",
+                  lambda x: int((x.attempts["error"] == "timeout").sum())),
+    "fallback_rate": M("successful requests served by a model other than the first in the "
+                       "chain", "ratio", None, _fallback_rate),
+    "goodput_rps": M("successful logical requests per second over the makespan", "req/s",
+                     "higher", lambda x: _n_ok(x) / max(x.makespan_s, 1.0)),
+    "herd_index": M("peak attempts in any 1 s window / mean attempts per second", "x", "lower",
+                    lambda x: herd_index(x.attempts["start_t"].to_numpy(), x.makespan_s)),
+    "makespan_s": M("first logical request start to last record end", "s", "lower",
+                    lambda x: x.makespan_s),
+    "p50_latency_ms": M("median end-to-end latency of successful requests", "ms", "lower",
+                        _latency(50)),
+    "p90_latency_ms": M("p90 end-to-end latency of successful requests", "ms", "lower",
+                        _latency(90)),
+    "p95_latency_ms": M("p95 end-to-end latency of successful requests", "ms", "lower",
+                        _latency(95)),
+    "p99_latency_ms": M("p99 end-to-end latency of successful requests", "ms", "lower",
+                        _latency(99)),
+    "max_latency_ms": M("slowest successful request", "ms", "lower", _latency(100)),
+    "p50_ttft_ms": M("median time to first token of successful requests", "ms", "lower",
+                     _ttft(50)),
+    "p95_ttft_ms": M("p95 time to first token of successful requests", "ms", "lower", _ttft(95)),
+    "p99_ttft_ms": M("p99 time to first token of successful requests", "ms", "lower", _ttft(99)),
+    "input_tokens": M("input tokens of all logical requests", "tokens", None,
+                      _sum("input_tokens")),
+    "output_tokens": M("output tokens of all logical requests", "tokens", None,
+                       _sum("output_tokens")),
+    "cached_tokens": M("input tokens served from the prompt cache", "tokens", None,
+                       _sum("cached_tokens")),
+    "cache_hit_rate": M("cached tokens / input tokens", "ratio", "higher",
+                        lambda x: _ratio(_sum("cached_tokens")(x), _sum("input_tokens")(x))),
+    "cost_usd": M("total cost of all logical requests", "USD", "lower", _cost),
+    "cost_per_success_usd": M("total cost / successful requests", "USD", "lower",
+                              lambda x: _ratio(_cost(x), _n_ok(x))),
+    "cost_per_1k_requests_usd": M("total cost per 1,000 logical requests", "USD", "lower",
+                                  lambda x: _ratio(1000 * _cost(x), _n_req(x))),
+    "length_rate": M('successful requests with finish_reason == "length" (max_tokens '
+                     "truncation)", "ratio", "lower", _length_rate),
+}  # fmt: skip
+del M
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def json_safe(value: Any) -> Any:
+    """Numpy scalars to Python, NaN/inf to None, recursively through dicts and lists."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _present(col: pd.Series) -> set[str]:
+    """Distinct non-null values of a categorical column, without copying it to strings."""
+    counts = col.value_counts()
+    return {str(k) for k, n in counts.items() if n > 0}
+
+
+def _per_model(x: StrategyTraces) -> dict[str, dict[str, Number]]:
+    ok = x.successful
+    out: dict[str, dict[str, Number]] = {}
+    models = _present(x.attempts["model"]) | _present(ok["model"])
+    for model in sorted(models):
+        att = x.attempts[x.attempts["model"] == model]
+        served = ok[ok["model"] == model]
+        st = att["status"]
+        out[model] = {
+            "attempts": len(att),
+            "rate_limited": int((st == 429).sum()),
+            "server_errors": int(((st >= 500) & (st <= 599)).sum()),
+            "served": len(served),
+            "share": _ratio(len(served), len(ok)),
+            "p95_latency_ms": _pct(served["latency_ms"], 95),
+            "p95_ttft_ms": _pct(served["ttft_ms"], 95),
+            "cost_usd": float(served["cost_usd"].sum()),
+        }
+    return out
+
+
+def _per_group(x: StrategyTraces, col: str) -> dict[str, dict[str, Number]]:
+    req = x.requests
+    if req.empty:
+        return {}
+    hours = max(x.makespan_s, 1.0) / 3600.0
+    grouped = req.groupby(col, observed=True)
+    frame = pd.DataFrame(
+        {
+            "logical_requests": grouped.size(),
+            "successes": grouped["success"].sum(),
+            "cost_usd": grouped["cost_usd"].sum(),
+        }
+    )
+    frame["success_rate"] = frame["successes"] / frame["logical_requests"]
+    frame["cost_per_hour_usd"] = frame["cost_usd"] / hours
+    if col == "feature":
+        ok = req[req["success"]]
+        g_ok = ok.groupby(col, observed=True)
+        frame["p95_latency_ms"] = g_ok["latency_ms"].quantile(0.95)
+        frame["length_rate"] = g_ok["finish_reason"].apply(lambda s: (s == "length").mean())
+    return {
+        str(k): {str(c): val for c, val in row.items()}
+        for k, row in frame.to_dict(orient="index").items()
+    }
+
+
+def _errors_by_type(frame: pd.DataFrame, denominator: int) -> dict[str, dict[str, Number]]:
+    counts = frame["error"].value_counts()  # categorical: counts only, no string copies
+    return {
+        str(k): {"count": int(v), "rate": _ratio(int(v), denominator)}
+        for k, v in counts.items()
+        if v > 0
+    }
+
+
+def summarize(df: pd.DataFrame, strategies: Iterable[str], partial: bool = False) -> dict[str, Any]:
+    """Every :data:`METRICS` value per strategy plus the article's dashboard breakdowns.
+
+    Keys: ``strategies`` (name -> metric -> value), ``per_model``, ``per_feature``,
+    ``per_user`` (name -> group -> values), ``errors_by_type`` (final error of failed logical
+    requests, rate over logical requests), ``attempt_errors_by_type`` (rate over attempts),
+    ``strategy_order`` and ``partial``. JSON-safe: no NaN, no numpy types.
+    """
+    order = list(strategies)
+    split = split_strategies(df, order)
+    out: dict[str, Any] = {
+        "strategy_order": order,
+        "partial": bool(partial),
+        "strategies": {},
+        "per_model": {},
+        "per_feature": {},
+        "per_user": {},
+        "errors_by_type": {},
+        "attempt_errors_by_type": {},
+    }
+    for name, x in split.items():
+        out["strategies"][name] = {m: metric.fn(x) for m, metric in METRICS.items()}
+        out["per_model"][name] = _per_model(x)
+        out["per_feature"][name] = _per_group(x, "feature")
+        out["per_user"][name] = _per_group(x, "user_id")
+        failed = x.requests[~x.requests["success"]]
+        out["errors_by_type"][name] = _errors_by_type(failed, len(x.requests))
+        out["attempt_errors_by_type"][name] = _errors_by_type(x.attempts, len(x.attempts))
+    return json_safe(out)
