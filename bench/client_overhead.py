@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 LOCUSTFILE = HERE / "overhead_locustfile.py"
@@ -71,7 +72,8 @@ def locust_rps(host: str, user: str, users: int, seconds: int, processes: int = 
             cmd, capture_output=True, text=True, timeout=seconds + 60, env=env, cwd=HERE.parent
         )
         # with --processes, workers print their own (empty) stats first: keep the master's
-        decoder, text, pos, stats = json.JSONDecoder(), proc.stdout, 0, []
+        decoder, text, pos = json.JSONDecoder(), proc.stdout, 0
+        stats: list[dict[str, Any]] = []
         while (pos := text.find("[", pos)) >= 0:
             found, pos = decoder.raw_decode(text, pos)
             stats = found or stats
