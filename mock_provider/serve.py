@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import signal
 import sys
 from typing import Any
@@ -69,6 +70,10 @@ async def _serve(cfg: ProviderConfig, args: argparse.Namespace) -> None:
     app = create_app(cfg, args.request_log)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
+    # Everything loaded so far (tiktoken ranks, schemas, the catalogue) lives for the whole
+    # process: keep it out of the garbage collector's scans of per-request objects.
+    gc.collect()
+    gc.freeze()
     site = web.TCPSite(runner, args.host, args.port)
     await site.start()
     server = site._server

@@ -7,7 +7,7 @@ only executes it (sleeping ``ttft_s``, then each gap) and the virtual driver can
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -38,8 +38,7 @@ class RequestRandom:
         return self._gen
 
 
-@dataclass(frozen=True, slots=True)
-class TimingPlan:
+class TimingPlan(NamedTuple):
     """``ttft_s``: request received -> first token; ``gaps_s[i]``: token i -> token i+1."""
 
     network_s: float

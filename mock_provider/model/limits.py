@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from functools import lru_cache
+from typing import Literal, NamedTuple
 
 __all__ = ["Admitted", "LimitState", "Limited", "TokenBucket", "format_go_duration"]
 
@@ -42,8 +43,7 @@ class TokenBucket:
         return max(0.0, (self.capacity - self.level) / self.rate)
 
 
-@dataclass(frozen=True, slots=True)
-class Admitted:
+class Admitted(NamedTuple):
     ticket_tokens: int  # the estimate charged; pass back to settle()
     remaining_requests: int
     remaining_tokens: int
@@ -150,7 +150,11 @@ class LimitState:
 
 def format_go_duration(seconds: float) -> str:
     """Render like Go's ``time.Duration.String`` at millisecond precision: 12ms, 1s, 6m0s, 1.5s."""
-    ms = math.ceil(round(seconds * 1000.0, 6))
+    return _go_duration_ms(math.ceil(round(seconds * 1000.0, 6)))
+
+
+@lru_cache(maxsize=8192)  # two per response; the same few values recur under steady load
+def _go_duration_ms(ms: int) -> str:
     if ms <= 0:
         return "0s"
     if ms < 1000:

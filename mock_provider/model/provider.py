@@ -5,6 +5,9 @@ Sans-I/O: no aiohttp, no clock, no global random. The HTTP face calls :meth:`Pro
 dialect; when the response is finished (or cut) it calls :meth:`Provider.settle`. Order of
 checks, as a real provider does them: authentication, model lookup, context window, faults,
 then rate limits.
+
+Per-request values (ChatRequest, RateLimitView, Ticket, Completion) are NamedTuples, not frozen
+dataclasses: just as immutable, and about four times cheaper to build on the mock's hot path.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -39,8 +42,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class ChatRequest:
+class ChatRequest(NamedTuple):
     api_key: str | None
     model: str
     messages: Sequence[Mapping[str, Any]]
@@ -55,8 +57,7 @@ class EmbedRequest:
     inputs: Sequence[str]
 
 
-@dataclass(frozen=True, slots=True)
-class RateLimitView:
+class RateLimitView(NamedTuple):
     limit_requests: int
     limit_tokens: int
     remaining_requests: int
@@ -77,15 +78,13 @@ class Rejection:
     limited: Limited | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Ticket:
+class Ticket(NamedTuple):
     key: tuple[str, str]
     charged: int
     input_tokens: int
 
 
-@dataclass(frozen=True, slots=True)
-class Completion:
+class Completion(NamedTuple):
     request_id: str
     model: ModelSpec
     input_tokens: int
