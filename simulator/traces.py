@@ -83,6 +83,10 @@ class TraceWriter:
     def write(self, record: TraceRecord) -> None:
         self._fh.write(record.to_json() + "\n")
 
+    def write_line(self, line: str) -> None:
+        """An already serialised record (from a worker process)."""
+        self._fh.write(line + "\n")
+
     def flush(self) -> None:
         self._fh.flush()
         os.fsync(self._fh.fileno())

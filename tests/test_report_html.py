@@ -11,7 +11,7 @@ import pytest
 
 from simulator.config import ConfigError
 from simulator.report.html import ReportResult, build_report, compare_runs, format_table
-from simulator.report.tables import alerts, winner_sentence
+from simulator.report.tables import alerts, winner_lines, winner_sentence
 from simulator.traces import TraceRecord
 
 from .test_report_metrics import BASE
@@ -273,3 +273,23 @@ def test_compare_runs_side_by_side(tmp_path: Path) -> None:
     assert "3.00× → 3.00×" in rows[3]
     page = parse(out)
     assert page.tables == [STRATEGIES]
+
+
+def test_winner_is_the_faster_one_and_the_page_says_why_and_at_what_cost() -> None:
+    def m(amp: float, p95: float, peak: float) -> dict[str, float]:
+        return {"success_rate": 1.0, "amplification": amp, "p95_latency_ms": p95,
+                "retry_peak_rps": peak}  # fmt: skip
+
+    summary = {"strategies": {"exp": m(2.79, 65_837, 148), "jit": m(3.04, 39_815, 60)}}
+    lines = winner_lines(summary, ["exp", "jit"])
+    assert lines[0].startswith("Winner: jit — same success rate with the lowest p95 latency")
+    assert lines[1] == (
+        "Why and at what cost: exp retries in synchronised waves (retry peak 148/s vs 60/s "
+        "for jit), which is what makes its p95 65,837 ms; jit makes more attempts per request "
+        "(3.04× vs 2.79×)."
+    )
+    # same p95 (within 1%): fewer attempts decide, and no trade-off line is needed
+    calm = {"strategies": {"exp": m(2.79, 39_900, 60), "jit": m(3.04, 40_000, 62)}}
+    lines = winner_lines(calm, ["jit", "exp"])
+    assert lines[0].startswith("Winner: exp — same success rate and p95 latency, fewest")
+    assert len(lines) == 1

@@ -11,8 +11,10 @@ import pytest
 
 from simulator.report.metrics import (
     METRICS,
+    busiest_window,
     herd_index,
     load_traces,
+    retry_peak_rps,
     strategies_in_order,
     summarize,
 )
@@ -259,3 +261,18 @@ def test_strategy_order_of_first_appearance(tmp_path: Path) -> None:
         req("3", 0, 1, strategy="z"),
     ]
     assert strategies_in_order(load_traces(write(tmp_path / "t.jsonl", records))) == ["z", "a"]
+
+
+def test_retry_peak_counts_retries_in_the_busiest_quarter_second(tmp_path: Path) -> None:
+    # a lockstep wave: 3 retries inside [2.0, 2.25); a jittered retry alone at 5 s
+    assert retry_peak_rps(np.array([2.0, 2.1, 2.24, 5.0])) == pytest.approx(3 / 0.25)
+    # half-open window: 0.25 s apart is not the same window
+    assert retry_peak_rps(np.array([0.0, 0.25, 0.5])) == pytest.approx(1 / 0.25)
+    assert retry_peak_rps(np.array([])) is None
+    assert busiest_window(np.array([9.0, 1.0, 1.1]), 0.25) == (2, 1.0)
+    # first attempts never count, however bunched: only attempt > 1 is a retry
+    records = [att(f"r{i}", 1, 0.0, status=429) for i in range(5)]
+    records += [att(f"r{i}", 2, 1.0 + 0.01 * i) for i in range(4)] + [att("r4", 2, 3.0)]
+    records += [req(f"r{i}", 0.0, 3.1) for i in range(5)]
+    s = summary_of(tmp_path, records)["strategies"]["a"]
+    assert s["retry_peak_rps"] == pytest.approx(4 / 0.25)

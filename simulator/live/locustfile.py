@@ -10,26 +10,31 @@ host end up in the master's run directory.
 
 from __future__ import annotations
 
+import argparse
+import logging
 import random
 import time
 from pathlib import Path
 from typing import Any
 
 import gevent
+import yaml
 from locust import FastHttpUser, events, task
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
 from mock_provider.model.provider import build_catalog
 from simulator.client.engine import ClientBrain
-from simulator.config import Scenario, load_scenario
+from simulator.config import Scenario
 from simulator.live.driver import LiveDriver, ScenarioClock
+from simulator.live.orchestrate import reset_target
 from simulator.live.transport import LocustTransport
 from simulator.traces import TraceRecord, TraceWriter
 from simulator.workload import build_workload
 
 TRACE_MSG, DONE_MSG = "stampede_traces", "stampede_done"
 FLUSH_EVERY_S = 0.25
+STARTUP_S = 3.0
 
 
 @events.init_command_line_parser.add_listener
@@ -38,23 +43,31 @@ def _add_arguments(parser: Any) -> None:
     group.add_argument("--stampede-run-dir", default="", help="run directory (scenario.yaml)")
     group.add_argument("--stampede-strategy", default="", help="strategy name to run")
     group.add_argument("--stampede-workers", type=int, default=1, help="worker processes in all")
-    group.add_argument("--stampede-epoch", type=float, default=0.0,
-                       help="wall time (time.time()) of scenario t=0; 0 = now")  # fmt: skip
+    group.add_argument(
+        "--stampede-epoch",
+        type=float,
+        default=0.0,
+        help="wall time (time.time()) of scenario t=0; 0 = a moment from now",
+    )
+    group.add_argument("--stampede-scenario-yaml", default="", help=argparse.SUPPRESS)
 
 
 class _Run:
     """Per-process state, set up once Locust has parsed its options."""
 
-    scenario: Scenario
-    strategy: str
-    run_dir: Path
-    epoch: float
     writer: TraceWriter | None = None
-    outbox: list[str]
     done_workers: int = 0
+    scenario: Scenario | None = None
 
 
 RUN = _Run()
+
+
+def scenario_of(opts: Any) -> Scenario:
+    """The scenario the master read, carried in Locust's options (workers need no file)."""
+    if RUN.scenario is None:
+        RUN.scenario = Scenario.model_validate(yaml.safe_load(opts.stampede_scenario_yaml))
+    return RUN.scenario
 
 
 class _MessageSink:
@@ -76,24 +89,27 @@ class _MessageSink:
 @events.init.add_listener
 def _on_init(environment: Any, **_: Any) -> None:
     opts = environment.parsed_options
-    if opts is None or not opts.stampede_run_dir:
-        return
-    RUN.run_dir = Path(opts.stampede_run_dir)
-    RUN.scenario = load_scenario(RUN.run_dir / "scenario.yaml")
-    RUN.strategy = opts.stampede_strategy or next(iter(RUN.scenario.strategies))
-    RUN.epoch = opts.stampede_epoch or time.time()
-    client = RUN.scenario.strategies[RUN.strategy]
-    k = RUN.scenario.time_scale
-    StampedeUser.connection_timeout = client.timeouts.connect_s / k
-    StampedeUser.network_timeout = client.timeouts.read_s / k
     runner = environment.runner
+    if opts is None or isinstance(runner, WorkerRunner):
+        return  # a worker learns everything from the master's options when it is spawned
+    if not opts.stampede_run_dir:
+        return
+    run_dir = Path(opts.stampede_run_dir)
+    opts.stampede_scenario_yaml = (run_dir / "scenario.yaml").read_text()
+    scenario_of(opts)  # fail here, not in a worker, if it does not validate
+    if not opts.stampede_epoch:  # started by hand: t=0 a moment from now, mock reset to it
+        opts.stampede_epoch = time.time() + STARTUP_S
+        if not reset_target(environment.host, opts.stampede_epoch):
+            logging.warning(
+                "%s has no stampede reset endpoint; its clock is its own", environment.host
+            )
+    RUN.writer = TraceWriter(run_dir / "traces.jsonl")
     if isinstance(runner, MasterRunner):
-        RUN.writer = TraceWriter(RUN.run_dir / "traces.jsonl")
 
         def on_traces(msg: Any, **_: Any) -> None:
             assert RUN.writer is not None
             for line in msg.data["lines"]:
-                RUN.writer._fh.write(line + "\n")
+                RUN.writer.write_line(line)
 
         def on_done(msg: Any, **_: Any) -> None:
             RUN.done_workers += 1
@@ -102,8 +118,6 @@ def _on_init(environment: Any, **_: Any) -> None:
 
         runner.register_message(TRACE_MSG, on_traces)
         runner.register_message(DONE_MSG, on_done)
-    elif not isinstance(runner, WorkerRunner):
-        RUN.writer = TraceWriter(RUN.run_dir / "traces.jsonl")
 
 
 @events.quitting.add_listener
@@ -118,23 +132,30 @@ class StampedeUser(FastHttpUser):
     concurrency = 4096  # open-loop: a burst needs a connection per request in flight
     max_retries = 0
 
+    def __init__(self, environment: Any) -> None:
+        opts = environment.parsed_options
+        sc = scenario_of(opts)
+        self.strategy = opts.stampede_strategy or next(iter(sc.strategies))
+        timeouts = sc.strategies[self.strategy].timeouts
+        self.connection_timeout = timeouts.connect_s / sc.time_scale
+        self.network_timeout = timeouts.read_s / sc.time_scale
+        super().__init__(environment)
+
     @task
     def run_share(self) -> None:
         runner = self.environment.runner
+        opts = self.environment.parsed_options
+        sc = scenario_of(opts)
         worker = getattr(runner, "worker_index", 0)
-        workers = self.environment.parsed_options.stampede_workers
-        if not isinstance(runner, WorkerRunner):
-            workers = 1
-        sc = RUN.scenario
+        workers = opts.stampede_workers if isinstance(runner, WorkerRunner) else 1
         workload = build_workload(sc.workload, sc.seed, sc.duration)
         mine_open = [r for r in workload.open_loop if r.seq % workers == worker]
         mine_closed = [u for i, u in enumerate(workload.closed_loop) if i % workers == worker]
-        clock = ScenarioClock(RUN.epoch, sc.time_scale)
-        catalog = build_catalog(sc.provider)
+        clock = ScenarioClock(opts.stampede_epoch or time.time(), sc.time_scale)
         brain = ClientBrain(
-            sc.strategies[RUN.strategy],
-            catalog,
-            random.Random(f"{sc.seed}:{RUN.strategy}:{worker}"),
+            sc.strategies[self.strategy],
+            build_catalog(sc.provider),
+            random.Random(f"{sc.seed}:{self.strategy}:{worker}"),
         )
         sink: Any = RUN.writer
         flusher = None
@@ -152,14 +173,14 @@ class StampedeUser(FastHttpUser):
         def on_request(rec: TraceRecord) -> None:
             self.environment.events.request.fire(
                 request_type="LOGICAL",
-                name=RUN.strategy,
+                name=self.strategy,
                 response_time=rec.latency_ms / sc.time_scale,
                 response_length=0,
                 exception=None if rec.success else Exception(rec.error),
                 context={},
             )
 
-        driver = LiveDriver(brain, transport, clock, sink, RUN.strategy, worker, on_request)
+        driver = LiveDriver(brain, transport, clock, sink, self.strategy, worker, on_request)
         clock.sleep_until(0.0)
         try:
             driver.run_schedule(mine_open, mine_closed, sc.duration + sc.drain)
@@ -167,7 +188,7 @@ class StampedeUser(FastHttpUser):
             if flusher is not None:
                 flusher.kill()
                 sink.flush()
-                runner.send_message(DONE_MSG, worker)
+                runner.send_message(DONE_MSG, {"worker": worker})
             else:
                 gevent.spawn_later(0.1, runner.quit)
         raise StopUser()

@@ -8,9 +8,8 @@ needs no JavaScript. Every table has one row per strategy, headed by the strateg
 
 from __future__ import annotations
 
-import base64
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from html import escape
 from pathlib import Path
@@ -19,19 +18,26 @@ from typing import Any
 import yaml
 
 from simulator.report.metrics import (
-    METRICS,
     REPORT_COLUMNS,
     load_traces,
     strategies_in_order,
     summarize,
 )
+from simulator.report.page_parts import (
+    CSS,
+    comparison_table,
+    dashboards,
+    embedded_png,
+    metric_definitions,
+    strategy_table,
+    verdict_table,
+)
 from simulator.report.plots import render_all
 from simulator.report.tables import (
-    COMPARISON_COLUMNS,
     alerts,
-    best_strategies,
     format_table,
     format_value,
+    winner_lines,
     winner_sentence,
 )
 from simulator.report.thresholds import Verdict, evaluate, parse_thresholds
@@ -105,7 +111,7 @@ def build_report(run_dir: str | Path) -> ReportResult:
     )
     summary = summarize(df, strategies, partial=partial)
     verdicts = evaluate(thresholds, summary)
-    plots = render_all(df, strategies, run_dir / "plots", summary)
+    plots = render_all(df, strategies, run_dir / "plots", summary, scenario)
     del df
     summary_path = run_dir / "summary.json"
     summary_path.write_text(
@@ -122,176 +128,6 @@ def build_report(run_dir: str | Path) -> ReportResult:
         verdicts,
         summary,
     )
-
-
-# --------------------------------------------------------------------------- HTML pieces
-
-CSS = """
-body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;
-max-width:1180px;padding:1.5rem;color:#1d1d1f}
-h1{margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:2px solid #eee;padding-bottom:.2rem}
-table{border-collapse:collapse;margin:.6rem 0;font-variant-numeric:tabular-nums}
-th,td{border:1px solid #ddd;padding:.3rem .55rem;text-align:right}
-th[scope=row]{text-align:left;background:#fafafa}thead th{background:#f0f0f0}
-td.best{font-weight:700;background:#e8f5e9}td.best::after{content:" ★";color:#2e7d32}
-tr.pass td.res{background:#c8e6c9;color:#1b5e20;font-weight:700}
-tr.fail td.res{background:#ffcdd2;color:#b71c1c;font-weight:700}
-.banner{background:#fff3cd;border:1px solid #e0b000;padding:.6rem 1rem;font-weight:600}
-.winner{font-size:1.15rem;background:#e3f2fd;border-left:6px solid #1565c0;padding:.7rem 1rem}
-.alert{color:#b71c1c}.ok{color:#1b5e20}.muted{color:#666}.note{color:#666;font-size:.9rem}
-img{max-width:100%;border:1px solid #eee}pre{background:#f6f8fa;padding:.8rem;overflow:auto}
-"""
-
-
-def _table(
-    head: Sequence[str], rows: Iterable[tuple[str, Sequence[str | tuple[str, str]]]], cls: str = ""
-) -> str:
-    """Rows are (strategy, cells); a cell may be (text, css class). First column is a row header."""
-    out = [f'<table class="{cls}"><thead><tr>']
-    out += [f'<th scope="col">{escape(h)}</th>' for h in head]
-    out.append("</tr></thead><tbody>")
-    for name, cells in rows:
-        out.append(f'<tr><th scope="row">{escape(name)}</th>')
-        for cell in cells:
-            text, css = cell if isinstance(cell, tuple) else (cell, "")
-            out.append(
-                f'<td class="{css}">{escape(text)}</td>' if css else f"<td>{escape(text)}</td>"
-            )
-        out.append("</tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
-
-
-def _verdict_table(verdicts: Sequence[Verdict]) -> str:
-    if not verdicts:
-        return '<p class="muted">This scenario sets no thresholds.</p>'
-    out = [
-        '<table><thead><tr><th scope="col">strategy</th><th scope="col">metric</th>'
-        '<th scope="col">threshold</th><th scope="col">actual</th><th scope="col">result</th>'
-        "</tr></thead><tbody>"
-    ]
-    for v in verdicts:
-        result = "PASS" if v.passed else "FAIL"
-        actual = format_value(v.metric, v.actual)
-        note = f' <span class="note">({escape(v.note)})</span>' if v.note else ""
-        out.append(
-            f'<tr class="{result.lower()}"><th scope="row">{escape(v.strategy)}</th>'
-            f"<td>{escape(v.metric)}</td><td>{escape(v.expression)}</td>"
-            f'<td>{escape(actual)}{note}</td><td class="res">{result}</td></tr>'
-        )
-    out.append("</tbody></table>")
-    n_fail = sum(not v.passed for v in verdicts)
-    head = (
-        f'<p class="ok">All {len(verdicts)} thresholds pass.</p>'
-        if not n_fail
-        else f'<p class="alert">{n_fail} of {len(verdicts)} thresholds fail.</p>'
-    )
-    return head + "".join(out)
-
-
-def _comparison(summary: Mapping[str, Any], strategies: Sequence[str]) -> str:
-    best = {m: best_strategies(summary, strategies, m) for m, _ in COMPARISON_COLUMNS}
-    rows = []
-    for s in strategies:
-        per = summary["strategies"][s]
-        cells: list[str | tuple[str, str]] = [
-            (format_value(m, per.get(m)), "best" if s in best[m] else "")
-            for m, _ in COMPARISON_COLUMNS
-        ]
-        rows.append((s, cells))
-    head = ["strategy", *(h for _, h in COMPARISON_COLUMNS)]
-    legend = '<p class="note">★ best in column (direction from the metric definitions below).</p>'
-    return _table(head, rows) + legend
-
-
-def _grid(
-    strategies: Sequence[str],
-    per: Mapping[str, Mapping[str, Mapping[str, Any]]],
-    value: str,
-    fmt_metric: str,
-    empty: str,
-) -> str:
-    """A strategy x group table (groups are models, features or error types)."""
-    groups: list[str] = []
-    for s in strategies:
-        groups += [g for g in per.get(s, {}) if g not in groups]
-    if not groups:
-        return f'<p class="muted">{escape(empty)}</p>'
-    rows = []
-    for s in strategies:
-        cells: list[str | tuple[str, str]] = []
-        for g in groups:
-            v = per.get(s, {}).get(g, {}).get(value)
-            cells.append(format_value(fmt_metric, v))
-        rows.append((s, cells))
-    return _table(["strategy", *groups], rows)
-
-
-def _dashboards(summary: Mapping[str, Any], strategies: Sequence[str]) -> str:
-    parts = ["<h3>Cost per hour by feature</h3>"]
-    parts.append(
-        _grid(strategies, summary["per_feature"], "cost_per_hour_usd", "cost_usd", "No requests.")
-    )
-    parts.append("<h3>p95 latency by model (successful requests, by serving model)</h3>")
-    parts.append(
-        _grid(
-            strategies,
-            summary["per_model"],
-            "p95_latency_ms",
-            "p95_latency_ms",
-            "No successful requests.",
-        )
-    )
-    parts.append("<h3>Error rate by error type (final error / logical requests)</h3>")
-    parts.append(
-        _grid(
-            strategies,
-            summary["errors_by_type"],
-            "rate",
-            "error_rate",
-            "No logical request failed.",
-        )
-    )
-    parts.append("<h3>Attempt errors by type (errors / attempts, retried or not)</h3>")
-    parts.append(
-        _grid(
-            strategies,
-            summary["attempt_errors_by_type"],
-            "rate",
-            "error_rate",
-            "No attempt failed.",
-        )
-    )
-    parts.append('<h3>finish_reason == "length" rate (max_tokens truncation)</h3>')
-    per_feature = summary["per_feature"]
-    features: list[str] = []
-    for s in strategies:
-        features += [f for f in per_feature.get(s, {}) if f not in features]
-    rows = []
-    for s in strategies:
-        cells = [format_value("length_rate", summary["strategies"][s]["length_rate"])]
-        cells += [
-            format_value("length_rate", per_feature.get(s, {}).get(f, {}).get("length_rate"))
-            for f in features
-        ]
-        rows.append((s, cells))
-    parts.append(_table(["strategy", "all features", *features], rows))
-    return "".join(parts)
-
-
-def _img(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img alt="{escape(path.stem)}" src="data:image/png;base64,{data}">'
-
-
-def _definitions() -> str:
-    items = "".join(
-        f"<dt><code>{escape(n)}</code> ({escape(m.unit)}"
-        f"{', ' + escape(m.better) + ' is better' if m.better else ''})</dt>"
-        f"<dd>{escape(m.description)}</dd>"
-        for n, m in METRICS.items()
-    )
-    return f"<details><summary>Metric definitions</summary><dl>{items}</dl></details>"
 
 
 def _page(
@@ -323,9 +159,16 @@ def _page(
     if scenario_text:
         config = f"<pre>{escape(scenario_text)}</pre>"
         body.append(f"<details><summary>Scenario config</summary>{config}</details>")
-    body.append(f'<p class="winner">{escape(winner_sentence(summary, strategies))}</p>')
-    body.append("<h2>Thresholds</h2>" + _verdict_table(verdicts))
-    body.append("<h2>Comparison</h2>" + _comparison(summary, strategies) + _definitions())
+    headline, *rest = winner_lines(summary, strategies)
+    body.append(
+        f'<p class="winner"><strong>{escape(headline)}</strong>'
+        + "".join(f"<br>{escape(line)}" for line in rest)
+        + "</p>"
+    )
+    body.append("<h2>Thresholds</h2>" + verdict_table(verdicts))
+    body.append(
+        "<h2>Comparison</h2>" + comparison_table(summary, strategies) + metric_definitions()
+    )
     found = alerts(summary, strategies, baseline)
     body.append("<h2>Alerts</h2>")
     body.append(
@@ -338,9 +181,11 @@ def _page(
         body.append(f"<h3>{escape(title)}</h3>")
         path = plots.get(key)
         body.append(
-            _img(path) if path else f'<p class="muted">{escape(NO_PLOT.get(key, "No data."))}</p>'
+            embedded_png(path)
+            if path
+            else f'<p class="muted">{escape(NO_PLOT.get(key, "No data."))}</p>'
         )
-    body.append("<h2>Dashboards</h2>" + _dashboards(summary, strategies))
+    body.append("<h2>Dashboards</h2>" + dashboards(summary, strategies))
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(name)} — llm-stampede</title><style>{CSS}</style></head><body>"
@@ -403,7 +248,7 @@ def compare_runs(dir1: str | Path, dir2: str | Path, out_html: str | Path) -> st
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>llm-stampede: '
         f"compare runs</title><style>{CSS}</style></head><body><h1>Compare runs</h1>"
         f"<p>A = <code>{escape(str(a_dir))}</code><br>B = <code>{escape(str(b_dir))}</code></p>"
-        f"<p>Each cell reads A → B.</p>{_table(head, rows)}"
+        f"<p>Each cell reads A → B.</p>{strategy_table(head, rows)}"
         f'<p class="winner">A: {escape(winner_sentence(a, a_order))}<br>'
         f"B: {escape(winner_sentence(b, b_order))}</p></body></html>\n"
     )

@@ -38,14 +38,18 @@ from simulator.report.loading import REPORT_COLUMNS, TRACE_SCHEMA, load_traces
 __all__ = [
     "METRICS",
     "REPORT_COLUMNS",
+    "RETRY_PEAK_WINDOW_S",
     "TRACE_SCHEMA",
     "Better",
     "Metric",
     "StrategyTraces",
+    "busiest_window",
     "herd_index",
     "json_safe",
     "load_traces",
     "outcome_class",
+    "retry_peak_rps",
+    "retry_starts",
     "split_strategies",
     "strategies_in_order",
     "summarize",
@@ -117,19 +121,52 @@ def _pct(values: pd.Series, q: float) -> float | None:
     return None if arr.size == 0 else float(np.percentile(arr, q, method="linear"))
 
 
+def busiest_window(starts: np.ndarray, window_s: float) -> tuple[int, float]:
+    """(most starts in any half-open window of ``window_s``, where that window begins).
+
+    Exact sliding window: for each sorted start s_i, the window [s_i, s_i + w) holds
+    ``searchsorted(s, s_i + w) - i`` starts; a window that starts on an attempt is always a
+    maximal one. Needs at least one start.
+    """
+    s = np.sort(np.asarray(starts, dtype=float))
+    counts = np.searchsorted(s, s + window_s, side="left") - np.arange(s.size)
+    i = int(counts.argmax())
+    return int(counts[i]), float(s[i])
+
+
 def herd_index(attempt_starts: np.ndarray, makespan_s: float) -> float | None:
     """Peak attempts in any 1 s window / mean attempts per second over the run.
 
-    Exact sliding window: for each start s_i, the window [s_i, s_i + 1) holds
-    ``searchsorted(s, s_i + 1) - i`` starts; a window that starts on an attempt is always a
-    maximal one. 1.0 means perfectly even; synchronised retries push it far above.
+    1.0 means perfectly even; synchronised retries push it far above. In a burst scenario the
+    burst itself sets the peak, so see :func:`retry_peak_rps` for the retries alone.
     """
-    s = np.sort(np.asarray(attempt_starts, dtype=float))
-    if s.size == 0:
+    if len(attempt_starts) == 0:
         return None
-    peak = int((np.searchsorted(s, s + 1.0, side="left") - np.arange(s.size)).max())
-    mean = s.size / max(makespan_s, 1.0)
-    return peak / mean
+    peak, _ = busiest_window(attempt_starts, 1.0)
+    return peak / (len(attempt_starts) / max(makespan_s, 1.0))
+
+
+RETRY_PEAK_WINDOW_S = 0.25
+
+
+def retry_peak_rps(starts: np.ndarray) -> float | None:
+    """Most retries (attempts with ``attempt > 1``) starting in any 250 ms window, per second.
+
+    Why 250 ms and not the herd index's 1 s: retries without jitter leave in lockstep, so a
+    wave is only as wide as the spread of the failures that caused it (a few hundred ms),
+    while jitter spreads the same retries over the whole backoff window (1 s and more). With a
+    first backoff of 1 s, a 1 s window holds a whole round of retries either way and cannot
+    tell the two apart; a 250 ms window can. None when nothing was retried.
+    """
+    if len(starts) == 0:
+        return None
+    peak, _ = busiest_window(starts, RETRY_PEAK_WINDOW_S)
+    return peak / RETRY_PEAK_WINDOW_S
+
+
+def retry_starts(attempts: pd.DataFrame) -> np.ndarray:
+    """Start times of the attempts that are retries (``attempt > 1``)."""
+    return attempts["start_t"].to_numpy(dtype=float)[(attempts["attempt"] > 1).to_numpy(dtype=bool)]
 
 
 def outcome_class(status: pd.Series) -> np.ndarray:
@@ -228,6 +265,9 @@ METRICS: dict[str, Metric] = {
                      "higher", lambda x: _n_ok(x) / max(x.makespan_s, 1.0)),
     "herd_index": M("peak attempts in any 1 s window / mean attempts per second", "x", "lower",
                     lambda x: herd_index(x.attempts["start_t"].to_numpy(), x.makespan_s)),
+    "retry_peak_rps": M("most retries (attempt > 1) starting in any 250 ms window, per second: "
+                        "high when retries leave in synchronised waves", "retries/s", "lower",
+                        lambda x: retry_peak_rps(retry_starts(x.attempts))),
     "makespan_s": M("first logical request start to last record end", "s", "lower",
                     lambda x: x.makespan_s),
     "p50_latency_ms": M("median end-to-end latency of successful requests", "ms", "lower",

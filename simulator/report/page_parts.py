@@ -1,0 +1,229 @@
+"""The pieces of ``report.html``: inline CSS, strategy tables, dashboards, embedded charts.
+
+Every table has one row per strategy, headed by the strategy's name (the winner's row is
+tagged by CSS only, so the header text stays the name). Values are formatted by
+:func:`simulator.report.tables.format_value`, so the page and the terminal agree.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Mapping, Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from simulator.report.metrics import METRICS
+from simulator.report.tables import (
+    COMPARISON_COLUMNS,
+    best_strategies,
+    contenders,
+    format_value,
+    rank_strategies,
+)
+from simulator.report.thresholds import Verdict
+
+__all__ = [
+    "CSS",
+    "comparison_table",
+    "dashboards",
+    "embedded_png",
+    "group_grid",
+    "metric_definitions",
+    "strategy_table",
+    "verdict_table",
+]
+
+CSS = """
+body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;
+max-width:1180px;padding:1.5rem;color:#1d1d1f}
+h1{margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:2px solid #eee;padding-bottom:.2rem}
+table{border-collapse:collapse;margin:.6rem 0;font-variant-numeric:tabular-nums}
+th,td{border:1px solid #ddd;padding:.3rem .55rem;text-align:right;white-space:nowrap}
+th[scope=row]{text-align:left;background:#fafafa}
+thead th{background:#f0f0f0}.wide{overflow-x:auto}
+th.win{background:#e3f2fd}th.win::after{content:" — winner";color:#1565c0}
+td.best{font-weight:700;background:#e8f5e9}td.best::after{content:" ★";color:#2e7d32}
+tr.pass td.res{background:#c8e6c9;color:#1b5e20;font-weight:700}
+tr.fail td.res{background:#ffcdd2;color:#b71c1c;font-weight:700}
+.banner{background:#fff3cd;border:1px solid #e0b000;padding:.6rem 1rem;font-weight:600}
+.winner{font-size:1.15rem;background:#e3f2fd;border-left:6px solid #1565c0;padding:.7rem 1rem}
+.alert{color:#b71c1c}.ok{color:#1b5e20}.muted{color:#666}.note{color:#666;font-size:.9rem}
+img{max-width:100%;border:1px solid #eee}pre{background:#f6f8fa;padding:.8rem;overflow:auto}
+"""
+
+
+def strategy_table(
+    head: Sequence[str],
+    rows: Iterable[tuple[str, Sequence[str | tuple[str, str]]]],
+    cls: str = "",
+    winner: str | None = None,
+) -> str:
+    """Rows are (strategy, cells); a cell may be (text, css class). First column is a row header.
+
+    The ``winner`` row's header is tagged by CSS, so its text stays the strategy's name.
+    """
+    out = [f'<table class="{cls}"><thead><tr>']
+    out += [f'<th scope="col">{escape(h)}</th>' for h in head]
+    out.append("</tr></thead><tbody>")
+    for name, cells in rows:
+        tag = ' class="win"' if name == winner else ""
+        out.append(f'<tr><th scope="row"{tag}>{escape(name)}</th>')
+        for cell in cells:
+            text, css = cell if isinstance(cell, tuple) else (cell, "")
+            out.append(
+                f'<td class="{css}">{escape(text)}</td>' if css else f"<td>{escape(text)}</td>"
+            )
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def verdict_table(verdicts: Sequence[Verdict]) -> str:
+    if not verdicts:
+        return '<p class="muted">This scenario sets no thresholds.</p>'
+    out = [
+        '<table><thead><tr><th scope="col">strategy</th><th scope="col">metric</th>'
+        '<th scope="col">threshold</th><th scope="col">actual</th><th scope="col">result</th>'
+        "</tr></thead><tbody>"
+    ]
+    for v in verdicts:
+        result = "PASS" if v.passed else "FAIL"
+        actual = format_value(v.metric, v.actual)
+        note = f' <span class="note">({escape(v.note)})</span>' if v.note else ""
+        out.append(
+            f'<tr class="{result.lower()}"><th scope="row">{escape(v.strategy)}</th>'
+            f"<td>{escape(v.metric)}</td><td>{escape(v.expression)}</td>"
+            f'<td>{escape(actual)}{note}</td><td class="res">{result}</td></tr>'
+        )
+    out.append("</tbody></table>")
+    n_fail = sum(not v.passed for v in verdicts)
+    head = (
+        f'<p class="ok">All {len(verdicts)} thresholds pass.</p>'
+        if not n_fail
+        else f'<p class="alert">{n_fail} of {len(verdicts)} thresholds fail.</p>'
+    )
+    return head + "".join(out)
+
+
+def comparison_table(summary: Mapping[str, Any], strategies: Sequence[str]) -> str:
+    """Decision columns first; a column equal for every strategy is named below, not drawn."""
+    per = summary["strategies"]
+    rivals = contenders(summary, strategies)
+    winner = rank_strategies(summary, strategies)[0] if strategies else None
+    shown, same = [], []
+    for m, title in COMPARISON_COLUMNS:
+        texts = {format_value(m, per[s].get(m)) for s in strategies}
+        if len(texts) > 1:
+            shown.append((m, title))
+        elif texts != {"–"}:
+            same.append(f"{title} {texts.pop()}")
+    outcome_cols = {"success_rate", "give_up_rate"}
+    rows = []
+    for s in strategies:
+        cells: list[str | tuple[str, str]] = []
+        for m, _ in shown:
+            best = best_strategies(summary, strategies if m in outcome_cols else rivals, m)
+            cells.append((format_value(m, per[s].get(m)), "best" if s in best else ""))
+        rows.append((s, cells))
+    head = ["strategy", *(h for _, h in shown)]
+    legend = (
+        '<p class="note">★ best in column among the strategies with the top success rate '
+        "(success and give-ups: among all); direction from the metric definitions below."
+        + (f" Same for every strategy: {escape(', '.join(same))}." if same else "")
+        + "</p>"
+    )
+    table = strategy_table(head, rows, winner=winner if len(strategies) > 1 else None)
+    return f'<div class="wide">{table}</div>' + legend
+
+
+def group_grid(
+    strategies: Sequence[str],
+    per: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    value: str,
+    fmt_metric: str,
+    empty: str,
+) -> str:
+    """A strategy x group table (groups are models, features or error types)."""
+    groups: list[str] = []
+    for s in strategies:
+        groups += [g for g in per.get(s, {}) if g not in groups]
+    if not groups:
+        return f'<p class="muted">{escape(empty)}</p>'
+    rows = []
+    for s in strategies:
+        cells: list[str | tuple[str, str]] = []
+        for g in groups:
+            v = per.get(s, {}).get(g, {}).get(value)
+            cells.append(format_value(fmt_metric, v))
+        rows.append((s, cells))
+    return strategy_table(["strategy", *groups], rows)
+
+
+def dashboards(summary: Mapping[str, Any], strategies: Sequence[str]) -> str:
+    parts = ["<h3>Cost per hour by feature</h3>"]
+    parts.append(
+        group_grid(
+            strategies, summary["per_feature"], "cost_per_hour_usd", "cost_usd", "No requests."
+        )
+    )
+    parts.append("<h3>p95 latency by model (successful requests, by serving model)</h3>")
+    parts.append(
+        group_grid(
+            strategies,
+            summary["per_model"],
+            "p95_latency_ms",
+            "p95_latency_ms",
+            "No successful requests.",
+        )
+    )
+    parts.append("<h3>Error rate by error type (final error / logical requests)</h3>")
+    parts.append(
+        group_grid(
+            strategies,
+            summary["errors_by_type"],
+            "rate",
+            "error_rate",
+            "No logical request failed.",
+        )
+    )
+    parts.append("<h3>Attempt errors by type (errors / attempts, retried or not)</h3>")
+    parts.append(
+        group_grid(
+            strategies,
+            summary["attempt_errors_by_type"],
+            "rate",
+            "error_rate",
+            "No attempt failed.",
+        )
+    )
+    parts.append('<h3>finish_reason == "length" rate (max_tokens truncation)</h3>')
+    per_feature = summary["per_feature"]
+    features: list[str] = []
+    for s in strategies:
+        features += [f for f in per_feature.get(s, {}) if f not in features]
+    rows = []
+    for s in strategies:
+        cells = [format_value("length_rate", summary["strategies"][s]["length_rate"])]
+        cells += [
+            format_value("length_rate", per_feature.get(s, {}).get(f, {}).get("length_rate"))
+            for f in features
+        ]
+        rows.append((s, cells))
+    parts.append(strategy_table(["strategy", "all features", *features], rows))
+    return "".join(parts)
+
+
+def embedded_png(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def metric_definitions() -> str:
+    items = "".join(
+        f"<dt><code>{escape(n)}</code> ({escape(m.unit)}"
+        f"{', ' + escape(m.better) + ' is better' if m.better else ''})</dt>"
+        f"<dd>{escape(m.description)}</dd>"
+        for n, m in METRICS.items()
+    )
+    return f"<details><summary>Metric definitions</summary><dl>{items}</dl></details>"
