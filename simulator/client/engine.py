@@ -35,7 +35,8 @@ from simulator.client.events import (
 )
 from simulator.client.fallback import chain_for, is_fallback_trigger, skip_wait
 from simulator.client.guards import BudgetLedger, attempt_cost, check_input, clamp_max_tokens
-from simulator.client.policies import NEVER_RETRY, build_retry_policy, effective_status
+from simulator.client.outcomes import NEVER_RETRY, effective_status
+from simulator.client.policies import build_retry_policy
 from simulator.config import ClientConfig
 from simulator.workload import LogicalRequest
 

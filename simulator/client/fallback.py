@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from simulator.client.events import Outcome
-from simulator.client.policies import effective_status
+from simulator.client.outcomes import effective_status
 
 __all__ = ["LONG_RETRY_AFTER_S", "chain_for", "is_fallback_trigger", "skip_wait"]
 
