@@ -202,3 +202,35 @@ def test_retry_budget_limits_amplification_in_the_brain() -> None:
     ]
     assert attempts[0] == 5 and attempts[-1] == 1
     assert sum(attempts) < 5 * 5
+
+
+def test_budget_counts_requests_in_flight() -> None:
+    """A loop that fires many requests at once: reservations stop it within one request."""
+    from simulator.client.events import Outcome
+    from simulator.client.guards import estimate_cost
+
+    b = brain(guards=GuardConfig(user_daily_budget_usd=0.05))
+    spec = DEFAULT_CATALOG["gpt-4o-mini"]
+    requests = [req(seq=i, input_tokens=20_000) for i in range(200)]
+    gens = [b.request(r, 0.0) for r in requests]
+    in_flight = []
+    refused = 0
+    for g in gens:  # every request reaches its Send before any response arrives
+        try:
+            event = next(g)
+        except StopIteration as stop:
+            assert stop.value.error == "budget_exceeded"
+            refused += 1
+            continue
+        assert isinstance(event, Send)
+        in_flight.append((g, event.attempt))
+    one = estimate_cost(spec, requests[0].input_tokens, requests[0].max_tokens)
+    assert refused > 0
+    assert len(in_flight) * one <= 0.05 + one  # never more than one request over budget
+    spent = 0.0
+    for g, attempt in in_flight:
+        try:
+            g.send(Outcome(1.0, 200, input_tokens=attempt.input_tokens, output_tokens=50))
+        except StopIteration as stop:
+            spent += stop.value.cost_usd
+    assert 0 < spent <= 0.05 + one

@@ -34,7 +34,13 @@ from simulator.client.events import (
     Woke,
 )
 from simulator.client.fallback import chain_for, is_fallback_trigger, skip_wait
-from simulator.client.guards import BudgetLedger, attempt_cost, check_input, clamp_max_tokens
+from simulator.client.guards import (
+    BudgetLedger,
+    attempt_cost,
+    check_input,
+    clamp_max_tokens,
+    estimate_cost,
+)
 from simulator.client.outcomes import NEVER_RETRY, effective_status
 from simulator.client.policies import build_retry_policy
 from simulator.config import ClientConfig
@@ -123,11 +129,17 @@ class ClientBrain:
                 attempts += 1
                 on_model += 1
                 spec = self._spec(req, model, attempts, max_tokens)
+                # Reserve the worst case before sending and settle to the real price after:
+                # requests in flight count against the budget, so a loop that fires many at
+                # once still stops within one request of it.
+                hold = estimate_cost(self.catalog.get(model), req.input_tokens, max_tokens)
+                held_at = now
+                self.ledger.charge(req.user_id, req.feature, held_at, hold)
                 outcome = _expect((yield Send(spec, pending)), Outcome)
                 pending, now, final = 0.0, outcome.now, outcome
                 c = attempt_cost(self.catalog.get(model), outcome)
                 cost += c
-                self.ledger.charge(req.user_id, req.feature, now, c)
+                self.ledger.charge(req.user_id, req.feature, held_at, c - hold)
                 self.policy.record(model, outcome)
                 if outcome.ok and outcome.error is None:
                     return done(True, None)

@@ -22,9 +22,11 @@ __all__ = [
     "check_input",
     "clamp_max_tokens",
     "day_of",
+    "estimate_cost",
 ]
 
 SECONDS_PER_DAY = 86_400
+DEFAULT_OUTPUT_ESTIMATE = 1024  # output tokens assumed when a request sets no max_tokens
 
 
 def day_of(now: float) -> int:
@@ -56,6 +58,13 @@ def attempt_cost(spec: ModelSpec | None, outcome: Outcome) -> float:
     return spec.cost_usd(outcome.input_tokens, outcome.output_tokens, outcome.cached_tokens)
 
 
+def estimate_cost(spec: ModelSpec | None, input_tokens: int, max_tokens: int | None) -> float:
+    """The most one attempt can cost: every input token fresh, ``max_tokens`` of output."""
+    if spec is None:
+        return 0.0
+    return spec.cost_usd(input_tokens, max_tokens or DEFAULT_OUTPUT_ESTIMATE, 0)
+
+
 @dataclass(slots=True)
 class BudgetLedger:
     """Spend per (user, day) and (feature, day), in USD."""
@@ -77,7 +86,8 @@ class BudgetLedger:
         return None
 
     def charge(self, user: str, feature: str, now: float, usd: float) -> None:
-        if usd <= 0:
+        """Add ``usd`` to today's spend; negative amounts release part of a reservation."""
+        if usd == 0:
             return
         d = day_of(now)
         self.by_user[(user, d)] += usd
