@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -42,8 +41,7 @@ def _records() -> list[TraceRecord]:
         for a in range(3):
             status = 200 if (a == 2 and ok) else 429
             out.append(
-                replace(
-                    BASE,
+                BASE._replace(
                     strategy="naive",
                     trace_id=f"n{i}",
                     attempt=a + 1,
@@ -57,8 +55,7 @@ def _records() -> list[TraceRecord]:
                 )
             )
         out.append(
-            replace(
-                BASE,
+            BASE._replace(
                 kind="request",
                 strategy="naive",
                 trace_id=f"n{i}",
@@ -77,13 +74,12 @@ def _records() -> list[TraceRecord]:
         start = i * 0.5
         model = "gpt-4o" if i == 0 else "gpt-4o-mini"
         out.append(
-            replace(
-                BASE, strategy="jitter", trace_id=f"j{i}", start_t=start, t=start + 0.4, model=model
+            BASE._replace(
+                strategy="jitter", trace_id=f"j{i}", start_t=start, t=start + 0.4, model=model
             )
         )
         out.append(
-            replace(
-                BASE,
+            BASE._replace(
                 kind="request",
                 strategy="jitter",
                 trace_id=f"j{i}",

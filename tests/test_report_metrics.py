@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -53,8 +52,8 @@ def att(trace: str, n: int, start: float, status: int = 200, **kw: object) -> Tr
         status
     )
     fields = {"error": error, **kw}
-    return replace(
-        BASE, trace_id=trace, attempt=n, start_t=start, t=start + 0.1, status=status, **fields
+    return BASE._replace(
+        trace_id=trace, attempt=n, start_t=start, t=start + 0.1, status=status, **fields
     )  # type: ignore[arg-type]
 
 
@@ -70,7 +69,7 @@ def req(trace: str, start: float, end: float, success: bool = True, **kw: object
         "error": None if success else "rate_limited",
         **kw,
     }
-    return replace(BASE, **fields)  # type: ignore[arg-type]
+    return BASE._replace(**fields)  # type: ignore[arg-type]
 
 
 def write(path: Path, records: list[TraceRecord], tail: str = "") -> Path:
