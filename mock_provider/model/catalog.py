@@ -39,6 +39,15 @@ class LatencyProfile:
     first_token_ms: Dist = Dist(250.0, 0.4)
     decode_ms_per_token: Dist = Dist(15.0, 0.25)
 
+    @property
+    def is_instant(self) -> bool:
+        return not (
+            self.network_ms.median
+            or self.prefill_ms_per_token.median
+            or self.first_token_ms.median
+            or self.decode_ms_per_token.median
+        )
+
     @staticmethod
     def instant() -> LatencyProfile:
         zero = Dist(0.0, 0.0)

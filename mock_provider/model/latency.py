@@ -7,6 +7,7 @@ only executes it (sleeping ``ttft_s``, then each gap) and the virtual driver can
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -63,9 +64,16 @@ def _draw(d: Dist, rng: RequestRandom) -> float:
     return float(d.median * math.exp(d.spread * rng.gen.standard_normal()))
 
 
+@lru_cache(maxsize=4096)
+def _instant_plan(output_tokens: int) -> TimingPlan:
+    return TimingPlan(0.0, 0.0, 0.0, (0.0,) * max(0, output_tokens - 1))
+
+
 def draw_plan(
     profile: LatencyProfile, input_tokens: int, output_tokens: int, rng: RequestRandom
 ) -> TimingPlan:
+    if profile.is_instant:  # benchmarks and tests: nothing to draw, share one plan
+        return _instant_plan(output_tokens)
     network = _draw(profile.network_ms, rng) / 1000.0
     prefill = _draw(profile.prefill_ms_per_token, rng) * input_tokens / 1000.0
     first = _draw(profile.first_token_ms, rng) / 1000.0

@@ -257,8 +257,10 @@ class Provider:
             cached = self._cache(spec.name).lookup(_prefix_keys(req.messages), now)
             cached = min(cached, input_tokens)
         d = self.cfg.output_tokens
-        spread = d.spread * rng.gen.standard_normal() if d.spread > 0 else 0.0
-        natural = max(1, round(d.median * math.exp(spread)))
+        if d.spread > 0:
+            natural = max(1, round(d.median * math.exp(d.spread * rng.gen.standard_normal())))
+        else:
+            natural = max(1, round(d.median))
         cap = min(req.max_tokens or spec.max_output_tokens, spec.max_output_tokens)
         output = min(natural, cap)
         finish = "length" if natural > cap else "stop"

@@ -1,0 +1,164 @@
+"""Instructions per request of the mock and of the bare app, counted by callgrind.
+
+    python bench/mock_instructions.py [--requests 3000] [--warmup 1000] [--connections 32]
+                                      [--server both|mock|bare]
+
+Wall-clock throughput on a small shared machine moves by +-20% between runs; an instruction
+count moves by well under 1%, so it is the measure to compare one change against the next.
+Each server (the same two as ``mock_throughput.py``: same request, same response bytes) runs
+under ``valgrind --tool=callgrind`` with instrumentation off; after the warm-up requests it is
+switched on, the measured requests are sent over keep-alive connections by a small socket
+client in this process, and the dump's total is divided by the request count. Instructions are
+not time (a cache miss costs more than an add), but the ranking of changes follows them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import selectors
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.mock_throughput import (  # noqa: E402
+    API_KEY,
+    PATH,
+    ServerProcess,
+    _start,
+    bench_config,
+    reference_response,
+    request_body,
+)
+
+__all__ = ["drive", "instructions_per_request"]
+
+
+def _raw_request(host: str, port: int) -> bytes:
+    body = request_body()
+    head = (
+        f"POST {PATH} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {API_KEY}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def drive(url: str, requests: int, connections: int) -> None:
+    """Send ``requests`` POSTs over ``connections`` keep-alive sockets, one in flight each."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    raw = _raw_request(host, port)
+    sel = selectors.DefaultSelector()
+    sent = done = 0
+    buffers: dict[socket.socket, bytes] = {}
+    for _ in range(min(connections, requests)):
+        s = socket.create_connection((host, port))
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.sendall(raw)
+        sent += 1
+        buffers[s] = b""
+        sel.register(s, selectors.EVENT_READ)
+    while done < requests:
+        for key, _ in sel.select(timeout=60):
+            s = key.fileobj
+            assert isinstance(s, socket.socket)
+            chunk = s.recv(65536)
+            if not chunk:
+                raise RuntimeError("server closed a connection")
+            buf = buffers[s] + chunk
+            head_end = buf.find(b"\r\n\r\n")
+            if head_end < 0:
+                buffers[s] = buf
+                continue
+            head = buf[:head_end].decode("latin-1")
+            if not head.startswith("HTTP/1.1 200"):
+                raise RuntimeError(f"unexpected response: {head.splitlines()[0]}")
+            length = next(
+                int(line.split(":", 1)[1])
+                for line in head.split("\r\n")
+                if line.lower().startswith("content-length:")
+            )
+            if len(buf) < head_end + 4 + length:
+                buffers[s] = buf
+                continue
+            buffers[s] = buf[head_end + 4 + length :]
+            done += 1
+            if sent < requests:
+                s.sendall(raw)
+                sent += 1
+            else:
+                sel.unregister(s)
+                s.close()
+    for s in list(buffers):
+        if s.fileno() >= 0:
+            s.close()
+
+
+def _callgrind(pid: int, *args: str) -> None:
+    subprocess.run(["callgrind_control", *args, str(pid)], check=True, capture_output=True)
+
+
+def instructions_per_request(
+    server: ServerProcess, out: Path, requests: int, warmup: int, connections: int
+) -> float:
+    drive(server.url, warmup, connections)
+    _callgrind(server.proc.pid, "-i", "on")
+    drive(server.url, requests, connections)
+    _callgrind(server.proc.pid, "-d")
+    time.sleep(0.5)
+    totals = 0
+    for dump in out.parent.glob(out.name + "*"):
+        for line in dump.read_text(errors="replace").splitlines():
+            if line.startswith(("summary:", "totals:")):
+                totals = max(totals, int(line.split()[1]))
+    return totals / requests
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--requests", type=int, default=3000)
+    p.add_argument("--warmup", type=int, default=1000)
+    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--server", choices=["both", "mock", "bare"], default="both")
+    args = p.parse_args()
+
+    cfg = bench_config()
+    body, headers = reference_response(cfg)
+    here = Path(__file__).resolve()
+    with tempfile.TemporaryDirectory(prefix="stampede-instr-") as tmp:
+        config_path = Path(tmp, "provider.yaml")
+        config_path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+        response_path = Path(tmp, "response.json")
+        response_path.write_text(json.dumps({"body": body.decode(), "headers": headers}))
+        argvs = {
+            "bare": [str(here.parent / "mock_throughput.py"), "--serve-bare", str(response_path)],
+            "mock": ["-m", "mock_provider", "--port", "0", "--config", str(config_path)],
+        }
+        names = ["bare", "mock"] if args.server == "both" else [args.server]
+        for name in names:
+            out = Path(tmp, f"{name}.callgrind")
+            valgrind = [
+                "valgrind", "--tool=callgrind", "--instr-atstart=no",
+                f"--callgrind-out-file={out}", "--dump-instr=no",
+            ]  # fmt: skip
+            server = _start(name, [*valgrind, sys.executable, *argvs[name]], None, timeout=300)
+            try:
+                ipr = instructions_per_request(
+                    server, out, args.requests, args.warmup, args.connections
+                )
+            finally:
+                server.stop()
+            print(f"{name}: {ipr / 1000:.1f}k instructions/request", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
