@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import selectors
+import shutil
 import socket
 import subprocess
 import sys
@@ -128,6 +129,7 @@ def main() -> int:
     p.add_argument("--warmup", type=int, default=1000)
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--server", choices=["both", "mock", "bare"], default="both")
+    p.add_argument("--keep", type=Path, help="copy the callgrind dumps to this directory")
     args = p.parse_args()
 
     cfg = bench_config()
@@ -157,6 +159,10 @@ def main() -> int:
             finally:
                 server.stop()
             print(f"{name}: {ipr / 1000:.1f}k instructions/request", flush=True)
+            if args.keep is not None:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                for dump in out.parent.glob(out.name + "*"):
+                    shutil.copy(dump, args.keep / dump.name)
     return 0
 
 

@@ -167,7 +167,9 @@ def _report(run_dir: Path) -> int:
     print()
     print(format_table(result.summary, strategies))
     if result.summary.get("partial"):
-        print("\n(partial run: the summary covers only what ran)")
+        not_run = result.summary.get("not_run") or []
+        extra = f"; not run: {', '.join(not_run)}" if not_run else ""
+        print(f"\n(partial run: the summary covers only what ran{extra})")
     for v in result.verdicts:
         mark = "PASS" if v.passed else "FAIL"
         actual = "n/a" if v.actual is None else f"{v.actual:.4g}"

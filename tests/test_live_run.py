@@ -118,6 +118,9 @@ def test_interrupted_run_keeps_traces_and_writes_partial_summary(tmp_path):
     assert traces.read_text().count("\n") >= before  # nothing recorded was lost
     summary = json.loads((out / "summary.json").read_text())
     assert summary["partial"] is True
+    # cut during the first strategy: the second is listed as not run, not judged as failed
+    assert list(summary["strategies"]) == ["no_fallback"]
+    assert summary["not_run"] == ["fallback_chain"]
     assert json.loads((out / "run.json").read_text())["partial"] is True
     assert (out / "report.html").exists()
     assert "interrupted" in stdout

@@ -104,12 +104,19 @@ def build_report(run_dir: str | Path) -> ReportResult:
     info, scenario, scenario_text = read_run_info(run_dir)
     traces = run_dir / "traces.jsonl"
     df = load_traces(traces, REPORT_COLUMNS)
-    strategies = list(info.get("strategies") or strategies_in_order(df))
+    planned = list(info.get("strategies") or strategies_in_order(df))
     partial = bool(info.get("partial")) or _torn(traces)
-    thresholds = parse_thresholds(
-        scenario.get("thresholds"), strategies, str(run_dir / "scenario.yaml")
-    )
+    # An interrupted run reports the strategies that ran; the rest are listed, not judged.
+    ran = set(strategies_in_order(df))
+    strategies = [s for s in planned if s in ran] if partial else planned
+    wanted = {
+        k: v
+        for k, v in (scenario.get("thresholds") or {}).items()
+        if k == "all" or k in strategies or not partial
+    }
+    thresholds = parse_thresholds(wanted, strategies, str(run_dir / "scenario.yaml"))
     summary = summarize(df, strategies, partial=partial)
+    summary["not_run"] = [s for s in planned if s not in strategies]
     verdicts = evaluate(thresholds, summary)
     plots = render_all(df, strategies, run_dir / "plots", summary, scenario)
     del df
