@@ -98,16 +98,22 @@ def main() -> int:
     try:
         assert server.stdout is not None
         host = f"http://127.0.0.1:{server.stdout.readline().strip()}"
-        plain, brain = [], []
+        plain, brain, bare_brain = [], [], []
         for r in range(args.rounds):
             plain.append(locust_rps(host, "PlainUser", args.users, args.duration))
             brain.append(locust_rps(host, "BrainUser", args.users, args.duration))
-            print(f"round {r + 1}: plain {plain[-1]:8.0f} req/s   brain {brain[-1]:8.0f} req/s")
+            bare_brain.append(locust_rps(host, "BrainNoTraceUser", args.users, args.duration))
+            print(
+                f"round {r + 1}: plain {plain[-1]:8.0f} req/s   brain+traces {brain[-1]:8.0f} "
+                f"req/s   brain, no trace file {bare_brain[-1]:8.0f} req/s"
+            )
         p, b = statistics.median(plain), statistics.median(brain)
+        nb = statistics.median(bare_brain)
         one = b
         two = locust_rps(host, "BrainUser", args.users, args.duration, processes=2)
         print(f"BrainUser, 1 process: {one:8.0f} req/s; 2 worker processes: {two:8.0f} req/s "
               f"(x{two / one:.2f})")  # fmt: skip
+        print(f"brain without writing traces / plain: {nb / p:.2f}")
         print(f"client brain/plain throughput ratio: {b / p:.2f} (target >= 0.8)")
     finally:
         server.terminate()

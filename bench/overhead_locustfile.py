@@ -58,12 +58,24 @@ class PlainUser(FastHttpUser):
         resp.json()
 
 
+class _NoTraces:
+    def write(self, record: object) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 class BrainUser(FastHttpUser):
     """The same request through ClientBrain + LiveDriver + LocustTransport + TraceWriter."""
 
+    with_traces = True
+
     def on_start(self) -> None:
         path = TRACE_DIR / f"overhead-{os.getpid()}-{id(self)}.jsonl"
-        self.writer = TraceWriter(path)
+        self.writer: TraceWriter | _NoTraces = (
+            TraceWriter(path) if self.with_traces else _NoTraces()
+        )
         clock = ScenarioClock(time.time(), 1.0)
         brain = ClientBrain(CLIENT, DEFAULT_CATALOG, random.Random(0))
         transport = LocustTransport(self.client, clock.now, 1.0)
@@ -75,3 +87,9 @@ class BrainUser(FastHttpUser):
     @task
     def logical_request(self) -> None:
         self.driver.run_request(REQUEST)
+
+
+class BrainNoTraceUser(BrainUser):
+    """The client brain and the live driver alone: trace records are built, not written."""
+
+    with_traces = False

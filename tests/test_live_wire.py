@@ -97,3 +97,29 @@ def test_sse_reader_without_done_is_not_done():
     reader.feed(_event({"choices": [{"delta": {"content": "x"}}]}))
     assert not reader.done
     assert reader.content_deltas == 1
+
+
+def test_trace_record_json_round_trips_awkward_values():
+    """The hand-rolled serialiser must agree with json for every kind of field value."""
+    import math
+
+    from simulator.traces import TRACE_FIELDS, TraceRecord
+
+    values = {
+        "kind": "attempt", "trace_id": 'q"uote\\back\nline\u00e9\u2603', "timestamp": "t",
+        "t": 1 / 3, "strategy": "s", "user_id": "u", "feature": "f", "model": None,
+        "prompt_version": "v", "provider": "openai", "attempt": 2, "status": 429,
+        "error": "rate_limit_exceeded", "retry_after_s": float("nan"), "slept_s": 1e-7,
+        "input_tokens": 10, "output_tokens": 0, "cached_tokens": 0, "cost_usd": 12345678.9,
+        "latency_ms": float("inf"), "ttft_ms": None, "finish_reason": None,
+        "fallback_used": None, "start_t": -0.0, "remaining_requests": 0,
+        "remaining_tokens": None, "success": False, "worker": 3,
+    }  # fmt: skip
+    record = TraceRecord(**values)  # type: ignore[arg-type]
+    back = json.loads(record.to_json())
+    assert list(back) == list(TRACE_FIELDS)
+    for name, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            assert back[name] is None, name  # JSON has no NaN/inf: written as null
+        else:
+            assert back[name] == value and type(back[name]) is type(value), name

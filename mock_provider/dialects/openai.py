@@ -13,7 +13,6 @@ import base64
 import json
 import math
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any, Literal, NotRequired
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
@@ -73,6 +72,8 @@ class EmbeddingsBody(TypedDict):
 
 
 _chat = TypeAdapter(ChatBody)
+# The schema validator itself: TypeAdapter.validate_json only checks its options and calls it.
+_validate_chat_json = _chat.validator.validate_json
 _embeddings = TypeAdapter(EmbeddingsBody)
 _FIELDS = {
     "model", "messages", "role", "content", "name", "max_tokens", "max_completion_tokens",
@@ -147,7 +148,7 @@ def _to_bad_request(exc: ValidationError) -> BadRequest:
 def parse_chat(raw: bytes) -> tuple[ChatBody, int, int | None]:
     """(body, prompt tokens, effective max_tokens) or :class:`BadRequest`."""
     try:
-        body = _chat.validate_json(raw)
+        body: ChatBody = _validate_chat_json(raw)
     except ValidationError as exc:
         raise _to_bad_request(exc) from None
     if not body["messages"]:
@@ -322,34 +323,61 @@ _USAGE_JSON = (
     '"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,'
     '"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}'
 )
-_BODY_JSON = (
-    '{"id":"%s","object":"chat.completion","created":%d,"model":%s,"choices":[{"index":0,'
+_BODY_HEAD = b'{"id":"chatcmpl-'
+_BODY_CREATED = b'","object":"chat.completion","created":'
+_BODY_CHOICES = (
+    ',"model":%s,"choices":[{"index":0,'
     '"message":{"role":"assistant","content":%s,"refusal":null,"annotations":[]},'
-    '"logprobs":null,"finish_reason":"%s"}],"usage":%s,"service_tier":"default",'
-    '"system_fingerprint":"fp_stampede"}'
+    '"logprobs":null,"finish_reason":"%s"}],"usage":'
 )
+_BODY_TAIL = b',"service_tier":"default","system_fingerprint":"fp_stampede"}'
+
+# Rendered fragments of chat bodies. Under load the same few (model, text) and usage
+# combinations recur, and %-formatting a long template scans it character by character: a
+# cache hit is a dict lookup instead. Plain dicts, emptied when full, are cheaper than lru_cache.
+_CACHE_MAX = 4096
+_choices_cache: dict[int, tuple[tuple[str, ...], str, str, bytes]] = {}
+_usage_cache: dict[tuple[int, int, int], bytes] = {}
 
 
-@lru_cache(maxsize=4096)
-def _json_str(text: str) -> str:
-    return json.dumps(text)
+def _choices_json(model: str, finish_reason: str, pieces: tuple[str, ...]) -> bytes:
+    # Keyed by id(pieces): token_pieces() hands out one shared tuple per text, and hashing
+    # its 50-odd strings would cost more than the rest of the lookup. The entry keeps the
+    # tuple alive, so its id cannot be reused by another object while it is cached.
+    hit = _choices_cache.get(id(pieces))
+    if hit is not None and hit[0] is pieces and hit[1] == model and hit[2] == finish_reason:
+        return hit[3]
+    if len(_choices_cache) >= _CACHE_MAX:
+        _choices_cache.clear()
+    text = json.dumps("".join(pieces))
+    out = (_BODY_CHOICES % (json.dumps(model), text, finish_reason)).encode()
+    _choices_cache[id(pieces)] = (pieces, model, finish_reason, out)
+    return out
+
+
+def _usage_json(n_in: int, n_out: int, cached: int) -> bytes:
+    key = (n_in, n_out, cached)
+    out = _usage_cache.get(key)
+    if out is None:
+        if len(_usage_cache) >= _CACHE_MAX:
+            _usage_cache.clear()
+        out = _usage_cache[key] = (_USAGE_JSON % (n_in, n_out, n_in + n_out, cached)).encode()
+    return out
 
 
 def chat_body_bytes(c: Completion, created: int) -> bytes:
-    """:func:`chat_body` rendered from a template: the hot path of every non-streamed call."""
-    n_in, n_out = c.input_tokens, c.output_tokens
-    usage_json = _USAGE_JSON % (n_in, n_out, n_in + n_out, c.cached_tokens)
-    return (
-        _BODY_JSON
-        % (
-            _completion_id(c),
-            created,
-            _json_str(c.model.name),
-            _json_str(c.text),
-            c.finish_reason,
-            usage_json,
+    """:func:`chat_body` rendered from cached fragments: the hot path of every non-streamed call."""
+    return b"".join(
+        (
+            _BODY_HEAD,
+            c.request_id.removeprefix("req_").encode(),
+            _BODY_CREATED,
+            str(created).encode(),
+            _choices_json(c.model.name, c.finish_reason, c.pieces),
+            _usage_json(c.input_tokens, c.output_tokens, c.cached_tokens),
+            _BODY_TAIL,
         )
-    ).encode()
+    )
 
 
 def chunk(

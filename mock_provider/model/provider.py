@@ -25,7 +25,7 @@ from simulator.config import ProviderConfig
 from .cache import PromptCache
 from .catalog import DEFAULT_CATALOG, Dist, LatencyProfile, ModelSpec
 from .faults import FaultSchedule
-from .latency import RequestRandom, TimingPlan, draw_plan
+from .latency import RequestRandom, TimingPlan, draw_plan, instant_plan
 from .limits import Admitted, Limited, LimitState
 from .tokens import count_text, token_pieces
 
@@ -153,6 +153,11 @@ class Provider:
         self.catalog = build_catalog(cfg)
         self.faults = FaultSchedule.from_config(cfg.faults)
         self._keys = frozenset(cfg.api_keys)
+        # Per-config constants of the chat hot path, worked out once.
+        self._id_prefix = f"req_{cfg.seed:x}"
+        d = cfg.output_tokens
+        self._fixed_output = None if d.spread > 0 else max(1, round(d.median))
+        self._instant = frozenset(n for n, m in self.catalog.items() if m.latency.is_instant)
         self.reset(now)
 
     def reset(self, now: float) -> None:
@@ -190,20 +195,19 @@ class Provider:
     def _next_rng(self) -> tuple[str, RequestRandom]:
         seq = self._seq
         self._seq += 1
-        return f"req_{self.cfg.seed:x}{seq:010x}", RequestRandom(self.cfg.seed, seq)
+        return self._id_prefix + format(seq, "010x"), RequestRandom(self.cfg.seed, seq)
 
     # -- chat ------------------------------------------------------------------------------
 
     def chat(self, req: ChatRequest, now: float, input_tokens: int) -> Decision:
         """Decide one chat completion. ``input_tokens`` is counted by the dialect's rules."""
-        rejected = self.authenticate(req.api_key)
-        if rejected:
-            return rejected
-        assert req.api_key is not None
+        key = req.api_key
+        if not key or (self._keys and key not in self._keys):  # authenticate(), inline
+            return Rejection(401, "auth", {"key": key or ""}, None)
         spec = self.catalog.get(req.model)
         if spec is None or spec.kind != "chat":
             return Rejection(404, "model_not_found", {"model": req.model}, None)
-        state = self._limits_for(req.api_key, spec, now)
+        state = self._limits.get((key, spec.name)) or self._limits_for(key, spec, now)
         wanted = req.max_tokens or 0
         if input_tokens + wanted > spec.context_window:
             return Rejection(
@@ -217,10 +221,14 @@ class Provider:
                 },
                 self._view(state, now),
             )
-        request_id, rng = self._next_rng()
-        fault = self.faults.decide(spec.name, now - self.epoch, rng)
-        if fault is not None:
-            return Rejection(fault.status, "server_error", {"reason": fault.reason}, None)
+        seq = self._seq  # self._next_rng(), inline
+        self._seq = seq + 1
+        request_id = self._id_prefix + format(seq, "010x")
+        rng = RequestRandom(self.cfg.seed, seq)
+        if self.faults.rules:
+            fault = self.faults.decide(spec.name, now - self.epoch, rng)
+            if fault is not None:
+                return Rejection(fault.status, "server_error", {"reason": fault.reason}, None)
         estimate = input_tokens + (req.max_tokens or self.cfg.default_max_tokens)
         verdict = state.admit(estimate, now)
         if isinstance(verdict, Limited):
@@ -256,15 +264,19 @@ class Provider:
         if input_tokens >= self.cfg.cache_min_tokens:  # shorter prompts can never hit
             cached = self._cache(spec.name).lookup(_prefix_keys(req.messages), now)
             cached = min(cached, input_tokens)
-        d = self.cfg.output_tokens
-        if d.spread > 0:
+        natural = self._fixed_output
+        if natural is None:
+            d = self.cfg.output_tokens
             natural = max(1, round(d.median * math.exp(d.spread * rng.gen.standard_normal())))
-        else:
-            natural = max(1, round(d.median))
-        cap = min(req.max_tokens or spec.max_output_tokens, spec.max_output_tokens)
+        cap = spec.max_output_tokens
+        if req.max_tokens and req.max_tokens < cap:
+            cap = req.max_tokens
         output = min(natural, cap)
         finish = "length" if natural > cap else "stop"
-        plan = draw_plan(spec.latency, input_tokens - cached, output, rng)
+        if spec.name in self._instant:
+            plan = instant_plan(output)
+        else:
+            plan = draw_plan(spec.latency, input_tokens - cached, output, rng)
         view = RateLimitView(
             state.rpm,
             state.tpm,

@@ -89,7 +89,8 @@ def count_chat_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
     for m in messages:
         total += TOKENS_PER_MESSAGE
         total += count_text(str(m.get("role", "")))
-        total += count_text(_content_text(m.get("content")))
+        content = m.get("content")
+        total += count_text(content if type(content) is str else _content_text(content))
         name = m.get("name")
         if name:
             total += TOKENS_PER_NAME + count_text(str(name))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import gevent
 from gevent.pool import Group
@@ -49,8 +49,17 @@ class ScenarioClock:
             gevent.sleep(wait)
 
 
+_second: list[Any] = [None, ""]  # (whole second, its ISO prefix): strftime once a second
+
+
 def _stamp() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    """Wall-clock ISO-8601 UTC at millisecond precision, as the article's traces have."""
+    now = time.time()
+    sec = int(now)
+    if _second[0] != sec:
+        _second[0] = sec
+        _second[1] = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{_second[1]}.{int((now - sec) * 1000):03d}+00:00"
 
 
 class LiveDriver:

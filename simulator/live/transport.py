@@ -15,7 +15,7 @@ from typing import Any
 
 from simulator.client.events import AttemptSpec, Outcome
 
-from .wire import SSEReader, build_call, read_body, read_headers
+from .wire import HttpCall, SSEReader, build_call, read_body, read_headers
 
 __all__ = ["LocustTransport"]
 
@@ -40,45 +40,63 @@ class LocustTransport:
 
     def send(self, spec: AttemptSpec) -> Outcome:
         call = build_call(spec)
-        name = f"{spec.model} {'stream' if spec.stream else 'chat'}"
+        if spec.stream:
+            return self._send_stream(spec, call)
+        started = time.perf_counter()
+        # No catch_response: Locust reports a 4xx/5xx as a failure by itself, and skipping
+        # the context manager keeps the hot path short.
+        resp = self.session.request(
+            "POST", call.path, name=f"{spec.model} chat", data=call.body, headers=call.headers
+        )
+        status = int(resp.status_code or 0)
+        if status == 0:
+            return Outcome(self.now(), 0, _error_kind(resp.error), latency_s=self._scen(started))
+        try:
+            body = read_body(status, resp.content or b"")
+        except Exception as exc:  # the body was cut off mid-read
+            return Outcome(self.now(), 0, _error_kind(exc), latency_s=self._scen(started))
+        facts = read_headers(resp.headers or {}, 200 <= status < 300)
+        return Outcome(
+            now=self.now(),
+            status=status,
+            error=body.error,
+            retry_after_s=None if facts.retry_after_s is None else facts.retry_after_s * self.k,
+            input_tokens=body.input_tokens,
+            output_tokens=body.output_tokens,
+            cached_tokens=body.cached_tokens,
+            finish_reason=body.finish_reason,
+            latency_s=self._scen(started),
+            remaining_requests=facts.remaining_requests,
+            remaining_tokens=facts.remaining_tokens,
+        )
+
+    def _send_stream(self, spec: AttemptSpec, call: HttpCall) -> Outcome:
         started = time.perf_counter()
         with self.session.request(
             "POST",
             call.path,
-            name=name,
+            name=f"{spec.model} stream",
             data=call.body,
             headers=call.headers,
-            stream=spec.stream,
+            stream=True,
             catch_response=True,
         ) as resp:
             status = int(resp.status_code or 0)
-            error = getattr(resp, "error", None)
             if status == 0:
-                kind = _error_kind(error)
-                resp.failure(f"{kind}: {error}")
+                kind = _error_kind(resp.error)
+                resp.failure(f"{kind}: {resp.error}")
                 return Outcome(self.now(), 0, kind, latency_s=self._scen(started))
-            facts = read_headers(resp.headers or {})
+            facts = read_headers(resp.headers or {}, 200 <= status < 300)
             retry_after = None if facts.retry_after_s is None else facts.retry_after_s * self.k
-            if spec.stream and 200 <= status < 300:
-                return self._stream(resp, started, facts, retry_after)
-            try:
-                body = read_body(status, resp.content or b"")
-            except Exception as exc:  # the body was cut off mid-read
-                resp.failure(f"{_error_kind(exc)} while reading body")
-                return Outcome(self.now(), 0, _error_kind(exc), latency_s=self._scen(started))
             if 200 <= status < 300:
-                resp.success()
-            else:
-                resp.failure(f"{status} {body.error}")
+                return self._stream(resp, started, facts, retry_after)
+            body = read_body(status, resp.content or b"")
+            resp.failure(f"{status} {body.error}")
             return Outcome(
-                now=self.now(),
-                status=status,
-                error=body.error,
-                retry_after_s=retry_after,
-                input_tokens=body.input_tokens,
-                output_tokens=body.output_tokens,
-                cached_tokens=body.cached_tokens,
-                finish_reason=body.finish_reason,
+                self.now(),
+                status,
+                body.error,
+                retry_after,
                 latency_s=self._scen(started),
                 remaining_requests=facts.remaining_requests,
                 remaining_tokens=facts.remaining_tokens,

@@ -83,10 +83,13 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-def read_headers(headers: Mapping[str, str]) -> ResponseFacts:
-    """Prefer ``retry-after-ms`` (OpenAI's precise header), then ``retry-after`` in seconds."""
+def read_headers(headers: Mapping[str, str], ok: bool = False) -> ResponseFacts:
+    """Prefer ``retry-after-ms`` (OpenAI's precise header), then ``retry-after`` in seconds.
+
+    ``ok`` (a 2xx) skips the retry headers: header lookups are not free on the hot path.
+    """
     retry: float | None = None
-    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+    for name, divisor in () if ok else (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
         value = headers.get(name)
         if value is None:
             continue
