@@ -30,7 +30,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.mock_throughput import (  # noqa: E402
+from bench.mock_throughput import (
     API_KEY,
     PATH,
     ServerProcess,
@@ -69,15 +69,15 @@ def drive(url: str, requests: int, connections: int) -> None:
         sel.register(s, selectors.EVENT_READ)
     while done < requests:
         for key, _ in sel.select(timeout=60):
-            s = key.fileobj
-            assert isinstance(s, socket.socket)
-            chunk = s.recv(65536)
+            conn = key.fileobj
+            assert isinstance(conn, socket.socket)
+            chunk = conn.recv(65536)
             if not chunk:
                 raise RuntimeError("server closed a connection")
-            buf = buffers[s] + chunk
+            buf = buffers[conn] + chunk
             head_end = buf.find(b"\r\n\r\n")
             if head_end < 0:
-                buffers[s] = buf
+                buffers[conn] = buf
                 continue
             head = buf[:head_end].decode("latin-1")
             if not head.startswith("HTTP/1.1 200"):
@@ -88,16 +88,16 @@ def drive(url: str, requests: int, connections: int) -> None:
                 if line.lower().startswith("content-length:")
             )
             if len(buf) < head_end + 4 + length:
-                buffers[s] = buf
+                buffers[conn] = buf
                 continue
-            buffers[s] = buf[head_end + 4 + length :]
+            buffers[conn] = buf[head_end + 4 + length :]
             done += 1
             if sent < requests:
-                s.sendall(raw)
+                conn.sendall(raw)
                 sent += 1
             else:
-                sel.unregister(s)
-                s.close()
+                sel.unregister(conn)
+                conn.close()
     for s in list(buffers):
         if s.fileno() >= 0:
             s.close()
