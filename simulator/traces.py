@@ -12,9 +12,10 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal, NamedTuple
+
+from pydantic_core import to_json as _to_json
 
 if TYPE_CHECKING:
     from simulator.client.events import AttemptSpec, Outcome, RequestResult
@@ -63,29 +64,16 @@ class TraceRecord(NamedTuple):
     success: bool | None = None  # request records only
     worker: int = 0
 
+    def to_json_bytes(self) -> bytes:
+        # pydantic-core's Rust encoder: about twice as fast as json.dumps here, and this runs
+        # twice per logical request on the live driver's hot path. NaN and inf become null.
+        return _to_json(dict(zip(TRACE_FIELDS, self, strict=True)), inf_nan_mode="null")
+
     def to_json(self) -> str:
-        # Hand-rolled over precomputed keys: json.dumps of a fresh dict per record cost half
-        # again as much, twice per logical request. Strings still go through json's C escaper.
-        parts = []
-        for key, v in zip(_KEYS, self, strict=True):
-            if v is None:
-                parts.append(key + "null")
-            elif v.__class__ is str:
-                parts.append(key + _escape(v))
-            elif v.__class__ is float:
-                parts.append(key + (_float_repr(v) if v == v and v not in _INF else "null"))
-            elif v is True or v is False:
-                parts.append(key + ("true" if v else "false"))
-            else:
-                parts.append(key + str(v))
-        return "{" + ",".join(parts) + "}"
+        return self.to_json_bytes().decode()
 
 
 TRACE_FIELDS: tuple[str, ...] = TraceRecord._fields
-_KEYS = tuple(f'"{name}":' for name in TRACE_FIELDS)
-_escape = encode_basestring_ascii
-_float_repr = float.__repr__
-_INF = (float("inf"), float("-inf"))
 
 
 class TraceWriter:
@@ -100,18 +88,18 @@ class TraceWriter:
     def __init__(self, path: str | Path, max_delay_s: float = 0.25) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh: IO[str] = open(self.path, "a", buffering=1 << 16)  # noqa: SIM115 - long-lived
+        self._fh: IO[bytes] = open(self.path, "ab", buffering=1 << 16)  # noqa: SIM115 - long-lived
         self.max_delay_s = max_delay_s
         self._due = time.monotonic() + max_delay_s
 
     def write(self, record: TraceRecord) -> None:
-        self._fh.write(record.to_json() + "\n")
+        self._fh.write(record.to_json_bytes() + b"\n")
         if time.monotonic() >= self._due:
             self._push()
 
     def write_line(self, line: str) -> None:
         """An already serialised record (from a worker process)."""
-        self._fh.write(line + "\n")
+        self._fh.write(line.encode() + b"\n")
         if time.monotonic() >= self._due:
             self._push()
 
