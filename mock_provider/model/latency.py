@@ -14,7 +14,7 @@ import numpy as np
 
 from .catalog import Dist, LatencyProfile
 
-__all__ = ["RequestRandom", "TimingPlan", "draw_plan", "instant_plan"]
+__all__ = ["RequestRandom", "TimingPlan", "draw_plan", "instant_plan", "make_plan"]
 
 
 class RequestRandom:
@@ -40,21 +40,27 @@ class RequestRandom:
 
 
 class TimingPlan(NamedTuple):
-    """``ttft_s``: request received -> first token; ``gaps_s[i]``: token i -> token i+1."""
+    """``ttft_s``: request received -> first token; ``gaps_s[i]``: token i -> token i+1.
+
+    ``decode_s`` (the sum of the gaps) and ``total_s`` are worked out once, by :func:`make_plan`:
+    every non-streamed response waits ``total_s``, and summing the gaps each time cost more
+    than the rest of the plan.
+    """
 
     network_s: float
     prefill_s: float
     ttft_s: float
     gaps_s: tuple[float, ...]
+    decode_s: float
+    total_s: float
 
-    @property
-    def decode_s(self) -> float:
-        # any() first: a zero-latency plan (benchmarks) costs a quick scan, not an fsum
-        return math.fsum(self.gaps_s) if any(self.gaps_s) else 0.0
 
-    @property
-    def total_s(self) -> float:
-        return self.ttft_s + self.decode_s
+def make_plan(
+    network_s: float, prefill_s: float, ttft_s: float, gaps_s: tuple[float, ...]
+) -> TimingPlan:
+    """A :class:`TimingPlan` with its sums filled in."""
+    decode = math.fsum(gaps_s) if any(gaps_s) else 0.0  # any(): zero-latency plans skip fsum
+    return TimingPlan(network_s, prefill_s, ttft_s, gaps_s, decode, ttft_s + decode)
 
 
 def _draw(d: Dist, rng: RequestRandom) -> float:
@@ -68,7 +74,7 @@ def _draw(d: Dist, rng: RequestRandom) -> float:
 @lru_cache(maxsize=4096)
 def instant_plan(output_tokens: int) -> TimingPlan:
     """The plan of a zero-latency profile: nothing to draw, one shared plan per length."""
-    return TimingPlan(0.0, 0.0, 0.0, (0.0,) * max(0, output_tokens - 1))
+    return make_plan(0.0, 0.0, 0.0, (0.0,) * max(0, output_tokens - 1))
 
 
 def draw_plan(
@@ -88,4 +94,4 @@ def draw_plan(
     else:
         draws = rng.gen.lognormal(math.log(d.median / 1000.0), d.spread, n_gaps)
         gaps = tuple(draws.tolist())
-    return TimingPlan(network, prefill, network + prefill + first, gaps)
+    return make_plan(network, prefill, network + prefill + first, gaps)

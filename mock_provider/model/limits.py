@@ -15,7 +15,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, NamedTuple
 
-__all__ = ["Admitted", "LimitState", "Limited", "TokenBucket", "format_go_duration"]
+__all__ = ["LimitState", "Limited", "RateLimitView", "TokenBucket", "format_go_duration"]
+
+# tuple.__new__(SomeNamedTuple, (fields...)) builds a NamedTuple in C; calling the class runs
+# its generated Python __new__ first. Used on the per-request hot path, with every field given.
+_tuple_new = tuple.__new__
 
 
 class TokenBucket:
@@ -43,8 +47,11 @@ class TokenBucket:
         return max(0.0, (self.capacity - self.level) / self.rate)
 
 
-class Admitted(NamedTuple):
-    ticket_tokens: int  # the estimate charged; pass back to settle()
+class RateLimitView(NamedTuple):
+    """The values of the rate-limit headers after a decision."""
+
+    limit_requests: int
+    limit_tokens: int
     remaining_requests: int
     remaining_tokens: int
     reset_requests_s: float
@@ -79,15 +86,21 @@ class LimitState:
         self.max_in_flight = max_in_flight
         self.in_flight = 0
 
-    def admit(self, estimated_tokens: int, now: float) -> Admitted | Limited:
-        # The hot path of every request, so the buckets' refill, wait_for and until_full
-        # are written out inline here: same arithmetic, a third of the function calls.
+    def admit(self, estimated_tokens: int, now: float) -> RateLimitView | Limited:
+        """Charge one request and ``estimated_tokens``; the headers' view, or why not.
+
+        Admission charges exactly ``estimated_tokens``: pass that to :meth:`settle` later.
+        """
+        # The hot path of every request, so the buckets' refill, wait_for and until_full are
+        # written out inline here, and min/max as conditionals: same arithmetic, no calls.
         req, tok = self.requests, self.tokens
         if now > req.updated:
-            req.level = min(req.capacity, req.level + (now - req.updated) * req.rate)
+            level = req.level + (now - req.updated) * req.rate
+            req.level = level if level < req.capacity else req.capacity
             req.updated = now
         if now > tok.updated:
-            tok.level = min(tok.capacity, tok.level + (now - tok.updated) * tok.rate)
+            level = tok.level + (now - tok.updated) * tok.rate
+            tok.level = level if level < tok.capacity else tok.capacity
             tok.updated = now
         if estimated_tokens > self.tpm:
             return self._limited("too_large", self.tpm, 0, estimated_tokens, None)
@@ -104,21 +117,30 @@ class LimitState:
         req.level = r_level = req.level - 1
         tok.level = t_level = tok.level - estimated_tokens
         self.in_flight += 1
-        return Admitted(
-            estimated_tokens,
-            int(r_level) if r_level > 0 else 0,  # max(0, floor(level))
-            int(t_level) if t_level > 0 else 0,
-            max(0.0, (req.capacity - r_level) / req.rate),
-            max(0.0, (tok.capacity - t_level) / tok.rate),
+        reset_r = (req.capacity - r_level) / req.rate
+        reset_t = (tok.capacity - t_level) / tok.rate
+        return _tuple_new(
+            RateLimitView,
+            (
+                self.rpm,
+                self.tpm,
+                int(r_level) if r_level > 0 else 0,  # max(0, floor(level))
+                int(t_level) if t_level > 0 else 0,
+                reset_r if reset_r > 0.0 else 0.0,  # max(0.0, reset)
+                reset_t if reset_t > 0.0 else 0.0,
+            ),
         )
 
     def settle(self, charged: int, actual: int, now: float) -> None:
         """Correct the token charge to actual usage once the response is done (or cut)."""
         tok = self.tokens
+        cap = tok.capacity
         if now > tok.updated:  # tok.refill(now), inline: once per response
-            tok.level = min(tok.capacity, tok.level + (now - tok.updated) * tok.rate)
+            level = tok.level + (now - tok.updated) * tok.rate
+            tok.level = level if level < cap else cap
             tok.updated = now
-        tok.level = min(tok.capacity, tok.level + charged - actual)
+        level = tok.level + charged - actual
+        tok.level = level if level < cap else cap
         if self.in_flight > 0:
             self.in_flight -= 1
 

@@ -87,10 +87,15 @@ def count_chat_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
     """Prompt tokens of a chat request, as OpenAI bills them."""
     total = REPLY_PRIMING
     for m in messages:
-        total += TOKENS_PER_MESSAGE
-        total += count_text(str(m.get("role", "")))
+        # One expression per message, and str() only for a role that is not one already:
+        # this runs for every message of every request the mock serves.
+        role = m.get("role", "")
         content = m.get("content")
-        total += count_text(content if type(content) is str else _content_text(content))
+        total += (
+            TOKENS_PER_MESSAGE
+            + count_text(role if type(role) is str else str(role))
+            + count_text(content if type(content) is str else _content_text(content))
+        )
         name = m.get("name")
         if name:
             total += TOKENS_PER_NAME + count_text(str(name))

@@ -1,0 +1,37 @@
+"""The OpenAI wire format: parse requests, render bodies, headers, SSE chunks and errors.
+
+Shapes follow the public API reference so the official ``openai`` SDK cannot tell the mock
+from the service: ``{"error": {"message", "type", "param", "code"}}`` errors, Go-style
+``x-ratelimit-reset-*`` durations, ``retry-after`` plus ``retry-after-ms`` on a 429, and
+``data:`` SSE lines ending in ``data: [DONE]``. All durations handed in are scenario seconds;
+``time_scale`` turns them into the wall-clock values a client must see.
+
+One module per idea: :mod:`.parsing` (request bodies and their refusals), :mod:`.errors`,
+:mod:`.headers`, :mod:`.bodies` and :mod:`.sse`. Callers use this package's names.
+"""
+
+from __future__ import annotations
+
+from .bodies import chat_body, chat_body_bytes, embedding_body, models_body, usage
+from .errors import error_body, rejection
+from .headers import ratelimit_headers
+from .parsing import BadRequest, ChatBody, EmbeddingsBody, parse_chat, parse_embeddings
+from .sse import DONE, chunk
+
+__all__ = [
+    "DONE",
+    "BadRequest",
+    "ChatBody",
+    "EmbeddingsBody",
+    "chat_body",
+    "chat_body_bytes",
+    "chunk",
+    "embedding_body",
+    "error_body",
+    "models_body",
+    "parse_chat",
+    "parse_embeddings",
+    "ratelimit_headers",
+    "rejection",
+    "usage",
+]

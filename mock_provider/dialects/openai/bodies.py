@@ -1,0 +1,153 @@
+"""OpenAI response bodies: chat completions (dict and pre-rendered bytes), embeddings, models."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from ...model.provider import Completion, Embedding
+from ..rendered import RenderCache
+
+__all__ = [
+    "chat_body",
+    "chat_body_bytes",
+    "completion_id",
+    "embedding_body",
+    "models_body",
+    "usage",
+]
+
+
+def usage(c: Completion, output_tokens: int | None = None) -> dict[str, Any]:
+    out = c.output_tokens if output_tokens is None else output_tokens
+    return {
+        "prompt_tokens": c.input_tokens,
+        "completion_tokens": out,
+        "total_tokens": c.input_tokens + out,
+        "prompt_tokens_details": {"cached_tokens": c.cached_tokens, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+def completion_id(c: Completion) -> str:
+    return "chatcmpl-" + c.request_id.removeprefix("req_")
+
+
+def chat_body(c: Completion, created: int) -> dict[str, Any]:
+    return {
+        "id": completion_id(c),
+        "object": "chat.completion",
+        "created": created,
+        "model": c.model.name,
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": c.text,
+                    "refusal": None,
+                    "annotations": [],
+                },
+                "logprobs": None,
+                "finish_reason": c.finish_reason,
+            }
+        ],
+        "usage": usage(c),
+        "service_tier": "default",
+        "system_fingerprint": "fp_stampede",
+    }
+
+
+_USAGE_JSON = (
+    '{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d,'
+    '"prompt_tokens_details":{"cached_tokens":%d,"audio_tokens":0},'
+    '"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,'
+    '"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}'
+)
+_BODY_HEAD = b'{"id":"chatcmpl-'
+_BODY_CREATED = b'","object":"chat.completion","created":'
+_BODY_CHOICES = (
+    ',"model":%s,"choices":[{"index":0,'
+    '"message":{"role":"assistant","content":%s,"refusal":null,"annotations":[]},'
+    '"logprobs":null,"finish_reason":"%s"}],"usage":'
+)
+_BODY_TAIL = b',"service_tier":"default","system_fingerprint":"fp_stampede"}'
+
+# Rendered fragments of chat bodies. Under load the same few (model, text) and usage
+# combinations recur, and %-formatting a long template scans it character by character: a
+# cache hit is a dict lookup instead. Plain dicts, emptied when full, are cheaper than lru_cache.
+_CACHE_MAX = 4096
+_choices_cache: dict[int, tuple[tuple[str, ...], str, str, bytes]] = {}
+
+
+def _render_usage(key: tuple[int, int, int]) -> bytes:
+    n_in, n_out, cached = key
+    return (_USAGE_JSON % (n_in, n_out, n_in + n_out, cached)).encode()
+
+
+# Subscripted inline by chat_body_bytes: a hit costs no Python call.
+_usage_json: RenderCache[tuple[int, int, int], bytes] = RenderCache(_render_usage)
+_created_json: RenderCache[int, bytes] = RenderCache(lambda second: b"%d" % second)
+
+
+def _choices_json(model: str, finish_reason: str, pieces: tuple[str, ...]) -> bytes:
+    # Keyed by id(pieces): token_pieces() hands out one shared tuple per text, and hashing
+    # its 50-odd strings would cost more than the rest of the lookup. The entry keeps the
+    # tuple alive, so its id cannot be reused by another object while it is cached.
+    hit = _choices_cache.get(id(pieces))
+    if hit is not None and hit[0] is pieces and hit[1] == model and hit[2] == finish_reason:
+        return hit[3]
+    if len(_choices_cache) >= _CACHE_MAX:
+        _choices_cache.clear()
+    text = json.dumps("".join(pieces))
+    out = (_BODY_CHOICES % (json.dumps(model), text, finish_reason)).encode()
+    _choices_cache[id(pieces)] = (pieces, model, finish_reason, out)
+    return out
+
+
+def chat_body_bytes(c: Completion, created: int) -> bytes:
+    """:func:`chat_body` rendered from cached fragments: the hot path of every non-streamed call."""
+    return b"".join(
+        (
+            _BODY_HEAD,
+            c.request_id.removeprefix("req_").encode(),
+            _BODY_CREATED,
+            _created_json[created],
+            _choices_json(c.model.name, c.finish_reason, c.pieces),
+            _usage_json[c.input_tokens, c.output_tokens, c.cached_tokens],
+            _BODY_TAIL,
+        )
+    )
+
+
+def embedding_body(e: Embedding, encoding_format: str) -> dict[str, Any]:
+    data = []
+    for i, vec in enumerate(e.vectors):
+        value: Any = (
+            base64.b64encode(vec.astype("<f4").tobytes()).decode()
+            if encoding_format == "base64"
+            else vec.tolist()
+        )
+        data.append({"object": "embedding", "index": i, "embedding": value})
+    return {
+        "object": "list",
+        "data": data,
+        "model": e.model.name,
+        "usage": {"prompt_tokens": e.input_tokens, "total_tokens": e.input_tokens},
+    }
+
+
+def models_body(names: list[tuple[str, str]], created: int) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": [
+            {"id": name, "object": "model", "created": created, "owned_by": owner}
+            for name, owner in names
+        ],
+    }
