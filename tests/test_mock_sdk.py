@@ -114,7 +114,7 @@ def test_stream_timing_follows_plan(mock_server):
             first = time.perf_counter() - start
     total = time.perf_counter() - start
     assert first is not None
-    assert 0.18 <= first < 0.6
+    assert 0.18 <= first < 2.0  # the plan says 200 ms; the bound only catches a lost TTFT
     assert total - first >= 0.18  # 20 gaps of 10 ms
 
 
