@@ -12,7 +12,6 @@ import asyncio
 import functools
 import json
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,14 +53,17 @@ class MockState:
     provider: Provider
     clock: ScenarioClock
     log: IO[str] | None = None
-    counts: Counter[tuple[str, str, int]] = field(default_factory=Counter)
+    # Responses by (path, model, status). A plain dict, not a Counter: Counter defines
+    # __delitem__ in Python, which puts every store into it through a slow generic slot.
+    counts: dict[tuple[str, str, int], int] = field(default_factory=dict)
     errors: int = 0
 
     def record(
         self, request: web.Request, model: str, status: int, count: bool = True, **extra: Any
     ) -> None:
         if count:
-            self.counts[(request.path, model, status)] += 1
+            key = (request.path, model, status)
+            self.counts[key] = self.counts.get(key, 0) + 1
         if self.log is not None:
             entry = {
                 "t": round(self.clock.now(), 6),
@@ -184,20 +186,23 @@ def chat_completions(state: MockState) -> Handler:
     over rather than looked up per request, and the provider and clock are taken once here.
     """
     provider, clock = state.provider, state.clock
-    max_body = state.cfg.max_body_bytes
+    api_keys = provider.api_keys
+    counts = state.counts
 
     async def handler(request: web.Request) -> web.StreamResponse:
         # provider_errors written out (the try/except around the body) rather than applied:
         # the decorator's extra coroutine is a measurable share of this handler's cost.
         try:
-            scheme, _, token = request.headers.get("authorization", "").partition(" ")
-            key = token.strip() or None if scheme.lower() == "bearer" else None  # _bearer()
-            denied = provider.authenticate(key)
-            if denied:
+            auth = request.headers.get("authorization", "")
+            # _bearer(), written out for the usual spelling of the scheme
+            key = auth[7:].strip() or None if auth.startswith("Bearer ") else _bearer(request)
+            if not key or (api_keys and key not in api_keys):  # provider.authenticate(), inline
+                denied = provider.authenticate(key)
+                assert denied is not None
                 return _reject(state, request, "", denied)
-            length = request.content_length  # _read_body(), inline
-            if length is not None and length > max_body:
-                raise web.HTTPRequestEntityTooLarge(max_size=max_body, actual_size=length)
+            # No Content-Length check before reading, as _read_body() makes: the app's
+            # client_max_size is cfg.max_body_bytes, so read() refuses the same bodies with
+            # the same HTTPRequestEntityTooLarge, and the header lookup and int() are saved.
             body, input_tokens, max_tokens = oai.parse_chat(await request.read())
             model = body["model"]
             now = clock.now()
@@ -222,7 +227,8 @@ def chat_completions(state: MockState) -> Handler:
                 # Without a sleep no time has passed: settle at ``now``, one clock read fewer.
                 provider.settle(decision.ticket, delivered, clock.now() if wait > 0 else now)
             # The route's own path: request.path would be the same string, decoded anew.
-            state.counts[(CHAT_PATH, decision.model.name, 200)] += 1
+            counted = (CHAT_PATH, decision.model.name, 200)
+            counts[counted] = counts.get(counted, 0) + 1
             if state.log is not None:  # build the log entry only when someone reads it
                 state.record(request, model, 200, count=False, stream=False,
                              input_tokens=input_tokens, output_tokens=delivered,

@@ -8,9 +8,12 @@ GOOD and BAD layouts).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-__all__ = ["PromptCache"]
+from .tokens import count_text
+
+__all__ = ["PromptCache", "prefix_keys"]
 
 CACHE_STEP = 128
 
@@ -48,3 +51,18 @@ class PromptCache:
 
     def clear(self) -> None:
         self._seen.clear()
+
+
+def prefix_keys(messages: Sequence[Mapping[str, Any]]) -> list[tuple[int, int]]:
+    """(hash of messages[:i+1], prompt tokens of messages[:i+1]) for each prefix."""
+    out = []
+    key = 0
+    tokens = 3  # reply priming, as in count_chat_tokens
+    for m in messages:
+        content = m.get("content")
+        text = content if isinstance(content, str) else repr(content)
+        role = str(m.get("role", ""))
+        key = hash((key, role, text))
+        tokens += 3 + count_text(role) + count_text(text)
+        out.append((key, tokens))
+    return out

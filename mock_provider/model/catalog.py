@@ -8,9 +8,20 @@ profiles are scenario-time milliseconds (see ``latency.py`` for how they are dra
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-__all__ = ["DEFAULT_CATALOG", "Dialect", "Dist", "LatencyProfile", "ModelSpec", "catalog_with"]
+if TYPE_CHECKING:
+    from simulator.config import ProviderConfig
+
+__all__ = [
+    "DEFAULT_CATALOG",
+    "Dialect",
+    "Dist",
+    "LatencyProfile",
+    "ModelSpec",
+    "build_catalog",
+    "catalog_with",
+]
 
 Dialect = Literal["openai", "anthropic"]
 
@@ -144,4 +155,34 @@ def catalog_with(overrides: dict[str, dict[str, object]]) -> dict[str, ModelSpec
     for name, fields in overrides.items():
         base = out.get(name) or ModelSpec(name, "openai", 128_000, 1.0, 0.5, 4.0)
         out[name] = replace(base, name=name, **fields)  # type: ignore[arg-type]
+    return out
+
+
+def _dist(cfg: Any, default: Dist) -> Dist:
+    return default if cfg is None else Dist(cfg.median, cfg.spread)
+
+
+def build_catalog(cfg: ProviderConfig) -> dict[str, ModelSpec]:
+    """The default catalogue with the config's per-model overrides applied."""
+    out = dict(DEFAULT_CATALOG)
+    for name, m in cfg.models.items():
+        base = out.get(name) or ModelSpec(name, m.dialect or "openai", 128_000, 1.0, 0.5, 4.0)
+        fields: dict[str, Any] = {
+            k: v
+            for k, v in m.model_dump(exclude={"latency", "rpm", "tpm", "max_in_flight"}).items()
+            if v is not None
+        }
+        spec = replace(base, name=name, **fields)
+        if m.latency is not None:
+            lat = spec.latency
+            spec = replace(
+                spec,
+                latency=LatencyProfile(
+                    _dist(m.latency.network_ms, lat.network_ms),
+                    _dist(m.latency.prefill_ms_per_token, lat.prefill_ms_per_token),
+                    _dist(m.latency.first_token_ms, lat.first_token_ms),
+                    _dist(m.latency.decode_ms_per_token, lat.decode_ms_per_token),
+                ),
+            )
+        out[name] = spec
     return out

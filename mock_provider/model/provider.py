@@ -16,18 +16,19 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from simulator.config import ProviderConfig
 
-from .cache import PromptCache
-from .catalog import DEFAULT_CATALOG, Dist, LatencyProfile, ModelSpec
+from .cache import PromptCache, prefix_keys
+from .catalog import ModelSpec, build_catalog
 from .faults import FaultSchedule
 from .latency import RequestRandom, TimingPlan, draw_plan, instant_plan
 from .limits import Limited, LimitState, RateLimitView
+from .memo import fill
 from .tokens import count_text, token_pieces
 
 __all__ = [
@@ -71,7 +72,10 @@ class Rejection:
 
 
 class Ticket(NamedTuple):
-    key: tuple[str, str]
+    """What :meth:`Provider.settle` needs: the limits charged (not their key, so settling
+    costs no lookup; a ticket from before a reset settles the old, discarded limits)."""
+
+    limits: LimitState
     charged: int
     input_tokens: int
 
@@ -110,35 +114,20 @@ Decision = Completion | Rejection
 # its generated Python __new__ first. Used on the per-request hot path, with every field given.
 _tuple_new = tuple.__new__
 
+# The chat path's shared values, keyed by one int (hashing an int is free; a tuple key is
+# built and hashed per lookup): token_pieces(n, offset) by ``n << 6 | offset`` (offset < 64),
+# instant plans by token count.
+# Memos (see model.memo), looked up inline.
+_pieces: dict[int, tuple[str, ...]] = {}
+_instant_plans: dict[int, TimingPlan] = {}
 
-def _dist(cfg: Any, default: Dist) -> Dist:
-    return default if cfg is None else Dist(cfg.median, cfg.spread)
+
+def _pieces_of(key: int) -> tuple[str, ...]:
+    return token_pieces(key >> 6, key & 63)
 
 
-def build_catalog(cfg: ProviderConfig) -> dict[str, ModelSpec]:
-    """The default catalogue with the config's per-model overrides applied."""
-    out = dict(DEFAULT_CATALOG)
-    for name, m in cfg.models.items():
-        base = out.get(name) or ModelSpec(name, m.dialect or "openai", 128_000, 1.0, 0.5, 4.0)
-        fields: dict[str, Any] = {
-            k: v
-            for k, v in m.model_dump(exclude={"latency", "rpm", "tpm", "max_in_flight"}).items()
-            if v is not None
-        }
-        spec = replace(base, name=name, **fields)
-        if m.latency is not None:
-            lat = spec.latency
-            spec = replace(
-                spec,
-                latency=LatencyProfile(
-                    _dist(m.latency.network_ms, lat.network_ms),
-                    _dist(m.latency.prefill_ms_per_token, lat.prefill_ms_per_token),
-                    _dist(m.latency.first_token_ms, lat.first_token_ms),
-                    _dist(m.latency.decode_ms_per_token, lat.decode_ms_per_token),
-                ),
-            )
-        out[name] = spec
-    return out
+# "00" .. "ff": the last two hex digits of a request id (see Provider._request_id).
+_HEX2 = tuple(f"{i:02x}" for i in range(256))
 
 
 class Provider:
@@ -148,7 +137,7 @@ class Provider:
         self.cfg = cfg
         self.catalog = build_catalog(cfg)
         self.faults = FaultSchedule.from_config(cfg.faults)
-        self._keys = frozenset(cfg.api_keys)
+        self.api_keys = frozenset(cfg.api_keys)  # empty: any non-empty key is accepted
         # Per-config constants of the chat hot path, worked out once.
         self._id_prefix = f"req_{cfg.seed:x}"
         d = cfg.output_tokens
@@ -167,11 +156,26 @@ class Provider:
         self._limits: dict[tuple[str, str], LimitState] = {}
         self._caches: dict[str, PromptCache] = {}
         self._seq = 0
+        self._id_high = -1  # seq >> 8 of the cached _id_block
+        self._id_block = ""
+
+    def _request_id(self, seq: int) -> str:
+        """``req_`` + seed + ``seq`` as 10 hex digits, the first eight cached.
+
+        Formatting ten hex digits costs more than the rest of the id, and only the last two
+        change from one request to the next: they come from a table, the rest is rebuilt once
+        per 256 sequence numbers.
+        """
+        high = seq >> 8
+        if high != self._id_high:
+            self._id_high = high
+            self._id_block = f"{self._id_prefix}{high:08x}"
+        return self._id_block + _HEX2[seq & 255]
 
     # -- checks ----------------------------------------------------------------------------
 
     def authenticate(self, api_key: str | None) -> Rejection | None:
-        if not api_key or (self._keys and api_key not in self._keys):
+        if not api_key or (self.api_keys and api_key not in self.api_keys):
             return Rejection(401, "auth", {"key": api_key or ""}, None)
         return None
 
@@ -197,7 +201,7 @@ class Provider:
     def _next_rng(self) -> tuple[str, RequestRandom]:
         seq = self._seq
         self._seq += 1
-        return self._id_prefix + format(seq, "010x"), RequestRandom(self.cfg.seed, seq)
+        return self._request_id(seq), RequestRandom(self.cfg.seed, seq)
 
     # -- chat ------------------------------------------------------------------------------
 
@@ -217,7 +221,9 @@ class Provider:
         input_tokens: int,
     ) -> Decision:
         """:meth:`chat` with the request's fields passed in, as the HTTP face has them."""
-        if not api_key or (self._keys and api_key not in self._keys):  # authenticate(), inline
+        if not api_key or (
+            self.api_keys and api_key not in self.api_keys
+        ):  # authenticate(), inline
             return Rejection(401, "auth", {"key": api_key or ""}, None)
         spec = self.catalog.get(model)
         if spec is None or spec.kind != "chat":
@@ -239,7 +245,10 @@ class Provider:
             )
         seq = self._seq  # self._next_rng(), inline, and the generator only if a draw can happen
         self._seq = seq + 1
-        request_id = f"{self._id_prefix}{seq:010x}"
+        if seq >> 8 == self._id_high:  # self._request_id(seq), inline when the block is cached
+            request_id = self._id_block + _HEX2[seq & 255]
+        else:
+            request_id = self._request_id(seq)
         rng = None if spec.name in self._drawless else RequestRandom(self.cfg.seed, seq)
         if self._faulty:
             assert rng is not None
@@ -267,7 +276,7 @@ class Provider:
 
         cached = 0
         if input_tokens >= self._cache_min_tokens:  # shorter prompts can never hit
-            cached = self._cache(spec.name).lookup(_prefix_keys(messages), now)
+            cached = self._cache(spec.name).lookup(prefix_keys(messages), now)
             cached = min(cached, input_tokens)
         natural = self._fixed_output
         if natural is None:
@@ -279,10 +288,18 @@ class Provider:
             cap = max_tokens
         output = natural if natural < cap else cap
         if spec.name in self._instant:
-            plan = instant_plan(output)
+            try:
+                plan = _instant_plans[output]
+            except KeyError:
+                plan = fill(_instant_plans, output, instant_plan)
         else:
             assert rng is not None
             plan = draw_plan(spec.latency, input_tokens - cached, output, rng)
+        key = output << 6 | (self._seq & 63)  # token_pieces(output, self._seq % 64)
+        try:
+            pieces = _pieces[key]
+        except KeyError:
+            pieces = fill(_pieces, key, _pieces_of)
         return _tuple_new(
             Completion,
             (
@@ -292,10 +309,10 @@ class Provider:
                 cached,
                 output,
                 "length" if natural > cap else "stop",
-                token_pieces(output, self._seq % 64),
+                pieces,
                 plan,
                 view,
-                _tuple_new(Ticket, (limits_key, estimate, input_tokens)),
+                _tuple_new(Ticket, (state, estimate, input_tokens)),
             ),
         )
 
@@ -309,9 +326,7 @@ class Provider:
 
     def settle(self, ticket: Ticket, output_tokens: int, now: float) -> None:
         """Correct the TPM charge to what was actually used (a cut stream used less)."""
-        state = self._limits.get(ticket.key)
-        if state is not None:
-            state.settle(ticket.charged, ticket.input_tokens + output_tokens, now)
+        ticket.limits.settle(ticket.charged, ticket.input_tokens + output_tokens, now)
 
     # -- embeddings ------------------------------------------------------------------------
 
@@ -357,28 +372,13 @@ class Provider:
         n_dims = dims or spec.embedding_dims
         vectors = _embed_vectors(req.inputs, n_dims)
         plan = draw_plan(spec.latency, total, 0, rng)
-        ticket = Ticket((req.api_key, spec.name), total, total)
+        ticket = Ticket(state, total, total)
         return Embedding(request_id, spec, total, vectors, plan, verdict, ticket)
 
     @staticmethod
     def _view(state: LimitState, now: float) -> RateLimitView:
         rr, rt, sr, st = state.snapshot(now)
         return RateLimitView(state.rpm, state.tpm, rr, rt, sr, st)
-
-
-def _prefix_keys(messages: Sequence[Mapping[str, Any]]) -> list[tuple[int, int]]:
-    """(hash of messages[:i+1], prompt tokens of messages[:i+1]) for each prefix."""
-    out = []
-    key = 0
-    tokens = 3  # reply priming, as in count_chat_tokens
-    for m in messages:
-        content = m.get("content")
-        text = content if isinstance(content, str) else repr(content)
-        role = str(m.get("role", ""))
-        key = hash((key, role, text))
-        tokens += 3 + count_text(role) + count_text(text)
-        out.append((key, tokens))
-    return out
 
 
 def _embed_vectors(inputs: Sequence[str], dims: int) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 Counting follows OpenAI's published per-message overhead rules (3 tokens per message, 1 per
 ``name``, 3 to prime the reply). Counts are memoised per string, so a repeated prompt (a
-stable system prompt, a retry) is never re-encoded.
+stable system prompt, a retry) is never re-encoded. The memo is a plain dict (see ``.memo``),
+whose hit is one dict subscript: every message of every request the mock serves is counted.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from functools import lru_cache
 from typing import Any
 
 import tiktoken
+
+from .memo import fill
 
 __all__ = [
     "ENCODING_NAME",
@@ -67,10 +70,19 @@ _WORD_LIST = (
 _WORDS: tuple[str, ...] = tuple(" " + w for w in _WORD_LIST)
 
 
-@lru_cache(maxsize=65_536)
+def _encode_count(text: str) -> int:
+    return len(_encoding.encode(text, disallowed_special=()))
+
+
+_text_tokens: dict[str, int] = {}  # a memo, see model.memo
+
+
 def count_text(text: str) -> int:
     """Tokens in ``text`` (memoised: the same string is encoded once per process)."""
-    return len(_encoding.encode(text, disallowed_special=()))
+    try:
+        return _text_tokens[text]
+    except KeyError:
+        return fill(_text_tokens, text, _encode_count, 65_536)
 
 
 def _content_text(content: Any) -> str:
@@ -86,16 +98,20 @@ def _content_text(content: Any) -> str:
 def count_chat_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
     """Prompt tokens of a chat request, as OpenAI bills them."""
     total = REPLY_PRIMING
+    counts = _text_tokens
     for m in messages:
-        # One expression per message, and str() only for a role that is not one already:
-        # this runs for every message of every request the mock serves.
+        # The memo read directly rather than through count_text() calls, and str() only for a
+        # role that is not one already: this runs for every message of every request served.
         role = m.get("role", "")
         content = m.get("content")
-        total += (
-            TOKENS_PER_MESSAGE
-            + count_text(role if type(role) is str else str(role))
-            + count_text(content if type(content) is str else _content_text(content))
-        )
+        if type(role) is not str:
+            role = str(role)
+        if type(content) is not str:
+            content = _content_text(content)
+        try:
+            total += TOKENS_PER_MESSAGE + counts[role] + counts[content]
+        except KeyError:  # nothing was added: count (and remember) both
+            total += TOKENS_PER_MESSAGE + count_text(role) + count_text(content)
         name = m.get("name")
         if name:
             total += TOKENS_PER_NAME + count_text(str(name))

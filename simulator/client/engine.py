@@ -75,30 +75,38 @@ class ClientBrain:
         self.rng = rng
         self.policy = build_retry_policy(config.retry, rng)
         self.ledger = BudgetLedger(config.guards)
+        self._chains: dict[str, tuple[str, ...]] = {}  # first model -> chain (config is frozen)
 
     def _spec(
-        self, req: LogicalRequest, model: str, attempt: int, max_tokens: int | None
+        self,
+        req: LogicalRequest,
+        model: str,
+        m: ModelSpec | None,
+        attempt: int,
+        max_tokens: int | None,
     ) -> AttemptSpec:
-        m = self.catalog.get(model)
-        t = self.config.timeouts
+        cfg = self.config
+        t = cfg.timeouts
         return AttemptSpec(
-            attempt=attempt,
-            model=model,
-            dialect=m.dialect if m is not None else "openai",
-            messages=req.messages,
-            max_tokens=max_tokens,
-            stream=self.config.stream,
-            input_tokens=req.input_tokens,
-            connect_timeout_s=t.connect_s,
-            read_timeout_s=t.read_s,
-            api_key=self.config.api_key,
+            attempt,
+            model,
+            m.dialect if m is not None else "openai",
+            req.messages,
+            max_tokens,
+            cfg.stream,
+            req.input_tokens,
+            t.connect_s,
+            t.read_s,
+            cfg.api_key,
         )
 
     def request(self, req: LogicalRequest, now: float) -> RequestGen:
         """Run one logical request starting at ``now`` (see the module docstring)."""
         cfg = self.config
         deadline = now + cfg.timeouts.total_s
-        chain = chain_for(req.model, cfg.fallback)
+        chain = self._chains.get(req.model)
+        if chain is None:
+            chain = self._chains[req.model] = chain_for(req.model, cfg.fallback)
         attempts, cost, slept, pending = 0, 0.0, 0.0, 0.0
         final: Outcome | None = None
         model = chain[0]
@@ -112,41 +120,57 @@ class ClientBrain:
             return done(False, refusal)
         max_tokens = clamp_max_tokens(req.max_tokens, cfg.guards)
         error: str | None = None
+        policy, ledger = self.policy, self.ledger
+        user, feature = req.user_id, req.feature
+        # Decided once per logical request rather than per attempt (a speed trick for the live
+        # driver's hot path): without a breaker or throttle ``policy.admit`` always admits;
+        # without those or a retry budget ``policy.record`` does nothing; without a daily
+        # budget the ledger never refuses, so its reservations need not be kept.
+        admits = policy.breaker_cfg is not None or policy.throttle_cfg is not None
+        records = admits or policy.budget is not None
+        budgeted = ledger.budgeted
+        hold, held_at = 0.0, now
 
         for idx, model in enumerate(chain):  # ``done`` reads ``model``: the last one tried
+            m = self.catalog.get(model)
             has_next = idx + 1 < len(chain)
             on_model, prev = 0, None
             if idx > 0 and now >= deadline:
                 return done(False, "total_timeout")
             while True:
-                refusal = self.ledger.refuse(req.user_id, req.feature, now)
-                if refusal is not None:
-                    return done(False, refusal)
-                local = self.policy.admit(model, now)
-                if local is not None:
-                    error = local
-                    break
+                if budgeted:
+                    refusal = ledger.refuse(user, feature, now)
+                    if refusal is not None:
+                        return done(False, refusal)
+                if admits:
+                    local = policy.admit(model, now)
+                    if local is not None:
+                        error = local
+                        break
                 attempts += 1
                 on_model += 1
-                spec = self._spec(req, model, attempts, max_tokens)
-                # Reserve the worst case before sending and settle to the real price after:
-                # requests in flight count against the budget, so a loop that fires many at
-                # once still stops within one request of it.
-                hold = estimate_cost(self.catalog.get(model), req.input_tokens, max_tokens)
-                held_at = now
-                self.ledger.charge(req.user_id, req.feature, held_at, hold)
+                spec = self._spec(req, model, m, attempts, max_tokens)
+                if budgeted:
+                    # Reserve the worst case before sending and settle to the real price
+                    # after: requests in flight count against the budget, so a loop that
+                    # fires many at once still stops within one request of it.
+                    hold = estimate_cost(m, req.input_tokens, max_tokens)
+                    held_at = now
+                    ledger.charge(user, feature, held_at, hold)
                 outcome = _expect((yield Send(spec, pending)), Outcome)
                 pending, now, final = 0.0, outcome.now, outcome
-                c = attempt_cost(self.catalog.get(model), outcome)
+                c = attempt_cost(m, outcome)
                 cost += c
-                self.ledger.charge(req.user_id, req.feature, held_at, c - hold)
-                self.policy.record(model, outcome)
+                if budgeted:
+                    ledger.charge(user, feature, held_at, c - hold)
+                if records:
+                    policy.record(model, outcome)
                 if outcome.ok and outcome.error is None:
                     return done(True, None)
                 error = _error_of(outcome)
                 if effective_status(outcome) in NEVER_RETRY:
                     return done(False, error)
-                backoff = self.policy.next_backoff(on_model, outcome, prev)
+                backoff = policy.next_backoff(on_model, outcome, prev)
                 trigger = has_next and is_fallback_trigger(outcome, cfg.fallback_on)
                 if trigger and (backoff is None or skip_wait(outcome)):
                     break

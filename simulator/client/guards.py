@@ -75,6 +75,14 @@ class BudgetLedger:
         default_factory=lambda: defaultdict(float)
     )
 
+    @property
+    def budgeted(self) -> bool:
+        """False when no daily budget is set: then :meth:`refuse` never refuses."""
+        return (
+            self.cfg.user_daily_budget_usd is not None
+            or self.cfg.feature_daily_budget_usd is not None
+        )
+
     def refuse(self, user: str, feature: str, now: float) -> str | None:
         """``"budget_exceeded"`` when today's spend already reached a budget, else None."""
         d = day_of(now)

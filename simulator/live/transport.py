@@ -46,7 +46,7 @@ class LocustTransport:
         # No catch_response: Locust reports a 4xx/5xx as a failure by itself, and skipping
         # the context manager keeps the hot path short.
         resp = self.session.request(
-            "POST", call.path, name=f"{spec.model} chat", data=call.body, headers=call.headers
+            "POST", call.path, name=call.stats_name, data=call.body, headers=call.headers
         )
         status = int(resp.status_code or 0)
         if status == 0:
@@ -55,19 +55,21 @@ class LocustTransport:
             body = read_body(status, resp.content or b"")
         except Exception as exc:  # the body was cut off mid-read
             return Outcome(self.now(), 0, _error_kind(exc), latency_s=self._scen(started))
-        facts = read_headers(resp.headers or {}, 200 <= status < 300)
-        return Outcome(
-            now=self.now(),
-            status=status,
-            error=body.error,
-            retry_after_s=None if facts.retry_after_s is None else facts.retry_after_s * self.k,
-            input_tokens=body.input_tokens,
-            output_tokens=body.output_tokens,
-            cached_tokens=body.cached_tokens,
-            finish_reason=body.finish_reason,
-            latency_s=self._scen(started),
-            remaining_requests=facts.remaining_requests,
-            remaining_tokens=facts.remaining_tokens,
+        facts = read_headers(resp.headers or {}, 200 <= status < 300, spec.dialect)
+        retry_after = facts.retry_after_s
+        return Outcome(  # positional, in field order: this runs per attempt
+            self.now(),
+            status,
+            body.error,
+            None if retry_after is None else retry_after * self.k,
+            body.input_tokens,
+            body.output_tokens,
+            body.cached_tokens,
+            body.finish_reason,
+            None,  # ttft_s: no stream
+            self._scen(started),  # latency_s
+            facts.remaining_requests,
+            facts.remaining_tokens,
         )
 
     def _send_stream(self, spec: AttemptSpec, call: HttpCall) -> Outcome:
@@ -75,7 +77,7 @@ class LocustTransport:
         with self.session.request(
             "POST",
             call.path,
-            name=f"{spec.model} stream",
+            name=call.stats_name,
             data=call.body,
             headers=call.headers,
             stream=True,
@@ -86,7 +88,7 @@ class LocustTransport:
                 kind = _error_kind(resp.error)
                 resp.failure(f"{kind}: {resp.error}")
                 return Outcome(self.now(), 0, kind, latency_s=self._scen(started))
-            facts = read_headers(resp.headers or {}, 200 <= status < 300)
+            facts = read_headers(resp.headers or {}, 200 <= status < 300, spec.dialect)
             retry_after = None if facts.retry_after_s is None else facts.retry_after_s * self.k
             if 200 <= status < 300:
                 return self._stream(resp, started, facts, retry_after)

@@ -6,8 +6,8 @@ import base64
 import json
 from typing import Any
 
+from ...model.memo import fill
 from ...model.provider import Completion, Embedding
-from ..rendered import RenderCache
 
 __all__ = [
     "chat_body",
@@ -91,18 +91,17 @@ def _render_usage(key: tuple[int, int, int]) -> bytes:
     return (_USAGE_JSON % (n_in, n_out, n_in + n_out, cached)).encode()
 
 
-# Subscripted inline by chat_body_bytes: a hit costs no Python call.
-_usage_json: RenderCache[tuple[int, int, int], bytes] = RenderCache(_render_usage)
-_created_json: RenderCache[int, bytes] = RenderCache(lambda second: b"%d" % second)
+def _render_second(second: int) -> bytes:
+    return b"%d" % second
 
 
-def _choices_json(model: str, finish_reason: str, pieces: tuple[str, ...]) -> bytes:
-    # Keyed by id(pieces): token_pieces() hands out one shared tuple per text, and hashing
-    # its 50-odd strings would cost more than the rest of the lookup. The entry keeps the
-    # tuple alive, so its id cannot be reused by another object while it is cached.
-    hit = _choices_cache.get(id(pieces))
-    if hit is not None and hit[0] is pieces and hit[1] == model and hit[2] == finish_reason:
-        return hit[3]
+# Memos (see model.memo) looked up inline by chat_body_bytes: a hit costs no Python call.
+_usage_json: dict[tuple[int, int, int], bytes] = {}
+_created_json: dict[int, bytes] = {}
+
+
+def _render_choices(model: str, finish_reason: str, pieces: tuple[str, ...]) -> bytes:
+    """The ``model`` and ``choices`` fragment, rendered and cached (see ``_choices_cache``)."""
     if len(_choices_cache) >= _CACHE_MAX:
         _choices_cache.clear()
     text = json.dumps("".join(pieces))
@@ -113,14 +112,32 @@ def _choices_json(model: str, finish_reason: str, pieces: tuple[str, ...]) -> by
 
 def chat_body_bytes(c: Completion, created: int) -> bytes:
     """:func:`chat_body` rendered from cached fragments: the hot path of every non-streamed call."""
+    request_id, model, n_in, cached, n_out, finish_reason, pieces = c[:7]
+    # The choices fragment is keyed by id(pieces): token_pieces() hands out one shared tuple
+    # per text, and hashing its 50-odd strings would cost more than the rest of the lookup.
+    # The entry keeps the tuple alive, so its id cannot be reused while it is cached.
+    hit = _choices_cache.get(id(pieces))
+    if hit is not None and hit[0] is pieces and hit[1] == model.name and hit[2] == finish_reason:
+        choices = hit[3]
+    else:
+        choices = _render_choices(model.name, finish_reason, pieces)
+    usage_key = (n_in, n_out, cached)
+    try:
+        created_json = _created_json[created]
+    except KeyError:
+        created_json = fill(_created_json, created, _render_second)
+    try:
+        usage_json = _usage_json[usage_key]
+    except KeyError:
+        usage_json = fill(_usage_json, usage_key, _render_usage)
     return b"".join(
         (
             _BODY_HEAD,
-            c.request_id.removeprefix("req_").encode(),
+            request_id.removeprefix("req_").encode(),
             _BODY_CREATED,
-            _created_json[created],
-            _choices_json(c.model.name, c.finish_reason, c.pieces),
-            _usage_json[c.input_tokens, c.output_tokens, c.cached_tokens],
+            created_json,
+            choices,
+            usage_json,
             _BODY_TAIL,
         )
     )
