@@ -95,7 +95,8 @@ class TraceWriter:
         self._due = time.monotonic() + max_delay_s
 
     def write(self, record: TraceRecord) -> None:
-        self._fh.write(record.to_json_bytes() + b"\n")
+        # record.to_json_bytes() inlined: this runs twice per logical request.
+        self._fh.write(_to_json(dict(zip(TRACE_FIELDS, record)), inf_nan_mode="null") + b"\n")  # noqa: B905
         if time.monotonic() >= self._due:
             self._push()
 
@@ -136,8 +137,7 @@ def iter_traces(path: str | Path) -> Iterator[dict[str, object]]:
                 continue
 
 
-def attempt_record(
-    *,
+def attempt_record(  # no ``*``: the live driver passes these positionally, in this order
     strategy: str,
     req: LogicalRequest,
     spec: AttemptSpec,
@@ -184,8 +184,7 @@ def attempt_record(
     )
 
 
-def request_record(
-    *,
+def request_record(  # no ``*``: the live driver passes these positionally, in this order
     strategy: str,
     req: LogicalRequest,
     result: RequestResult,

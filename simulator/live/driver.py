@@ -85,67 +85,101 @@ class LiveDriver:
 
     def run_request(self, req: LogicalRequest) -> RequestResult:
         clock, catalog = self.clock, self.brain.catalog
-        send, write = self.transport.send, self.sink.write
+        send = self.transport.send
         start = clock.now()
         gen = self.brain.request(req, start)
-        result: RequestResult | None = None
-        end: float | None = None  # scenario time the last attempt ended, if it was the last event
         try:
             event = next(gen)
             while True:
                 if isinstance(event, Send):
-                    spec = event.attempt
+                    sent, spec = event, event.attempt
                     # The first attempt starts when the request does: no wait comes before it,
                     # so the brain's few microseconds are not worth a second clock read.
                     t0 = start if spec.attempt == 1 else clock.now()
                     outcome = send(spec)
-                    write(
-                        attempt_record(
-                            strategy=self.strategy,
-                            req=req,
-                            spec=spec,
-                            outcome=outcome,
-                            start_t=t0,
-                            slept_s=event.slept_s,
-                            cost_usd=attempt_cost(catalog.get(spec.model), outcome),
-                            first_model=req.model,
-                            timestamp=_stamp(),
-                            worker=self.worker,
+                    # The brain hears the outcome before the attempt is recorded (it does no
+                    # I/O, so no other greenlet runs in between): when that ends the request,
+                    # a one-attempt request's cost is the attempt's, and both records share
+                    # one timestamp and end time (the brain's own microseconds aside).
+                    try:
+                        event = gen.send(outcome)
+                    except StopIteration as stop:
+                        result: RequestResult = stop.value
+                        stamp = _stamp()
+                        cost = (
+                            result.cost_usd
+                            if result.attempts == 1
+                            else attempt_cost(catalog.get(spec.model), outcome)
                         )
-                    )
-                    end = outcome.now
-                    event = gen.send(outcome)
-                else:
-                    gevent.sleep(max(0.0, event.seconds / clock.k))
-                    end = None
+                        self._attempt(req, sent, outcome, t0, cost, stamp)
+                        self._finish(req, result, start, outcome.now, stamp)
+                        return result
+                    except BaseException:
+                        cost = attempt_cost(catalog.get(spec.model), outcome)
+                        self._attempt(req, sent, outcome, t0, cost, _stamp())
+                        raise
+                    cost = attempt_cost(catalog.get(spec.model), outcome)
+                    self._attempt(req, sent, outcome, t0, cost, _stamp())
+                    if isinstance(event, Send):
+                        continue
+                # A wait: the request's end is read from the clock if it ends after one.
+                gevent.sleep(max(0.0, event.seconds / clock.k))
+                try:
                     event = gen.send(Woke(clock.now()))
-        except StopIteration as stop:
+                except StopIteration as stop:
+                    result = stop.value
+                    self._finish(req, result, start, clock.now(), _stamp())
+                    return result
+        except StopIteration as stop:  # refused before any attempt
             result = stop.value
+            self._finish(req, result, start, clock.now(), _stamp())
+            return result
         except gevent.GreenletExit:  # the run ended (deadline or interrupt) mid-request
             gen.close()
             result = RequestResult(False, req.model, 0, None, "run_ended", 0.0, 0.0, None)
-            self._finish(req, result, start, None)
+            self._finish(req, result, start, clock.now(), _stamp())
             raise
-        assert result is not None
-        self._finish(req, result, start, end)
-        return result
+
+    def _attempt(
+        self,
+        req: LogicalRequest,
+        send: Send,
+        outcome: Outcome,
+        t0: float,
+        cost: float,
+        stamp: str,
+    ) -> None:
+        """Write the record of one attempt."""
+        spec = send.attempt
+        self.sink.write(
+            attempt_record(  # positional (see attempt_record): this runs per attempt
+                self.strategy,
+                req,
+                spec,
+                outcome,
+                t0,
+                send.slept_s,
+                cost,
+                req.model,
+                stamp,
+                self.worker,
+            )
+        )
 
     def _finish(
-        self, req: LogicalRequest, result: RequestResult, start: float, end: float | None
+        self, req: LogicalRequest, result: RequestResult, start: float, end: float, stamp: str
     ) -> None:
-        """Write the request record. ``end`` is the last outcome's time when no wait came after
-        it (the brain's own microseconds aside, that is when the request ended), which saves a
-        clock read on the usual path; None reads the clock."""
+        """Write the request record, ending at scenario time ``end``."""
         spec = self.brain.catalog.get(result.model or req.model)
-        record = request_record(
-            strategy=self.strategy,
-            req=req,
-            result=result,
-            start_t=start,
-            end_t=self.clock.now() if end is None else end,
-            provider=spec.dialect if spec else None,
-            timestamp=_stamp(),
-            worker=self.worker,
+        record = request_record(  # positional (see request_record)
+            self.strategy,
+            req,
+            result,
+            start,
+            end,
+            spec.dialect if spec else None,
+            stamp,
+            self.worker,
         )
         self.sink.write(record)
         if self.on_request is not None:

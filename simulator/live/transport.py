@@ -30,6 +30,13 @@ def _error_kind(exc: BaseException | None) -> str:
     return "connection"
 
 
+def _headers(resp: Any) -> Any:
+    """The response's headers, or {} when it has none. (Not ``resp.headers or {}``: the
+    truth test of geventhttpclient's Headers is a Python-level count of every header.)"""
+    headers = resp.headers
+    return {} if headers is None else headers
+
+
 class LocustTransport:
     """``send(spec) -> Outcome``; ``now`` is the driver's scenario clock."""
 
@@ -55,7 +62,8 @@ class LocustTransport:
             body = read_body(status, resp.content or b"")
         except Exception as exc:  # the body was cut off mid-read
             return Outcome(self.now(), 0, _error_kind(exc), latency_s=self._scen(started))
-        facts = read_headers(resp.headers or {}, 200 <= status < 300, spec.dialect)
+        headers = resp.headers  # not ``or {}``: see _headers
+        facts = read_headers({} if headers is None else headers, 200 <= status < 300, spec.dialect)
         retry_after = facts.retry_after_s
         return Outcome(  # positional, in field order: this runs per attempt
             self.now(),
@@ -88,7 +96,7 @@ class LocustTransport:
                 kind = _error_kind(resp.error)
                 resp.failure(f"{kind}: {resp.error}")
                 return Outcome(self.now(), 0, kind, latency_s=self._scen(started))
-            facts = read_headers(resp.headers or {}, 200 <= status < 300, spec.dialect)
+            facts = read_headers(_headers(resp), 200 <= status < 300, spec.dialect)
             retry_after = None if facts.retry_after_s is None else facts.retry_after_s * self.k
             if 200 <= status < 300:
                 return self._stream(resp, started, facts, retry_after)
