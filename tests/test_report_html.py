@@ -280,8 +280,8 @@ def test_winner_is_the_faster_one_and_the_page_says_why_and_at_what_cost() -> No
     lines = winner_lines(summary, ["exp", "jit"])
     assert lines[0].startswith("Winner: jit — same success rate with the lowest p95 latency")
     assert lines[1] == (
-        "Why and at what cost: exp retries in synchronised waves (retry peak 148/s vs 60/s "
-        "for jit), which is what makes its p95 65,837 ms; jit makes more attempts per request "
+        "Why and at what cost: exp's retries bunch together (retry peak 148/s vs 60/s "
+        "for jit) and its p95 is 65,837 ms; jit makes more attempts per request "
         "(3.04× vs 2.79×)."
     )
     # same p95 (within 1%): fewer attempts decide, and no trade-off line is needed

@@ -145,10 +145,10 @@ def _herd_tradeoff(per: Mapping[str, Any], w: str, r: str) -> str:
     parts = []
     if peak_r is not None and peak_w is not None and peak_r >= 1.5 * peak_w:
         parts.append(
-            f"{r} retries in synchronised waves (retry peak "
+            f"{r}'s retries bunch together (retry peak "
             f"{format_value('retry_peak_rps', peak_r)} vs "
-            f"{format_value('retry_peak_rps', peak_w)} for {w}), which is what makes its "
-            f"p95 {format_value('p95_latency_ms', mr.get('p95_latency_ms'))}"
+            f"{format_value('retry_peak_rps', peak_w)} for {w}) and its p95 is "
+            f"{format_value('p95_latency_ms', mr.get('p95_latency_ms'))}"
         )
     if amp_w is not None and amp_r is not None and amp_w >= 1.05 * amp_r:
         parts.append(
