@@ -258,21 +258,7 @@ class Provider:
         estimate = input_tokens + (max_tokens or self._default_max_tokens)
         view = state.admit(estimate, now)
         if isinstance(view, Limited):
-            return Rejection(
-                429,
-                "rate_limit",
-                {"model": spec.name},
-                RateLimitView(
-                    state.rpm,
-                    state.tpm,
-                    view.remaining_requests,
-                    view.remaining_tokens,
-                    view.reset_requests_s,
-                    view.reset_tokens_s,
-                ),
-                view.retry_after_s,
-                view,
-            )
+            return _rate_limited(spec.name, state, view)
 
         cached = 0
         if input_tokens >= self._cache_min_tokens:  # shorter prompts can never hit
@@ -361,14 +347,7 @@ class Provider:
         total = sum(counts)
         verdict = state.admit(total, now)
         if isinstance(verdict, Limited):
-            return Rejection(
-                429,
-                "rate_limit",
-                {"model": spec.name},
-                self._view(state, now),
-                verdict.retry_after_s,
-                verdict,
-            )
+            return _rate_limited(spec.name, state, verdict)
         n_dims = dims or spec.embedding_dims
         vectors = _embed_vectors(req.inputs, n_dims)
         plan = draw_plan(spec.latency, total, 0, rng)
@@ -389,3 +368,16 @@ def _embed_vectors(inputs: Sequence[str], dims: int) -> np.ndarray:
         v = np.random.default_rng(seed).standard_normal(dims).astype(np.float32)
         out[i] = v / np.linalg.norm(v)
     return out
+
+
+def _rate_limited(model: str, state: LimitState, limited: Limited) -> Rejection:
+    """The 429 for a refused admission, with the limits as they stood when it was refused."""
+    view = RateLimitView(
+        state.rpm,
+        state.tpm,
+        limited.remaining_requests,
+        limited.remaining_tokens,
+        limited.reset_requests_s,
+        limited.reset_tokens_s,
+    )
+    return Rejection(429, "rate_limit", {"model": model}, view, limited.retry_after_s, limited)
