@@ -14,8 +14,9 @@ Offered twice the rate for ``duration`` scenario seconds, it should admit
 mock charges each request its estimate (prompt + max_tokens) at admission and corrects it to
 actual usage in ``settle()``; here the provider's output length is fixed at ``max_tokens``
 (output_tokens median = max_tokens, spread 0), so estimate == actual, the correction is zero,
-and the admitted tokens are exactly what the bucket let through. ``settle()`` is still called
-for every admitted request, so the correction path runs.
+and the admitted tokens are exactly what the bucket let through. Both settlement paths run:
+every other request is streamed, so it is settled by a later ``settle()`` call; the others,
+not streamed from a zero-latency model, are settled at admission.
 
 The default run is in virtual time against :class:`Provider` (the whole admission path:
 the OpenAI dialect's body parsing and token counting, model lookup, faults, limits), with
@@ -156,11 +157,11 @@ def run_virtual(
     used_tokens = 0
     for i, now in enumerate(times.tolist()):
         body, input_tokens, max_tokens = oai.parse_chat(chat_body(i))
-        req = ChatRequest(API_KEY, body["model"], body["messages"], max_tokens)
+        req = ChatRequest(API_KEY, body["model"], body["messages"], max_tokens, i % 2 == 0)
         decision = provider.chat(req, now, input_tokens)
         if isinstance(decision, Completion):
-            # Zero latency: the response is done when it is admitted.
-            provider.settle(decision.ticket, decision.output_tokens, now)
+            if decision.ticket is not None:  # streamed: zero latency, done when admitted
+                provider.settle(decision.ticket, decision.output_tokens, now)
             used_tokens += decision.input_tokens + decision.output_tokens
         status[decision.status if not isinstance(decision, Completion) else 200] += 1
     admitted = status[200] if limit == "RPM" else used_tokens

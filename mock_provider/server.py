@@ -205,27 +205,29 @@ def chat_completions(state: MockState) -> Handler:
             # the same HTTPRequestEntityTooLarge, and the header lookup and int() are saved.
             body, input_tokens, max_tokens = oai.parse_chat(await request.read())
             model = body["model"]
+            stream = body.get("stream")
             now = clock.now()
             decision = provider.decide_chat(
-                key, model, body["messages"], max_tokens, now, input_tokens
+                key, model, body["messages"], max_tokens, now, input_tokens, bool(stream)
             )
             if isinstance(decision, Rejection):
                 return _reject(state, request, model, decision)
             headers = oai.ratelimit_headers(decision.ratelimit, clock.time_scale)
             headers["x-request-id"] = decision.request_id
-            if body.get("stream"):
+            if stream:
                 options = body.get("stream_options")
                 include_usage = bool(options and options.get("include_usage"))
                 return await _stream(request, state, decision, headers, include_usage)
-            delivered = 0
-            wait = decision.plan.total_s
-            try:
-                if wait > 0:
-                    await asyncio.sleep(clock.wall(wait))
+            ticket = decision.ticket
+            if ticket is None:  # finished, and settled, at admission: nothing to wait for
                 delivered = decision.output_tokens
-            finally:
-                # Without a sleep no time has passed: settle at ``now``, one clock read fewer.
-                provider.settle(decision.ticket, delivered, clock.now() if wait > 0 else now)
+            else:
+                delivered = 0
+                try:
+                    await asyncio.sleep(clock.wall(decision.plan.total_s))
+                    delivered = decision.output_tokens
+                finally:
+                    provider.settle(ticket, delivered, clock.now())
             # The route's own path: request.path would be the same string, decoded anew.
             counted = (CHAT_PATH, decision.model.name, 200)
             counts[counted] = counts.get(counted, 0) + 1
@@ -285,6 +287,7 @@ async def _stream(
         await resp.write(buf + oai.DONE)
         await resp.write_eof()
     finally:
+        assert c.ticket is not None  # a streamed completion is settled when it ends
         state.provider.settle(c.ticket, delivered, clock.now())
         state.record(request, c.model.name, 200, stream=True, input_tokens=c.input_tokens,
                      output_tokens=delivered, request_id=c.request_id)  # fmt: skip

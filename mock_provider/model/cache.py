@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .tokens import count_text
+from .tokens import REPLY_PRIMING, TOKENS_PER_MESSAGE, TOKENS_PER_NAME, content_text, count_text
 
 __all__ = ["PromptCache", "prefix_keys"]
 
@@ -54,15 +54,22 @@ class PromptCache:
 
 
 def prefix_keys(messages: Sequence[Mapping[str, Any]]) -> list[tuple[int, int]]:
-    """(hash of messages[:i+1], prompt tokens of messages[:i+1]) for each prefix."""
+    """(hash of messages[:i+1], prompt tokens of messages[:i+1]) for each prefix.
+
+    Tokens are counted as :func:`~.tokens.count_chat_tokens` bills them (text parts of list
+    content only); the key hashes all of the content, so a different image is a different
+    prefix.
+    """
     out = []
     key = 0
-    tokens = 3  # reply priming, as in count_chat_tokens
+    tokens = REPLY_PRIMING
     for m in messages:
         content = m.get("content")
-        text = content if isinstance(content, str) else repr(content)
         role = str(m.get("role", ""))
-        key = hash((key, role, text))
-        tokens += 3 + count_text(role) + count_text(text)
+        name = m.get("name")
+        key = hash((key, role, name, content if isinstance(content, str) else repr(content)))
+        tokens += TOKENS_PER_MESSAGE + count_text(role) + count_text(content_text(content))
+        if name:
+            tokens += TOKENS_PER_NAME + count_text(str(name))
         out.append((key, tokens))
     return out

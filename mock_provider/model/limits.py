@@ -15,36 +15,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, NamedTuple
 
-__all__ = ["LimitState", "Limited", "RateLimitView", "TokenBucket", "format_go_duration"]
+__all__ = ["LimitState", "Limited", "RateLimitView", "format_go_duration"]
 
 # tuple.__new__(SomeNamedTuple, (fields...)) builds a NamedTuple in C; calling the class runs
 # its generated Python __new__ first. Used on the per-request hot path, with every field given.
 _tuple_new = tuple.__new__
-
-
-class TokenBucket:
-    """A bucket refilled continuously; ``level`` may go negative when usage exceeded an estimate."""
-
-    __slots__ = ("capacity", "level", "rate", "updated")
-
-    def __init__(self, capacity: float, now: float) -> None:
-        self.capacity = float(capacity)
-        self.rate = self.capacity / 60.0
-        self.level = self.capacity
-        self.updated = now
-
-    def refill(self, now: float) -> None:
-        if now > self.updated:
-            self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
-            self.updated = now
-
-    def wait_for(self, amount: float) -> float:
-        """Seconds until ``amount`` is available (0 when it already is); call after refill."""
-        short = amount - self.level
-        return 0.0 if short <= 0 else short / self.rate
-
-    def until_full(self) -> float:
-        return max(0.0, (self.capacity - self.level) / self.rate)
 
 
 class RateLimitView(NamedTuple):
@@ -73,52 +48,93 @@ class Limited:
     reset_tokens_s: float
 
 
-class LimitState:
-    """The limits of one (API key, model) pair."""
+_SLACK = 1e-12  # relative to a bucket's capacity: far below one request or one token
 
-    __slots__ = ("in_flight", "max_in_flight", "requests", "rpm", "tokens", "tpm")
+
+class LimitState:
+    """The limits of one (API key, model) pair: an RPM and a TPM bucket.
+
+    The two buckets' levels are slots of this object rather than two bucket objects, and
+    share one refill timestamp: admission refills both at the same instant anyway, and every
+    attribute hop and call costs on the mock's hot path (one admission per request served).
+    A level may go negative when usage exceeded an estimate.
+    """
+
+    __slots__ = (
+        "_r_cap", "_r_level", "_r_need", "_r_rate", "_t_cap", "_t_level", "_t_rate", "_t_slack",
+        "_updated",
+        "in_flight", "max_in_flight", "rpm", "tpm",
+    )  # fmt: skip
 
     def __init__(self, rpm: int, tpm: int, now: float, max_in_flight: int | None = None) -> None:
         self.rpm = rpm
         self.tpm = tpm
-        self.requests = TokenBucket(rpm, now)
-        self.tokens = TokenBucket(tpm, now)
+        self._r_cap = self._r_level = float(rpm)
+        self._t_cap = self._t_level = float(tpm)
+        self._r_rate = self._r_cap / 60.0
+        self._t_rate = self._t_cap / 60.0
+        # A level a rounding error short of the need is enough: a client that waited exactly
+        # its Retry-After refilled the bucket by (wait * rate) in floats, which can land a
+        # few ulps short of the one request it was told it would get.
+        self._r_need = 1.0 - _SLACK * self._r_cap
+        self._t_slack = _SLACK * self._t_cap
+        self._updated = now
         self.max_in_flight = max_in_flight
         self.in_flight = 0
 
-    def admit(self, estimated_tokens: int, now: float) -> RateLimitView | Limited:
+    def _refill(self, now: float) -> None:
+        dt = now - self._updated
+        if dt > 0:
+            self._r_level = min(self._r_cap, self._r_level + dt * self._r_rate)
+            self._t_level = min(self._t_cap, self._t_level + dt * self._t_rate)
+            self._updated = now
+
+    def admit(
+        self, estimated_tokens: int, now: float, actual_tokens: int = -1
+    ) -> RateLimitView | Limited:
         """Charge one request and ``estimated_tokens``; the headers' view, or why not.
 
         Admission charges exactly ``estimated_tokens``: pass that to :meth:`settle` later.
+        A response that is finished the moment it is admitted (nothing to wait for, nothing
+        streamed) passes its ``actual_tokens`` instead: it is settled here, at the same
+        instant, and is never in flight. The view still shows the estimate's charge, as the
+        provider's headers do at admission.
         """
-        # The hot path of every request, so the buckets' refill, wait_for and until_full are
-        # written out inline here, and min/max as conditionals: same arithmetic, no calls.
-        req, tok = self.requests, self.tokens
-        if now > req.updated:
-            level = req.level + (now - req.updated) * req.rate
-            req.level = level if level < req.capacity else req.capacity
-            req.updated = now
-        if now > tok.updated:
-            level = tok.level + (now - tok.updated) * tok.rate
-            tok.level = level if level < tok.capacity else tok.capacity
-            tok.updated = now
+        # The refill is written out here (not _refill()), min() as conditionals: same
+        # arithmetic, no calls, on the path every request takes.
+        dt = now - self._updated
+        if dt > 0:
+            r_level = self._r_level + dt * self._r_rate
+            if r_level > self._r_cap:
+                r_level = self._r_cap
+            t_level = self._t_level + dt * self._t_rate
+            if t_level > self._t_cap:
+                t_level = self._t_cap
+            self._r_level, self._t_level, self._updated = r_level, t_level, now
+        else:
+            r_level, t_level = self._r_level, self._t_level
         if estimated_tokens > self.tpm:
             return self._limited("too_large", self.tpm, 0, estimated_tokens, None)
-        if req.level < 1 or tok.level < estimated_tokens:
-            wait_r = req.wait_for(1)
-            wait_t = tok.wait_for(estimated_tokens)
+        if r_level < self._r_need or t_level + self._t_slack < estimated_tokens:
+            wait_r = 0.0 if r_level >= self._r_need else (1 - r_level) / self._r_rate
+            wait_t = 0.0 if t_level + self._t_slack >= estimated_tokens else (
+                (estimated_tokens - t_level) / self._t_rate
+            )  # fmt: skip
             if wait_r >= wait_t:
-                used = self.rpm - math.floor(max(req.level, 0.0))
+                used = self.rpm - math.floor(max(r_level, 0.0))
                 return self._limited("requests", self.rpm, used, 1, wait_r)
-            used = self.tpm - math.floor(max(tok.level, 0.0))
+            used = self.tpm - math.floor(max(t_level, 0.0))
             return self._limited("tokens", self.tpm, used, estimated_tokens, wait_t)
         if self.max_in_flight is not None and self.in_flight >= self.max_in_flight:
             return self._limited("concurrency", self.max_in_flight, self.in_flight, 1, None)
-        req.level = r_level = req.level - 1
-        tok.level = t_level = tok.level - estimated_tokens
-        self.in_flight += 1
-        reset_r = (req.capacity - r_level) / req.rate
-        reset_t = (tok.capacity - t_level) / tok.rate
+        self._r_level = r_level = r_level - 1
+        t_level -= estimated_tokens
+        if actual_tokens < 0:
+            self._t_level = t_level
+            self.in_flight += 1
+        else:  # settle(estimated_tokens, actual_tokens, now), inline
+            self._t_level = t_level + estimated_tokens - actual_tokens
+        # Both levels are now below capacity, so both resets are positive.
         return _tuple_new(
             RateLimitView,
             (
@@ -126,38 +142,29 @@ class LimitState:
                 self.tpm,
                 int(r_level) if r_level > 0 else 0,  # max(0, floor(level))
                 int(t_level) if t_level > 0 else 0,
-                reset_r if reset_r > 0.0 else 0.0,  # max(0.0, reset)
-                reset_t if reset_t > 0.0 else 0.0,
+                (self._r_cap - r_level) / self._r_rate,
+                (self._t_cap - t_level) / self._t_rate,
             ),
         )
 
     def settle(self, charged: int, actual: int, now: float) -> None:
         """Correct the token charge to actual usage once the response is done (or cut)."""
-        tok = self.tokens
-        cap = tok.capacity
-        if now > tok.updated:  # tok.refill(now), inline: once per response
-            level = tok.level + (now - tok.updated) * tok.rate
-            tok.level = level if level < cap else cap
-            tok.updated = now
-        level = tok.level + charged - actual
-        tok.level = level if level < cap else cap
+        if now > self._updated:
+            self._refill(now)
+        level = self._t_level + charged - actual
+        self._t_level = level if level < self._t_cap else self._t_cap
         if self.in_flight > 0:
             self.in_flight -= 1
 
     def snapshot(self, now: float) -> tuple[int, int, float, float]:
         """(remaining requests, remaining tokens, reset requests s, reset tokens s) at ``now``."""
-        self.requests.refill(now)
-        self.tokens.refill(now)
+        self._refill(now)
         return (
-            self._remaining(self.requests),
-            self._remaining(self.tokens),
-            self.requests.until_full(),
-            self.tokens.until_full(),
+            max(0, math.floor(self._r_level)),
+            max(0, math.floor(self._t_level)),
+            max(0.0, (self._r_cap - self._r_level) / self._r_rate),
+            max(0.0, (self._t_cap - self._t_level) / self._t_rate),
         )
-
-    @staticmethod
-    def _remaining(bucket: TokenBucket) -> int:
-        return max(0, math.floor(bucket.level))
 
     def _limited(
         self,
@@ -167,17 +174,7 @@ class LimitState:
         requested: int,
         retry_after: float | None,
     ) -> Limited:
-        return Limited(
-            kind,
-            limit,
-            used,
-            requested,
-            retry_after,
-            self._remaining(self.requests),
-            self._remaining(self.tokens),
-            self.requests.until_full(),
-            self.tokens.until_full(),
-        )
+        return Limited(kind, limit, used, requested, retry_after, *self.snapshot(self._updated))
 
 
 def format_go_duration(seconds: float) -> str:

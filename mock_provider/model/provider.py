@@ -90,7 +90,7 @@ class Completion(NamedTuple):
     pieces: tuple[str, ...]  # the output, one string per token
     plan: TimingPlan
     ratelimit: RateLimitView
-    ticket: Ticket
+    ticket: Ticket | None  # None: settled at admission (see Provider.decide_chat)
 
     @property
     def text(self) -> str:
@@ -208,7 +208,7 @@ class Provider:
     def chat(self, req: ChatRequest, now: float, input_tokens: int) -> Decision:
         """Decide one chat completion. ``input_tokens`` is counted by the dialect's rules."""
         return self.decide_chat(
-            req.api_key, req.model, req.messages, req.max_tokens, now, input_tokens
+            req.api_key, req.model, req.messages, req.max_tokens, now, input_tokens, req.stream
         )
 
     def decide_chat(
@@ -219,8 +219,14 @@ class Provider:
         max_tokens: int | None,
         now: float,
         input_tokens: int,
+        stream: bool = False,
     ) -> Decision:
-        """:meth:`chat` with the request's fields passed in, as the HTTP face has them."""
+        """:meth:`chat` with the request's fields passed in, as the HTTP face has them.
+
+        A completion that is not streamed from a zero-latency model is finished the moment it
+        is admitted: it is settled then (its ``ticket`` is None) and never counts in flight.
+        Every other completion must be passed to :meth:`settle` when it is done or cut.
+        """
         if not api_key or (
             self.api_keys and api_key not in self.api_keys
         ):  # authenticate(), inline
@@ -255,15 +261,6 @@ class Provider:
             fault = self.faults.decide(spec.name, now - self.epoch, rng)
             if fault is not None:
                 return Rejection(fault.status, "server_error", {"reason": fault.reason}, None)
-        estimate = input_tokens + (max_tokens or self._default_max_tokens)
-        view = state.admit(estimate, now)
-        if isinstance(view, Limited):
-            return _rate_limited(spec.name, state, view)
-
-        cached = 0
-        if input_tokens >= self._cache_min_tokens:  # shorter prompts can never hit
-            cached = self._cache(spec.name).lookup(prefix_keys(messages), now)
-            cached = min(cached, input_tokens)
         natural = self._fixed_output
         if natural is None:
             assert rng is not None
@@ -273,7 +270,22 @@ class Provider:
         if max_tokens and max_tokens < cap:
             cap = max_tokens
         output = natural if natural < cap else cap
-        if spec.name in self._instant:
+        estimate = input_tokens + (max_tokens or self._default_max_tokens)
+        instant = spec.name in self._instant
+        if instant and not stream:  # done at admission: charge what it uses, no ticket
+            view = state.admit(estimate, now, input_tokens + output)
+            ticket = None
+        else:
+            view = state.admit(estimate, now)
+            ticket = _tuple_new(Ticket, (state, estimate, input_tokens))
+        if isinstance(view, Limited):
+            return _rate_limited(spec.name, state, view)
+
+        cached = 0
+        if input_tokens >= self._cache_min_tokens:  # shorter prompts can never hit
+            cached = self._cache(spec.name).lookup(prefix_keys(messages), now)
+            cached = min(cached, input_tokens)
+        if instant:
             try:
                 plan = _instant_plans[output]
             except KeyError:
@@ -298,7 +310,7 @@ class Provider:
                 pieces,
                 plan,
                 view,
-                _tuple_new(Ticket, (state, estimate, input_tokens)),
+                ticket,
             ),
         )
 

@@ -18,6 +18,10 @@ from .memo import fill
 
 __all__ = [
     "ENCODING_NAME",
+    "REPLY_PRIMING",
+    "TOKENS_PER_MESSAGE",
+    "TOKENS_PER_NAME",
+    "content_text",
     "count_chat_tokens",
     "count_text",
     "text_of_tokens",
@@ -85,7 +89,8 @@ def count_text(text: str) -> int:
         return fill(_text_tokens, text, _encode_count, 65_536)
 
 
-def _content_text(content: Any) -> str:
+def content_text(content: Any) -> str:
+    """The billed text of a message's content: a string, or the text parts of a list."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -107,7 +112,7 @@ def count_chat_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
         if type(role) is not str:
             role = str(role)
         if type(content) is not str:
-            content = _content_text(content)
+            content = content_text(content)
         try:
             total += TOKENS_PER_MESSAGE + counts[role] + counts[content]
         except KeyError:  # nothing was added: count (and remember) both
