@@ -2,12 +2,19 @@
 
 A refusal is a :class:`BadRequest` carrying the message, ``param`` and ``code`` the real API
 gives for the same mistake (missing or mistyped fields, invalid JSON, an empty message list).
+
+Two validators read the same TypedDict schema. msgspec decodes every chat body: it parses and
+checks in one pass at about a third of pydantic's cost, and this runs once per request served.
+A body msgspec refuses goes to pydantic, whose structured errors (a location per field, an
+error type) are what the OpenAI-shaped refusal is built from; if pydantic accepts it after
+all, its result is used, so no body pydantic's schema allows is ever refused.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal, NotRequired
 
+import msgspec
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
@@ -49,9 +56,8 @@ class EmbeddingsBody(TypedDict):
     dimensions: NotRequired[int]
 
 
+_decode_chat = msgspec.json.Decoder(ChatBody).decode
 _chat = TypeAdapter(ChatBody)
-# The schema validator itself: TypeAdapter.validate_json only checks its options and calls it.
-_validate_chat_json = _chat.validator.validate_json
 _embeddings = TypeAdapter(EmbeddingsBody)
 _FIELDS = {
     "model", "messages", "role", "content", "name", "max_tokens", "max_completion_tokens",
@@ -126,9 +132,12 @@ def _to_bad_request(exc: ValidationError) -> BadRequest:
 def parse_chat(raw: bytes) -> tuple[ChatBody, int, int | None]:
     """(body, prompt tokens, effective max_tokens) or :class:`BadRequest`."""
     try:
-        body: ChatBody = _validate_chat_json(raw)
-    except ValidationError as exc:
-        raise _to_bad_request(exc) from None
+        body: ChatBody = _decode_chat(raw)
+    except msgspec.MsgspecError:
+        try:
+            body = _chat.validate_json(raw)
+        except ValidationError as exc:
+            raise _to_bad_request(exc) from None
     if not body["messages"]:
         raise BadRequest(
             "Invalid 'messages': empty array. Expected an array with minimum length 1, but got "
