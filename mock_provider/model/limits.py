@@ -48,6 +48,7 @@ class Limited:
     reset_tokens_s: float
 
 
+_floor = math.floor  # a C function: int(x) goes through the int type's constructor, 2x slower
 _SLACK = 1e-12  # relative to a bucket's capacity: far below one request or one token
 
 
@@ -140,8 +141,8 @@ class LimitState:
             (
                 self.rpm,
                 self.tpm,
-                int(r_level) if r_level > 0 else 0,  # max(0, floor(level))
-                int(t_level) if t_level > 0 else 0,
+                _floor(r_level) if r_level > 0 else 0,  # max(0, floor(level))
+                _floor(t_level) if t_level > 0 else 0,
                 (self._r_cap - r_level) / self._r_rate,
                 (self._t_cap - t_level) / self._t_rate,
             ),
