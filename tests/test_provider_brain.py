@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import tiktoken
+from msgspec.structs import astuple
 
 from mock_provider.dialects.openai import parse_chat
 from mock_provider.model.cache import PromptCache
@@ -242,10 +243,10 @@ def test_remaining_and_reset_follow_a_continuous_capped_refill() -> None:
 def test_provider_view_reports_the_refilled_limits() -> None:
     p = Provider(_cfg(default_rpm=120, default_tpm=12_000), 0.0)  # 2 req/s, 200 tok/s
     c = _completion(_ask(p, 0.0, input_tokens=100, max_tokens=500))
-    assert tuple(c.ratelimit) == pytest.approx((120, 12_000, 119, 11_400, 0.5, 3.0))
+    assert astuple(c.ratelimit) == pytest.approx((120, 12_000, 119, 11_400, 0.5, 3.0))
     view = p.view(KEY, MODEL, 2.0)  # requests full again; 11_400 + 2 * 200 tokens
     assert view is not None
-    assert tuple(view) == pytest.approx((120, 12_000, 120, 11_800, 0.0, 1.0))
+    assert astuple(view) == pytest.approx((120, 12_000, 120, 11_800, 0.0, 1.0))
     assert p.view(KEY, MODEL, 600.0) == RateLimitView(120, 12_000, 120, 12_000, 0.0, 0.0)
 
 

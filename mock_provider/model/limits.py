@@ -11,18 +11,15 @@ token charge is corrected to actual usage with :meth:`LimitState.settle`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal, NamedTuple
+from typing import Literal
+
+import msgspec
 
 __all__ = ["LimitState", "Limited", "RateLimitView", "format_go_duration"]
 
-# tuple.__new__(SomeNamedTuple, (fields...)) builds a NamedTuple in C; calling the class runs
-# its generated Python __new__ first. Used on the per-request hot path, with every field given.
-_tuple_new = tuple.__new__
 
-
-class RateLimitView(NamedTuple):
+class RateLimitView(msgspec.Struct, frozen=True, gc=False):
     """The values of the rate-limit headers after a decision."""
 
     limit_requests: int
@@ -33,8 +30,7 @@ class RateLimitView(NamedTuple):
     reset_tokens_s: float
 
 
-@dataclass(frozen=True, slots=True)
-class Limited:
+class Limited(msgspec.Struct, frozen=True, gc=False):
     """A 429: ``kind`` names the limit that bit; ``retry_after_s`` None means waiting won't help."""
 
     kind: Literal["requests", "tokens", "concurrency", "too_large"]
@@ -136,16 +132,13 @@ class LimitState:
         else:  # settle(estimated_tokens, actual_tokens, now), inline
             self._t_level = t_level + estimated_tokens - actual_tokens
         # Both levels are now below capacity, so both resets are positive.
-        return _tuple_new(
-            RateLimitView,
-            (
-                self.rpm,
-                self.tpm,
-                _floor(r_level) if r_level > 0 else 0,  # max(0, floor(level))
-                _floor(t_level) if t_level > 0 else 0,
-                (self._r_cap - r_level) / self._r_rate,
-                (self._t_cap - t_level) / self._t_rate,
-            ),
+        return RateLimitView(
+            self.rpm,
+            self.tpm,
+            _floor(r_level) if r_level > 0 else 0,  # max(0, floor(level))
+            _floor(t_level) if t_level > 0 else 0,
+            (self._r_cap - r_level) / self._r_rate,
+            (self._t_cap - t_level) / self._t_rate,
         )
 
     def settle(self, charged: int, actual: int, now: float) -> None:

@@ -106,7 +106,7 @@ def count_chat_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
     counts = _text_tokens
     for m in messages:
         # The memo read directly rather than through count_text() calls, a subscript for the
-        # required role, ``in`` for the rare name, and str() only for values that are not
+        # required role, and str() only for values that are not
         # strings already: this runs for every message of every request served.
         role = m["role"]
         content = m.get("content")
@@ -118,8 +118,9 @@ def count_chat_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
             total += TOKENS_PER_MESSAGE + counts[role] + counts[content]
         except KeyError:  # nothing was added: count (and remember) both
             total += TOKENS_PER_MESSAGE + count_text(role) + count_text(content)
-        if "name" in m and m["name"]:
-            total += TOKENS_PER_NAME + count_text(str(m["name"]))
+        name = m.get("name")
+        if name:
+            total += TOKENS_PER_NAME + count_text(str(name))
     return total
 
 

@@ -112,7 +112,7 @@ def _render_choices(model: str, finish_reason: str, pieces: tuple[str, ...]) -> 
 
 def chat_body_bytes(c: Completion, created: int) -> bytes:
     """:func:`chat_body` rendered from cached fragments: the hot path of every non-streamed call."""
-    request_id, model, n_in, cached, n_out, finish_reason, pieces = c[:7]
+    pieces, model, finish_reason = c.pieces, c.model, c.finish_reason
     # The choices fragment is keyed by id(pieces): token_pieces() hands out one shared tuple
     # per text, and hashing its 50-odd strings would cost more than the rest of the lookup.
     # The entry keeps the tuple alive, so its id cannot be reused while it is cached.
@@ -121,7 +121,7 @@ def chat_body_bytes(c: Completion, created: int) -> bytes:
         choices = hit[3]
     else:
         choices = _render_choices(model.name, finish_reason, pieces)
-    usage_key = (n_in, n_out, cached)
+    usage_key = (c.input_tokens, c.output_tokens, c.cached_tokens)
     try:
         created_json = _created_json[created]
     except KeyError:
@@ -133,7 +133,7 @@ def chat_body_bytes(c: Completion, created: int) -> bytes:
     return b"".join(
         (
             _BODY_HEAD,
-            request_id.removeprefix("req_").encode(),
+            c.request_id.removeprefix("req_").encode(),
             _BODY_CREATED,
             created_json,
             choices,

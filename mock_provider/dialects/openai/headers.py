@@ -17,22 +17,27 @@ _duration_text: dict[float, str] = {}
 def ratelimit_headers(view: RateLimitView | None, time_scale: float) -> dict[str, str]:
     if view is None:
         return {}
-    limit_r, limit_t, left_r, left_t, reset_r, reset_t = view
+    reset_r, reset_t = view.reset_requests_s, view.reset_tokens_s
     if time_scale != 1.0:
         reset_r /= time_scale
         reset_t /= time_scale
     counts, durations = _count_text, _duration_text
     try:
         return {
-            "x-ratelimit-limit-requests": counts[limit_r],
-            "x-ratelimit-limit-tokens": counts[limit_t],
-            "x-ratelimit-remaining-requests": counts[left_r],
-            "x-ratelimit-remaining-tokens": counts[left_t],
+            "x-ratelimit-limit-requests": counts[view.limit_requests],
+            "x-ratelimit-limit-tokens": counts[view.limit_tokens],
+            "x-ratelimit-remaining-requests": counts[view.remaining_requests],
+            "x-ratelimit-remaining-tokens": counts[view.remaining_tokens],
             "x-ratelimit-reset-requests": durations[reset_r],
             "x-ratelimit-reset-tokens": durations[reset_t],
         }
     except KeyError:  # render what is missing, then look everything up again
-        for n in (limit_r, limit_t, left_r, left_t):
+        for n in (
+            view.limit_requests,
+            view.limit_tokens,
+            view.remaining_requests,
+            view.remaining_tokens,
+        ):
             if n not in counts:
                 fill(counts, n, str)
         for s in (reset_r, reset_t):
