@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 
 from simulator.config import ConfigError
 from simulator.report.html import ReportResult, build_report, compare_runs, format_table
@@ -41,7 +42,8 @@ def _records() -> list[TraceRecord]:
         for a in range(3):
             status = 200 if (a == 2 and ok) else 429
             out.append(
-                BASE._replace(
+                replace(
+                    BASE,
                     strategy="naive",
                     trace_id=f"n{i}",
                     attempt=a + 1,
@@ -55,7 +57,8 @@ def _records() -> list[TraceRecord]:
                 )
             )
         out.append(
-            BASE._replace(
+            replace(
+                BASE,
                 kind="request",
                 strategy="naive",
                 trace_id=f"n{i}",
@@ -74,12 +77,13 @@ def _records() -> list[TraceRecord]:
         start = i * 0.5
         model = "gpt-4o" if i == 0 else "gpt-4o-mini"
         out.append(
-            BASE._replace(
-                strategy="jitter", trace_id=f"j{i}", start_t=start, t=start + 0.4, model=model
+            replace(
+                BASE, strategy="jitter", trace_id=f"j{i}", start_t=start, t=start + 0.4, model=model
             )
         )
         out.append(
-            BASE._replace(
+            replace(
+                BASE,
                 kind="request",
                 strategy="jitter",
                 trace_id=f"j{i}",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from msgspec.structs import replace
 
 from simulator.report.metrics import (
     METRICS,
@@ -52,8 +53,8 @@ def att(trace: str, n: int, start: float, status: int = 200, **kw: object) -> Tr
         status
     )
     fields = {"error": error, **kw}
-    return BASE._replace(
-        trace_id=trace, attempt=n, start_t=start, t=start + 0.1, status=status, **fields
+    return replace(
+        BASE, trace_id=trace, attempt=n, start_t=start, t=start + 0.1, status=status, **fields
     )  # type: ignore[arg-type]
 
 
@@ -69,7 +70,7 @@ def req(trace: str, start: float, end: float, success: bool = True, **kw: object
         "error": None if success else "rate_limited",
         **kw,
     }
-    return BASE._replace(**fields)  # type: ignore[arg-type]
+    return replace(BASE, **fields)  # type: ignore[arg-type]
 
 
 def write(path: Path, records: list[TraceRecord], tail: str = "") -> Path:
