@@ -110,9 +110,10 @@ class LimitState:
             self._r_level, self._t_level, self._updated = r_level, t_level, now
         else:
             r_level, t_level = self._r_level, self._t_level
-        if estimated_tokens > self.tpm:
-            return self._limited("too_large", self.tpm, 0, estimated_tokens, None)
         if r_level < self._r_need or t_level + self._t_slack < estimated_tokens:
+            # (A request larger than the whole TPM capacity is always short of tokens.)
+            if estimated_tokens > self.tpm:
+                return self._limited("too_large", self.tpm, 0, estimated_tokens, None)
             wait_r = 0.0 if r_level >= self._r_need else (1 - r_level) / self._r_rate
             wait_t = 0.0 if t_level + self._t_slack >= estimated_tokens else (
                 (estimated_tokens - t_level) / self._t_rate

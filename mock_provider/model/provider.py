@@ -116,6 +116,10 @@ Decision = Completion | Rejection
 # instant plans by token count.
 # Memos (see model.memo), looked up inline.
 _pieces: dict[int, tuple[str, ...]] = {}
+# A chat (key, model) pair that passed authentication and model lookup: its model, limits,
+# and whether the model has zero latency and never draws a random number. A plain tuple:
+# unpacking one is a single specialised instruction.
+_Route = tuple[ModelSpec, LimitState, bool, bool]
 _instant_plans: dict[int, TimingPlan] = {}
 
 
@@ -151,6 +155,7 @@ class Provider:
     def reset(self, now: float) -> None:
         self.epoch = now
         self._limits: dict[tuple[str, str], LimitState] = {}
+        self._routes: dict[tuple[str, str], _Route] = {}
         self._caches: dict[str, PromptCache] = {}
         self._seq = 0
         self._id_high = -1  # seq >> 8 of the cached _id_block
@@ -224,15 +229,13 @@ class Provider:
         is admitted: it is settled then (its ``ticket`` is None) and never counts in flight.
         Every other completion must be passed to :meth:`settle` when it is done or cut.
         """
-        if not api_key or (
-            self.api_keys and api_key not in self.api_keys
-        ):  # authenticate(), inline
-            return Rejection(401, "auth", {"key": api_key or ""}, None)
-        spec = self.catalog.get(model)
-        if spec is None or spec.kind != "chat":
-            return Rejection(404, "model_not_found", {"model": model}, None)
-        limits_key = (api_key, spec.name)
-        state = self._limits.get(limits_key) or self._limits_for(api_key, spec, now)
+        route = self._routes.get((api_key, model)) if api_key else None
+        if route is None:
+            refused = self._chat_route(api_key, model, now)
+            if isinstance(refused, Rejection):
+                return refused
+            route = refused
+        spec, state, instant, drawless = route
         wanted = max_tokens or 0
         if input_tokens + wanted > spec.context_window:
             return Rejection(
@@ -252,7 +255,7 @@ class Provider:
             request_id = self._id_block + _HEX2[seq & 255]
         else:
             request_id = self._request_id(seq)
-        rng = None if spec.name in self._drawless else RequestRandom(self.cfg.seed, seq)
+        rng = None if drawless else RequestRandom(self.cfg.seed, seq)
         if self._faulty:
             assert rng is not None
             fault = self.faults.decide(spec.name, now - self.epoch, rng)
@@ -268,7 +271,6 @@ class Provider:
             cap = max_tokens
         output = natural if natural < cap else cap
         estimate = input_tokens + (max_tokens or self._default_max_tokens)
-        instant = spec.name in self._instant
         if instant and not stream:  # done at admission: charge what it uses, no ticket
             view = state.admit(estimate, now, input_tokens + output)
             ticket = None
@@ -307,6 +309,26 @@ class Provider:
             view,
             ticket,
         )
+
+    def _chat_route(self, api_key: str | None, model: str, now: float) -> _Route | Rejection:
+        """Authenticate and look the model up; remember the answer for the pair if it is yes.
+
+        Only an accepted (key, model) pair gets a route, so a cached route is proof of both
+        checks, and the chat path makes one dict lookup instead of four.
+        """
+        if not api_key or (self.api_keys and api_key not in self.api_keys):
+            return Rejection(401, "auth", {"key": api_key or ""}, None)
+        spec = self.catalog.get(model)
+        if spec is None or spec.kind != "chat":
+            return Rejection(404, "model_not_found", {"model": model}, None)
+        route = (
+            spec,
+            self._limits_for(api_key, spec, now),
+            spec.name in self._instant,
+            spec.name in self._drawless,
+        )
+        self._routes[(api_key, model)] = route
+        return route
 
     def _cache(self, model: str) -> PromptCache:
         cache = self._caches.get(model)

@@ -79,68 +79,46 @@ _BODY_CHOICES = (
 )
 _BODY_TAIL = b',"service_tier":"default","system_fingerprint":"fp_stampede"}'
 
-# Rendered fragments of chat bodies. Under load the same few (model, text) and usage
-# combinations recur, and %-formatting a long template scans it character by character: a
-# cache hit is a dict lookup instead. Plain dicts, emptied when full, are cheaper than lru_cache.
-_CACHE_MAX = 4096
-_choices_cache: dict[int, tuple[tuple[str, ...], str, str, bytes]] = {}
-
-
-def _render_usage(key: tuple[int, int, int]) -> bytes:
-    n_in, n_out, cached = key
-    return (_USAGE_JSON % (n_in, n_out, n_in + n_out, cached)).encode()
+# Rendered tails of chat bodies (everything after ``created``). Under load the same few
+# (text, model, finish reason, usage) combinations recur, and %-formatting a long template
+# scans it character by character: a hit is one dict lookup instead. The key holds
+# id(pieces), not the tuple: token_pieces() hands out one shared tuple per text, and hashing
+# its 50-odd strings would cost more than the rest of the lookup. The entry keeps the tuple
+# alive and is checked with ``is``, so a reused id can never render another text.
+_tails: dict[tuple[int, str, str, int, int, int], tuple[tuple[str, ...], bytes]] = {}
+_created_json: dict[int, bytes] = {}  # a memo (see model.memo)
 
 
 def _render_second(second: int) -> bytes:
     return b"%d" % second
 
 
-# Memos (see model.memo) looked up inline by chat_body_bytes: a hit costs no Python call.
-_usage_json: dict[tuple[int, int, int], bytes] = {}
-_created_json: dict[int, bytes] = {}
-
-
-def _render_choices(model: str, finish_reason: str, pieces: tuple[str, ...]) -> bytes:
-    """The ``model`` and ``choices`` fragment, rendered and cached (see ``_choices_cache``)."""
-    if len(_choices_cache) >= _CACHE_MAX:
-        _choices_cache.clear()
-    text = json.dumps("".join(pieces))
-    out = (_BODY_CHOICES % (json.dumps(model), text, finish_reason)).encode()
-    _choices_cache[id(pieces)] = (pieces, model, finish_reason, out)
-    return out
+def _render_tail(c: Completion) -> bytes:
+    text = json.dumps("".join(c.pieces))
+    choices = _BODY_CHOICES % (json.dumps(c.model.name), text, c.finish_reason)
+    n_in, n_out = c.input_tokens, c.output_tokens
+    usage = _USAGE_JSON % (n_in, n_out, n_in + n_out, c.cached_tokens)
+    return (choices + usage).encode() + _BODY_TAIL
 
 
 def chat_body_bytes(c: Completion, created: int) -> bytes:
     """:func:`chat_body` rendered from cached fragments: the hot path of every non-streamed call."""
-    pieces, model, finish_reason = c.pieces, c.model, c.finish_reason
-    # The choices fragment is keyed by id(pieces): token_pieces() hands out one shared tuple
-    # per text, and hashing its 50-odd strings would cost more than the rest of the lookup.
-    # The entry keeps the tuple alive, so its id cannot be reused while it is cached.
-    hit = _choices_cache.get(id(pieces))
-    if hit is not None and hit[0] is pieces and hit[1] == model.name and hit[2] == finish_reason:
-        choices = hit[3]
+    pieces = c.pieces
+    key = (id(pieces), c.model.name, c.finish_reason, c.input_tokens, c.output_tokens,
+           c.cached_tokens)  # fmt: skip
+    hit = _tails.get(key)
+    if hit is not None and hit[0] is pieces:
+        tail = hit[1]
     else:
-        choices = _render_choices(model.name, finish_reason, pieces)
-    usage_key = (c.input_tokens, c.output_tokens, c.cached_tokens)
+        tail = _render_tail(c)
+        fill(_tails, key, lambda _: (pieces, tail))
     try:
         created_json = _created_json[created]
     except KeyError:
         created_json = fill(_created_json, created, _render_second)
-    try:
-        usage_json = _usage_json[usage_key]
-    except KeyError:
-        usage_json = fill(_usage_json, usage_key, _render_usage)
     return b"".join(
-        (
-            _BODY_HEAD,
-            c.request_id.removeprefix("req_").encode(),
-            _BODY_CREATED,
-            created_json,
-            choices,
-            usage_json,
-            _BODY_TAIL,
-        )
-    )
+        (_BODY_HEAD, c.request_id[4:].encode(), _BODY_CREATED, created_json, tail)
+    )  # request ids start with "req_"; completion ids are "chatcmpl-" + the rest
 
 
 def embedding_body(e: Embedding, encoding_format: str) -> dict[str, Any]:
