@@ -2,7 +2,7 @@
 
     python bench/client_instructions.py [--requests 2000] [--warmup 500] [--users 4]
                                         [--user both|PlainUser|BrainUser|BrainNoTraceUser]
-    python bench/client_instructions.py --driver [--requests 20000]
+    python bench/client_instructions.py --driver [--requests 2000]
 
 Wall-clock rates on this small shared machine move by +-20% between runs (more while someone
 else runs callgrind); an instruction count moves by well under 1%, so it is the measure to
