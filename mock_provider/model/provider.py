@@ -7,8 +7,8 @@ checks, as a real provider does them: authentication, model lookup, context wind
 then rate limits.
 
 Per-request values (Completion, Rejection, Ticket, and the limits' RateLimitView and Limited)
-are frozen ``msgspec.Struct`` classes: as immutable as frozen dataclasses, built in C at about half
-a NamedTuple's cost, and their fields are read like slots (a NamedTuple's through a
+are frozen ``msgspec.Struct`` classes: as immutable as frozen dataclasses, built in C at about
+half a NamedTuple's cost, and their fields are read like slots (a NamedTuple's through a
 descriptor call). ``gc=False``: they hold no cycles, so the collector need not track them.
 """
 
@@ -116,11 +116,12 @@ Decision = Completion | Rejection
 # instant plans by token count.
 # Memos (see model.memo), looked up inline.
 _pieces: dict[int, tuple[str, ...]] = {}
+_instant_plans: dict[int, TimingPlan] = {}
+
 # A chat (key, model) pair that passed authentication and model lookup: its model, limits,
 # and whether the model has zero latency and never draws a random number. A plain tuple:
 # unpacking one is a single specialised instruction.
 _Route = tuple[ModelSpec, LimitState, bool, bool]
-_instant_plans: dict[int, TimingPlan] = {}
 
 
 def _pieces_of(key: int) -> tuple[str, ...]:
