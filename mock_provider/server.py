@@ -274,6 +274,7 @@ async def _stream(
         first_at = loop.time()
         buf = oai.chunk(c, created, {"role": "assistant", "content": "", "refusal": None},
                         with_usage=include_usage)  # fmt: skip
+        head = oai.chunk_head(c, created)
         due = 0.0
         for i, piece in enumerate(c.pieces):
             if i > 0:
@@ -283,7 +284,7 @@ async def _stream(
                     await resp.write(buf)
                     buf = b""
                     await asyncio.sleep(wait)
-            buf += oai.chunk(c, created, {"content": piece}, with_usage=include_usage)
+            buf += oai.content_chunk(head, piece, include_usage)
             delivered = i + 1
         buf += oai.chunk(c, created, {}, c.finish_reason, with_usage=include_usage)
         if include_usage:

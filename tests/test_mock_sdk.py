@@ -228,3 +228,20 @@ def test_templated_body_equals_structured_body():
         c = provider.chat(req, float(i), 30)
         assert isinstance(c, Completion)
         assert json.loads(oai.chat_body_bytes(c, 123)) == oai.chat_body(c, 123)
+
+
+def test_templated_chunks_equal_structured_chunks():
+    """A stream's content chunks, from a head and memoised deltas, are the structured bytes."""
+    from mock_provider.dialects import openai as oai
+    from mock_provider.model.provider import ChatRequest, Completion, Provider
+
+    cfg = fast_cfg(output_tokens={"median": 12, "spread": 0.5})
+    provider = Provider(cfg)
+    for i in range(10):
+        c = provider.chat(ChatRequest("sk", "gpt-4o-mini", MESSAGES, 20, True), float(i), 30)
+        assert isinstance(c, Completion)
+        head = oai.chunk_head(c, 1_700_000_000 + i)
+        for piece in c.pieces:
+            for usage in (False, True):
+                expected = oai.chunk(c, 1_700_000_000 + i, {"content": piece}, with_usage=usage)
+                assert oai.content_chunk(head, piece, usage) == expected

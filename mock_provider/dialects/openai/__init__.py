@@ -16,7 +16,7 @@ from .bodies import chat_body, chat_body_bytes, embedding_body, models_body, usa
 from .errors import error_body, rejection
 from .headers import ratelimit_headers
 from .parsing import BadRequest, ChatBody, EmbeddingsBody, parse_chat, parse_embeddings
-from .sse import DONE, chunk
+from .sse import DONE, chunk, chunk_head, content_chunk
 
 __all__ = [
     "DONE",
@@ -26,6 +26,8 @@ __all__ = [
     "chat_body",
     "chat_body_bytes",
     "chunk",
+    "chunk_head",
+    "content_chunk",
     "embedding_body",
     "error_body",
     "models_body",
