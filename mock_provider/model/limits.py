@@ -87,7 +87,7 @@ class LimitState:
             self._updated = now
 
     def admit(
-        self, estimated_tokens: int, now: float, actual_tokens: int = -1
+        self, estimated_tokens: int, now: float, actual_tokens: int | None = None
     ) -> RateLimitView | Limited:
         """Charge one request and ``estimated_tokens``; the headers' view, or why not.
 
@@ -127,7 +127,7 @@ class LimitState:
             return self._limited("concurrency", self.max_in_flight, self.in_flight, 1, None)
         self._r_level = r_level = r_level - 1
         t_level -= estimated_tokens
-        if actual_tokens < 0:
+        if actual_tokens is None:
             self._t_level = t_level
             self.in_flight += 1
         else:  # settle(estimated_tokens, actual_tokens, now), inline
