@@ -145,6 +145,24 @@ def _limits(limit: str, rpm: int, tpm: int) -> tuple[int, int, int]:
     return (rpm, UNREACHABLE, rpm) if limit == "RPM" else (UNREACHABLE, tpm, tpm)
 
 
+def _limiter_run(
+    limit: str,
+    arrivals: str,
+    offered: int,
+    status: Counter[int],
+    used_tokens: int,
+    cap: int,
+    duration: float,
+) -> LimiterRun:
+    """A run's result: requests admitted (RPM) or tokens used by them (TPM), vs. expected."""
+    others = sum(status.values()) - status[200] - status[429]
+    admitted = status[200] if limit == "RPM" else used_tokens
+    expected = cap + cap / 60.0 * duration
+    return LimiterRun(
+        limit, arrivals, offered, status[200], status[429], others, admitted, expected
+    )
+
+
 def run_virtual(
     limit: str, rpm: int, tpm: int, duration: float, arrivals: str, seed: int = 0
 ) -> LimiterRun:
@@ -164,17 +182,7 @@ def run_virtual(
                 provider.settle(decision.ticket, decision.output_tokens, now)
             used_tokens += decision.input_tokens + decision.output_tokens
         status[decision.status if not isinstance(decision, Completion) else 200] += 1
-    admitted = status[200] if limit == "RPM" else used_tokens
-    return LimiterRun(
-        limit,
-        arrivals,
-        len(times),
-        status[200],
-        status[429],
-        sum(status.values()) - status[200] - status[429],
-        admitted,
-        cap + cap / 60.0 * duration,
-    )
+    return _limiter_run(limit, arrivals, len(times), status, used_tokens, cap, duration)
 
 
 async def run_live(
@@ -263,18 +271,7 @@ async def run_live(
                     proc.kill()
                     await proc.wait()
 
-    admitted = status[200] if limit == "RPM" else used_tokens
-    run = LimiterRun(
-        limit,
-        "live",
-        len(times),
-        status[200],
-        status[429],
-        sum(status.values()) - status[200] - status[429],
-        admitted,
-        cap + cap / 60.0 * duration,
-    )
-    return run, lag
+    return _limiter_run(limit, "live", len(times), status, used_tokens, cap, duration), lag
 
 
 def main(argv: Sequence[str] | None = None) -> int:

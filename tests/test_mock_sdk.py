@@ -118,14 +118,18 @@ def test_stream_timing_follows_plan(mock_server):
     assert total - first >= 0.18  # 20 gaps of 10 ms
 
 
-def test_sixth_call_is_rate_limited_with_openai_headers(mock_server):
-    m = mock_server(fast_cfg(default_rpm=5, time_scale=20.0))
+def _sixth_call_refused(m) -> tuple[openai.OpenAI, openai.RateLimitError]:
+    """Five calls use up an RPM of 5; the sixth is refused. (The client, and its error.)"""
     client = openai.OpenAI(base_url=m.base_url, api_key="sk-test", max_retries=0)
     for _ in range(5):
         client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=5)
     with pytest.raises(openai.RateLimitError) as info:
         client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=5)
-    err = info.value
+    return client, info.value
+
+
+def test_sixth_call_is_rate_limited_with_openai_headers(mock_server):
+    _, err = _sixth_call_refused(mock_server(fast_cfg(default_rpm=5, time_scale=20.0)))
     assert err.code == "rate_limit_exceeded"
     assert err.type == "requests"
     assert "Limit 5, Used 5, Requested 1" in err.message
@@ -141,13 +145,8 @@ def test_sixth_call_is_rate_limited_with_openai_headers(mock_server):
 
 
 def test_waiting_out_retry_after_is_admitted(mock_server):
-    m = mock_server(fast_cfg(default_rpm=5, time_scale=20.0))
-    client = openai.OpenAI(base_url=m.base_url, api_key="sk-test", max_retries=0)
-    for _ in range(5):
-        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=5)
-    with pytest.raises(openai.RateLimitError) as info:
-        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=5)
-    time.sleep(int(info.value.response.headers["retry-after-ms"]) / 1000)
+    client, err = _sixth_call_refused(mock_server(fast_cfg(default_rpm=5, time_scale=20.0)))
+    time.sleep(int(err.response.headers["retry-after-ms"]) / 1000)
     ok = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=5)
     assert ok.choices[0].message.content
 

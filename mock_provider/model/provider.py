@@ -197,9 +197,7 @@ class Provider:
         spec = self.catalog.get(model)
         if not api_key or spec is None:
             return None
-        state = self._limits_for(api_key, spec, now)
-        rr, rt, sr, st = state.snapshot(now)
-        return RateLimitView(state.rpm, state.tpm, rr, rt, sr, st)
+        return self._view(self._limits_for(api_key, spec, now), now)
 
     def _next_rng(self) -> tuple[str, RequestRandom]:
         seq = self._seq
@@ -317,8 +315,10 @@ class Provider:
         Only an accepted (key, model) pair gets a route, so a cached route is proof of both
         checks, and the chat path makes one dict lookup instead of four.
         """
-        if not api_key or (self.api_keys and api_key not in self.api_keys):
-            return Rejection(401, "auth", {"key": api_key or ""}, None)
+        denied = self.authenticate(api_key)
+        if denied is not None:
+            return denied
+        assert api_key is not None  # authenticate() refuses a missing key
         spec = self.catalog.get(model)
         if spec is None or spec.kind != "chat":
             return Rejection(404, "model_not_found", {"model": model}, None)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
@@ -45,6 +46,28 @@ __all__ = ["fallback_share", "herd_waves", "limiter_view", "model_limits"]
 _NO_DATA = "#e6e6e6"
 
 
+def _stack_band(
+    ax: Axes,
+    edges: np.ndarray,
+    bottom: np.ndarray,
+    height: np.ndarray,
+    color: str,
+    label: str | None = None,
+) -> np.ndarray:
+    """One band of a stacked per-bin area (bins between ``edges``); returns its top."""
+    top = bottom + height
+    ax.fill_between(
+        edges,
+        np.append(bottom, bottom[-1]),
+        np.append(top, top[-1]),
+        step="post",
+        color=color,
+        linewidth=0,
+        label=label,
+    )
+    return top
+
+
 @styled
 def herd_waves(
     df: pd.DataFrame, strategies: Sequence[str], path: Path, summary: dict[str, Any] | None = None
@@ -72,17 +95,9 @@ def herd_waves(
         bottom = np.zeros(edges.size - 1)
         for key in present:
             counts, _ = np.histogram(starts[cls == key], bins=edges)
-            top = bottom + counts / width
-            ax.fill_between(
-                edges,
-                np.append(bottom, bottom[-1]),
-                np.append(top, top[-1]),
-                step="post",
-                color=OUTCOME_COLORS[key],
-                linewidth=0,
-                label=OUTCOME_LABELS[key],
+            bottom = _stack_band(
+                ax, edges, bottom, counts / width, OUTCOME_COLORS[key], OUTCOME_LABELS[key]
             )
-            bottom = top
         m = per[name]
         label = f"{name} — herd index {format_value('herd_index', m['herd_index'])}"
         retries = retry_starts(a)
@@ -160,16 +175,7 @@ def fallback_share(df: pd.DataFrame, strategies: Sequence[str], path: Path) -> P
         )
         bottom = np.zeros(edges.size - 1)
         for m, row in zip(models, share, strict=True):
-            top = bottom + row
-            ax.fill_between(
-                edges,
-                np.append(bottom, bottom[-1]),
-                np.append(top, top[-1]),
-                step="post",
-                color=model_color[m],
-                linewidth=0,
-            )
-            bottom = top
+            bottom = _stack_band(ax, edges, bottom, row, model_color[m])
         panel_title(ax, f"{name} — {len(s):,} successes", colors[name])
         ax.set_ylabel("successes (%)")
         ax.set_ylim(0, 100)
