@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
+from aiohttp import web
 
-from mock_provider.server import create_app
+from mock_provider.server import _arrived_body, create_app
 from simulator.config import DistConfig, LatencyConfig, ModelConfig, ProviderConfig
 
 ZERO = DistConfig(median=0)
@@ -118,3 +120,63 @@ async def test_fuzzed_bodies_never_500(client):
         resp = await client.post("/v1/chat/completions", data=data, headers=AUTH)
         assert 400 <= resp.status < 500 or resp.status == 200, (resp.status, data[:80])
         assert "error" in await resp.json() or resp.status == 200
+
+
+def _request_with_body(parts: list[bytes], complete: bool):
+    """A mocked request whose body buffer holds ``parts``, ended or still arriving."""
+    from unittest import mock
+
+    from aiohttp import streams
+    from aiohttp.test_utils import make_mocked_request
+
+    protocol = mock.Mock(_reading_paused=False)
+    payload = streams.StreamReader(protocol, 2**16, loop=asyncio.get_running_loop())
+    for part in parts:
+        payload.feed_data(part)
+    if complete:
+        payload.feed_eof()
+    return make_mocked_request("POST", "/v1/chat/completions", payload=payload)
+
+
+async def test_body_that_came_with_the_headers_is_taken_from_the_buffer():
+    body = json.dumps(GOOD).encode()
+    request = _request_with_body([body[:10], body[10:]], complete=True)
+    assert _arrived_body(request, 1024) == body
+
+
+async def test_body_still_arriving_is_left_to_read():
+    request = _request_with_body([b'{"model": '], complete=False)
+    assert _arrived_body(request, 1024) is None
+
+
+async def test_arrived_body_over_the_limit_is_refused_as_too_large():
+    request = _request_with_body([b"x" * 2000], complete=True)
+    with pytest.raises(web.HTTPRequestEntityTooLarge):
+        _arrived_body(request, 1024)
+
+
+async def test_chat_body_still_arriving_is_awaited_whole(client, monkeypatch):
+    """The second half of the body is sent only once the handler has found it missing."""
+    import mock_provider.server as server
+
+    looked = asyncio.Event()
+    found: list[bytes | None] = []
+
+    def spy(request, limit):
+        found.append(server_arrived_body(request, limit))
+        looked.set()
+        return found[-1]
+
+    server_arrived_body = server._arrived_body
+    monkeypatch.setattr(server, "_arrived_body", spy)
+    data = json.dumps(GOOD).encode()
+
+    async def halves():
+        yield data[:20]
+        await looked.wait()
+        yield data[20:]
+
+    resp = await client.post("/v1/chat/completions", data=halves(), headers=AUTH)
+    assert found == [None]
+    assert resp.status == 200
+    assert (await resp.json())["usage"]["prompt_tokens"] > 0
