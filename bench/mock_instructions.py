@@ -1,7 +1,8 @@
 """Instructions per request of the mock and of the bare app, counted by callgrind.
 
     python bench/mock_instructions.py [--requests 3000] [--warmup 1000] [--connections 32]
-                                      [--server both|mock|bare]
+                                      [--server both|mock|bare] [--keep DIR]
+                                      [--bare-read read|buffer]
 
 Wall-clock throughput on a small shared machine moves by +-20% between runs; an instruction
 count moves by well under 1%, so it is the measure to compare one change against the next.
@@ -32,9 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.mock_throughput import (
     API_KEY,
+    BARE_READS,
     PATH,
     ServerProcess,
     _start,
+    bare_argv,
     bench_config,
     reference_response,
     request_body,
@@ -130,18 +133,19 @@ def main() -> int:
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--server", choices=["both", "mock", "bare"], default="both")
     p.add_argument("--keep", type=Path, help="copy the callgrind dumps to this directory")
+    p.add_argument("--bare-read", choices=BARE_READS, default="read",
+                   help="how the bare app reads the body (see mock_throughput.py)")  # fmt: skip
     args = p.parse_args()
 
     cfg = bench_config()
     body, headers = reference_response(cfg)
-    here = Path(__file__).resolve()
     with tempfile.TemporaryDirectory(prefix="stampede-instr-") as tmp:
         config_path = Path(tmp, "provider.yaml")
         config_path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
         response_path = Path(tmp, "response.json")
         response_path.write_text(json.dumps({"body": body.decode(), "headers": headers}))
         argvs = {
-            "bare": [str(here.parent / "mock_throughput.py"), "--serve-bare", str(response_path)],
+            "bare": bare_argv(response_path, args.bare_read)[1:],
             "mock": ["-m", "mock_provider", "--port", "0", "--config", str(config_path)],
         }
         names = ["bare", "mock"] if args.server == "both" else [args.server]

@@ -2,6 +2,7 @@
 
     python bench/mock_throughput.py [--duration 3] [--connections 32] [--rounds 9]
                                     [--warmup 1] [--tool auto|wrk|aiohttp] [--install-wrk]
+                                    [--bare-read read|buffer]
 
 Both servers answer ``POST /v1/chat/completions`` (non-streaming, a system + user prompt,
 ``max_tokens`` 50) on 127.0.0.1, each in its own single-process subprocess with the access log
@@ -9,7 +10,10 @@ off. The mock runs through its real entry point (``python -m mock_provider``) wi
 on but out of reach (10^9 RPM/TPM), token counting on (it always is) and a zero latency
 profile, so it measures server CPU, not sleeps. The bare app reads the request body and returns
 a fixed body with the same headers and byte size as a real mock response (rendered once, in
-this process, by the mock's own code), so the ratio prices only the mock's work.
+this process, by the mock's own code). It reads the body the ordinary way, ``await
+request.read()``; the mock takes a body that came with its headers straight from the buffer,
+which is cheaper. ``--bare-read buffer`` has the bare app read it that way too, so the ratio
+prices only the mock's own work.
 
 The load generator is ``wrk`` (one thread, keep-alive, a Lua script for the POST body and the
 Authorization header) or, without it, an aiohttp client in its own process. On a machine with
@@ -52,8 +56,10 @@ from simulator.config import DistConfig, LatencyConfig, ModelConfig, ProviderCon
 
 __all__ = [
     "API_KEY",
+    "BARE_READS",
     "Measurement",
     "ServerProcess",
+    "bare_argv",
     "bench_config",
     "reference_response",
     "request_body",
@@ -179,13 +185,26 @@ def start_mock(
     return _start("mock", [*argv, "--config", str(config_path)], cpu)
 
 
-def start_bare(response_path: Path, cpu: int | None = None) -> ServerProcess:
-    argv = [sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(response_path)]
-    return _start("bare", argv, cpu)
+BARE_READS = ("read", "buffer")
 
 
-def serve_bare(response_path: Path) -> None:
-    """The baseline: aiohttp with one handler that reads the body and returns fixed bytes."""
+def bare_argv(response_path: Path, read: str = "read") -> list[str]:
+    """The command line of the bare app (``read``: see :func:`serve_bare`)."""
+    here = str(Path(__file__).resolve())
+    return [sys.executable, here, "--serve-bare", str(response_path), "--bare-read", read]
+
+
+def start_bare(response_path: Path, cpu: int | None = None, read: str = "read") -> ServerProcess:
+    return _start("bare", bare_argv(response_path, read), cpu)
+
+
+def serve_bare(response_path: Path, read: str = "read") -> None:
+    """The baseline: aiohttp with one handler that reads the body and returns fixed bytes.
+
+    ``read`` is how it reads the body: ``read`` awaits ``request.read()``, the ordinary way;
+    ``buffer`` takes a body that came with the headers straight from the buffer, as the
+    mock's chat handler does, so the ratio prices the mock's work alone.
+    """
     from aiohttp import web
 
     saved = json.loads(response_path.read_text())
@@ -196,9 +215,16 @@ def serve_bare(response_path: Path) -> None:
         await request.read()
         return web.Response(body=body, content_type="application/json", headers=headers)
 
+    async def chat_buffer(request: web.Request) -> web.Response:
+        if request.content.is_eof():
+            request.content.read_nowait()
+        else:
+            await request.read()
+        return web.Response(body=body, content_type="application/json", headers=headers)
+
     async def main() -> None:
         app = web.Application()
-        app.router.add_post(PATH, chat)
+        app.router.add_post(PATH, chat_buffer if read == "buffer" else chat)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -443,12 +469,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="instead: load the mock under cProfile once and print its top functions",
     )
+    p.add_argument(
+        "--bare-read",
+        choices=BARE_READS,
+        default="read",
+        help="how the bare app reads the body: await request.read() (default), or take it "
+        "from the buffer as the mock does",
+    )
     p.add_argument("--serve-bare", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--load-client", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
     if args.serve_bare is not None:
-        serve_bare(args.serve_bare)
+        serve_bare(args.serve_bare, args.bare_read)
         return 0
     if args.load_client is not None:
         print(json.dumps(load_client(args.load_client, args.connections, args.duration)))
@@ -479,12 +512,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.profile:
             return _profile(config_path, tool, args, script, server_cpu, load_cpu)
         try:
-            servers.append(start_bare(response_path, server_cpu))
+            servers.append(start_bare(response_path, server_cpu, args.bare_read))
             servers.append(start_mock(config_path, server_cpu))
             print(
                 f"load: {tool}, {args.connections} connections, {args.duration:g}s per run "
                 f"after {args.warmup:g}s warmup, {args.rounds} rounds; request "
-                f"{len(request_body())} B, response body {len(body)} B; "
+                f"{len(request_body())} B, response body {len(body)} B; bare reads the body "
+                f"with {'request.read()' if args.bare_read == 'read' else 'the buffer'}; "
                 + (f"servers on CPU {server_cpu}, load on CPU {load_cpu}" if pin else "no pinning")
             )
             results = measure(

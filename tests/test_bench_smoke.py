@@ -32,7 +32,8 @@ def test_live_limiter_over_loopback() -> None:
 
 
 @pytest.mark.timeout(60)
-def test_throughput_servers_answer_alike(tmp_path: Path) -> None:
+@pytest.mark.parametrize("bare_read", mt.BARE_READS)
+def test_throughput_servers_answer_alike(tmp_path: Path, bare_read: str) -> None:
     """Both servers answer 200 under the fallback load, with bodies of the same size."""
     cfg = mt.bench_config()
     body, headers = mt.reference_response(cfg)
@@ -42,7 +43,7 @@ def test_throughput_servers_answer_alike(tmp_path: Path) -> None:
     response_path.write_text(json.dumps({"body": body.decode(), "headers": headers}))
     servers = []
     try:
-        servers.append(mt.start_bare(response_path))
+        servers.append(mt.start_bare(response_path, read=bare_read))
         servers.append(mt.start_mock(config_path))
         sizes = []
         for server in servers:
