@@ -1,6 +1,6 @@
 """How many chat completions per second can the mock serve, next to a bare aiohttp app?
 
-    python bench/mock_throughput.py [--duration 3] [--connections 32] [--rounds 9]
+    python bench/mock_throughput.py [--duration 3] [--connections 32] [--rounds 15]
                                     [--warmup 1] [--tool auto|wrk|aiohttp] [--install-wrk]
                                     [--bare-read read|buffer]
 
@@ -459,7 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--duration", type=float, default=3.0, help="seconds per measurement")
     p.add_argument("--connections", type=int, default=32, help="concurrent keep-alive conns")
-    p.add_argument("--rounds", type=int, default=9, help="bare/mock pairs (median ratio)")
+    p.add_argument("--rounds", type=int, default=15, help="bare/mock pairs (median ratio)")
     p.add_argument("--warmup", type=float, default=1.0, help="seconds of load before each")
     p.add_argument("--tool", choices=["auto", "wrk", "aiohttp"], default="auto")
     p.add_argument("--install-wrk", action="store_true", help="apt-get install wrk if missing")
