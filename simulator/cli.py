@@ -100,11 +100,15 @@ def _apply_overrides(sc: Scenario, args: argparse.Namespace, file: str) -> Scena
 
 def _prepare(args: argparse.Namespace) -> tuple[Scenario, int]:
     """Validate everything before anything starts; raises ConfigError."""
+    from simulator.model_refs import model_problems
     from simulator.report.thresholds import parse_thresholds
     from simulator.workload import build_workload
 
     sc = _apply_overrides(load_scenario(args.scenario), args, args.scenario)
     parse_thresholds(sc.thresholds, list(sc.strategies), args.scenario)
+    problems = model_problems(sc, own_mock=args.target is None)
+    if problems:
+        raise ConfigError(args.scenario, problems)
     try:
         workload = build_workload(sc.workload, sc.seed, sc.duration)
     except ValueError as exc:

@@ -41,6 +41,16 @@ def write(tmp_path: Path, text: str) -> str:
         (GOOD + "thresholds:\n  b: {success_rate: '> 0.5'}\n", "thresholds", "'b'"),
         ("name: [unclosed\n", "line", "YAML"),
         (GOOD.replace("at: 0", "at: 50"), "workload", "duration"),
+        (GOOD.replace("workload:\n", "workload:\n  model: gpt-4o-mimi\n"), "workload.model",
+         "gpt-4o-mini"),
+        (GOOD.replace("full_jitter}}", "full_jitter}, fallback: [gpt-4o, gtp-4o-mini]}"),
+         "strategies.a.fallback[1]", "unknown model 'gtp-4o-mini'"),
+        (GOOD.replace("workload:\n", "workload:\n  model: text-embedding-3-small\n"),
+         "workload.model", "not a chat model"),
+        (GOOD.replace("workload:\n", "workload:\n  model: claude-3-5-haiku\n"),
+         "workload.model", "provider.models.claude-3-5-haiku.dialect"),
+        (GOOD + "provider:\n  faults: [{kind: outage, model: gpt-4o-mimi}]\n",
+         "provider.faults[0].model", "'*'"),
     ],
 )  # fmt: skip
 def test_bad_scenario_exits_2_naming_file_and_field(tmp_path, capsys, text, field, hint):
@@ -77,3 +87,35 @@ def test_serve_bad_config_exits_2(tmp_path):
     )
     assert proc.returncode == 2
     assert str(path) in proc.stderr and "default_rpm" in proc.stderr
+
+
+def test_model_refs_accept_served_models_and_a_dialect_override(tmp_path):
+    """Shipped scenarios, a new model and an Anthropic model set to OpenAI's format all pass."""
+    from simulator.config import load_scenario
+    from simulator.model_refs import model_problems
+
+    for path in sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml")):
+        assert model_problems(load_scenario(path)) == [], path
+    text = GOOD.replace("workload:\n", "workload:\n  model: claude-3-5-haiku\n") + (
+        "provider:\n  models:\n    claude-3-5-haiku: {dialect: openai}\n"
+        "    house-model: {price_input: 0.1}\n"
+    )
+    text = text.replace("full_jitter}}", "full_jitter}, fallback: [house-model]}")
+    sc = load_scenario(write(tmp_path, text))
+    assert model_problems(sc) == []
+
+
+def test_model_names_are_not_checked_against_an_external_target(tmp_path):
+    """A mock started elsewhere has its own catalogue; the wire format is still checked."""
+    from simulator.config import load_scenario
+    from simulator.model_refs import model_problems
+
+    unknown = load_scenario(
+        write(tmp_path, GOOD.replace("workload:\n", "workload:\n  model: house\n"))
+    )
+    assert model_problems(unknown, own_mock=False) == []
+    assert [p for p, _ in model_problems(unknown)] == ["workload.model"]
+    anthropic = load_scenario(
+        write(tmp_path, GOOD.replace("workload:\n", "workload:\n  model: claude-3-5-haiku\n"))
+    )
+    assert [p for p, _ in model_problems(anthropic, own_mock=False)] == ["workload.model"]
