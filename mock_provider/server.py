@@ -162,6 +162,11 @@ async def no_route(request: web.Request) -> web.StreamResponse:
         msg = f"Method {request.method} is not allowed for {request.path}."
         return _error(request, 405, oai.error_body(msg, "invalid_request_error", None, None))
     msg = f"Invalid URL ({request.method} {request.path})"
+    if request.path == "/v1/messages":  # an Anthropic SDK pointed here: say why, and what works
+        msg += (
+            ": this mock does not serve Anthropic's Messages API yet; call the model through "
+            f"OpenAI's format at {CHAT_PATH}"
+        )
     return _error(request, 404, oai.error_body(msg, "invalid_request_error", None, None))
 
 

@@ -92,6 +92,9 @@ async def test_unknown_route_and_method_are_openai_shaped(client):
     resp = await client.get("/v1/chat/completions", headers=AUTH)
     assert resp.status == 405
     assert "error" in await resp.json()
+    resp = await client.post("/v1/messages", json=GOOD, headers={"x-api-key": "sk-test"})
+    assert resp.status == 404
+    assert "/v1/chat/completions" in (await resp.json())["error"]["message"]
 
 
 async def test_garbage_embeddings_input(client):
