@@ -47,7 +47,7 @@ def model_problems(sc: Scenario, own_mock: bool = True) -> list[tuple[str, str]]
                 f"{model!r} speaks the {spec.dialect.title()} Messages API, which the mock "
                 f"does not serve yet (it serves OpenAI's /v1/chat/completions): set "
                 f"provider.models.{model}.dialect to openai to call it in OpenAI's format, "
-                f"or {choose[0].lower()}{choose[1:]}",
+                f"or {choose}",
             ))  # fmt: skip
     if own_mock:
         for i, fault in enumerate(sc.provider.faults):
