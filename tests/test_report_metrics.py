@@ -92,7 +92,7 @@ def test_amplification_counts_only_attempt_records(tmp_path: Path) -> None:
         att("r2", 1, 0.5, 200),
         req("r2", 0.5, 0.6, attempt=1),
         # a local refusal: a request record with attempt 0 and no attempt record
-        req("r3", 1.0, 1.0, success=False, attempt=0, status=0, error="budget_exceeded"),
+        req("r3", 1.0, 1.0, success=False, attempt=0, status=0, error="throttled"),
     ]
     s = summary_of(tmp_path, records)["strategies"]["a"]
     assert s["logical_requests"] == 3
@@ -104,27 +104,79 @@ def test_amplification_counts_only_attempt_records(tmp_path: Path) -> None:
     assert s["rate_limited"] == 2
     assert s["server_errors"] == 0
     assert s["local_refusals"] == 1
+    assert s["refused_by_guard"] == 0  # a throttle's refusal is a give-up, not a guard's
     assert s["makespan_s"] == pytest.approx(2.1)
     assert s["goodput_rps"] == pytest.approx(2 / 2.1)
 
 
-def test_herd_index_is_peak_one_second_window_over_mean_rate() -> None:
-    # 3 starts inside [0, 1), one at 5 s; over a 10 s run the mean is 0.4/s, the peak 3
-    assert herd_index(np.array([5.0, 0.0, 0.2, 0.9]), 10.0) == pytest.approx(3 / 0.4)
-    # the window is half-open: a start exactly 1 s later is not in the same window
-    assert herd_index(np.array([0.0, 1.0, 2.0, 3.0]), 4.0) == pytest.approx(1.0)
-    # a sliding window finds a peak that straddles fixed 1 s bins
-    assert herd_index(np.array([0.6, 0.8, 1.1, 1.3, 9.0]), 10.0) == pytest.approx(4 / 0.5)
-    assert herd_index(np.array([]), 10.0) is None
-
-
-def test_herd_index_in_summary_uses_attempt_starts(tmp_path: Path) -> None:
-    records = [att(f"r{i}", 1, s) for i, s in enumerate([0.0, 0.1, 0.2, 0.3, 7.0])]
-    records += [req(f"r{i}", s, s + 0.1) for i, s in enumerate([0.0, 0.1, 0.2, 0.3, 7.0])]
-    records.append(req("late", 9.9, 10.0))  # makespan 10 s
+def test_guard_refusals_are_intended_not_failures(tmp_path: Path) -> None:
+    records = [
+        att("r1", 1, 0.0, 200),
+        req("r1", 0.0, 0.5),
+        att("r2", 1, 0.1, 503),
+        req("r2", 0.1, 0.6, success=False, status=503, error="server_error"),
+        req("r3", 0.2, 0.2, success=False, attempt=0, status=0, error="budget_exceeded"),
+        req("r4", 0.3, 0.3, success=False, attempt=0, status=0, error="input_too_long"),
+    ]
     s = summary_of(tmp_path, records)["strategies"]["a"]
-    assert s["makespan_s"] == pytest.approx(10.0)
-    assert s["herd_index"] == pytest.approx(4 / (5 / 10))
+    assert s["logical_requests"] == 4
+    assert s["refused_by_guard"] == 2
+    assert s["refusal_rate"] == pytest.approx(2 / 4)
+    # one success and one failure among the two requests the client tried to serve
+    assert s["success_rate"] == pytest.approx(1 / 2)
+    assert s["give_ups"] == 1 and s["error_rate"] == pytest.approx(1 / 2)
+
+
+def test_every_request_refused_leaves_rates_undefined(tmp_path: Path) -> None:
+    records = [req("r1", 0.0, 0.0, success=False, attempt=0, status=0, error="budget_exceeded")]
+    s = summary_of(tmp_path, records)["strategies"]["a"]
+    assert s["refused_by_guard"] == 1
+    assert s["success_rate"] is None and s["error_rate"] is None
+
+
+def test_herd_index_is_one_for_spread_retries_and_high_for_waves() -> None:
+    # retries at random times (a Poisson process) score 1: nothing bunches beyond chance
+    rng = np.random.default_rng(7)
+    assert herd_index(rng.uniform(0, 200, 2000)) == pytest.approx(1.0, abs=0.05)
+    # evenly spaced retries are spread more evenly than chance
+    assert herd_index(np.arange(0.0, 20.0, 0.5)) < 1.0
+    # no retries at all: no value
+    assert herd_index(np.array([])) is None
+    # one lone retry scores exactly 1
+    assert herd_index(np.array([3.0])) == pytest.approx(1.0)
+    # a wave of m retries alone within 2 s scores m / (1 + (m - 1) / 20)
+    m = 40
+    wave = np.full(m, 5.0) + np.linspace(0, 0.05, m)
+    assert herd_index(wave) == pytest.approx(m / (1 + (m - 1) / 20))
+
+
+def test_herd_index_ranks_waves_above_a_flood_and_jitter() -> None:
+    rng = np.random.default_rng(1)
+    clients = 40
+    # exponential backoff without jitter: every client retries at 1, 3, 7, 15 s (+ jitter-free)
+    waves = np.concatenate([np.full(clients, t) + rng.uniform(0, 0.02, clients)
+                            for t in (1.0, 3.0, 7.0, 15.0)])  # fmt: skip
+    # full jitter: the same retries spread over their backoff windows
+    jitter = np.concatenate([rng.uniform(0, 2.0**k, clients) for k in range(4)])
+    # an immediate-retry flood: a retry every few ms for three seconds
+    flood = np.sort(rng.uniform(0, 3.0, 400))
+    # everyone waits the same Retry-After: waves every second
+    periodic = np.concatenate([np.full(clients, float(t)) for t in range(1, 10)])
+    streams = {"waves": waves, "jitter": jitter, "flood": flood, "periodic": periodic}
+    h = {k: herd_index(v) for k, v in streams.items()}
+    assert h["waves"] > h["periodic"] > h["flood"]
+    assert h["waves"] > h["jitter"]
+    assert h["jitter"] < 2 and h["flood"] < 2
+
+
+def test_herd_index_in_summary_uses_retry_starts(tmp_path: Path) -> None:
+    # five first attempts at once (a burst) are not retries; only the four retries count
+    records = [att(f"r{i}", 1, 0.0, 429) for i in range(5)]
+    records += [att(f"r{i}", 2, 1.0 + 0.01 * i) for i in range(4)]
+    records += [req(f"r{i}", 0.0, 2.0) for i in range(5)]
+    s = summary_of(tmp_path, records)["strategies"]["a"]
+    assert s["herd_index"] == pytest.approx(herd_index(np.array([1.0, 1.01, 1.02, 1.03])))
+    assert s["herd_index"] == pytest.approx(4 / (1 + 3 / 20))
 
 
 def test_latency_percentiles_are_exact_over_successes_only(tmp_path: Path) -> None:

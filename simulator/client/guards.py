@@ -17,6 +17,7 @@ from simulator.client.events import Outcome
 from simulator.config import GuardConfig
 
 __all__ = [
+    "GUARD_REFUSALS",
     "BudgetLedger",
     "attempt_cost",
     "check_input",
@@ -26,6 +27,10 @@ __all__ = [
 ]
 
 SECONDS_PER_DAY = 86_400
+# The result errors of a guard that refused on purpose. The strategy *meant* these: reports
+# count them apart from failures (``refused_by_guard``), so a budget that stops a runaway loop
+# is not scored as an outage.
+GUARD_REFUSALS: frozenset[str] = frozenset({"input_too_long", "budget_exceeded"})
 DEFAULT_OUTPUT_ESTIMATE = 1024  # output tokens assumed when a request sets no max_tokens
 
 

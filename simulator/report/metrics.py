@@ -14,6 +14,12 @@ Theory of operation
 Choices a reader may rely on:
 
 * Counts of calls (attempts, 429s, 5xx, timeouts, herd index) come from attempt rows only.
+* A guard's refusal (``input_too_long``, ``budget_exceeded``: see
+  :data:`simulator.client.guards.GUARD_REFUSALS`) is an outcome the strategy *intended*: it is
+  counted in ``refused_by_guard`` and left out of the denominator of ``success_rate``,
+  ``give_up_rate``, ``error_rate`` and ``amplification``, which are over the logical requests
+  the client tried to serve. A throttle's or an open circuit's refusal is not intended: it is
+  a give-up.
 * Outcomes, latency, TTFT, tokens and cost come from request rows only, so nothing is counted
   twice. Latency and TTFT percentiles are over *successful* logical requests: a give-up's
   latency measures the retry policy's patience, not the service, and is reported through the
@@ -33,9 +39,22 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from simulator.client.guards import GUARD_REFUSALS
+from simulator.report.herd import (
+    HERD_AROUND_S,
+    HERD_NEAR_S,
+    RETRY_PEAK_WINDOW_S,
+    busiest_window,
+    herd_index,
+    retry_peak_rps,
+    retry_starts,
+)
 from simulator.report.loading import REPORT_COLUMNS, TRACE_SCHEMA, load_traces
 
 __all__ = [
+    "HERD_AROUND_S",
+    "HERD_NEAR_S",
+    "HOUR_S",
     "METRICS",
     "REPORT_COLUMNS",
     "RETRY_PEAK_WINDOW_S",
@@ -44,6 +63,7 @@ __all__ = [
     "Metric",
     "StrategyTraces",
     "busiest_window",
+    "cost_per_hour",
     "herd_index",
     "json_safe",
     "load_traces",
@@ -121,54 +141,6 @@ def _pct(values: pd.Series, q: float) -> float | None:
     return None if arr.size == 0 else float(np.percentile(arr, q, method="linear"))
 
 
-def busiest_window(starts: np.ndarray, window_s: float) -> tuple[int, float]:
-    """(most starts in any half-open window of ``window_s``, where that window begins).
-
-    Exact sliding window: for each sorted start s_i, the window [s_i, s_i + w) holds
-    ``searchsorted(s, s_i + w) - i`` starts; a window that starts on an attempt is always a
-    maximal one. Needs at least one start.
-    """
-    s = np.sort(np.asarray(starts, dtype=float))
-    counts = np.searchsorted(s, s + window_s, side="left") - np.arange(s.size)
-    i = int(counts.argmax())
-    return int(counts[i]), float(s[i])
-
-
-def herd_index(attempt_starts: np.ndarray, makespan_s: float) -> float | None:
-    """Peak attempts in any 1 s window / mean attempts per second over the run.
-
-    1.0 means perfectly even; synchronised retries push it far above. In a burst scenario the
-    burst itself sets the peak, so see :func:`retry_peak_rps` for the retries alone.
-    """
-    if len(attempt_starts) == 0:
-        return None
-    peak, _ = busiest_window(attempt_starts, 1.0)
-    return peak / (len(attempt_starts) / max(makespan_s, 1.0))
-
-
-RETRY_PEAK_WINDOW_S = 0.25
-
-
-def retry_peak_rps(starts: np.ndarray) -> float | None:
-    """Most retries (attempts with ``attempt > 1``) starting in any 250 ms window, per second.
-
-    Why 250 ms and not the herd index's 1 s: retries without jitter leave in lockstep, so a
-    wave is only as wide as the spread of the failures that caused it (a few hundred ms),
-    while jitter spreads the same retries over the whole backoff window (1 s and more). With a
-    first backoff of 1 s, a 1 s window holds a whole round of retries either way and cannot
-    tell the two apart; a 250 ms window can. None when nothing was retried.
-    """
-    if len(starts) == 0:
-        return None
-    peak, _ = busiest_window(starts, RETRY_PEAK_WINDOW_S)
-    return peak / RETRY_PEAK_WINDOW_S
-
-
-def retry_starts(attempts: pd.DataFrame) -> np.ndarray:
-    """Start times of the attempts that are retries (``attempt > 1``)."""
-    return attempts["start_t"].to_numpy(dtype=float)[(attempts["attempt"] > 1).to_numpy(dtype=bool)]
-
-
 def outcome_class(status: pd.Series) -> np.ndarray:
     """Attempt outcome for plots: "2xx", "429", "5xx" or "other" (timeouts, 4xx, dropped)."""
     st = status.to_numpy()
@@ -182,12 +154,38 @@ def outcome_class(status: pd.Series) -> np.ndarray:
 # --------------------------------------------------------------------------- the registry
 
 
+# What "the same" means when no repeats measured the spread: two values closer than this are
+# within one run's noise (absolute for ratios, relative otherwise). Measured by re-running the
+# shipped scenarios live with other seeds and time scales; see ``Metric.noise``.
+_NOISE_BY_UNIT: dict[str, tuple[float, float]] = {
+    "ratio": (0.01, 0.0),  # one percentage point
+    "ms": (0.0, 0.05),
+    "s": (0.0, 0.05),
+    "x": (0.0, 0.03),
+    "USD": (0.0, 0.03),
+    "req/s": (0.0, 0.05),
+    "retries/s": (0.0, 0.10),
+    "requests": (0.0, 0.03),
+    "attempts": (0.0, 0.03),
+    "tokens": (0.0, 0.03),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Metric:
+    """One number of the report. ``better`` gives the direction ("lower", "higher" or None for
+    a number that is context, not a goal); ``noise`` overrides the unit's single-run noise."""
+
     description: str
     unit: str
     better: Better
     fn: Callable[[StrategyTraces], Number]
+    noise_override: tuple[float, float] | None = None
+
+    @property
+    def noise(self) -> tuple[float, float]:
+        """(absolute, relative) tolerance under which two single-run values are the same."""
+        return self.noise_override or _NOISE_BY_UNIT.get(self.unit, (0.0, 0.03))
 
 
 def _n_req(x: StrategyTraces) -> int:
@@ -198,8 +196,17 @@ def _n_ok(x: StrategyTraces) -> int:
     return int(x.requests["success"].sum())
 
 
+def _n_refused(x: StrategyTraces) -> int:
+    return int(x.requests["error"].isin(GUARD_REFUSALS).sum())
+
+
+def _n_tried(x: StrategyTraces) -> int:
+    """Logical requests the client tried to serve: all but the guards' intended refusals."""
+    return _n_req(x) - _n_refused(x)
+
+
 def _failed(x: StrategyTraces) -> int:
-    return _n_req(x) - _n_ok(x)
+    return _n_tried(x) - _n_ok(x)
 
 
 def _status_count(lo: int, hi: int) -> Callable[[StrategyTraces], int]:
@@ -236,25 +243,39 @@ def _cost(x: StrategyTraces) -> float:
     return float(x.requests["cost_usd"].sum())
 
 
+HOUR_S = 3600.0
+
+
+def cost_per_hour(cost_usd: float, makespan_s: float) -> float | None:
+    """Cost over the makespan scaled to an hour, only for runs at least an hour long: a
+    burst of seconds says nothing about an hour of traffic."""
+    return cost_usd * HOUR_S / makespan_s if makespan_s >= HOUR_S else None
+
+
 M = Metric
 METRICS: dict[str, Metric] = {
     "logical_requests": M("logical requests that ended", "requests", None, _n_req),
+    "refused_by_guard": M("logical requests a guard refused on purpose (input too long, budget "
+                          "reached): intended, so not failures", "requests", None, _n_refused),
     "successes": M("logical requests that succeeded", "requests", "higher", _n_ok),
-    "success_rate": M("successes / logical requests", "ratio", "higher",
-                      lambda x: _ratio(_n_ok(x), _n_req(x))),
-    "give_ups": M("logical requests that ended without success", "requests", "lower", _failed),
-    "give_up_rate": M("give-ups / logical requests", "ratio", "lower",
-                      lambda x: _ratio(_failed(x), _n_req(x))),
-    "error_rate": M("failed logical requests / logical requests (the article's alert; same "
-                    "as give_up_rate)", "ratio", "lower",
-                    lambda x: _ratio(_failed(x), _n_req(x))),
+    "success_rate": M("successes / logical requests not refused by a guard", "ratio", "higher",
+                      lambda x: _ratio(_n_ok(x), _n_tried(x))),
+    "give_ups": M("logical requests not refused by a guard that ended without success",
+                  "requests", "lower", _failed),
+    "give_up_rate": M("give-ups / logical requests not refused by a guard", "ratio", "lower",
+                      lambda x: _ratio(_failed(x), _n_tried(x))),
+    "error_rate": M("failed logical requests / logical requests not refused by a guard (the "
+                    "article's alert; same as give_up_rate)", "ratio", "lower",
+                    lambda x: _ratio(_failed(x), _n_tried(x))),
+    "refusal_rate": M("refused_by_guard / logical requests", "ratio", None,
+                      lambda x: _ratio(_n_refused(x), _n_req(x))),
     "local_refusals": M("logical requests refused before any HTTP call (guards, throttle, "
                         "open circuit)", "requests", None,
                         lambda x: int((x.requests["attempt"] == 0).sum())),
     "attempts": M("HTTP attempts (attempt records)", "attempts", "lower",
                   lambda x: len(x.attempts)),
-    "amplification": M("attempts / logical requests", "x", "lower",
-                       lambda x: _ratio(len(x.attempts), _n_req(x))),
+    "amplification": M("attempts / logical requests not refused by a guard", "x", "lower",
+                       lambda x: _ratio(len(x.attempts), _n_tried(x))),
     "rate_limited": M("attempts answered 429", "attempts", "lower", _status_count(429, 429)),
     "server_errors": M("attempts answered 5xx", "attempts", "lower", _status_count(500, 599)),
     "timeouts": M("attempts that timed out", "attempts", "lower",
@@ -263,10 +284,12 @@ METRICS: dict[str, Metric] = {
                        "chain", "ratio", None, _fallback_rate),
     "goodput_rps": M("successful logical requests per second over the makespan", "req/s",
                      "higher", lambda x: _n_ok(x) / max(x.makespan_s, 1.0)),
-    "herd_index": M("peak attempts in any 1 s window / mean attempts per second", "x", "lower",
-                    lambda x: herd_index(x.attempts["start_t"].to_numpy(), x.makespan_s)),
+    "herd_index": M("how bunched the retries are: retries starting within 100 ms of a retry, "
+                    "over what the retries within 2 s of it predict if spread evenly; 1 = at "
+                    "random, up to 20 = synchronised waves", "x", "lower",
+                    lambda x: herd_index(retry_starts(x.attempts)), (0.0, 0.15)),
     "retry_peak_rps": M("most retries (attempt > 1) starting in any 250 ms window, per second: "
-                        "high when retries leave in synchronised waves", "retries/s", "lower",
+                        "the retries' worst moment for the provider", "retries/s", "lower",
                         lambda x: retry_peak_rps(retry_starts(x.attempts))),
     "makespan_s": M("first logical request start to last record end", "s", "lower",
                     lambda x: x.makespan_s),
@@ -279,10 +302,12 @@ METRICS: dict[str, Metric] = {
     "p99_latency_ms": M("p99 end-to-end latency of successful requests", "ms", "lower",
                         _latency(99)),
     "max_latency_ms": M("slowest successful request", "ms", "lower", _latency(100)),
-    "p50_ttft_ms": M("median time to first token of successful requests", "ms", "lower",
-                     _ttft(50)),
-    "p95_ttft_ms": M("p95 time to first token of successful requests", "ms", "lower", _ttft(95)),
-    "p99_ttft_ms": M("p99 time to first token of successful requests", "ms", "lower", _ttft(99)),
+    "p50_ttft_ms": M("median time to first token of successful requests (non-streamed: the "
+                     "whole response)", "ms", "lower", _ttft(50)),
+    "p95_ttft_ms": M("p95 time to first token of successful requests (non-streamed: the whole "
+                     "response)", "ms", "lower", _ttft(95)),
+    "p99_ttft_ms": M("p99 time to first token of successful requests (non-streamed: the whole "
+                     "response)", "ms", "lower", _ttft(99)),
     "input_tokens": M("input tokens of all logical requests", "tokens", None,
                       _sum("input_tokens")),
     "output_tokens": M("output tokens of all logical requests", "tokens", None,
@@ -296,6 +321,8 @@ METRICS: dict[str, Metric] = {
                               lambda x: _ratio(_cost(x), _n_ok(x))),
     "cost_per_1k_requests_usd": M("total cost per 1,000 logical requests", "USD", "lower",
                                   lambda x: _ratio(1000 * _cost(x), _n_req(x))),
+    "cost_per_hour_usd": M("total cost per hour of makespan; only for runs at least an hour "
+                           "long", "USD", "lower", lambda x: cost_per_hour(_cost(x), x.makespan_s)),
     "length_rate": M('successful requests with finish_reason == "length" (max_tokens '
                      "truncation)", "ratio", "lower", _length_rate),
 }  # fmt: skip
@@ -346,20 +373,28 @@ def _per_model(x: StrategyTraces) -> dict[str, dict[str, Number]]:
 
 
 def _per_group(x: StrategyTraces, col: str) -> dict[str, dict[str, Number]]:
+    """Outcome and cost per user or feature; rates exclude guard refusals as the strategy's do.
+
+    ``cost_per_hour_usd`` is there only when the run is at least an hour long.
+    """
     req = x.requests
     if req.empty:
         return {}
-    hours = max(x.makespan_s, 1.0) / 3600.0
     grouped = req.groupby(col, observed=True)
     frame = pd.DataFrame(
         {
             "logical_requests": grouped.size(),
+            "refused_by_guard": grouped["error"].apply(lambda e: int(e.isin(GUARD_REFUSALS).sum())),
             "successes": grouped["success"].sum(),
             "cost_usd": grouped["cost_usd"].sum(),
         }
     )
-    frame["success_rate"] = frame["successes"] / frame["logical_requests"]
-    frame["cost_per_hour_usd"] = frame["cost_usd"] / hours
+    tried = (frame["logical_requests"] - frame["refused_by_guard"]).replace(0, np.nan)
+    frame["success_rate"] = frame["successes"] / tried
+    frame["cost_per_1k_requests_usd"] = 1000 * frame["cost_usd"] / frame["logical_requests"]
+    frame["cost_per_success_usd"] = frame["cost_usd"] / frame["successes"].replace(0, np.nan)
+    if x.makespan_s >= HOUR_S:
+        frame["cost_per_hour_usd"] = frame["cost_usd"] * HOUR_S / x.makespan_s
     if col == "feature":
         ok = req[req["success"]]
         g_ok = ok.groupby(col, observed=True)
