@@ -102,10 +102,12 @@ def _prepare(args: argparse.Namespace) -> tuple[Scenario, int]:
     """Validate everything before anything starts; raises ConfigError."""
     from simulator.model_refs import model_problems
     from simulator.report.thresholds import parse_thresholds
+    from simulator.report.verdict import parse_objective
     from simulator.workload import build_workload
 
     sc = _apply_overrides(load_scenario(args.scenario), args, args.scenario)
     parse_thresholds(sc.thresholds, list(sc.strategies), args.scenario)
+    parse_objective(sc.objective, args.scenario)
     problems = model_problems(sc, own_mock=args.target is None)
     if problems:
         raise ConfigError(args.scenario, problems)
@@ -161,6 +163,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _report(run_dir: Path) -> int:
     from simulator.report.html import build_report
     from simulator.report.tables import format_table
+    from simulator.report.units import format_value
 
     try:
         result = build_report(run_dir)
@@ -169,14 +172,16 @@ def _report(run_dir: Path) -> int:
         return EXIT_CONFIG
     strategies = list(result.summary.get("strategies", {}))
     print()
-    print(format_table(result.summary, strategies))
+    print(format_table(result.summary, strategies, result.ranking))
     if result.summary.get("partial"):
         not_run = result.summary.get("not_run") or []
         extra = f"; not run: {', '.join(not_run)}" if not_run else ""
         print(f"\n(partial run: the summary covers only what ran{extra})")
+    if result.verdicts:
+        print("\nThresholds:")
     for v in result.verdicts:
         mark = "PASS" if v.passed else "FAIL"
-        actual = "n/a" if v.actual is None else f"{v.actual:.4g}"
+        actual = "no value" if v.actual is None else format_value(v.metric, v.actual)
         print(f"  {mark}  {v.strategy}: {v.metric} {v.expression} (actual {actual})")
     print(f"\nsummary: {result.summary_path}\nreport:  {result.html_path}")
     return EXIT_OK if result.passed else EXIT_THRESHOLD
@@ -191,7 +196,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from simulator.report.html import compare_runs
+    from simulator.report.compare import compare_runs
 
     for d in (args.run_dir_a, args.run_dir_b):
         if not (Path(d) / "traces.jsonl").exists() and not (Path(d) / "summary.json").exists():

@@ -30,12 +30,14 @@ __all__ = [
     "GuardConfig",
     "LatencyConfig",
     "ModelConfig",
+    "ObjectiveConfig",
     "PromptConfig",
     "ProviderConfig",
     "RetryConfig",
     "Scenario",
     "TimeoutConfig",
     "WorkloadConfig",
+    "format_errors",
     "load_provider_config",
     "load_scenario",
     "parse_duration",
@@ -272,6 +274,29 @@ class WorkloadConfig(_Strict):
 # --------------------------------------------------------------------------- scenario
 
 
+class ObjectiveConfig(_Strict):
+    """What the scenario is for: how its strategies are ranked (``simulator.report.verdict``).
+
+    ``rank_by`` is an ordered list of metric names: the first decides, unless the leaders are
+    within noise of each other on it; then the next decides among them. ``floor`` maps metrics
+    to threshold expressions ("<= 0.01") that a strategy must meet to be ranked at all. Metric
+    names are checked against the metrics module when the scenario is prepared.
+    """
+
+    rank_by: list[str] = Field(min_length=1)
+    floor: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        """``objective: p95_ttft_ms`` and ``objective: [a, b]`` mean ``{rank_by: ...}``."""
+        if isinstance(value, str):
+            return {"rank_by": [value]}
+        if isinstance(value, list):
+            return {"rank_by": value}
+        return value
+
+
 class Scenario(_Strict):
     name: str
     description: str = ""
@@ -282,6 +307,7 @@ class Scenario(_Strict):
     provider: ProviderConfig = ProviderConfig()
     workload: WorkloadConfig
     strategies: dict[str, ClientConfig] = Field(min_length=1)
+    objective: ObjectiveConfig | None = None
     thresholds: dict[str, dict[str, str]] = Field(default_factory=dict)
     baseline: str | None = None
 
@@ -309,7 +335,7 @@ def _is_union_tag(part: object) -> bool:
     return isinstance(part, str) and (part[:1].isupper() or "[" in part)
 
 
-def _format_errors(err: ValidationError) -> list[tuple[str, str]]:
+def format_errors(err: ValidationError) -> list[tuple[str, str]]:
     out = []
     errors = err.errors()
     union_paths = {
@@ -354,7 +380,7 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(str(path), _format_errors(exc)) from exc
+        raise ConfigError(str(path), format_errors(exc)) from exc
 
 
 def load_provider_config(path: str | Path) -> ProviderConfig:
@@ -369,4 +395,4 @@ def load_provider_config(path: str | Path) -> ProviderConfig:
     try:
         return ProviderConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(str(path), [(prefix + p, m) for p, m in _format_errors(exc)]) from exc
+        raise ConfigError(str(path), [(prefix + p, m) for p, m in format_errors(exc)]) from exc

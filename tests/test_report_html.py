@@ -10,8 +10,9 @@ import pytest
 from msgspec.structs import replace
 
 from simulator.config import ConfigError
-from simulator.report.html import ReportResult, build_report, compare_runs, format_table
-from simulator.report.tables import alerts, winner_lines, winner_sentence
+from simulator.report.compare import compare_runs
+from simulator.report.html import ReportResult, build_report, format_table
+from simulator.report.tables import TERMINAL_WIDTH, alerts
 from simulator.traces import TraceRecord
 
 from .test_report_metrics import BASE
@@ -219,11 +220,15 @@ def test_bad_threshold_raises_config_error(tmp_path: Path) -> None:
 def test_winner_and_alerts_from_the_data(built: ReportResult) -> None:
     result = built
     s = result.summary
-    assert winner_sentence(s, STRATEGIES).startswith("Winner: jitter — highest success rate")
+    assert s["winner"]["strategy"] == "jitter" and s["winner"]["runner_up"] == "naive"
+    assert s["winner"]["reason"].startswith("highest success rate: 100.0% against 90.0%")
     found = alerts(s, STRATEGIES)
     assert any(a.startswith("naive: error rate 10.0%") for a in found)
     assert not any(a.startswith("jitter") for a in found)
-    assert "Winner: jitter" in result.html_path.read_text()
+    html = result.html_path.read_text()
+    assert "Winner: jitter" in html
+    # the page and summary.json say the same thing
+    assert json.loads(result.summary_path.read_text())["winner"] == s["winner"]
 
 
 def test_cost_spike_alert_against_the_baseline() -> None:
@@ -242,9 +247,13 @@ def test_partial_banner_and_torn_line(tmp_path: Path, how: str) -> None:
     else:
         run = make_run(tmp_path, tail='{"kind":"request","trace_id":"j99","t":1')
     result = build_report(run)
-    assert "Partial run" in result.html_path.read_text()
+    html = result.html_path.read_text()
+    assert "Partial run" in html
     assert result.summary["partial"] is True
     assert result.summary["strategies"]["jitter"]["logical_requests"] == 20
+    # a run cut short names no winner, in summary.json and on the page
+    assert result.summary["winner"] is None
+    assert "Winner:" not in html and "No clear winner: partial run" in html
 
 
 def test_strategies_inferred_without_run_json(tmp_path: Path) -> None:
@@ -254,11 +263,15 @@ def test_strategies_inferred_without_run_json(tmp_path: Path) -> None:
 
 def test_format_table_has_one_row_per_strategy(built: ReportResult) -> None:
     result = built
-    lines = format_table(result.summary, STRATEGIES).splitlines()
+    lines = format_table(result.summary, STRATEGIES, result.ranking).splitlines()
     assert lines[0].split()[0] == "strategy"
     assert [ln.split()[0] for ln in lines[2:4]] == STRATEGIES
     assert "300.00×" not in lines[2] and "3.00×" in lines[2]
-    assert "90.0%" in lines[2] and "100.0%*" in lines[3]
+    assert "90.0%" in lines[2] and "100.0%" in lines[3]
+    # naive is below the floor, so nothing of it is starred (it cannot win by failing fast)
+    assert "*" not in lines[2]
+    assert any(line.startswith("Winner: jitter") for line in lines)
+    assert max(len(line) for line in lines) <= TERMINAL_WIDTH
 
 
 def test_compare_runs_side_by_side(tmp_path: Path) -> None:
@@ -269,27 +282,36 @@ def test_compare_runs_side_by_side(tmp_path: Path) -> None:
     out = tmp_path / "compare.html"
     text = compare_runs(one.run_dir, two.run_dir, out)
     rows = text.splitlines()
-    assert [r.split()[0] for r in rows[3:]] == STRATEGIES
-    assert "3.00× → 3.00×" in rows[3]
+    assert "warning" not in text  # same scenario, seed and duration
+    amp = next(r for r in rows if r.startswith("naive"))
+    assert "success rate" in amp and "90.0% →         90.0%  same" in amp
+    assert max(len(r) for r in rows) <= TERMINAL_WIDTH
     page = parse(out)
     assert page.tables == [STRATEGIES]
 
 
-def test_winner_is_the_faster_one_and_the_page_says_why_and_at_what_cost() -> None:
-    def m(amp: float, p95: float, peak: float) -> dict[str, float]:
-        return {"success_rate": 1.0, "amplification": amp, "p95_latency_ms": p95,
-                "retry_peak_rps": peak}  # fmt: skip
-
-    summary = {"strategies": {"exp": m(2.79, 65_837, 148), "jit": m(3.04, 39_815, 60)}}
-    lines = winner_lines(summary, ["exp", "jit"])
-    assert lines[0].startswith("Winner: jit — same success rate with the lowest p95 latency")
-    assert lines[1] == (
-        "Why and at what cost: exp's retries bunch together (retry peak 148/s vs 60/s "
-        "for jit) and its p95 is 65,837 ms; jit makes more attempts per request "
-        "(3.04× vs 2.79×)."
-    )
-    # same p95 (within 1%): fewer attempts decide, and no trade-off line is needed
-    calm = {"strategies": {"exp": m(2.79, 39_900, 60), "jit": m(3.04, 40_000, 62)}}
-    lines = winner_lines(calm, ["jit", "exp"])
-    assert lines[0].startswith("Winner: exp — same success rate and p95 latency, fewest")
-    assert len(lines) == 1
+def test_compare_warns_when_settings_differ_and_marks_changes(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    one = build_report(make_run(tmp_path / "a"))
+    run_b = make_run(tmp_path / "b")
+    info = json.loads((run_b / "run.json").read_text())
+    (run_b / "run.json").write_text(json.dumps({**info, "seed": 2, "duration_s": 20.0}))
+    # in B, naive loses 5 requests instead of 2: worse beyond noise
+    lines = (run_b / "traces.jsonl").read_text().splitlines()
+    recs = [json.loads(x) for x in lines]
+    for r in recs:
+        if (
+            r["kind"] == "request"
+            and r["strategy"] == "naive"
+            and r["trace_id"] in ("n2", "n3", "n4")
+        ):
+            r["success"] = False
+    (run_b / "traces.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    two = build_report(run_b)
+    text = compare_runs(one.run_dir, two.run_dir, tmp_path / "c.html")
+    assert "warning: the runs differ in seed 1 → 2, duration_s 10.0 → 20.0" in text
+    naive = next(r for r in text.splitlines() if r.startswith("naive"))
+    assert naive.rstrip().endswith("worse")
+    html = (tmp_path / "c.html").read_text()
+    assert 'class="worse"' in html and "the runs differ" in html

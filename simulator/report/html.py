@@ -29,20 +29,20 @@ from simulator.report.page_parts import (
     dashboards,
     embedded_png,
     metric_definitions,
-    strategy_table,
     verdict_table,
 )
 from simulator.report.plots import render_all
-from simulator.report.tables import (
-    alerts,
-    format_table,
-    format_value,
-    winner_lines,
-    winner_sentence,
-)
+from simulator.report.tables import alerts, format_table
 from simulator.report.thresholds import Verdict, evaluate, parse_thresholds
+from simulator.report.verdict import Ranking, parse_objective, rank, verdict_lines, winner_record
 
-__all__ = ["ReportResult", "build_report", "compare_runs", "format_table", "read_run_info"]
+__all__ = [
+    "ReportResult",
+    "build_report",
+    "format_table",
+    "read_run_info",
+    "run_warnings",
+]
 
 PLOT_TITLES = {
     "herd_waves": "Retry waves: attempts per second by outcome",
@@ -50,7 +50,7 @@ PLOT_TITLES = {
     "amplification_giveups": "Amplification and give-ups",
     "fallback_share": "Fallback: which model served the successes",
     "ttft_distribution": "Time to first token",
-    "cost_per_1k": "Cost per 1,000 requests and cache hits",
+    "cost_per_success": "Cost per success, per 1,000 requests, and cache hits",
     "limiter_view": "Rate-limiter headroom",
     "retry_delays": "Retry delays",
 }
@@ -70,6 +70,7 @@ class ReportResult:
     plots: dict[str, Path]
     verdicts: list[Verdict]
     summary: dict[str, Any] = field(repr=False)
+    ranking: Ranking | None = field(default=None, repr=False)
 
     @property
     def passed(self) -> bool:
@@ -86,6 +87,17 @@ def read_run_info(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], str]:
     return info, scenario if isinstance(scenario, dict) else {}, text
 
 
+def run_warnings(info: Mapping[str, Any]) -> list[str]:
+    """What the run itself warned about (``run.json``): the pre-flight check and the timing."""
+    out = [
+        f"{w.get('field') or 'scenario'}: {w.get('message')}"
+        for w in info.get("preflight") or []
+        if w.get("level") in ("warning", "error")
+    ]
+    out += [str(w.get("message")) for w in info.get("warnings") or []]
+    return out
+
+
 def _torn(path: Path) -> bool:
     if not path.exists() or path.stat().st_size == 0:
         return False
@@ -97,8 +109,8 @@ def _torn(path: Path) -> bool:
 def build_report(run_dir: str | Path) -> ReportResult:
     """Write ``summary.json``, ``plots/*.png`` and ``report.html`` into ``run_dir``.
 
-    Raises ``simulator.config.ConfigError`` when the scenario's thresholds name an unknown
-    metric or cannot be parsed.
+    Raises ``simulator.config.ConfigError`` when the scenario's thresholds or objective name
+    an unknown metric or cannot be parsed.
     """
     run_dir = Path(run_dir)
     info, scenario, scenario_text = read_run_info(run_dir)
@@ -114,9 +126,15 @@ def build_report(run_dir: str | Path) -> ReportResult:
         for k, v in (scenario.get("thresholds") or {}).items()
         if k == "all" or k in strategies or not partial
     }
-    thresholds = parse_thresholds(wanted, strategies, str(run_dir / "scenario.yaml"))
+    scenario_file = str(run_dir / "scenario.yaml")
+    thresholds = parse_thresholds(wanted, strategies, scenario_file)
+    objective = parse_objective(scenario.get("objective"), scenario_file)
     summary = summarize(df, strategies, partial=partial)
     summary["not_run"] = [s for s in planned if s not in strategies]
+    ranking = rank(summary, strategies, objective)
+    summary["objective"] = objective.as_dict()
+    summary["winner"] = winner_record(ranking)
+    summary["verdict"] = verdict_lines(summary, ranking)
     verdicts = evaluate(thresholds, summary)
     plots = render_all(df, strategies, run_dir / "plots", summary, scenario)
     del df
@@ -124,7 +142,8 @@ def build_report(run_dir: str | Path) -> ReportResult:
     summary_path.write_text(
         json.dumps({**summary, "verdicts": [asdict(v) for v in verdicts]}, indent=1)
     )
-    page = _page(run_dir, info, scenario, scenario_text, strategies, summary, verdicts, plots)
+    page = _page(run_dir, info, scenario, scenario_text, strategies, summary, verdicts, plots,
+                 ranking)  # fmt: skip
     html_path = run_dir / "report.html"
     html_path.write_text(page, encoding="utf-8")
     return ReportResult(
@@ -134,6 +153,7 @@ def build_report(run_dir: str | Path) -> ReportResult:
         {k: p for k, p in plots.items() if p is not None},
         verdicts,
         summary,
+        ranking,
     )
 
 
@@ -146,6 +166,7 @@ def _page(
     summary: Mapping[str, Any],
     verdicts: Sequence[Verdict],
     plots: Mapping[str, Path | None],
+    ranking: Ranking,
 ) -> str:
     name = str(scenario.get("name") or info.get("scenario") or run_dir.name)
     baseline = scenario.get("baseline") or (strategies[0] if strategies else None)
@@ -163,18 +184,23 @@ def _page(
             '<p class="banner">⚠ Partial run: it was interrupted, so these numbers cover '
             "only the records written before it stopped.</p>"
         )
+    if warned := run_warnings(info):
+        items = "".join(f"<li>{escape(w)}</li>" for w in warned)
+        body.append(f'<div class="banner">Read before the numbers:<ul>{items}</ul></div>')
     if scenario_text:
         config = f"<pre>{escape(scenario_text)}</pre>"
         body.append(f"<details><summary>Scenario config</summary>{config}</details>")
-    headline, *rest = winner_lines(summary, strategies)
+    objective_line, headline, *rest = verdict_lines(summary, ranking)
     body.append(
         f'<p class="winner"><strong>{escape(headline)}</strong>'
         + "".join(f"<br>{escape(line)}" for line in rest)
-        + "</p>"
+        + f'<br><span class="muted">{escape(objective_line)}</span></p>'
     )
     body.append("<h2>Thresholds</h2>" + verdict_table(verdicts))
     body.append(
-        "<h2>Comparison</h2>" + comparison_table(summary, strategies) + metric_definitions()
+        "<h2>Comparison</h2>"
+        + comparison_table(summary, strategies, ranking)
+        + metric_definitions()
     )
     found = alerts(summary, strategies, baseline)
     body.append("<h2>Alerts</h2>")
@@ -199,65 +225,3 @@ def _page(
         + "\n".join(body)
         + "</body></html>\n"
     )
-
-
-# --------------------------------------------------------------------------- two runs
-
-_COMPARE = (
-    "success_rate",
-    "amplification",
-    "rate_limited",
-    "herd_index",
-    "p95_latency_ms",
-    "cost_per_success_usd",
-)
-
-
-def _load_summary(run_dir: Path) -> tuple[dict[str, Any], list[str]]:
-    path = run_dir / "summary.json"
-    if path.exists():
-        summary = json.loads(path.read_text())
-    else:
-        info, _, _ = read_run_info(run_dir)
-        df = load_traces(run_dir / "traces.jsonl", REPORT_COLUMNS)
-        summary = summarize(df, info.get("strategies") or strategies_in_order(df))
-    return summary, list(summary.get("strategy_order") or summary["strategies"])
-
-
-def compare_runs(dir1: str | Path, dir2: str | Path, out_html: str | Path) -> str:
-    """Side-by-side table of two runs (``A → B`` per cell); writes HTML, returns the text."""
-    a_dir, b_dir = Path(dir1), Path(dir2)
-    (a, a_order), (b, b_order) = _load_summary(a_dir), _load_summary(b_dir)
-    strategies = a_order + [s for s in b_order if s not in a_order]
-    rows = []
-    for s in strategies:
-        cells: list[str | tuple[str, str]] = []
-        for m in _COMPARE:
-            va = a["strategies"].get(s, {}).get(m)
-            vb = b["strategies"].get(s, {}).get(m)
-            cells.append(f"{format_value(m, va)} → {format_value(m, vb)}")
-        rows.append((s, cells))
-    head = ["strategy", *_COMPARE]
-    widths = [
-        max(len(head[i]), *(len(r[1][i - 1]) if i else len(r[0]) for r in rows))
-        for i in range(len(head))
-    ]
-    lines = [
-        f"A = {a_dir}",
-        f"B = {b_dir}",
-        "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)),
-    ]
-    for s, cells in rows:
-        texts = [s, *(str(c) for c in cells)]
-        lines.append("  ".join(t.ljust(w) for t, w in zip(texts, widths, strict=True)))
-    text = "\n".join(lines)
-    page = (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>llm-stampede: '
-        f"compare runs</title><style>{CSS}</style></head><body><h1>Compare runs</h1>"
-        f"<p>A = <code>{escape(str(a_dir))}</code><br>B = <code>{escape(str(b_dir))}</code></p>"
-        f"<p>Each cell reads A → B.</p>{strategy_table(head, rows)}"
-        f'<p class="winner">A: {escape(winner_sentence(a, a_order))}<br>'
-        f"B: {escape(winner_sentence(b, b_order))}</p></body></html>\n"
-    )
-    Path(out_html).write_text(page, encoding="utf-8")
-    return text

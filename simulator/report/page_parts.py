@@ -14,14 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from simulator.report.metrics import METRICS
-from simulator.report.tables import (
-    COMPARISON_COLUMNS,
-    best_strategies,
-    contenders,
-    format_value,
-    rank_strategies,
-)
+from simulator.report.tables import COMPARISON_COLUMNS, DETAIL_COLUMNS, shown_columns
 from simulator.report.thresholds import Verdict
+from simulator.report.units import format_value
+from simulator.report.verdict import Ranking, stars
 
 __all__ = [
     "CSS",
@@ -44,6 +40,7 @@ th[scope=row]{text-align:left;background:#fafafa}
 thead th{background:#f0f0f0}.wide{overflow-x:auto}
 th.win{background:#e3f2fd}th.win::after{content:" — winner";color:#1565c0}
 td.best{font-weight:700;background:#e8f5e9}td.best::after{content:" ★";color:#2e7d32}
+td.better{background:#e8f5e9;color:#1b5e20}td.worse{background:#ffebee;color:#b71c1c}
 tr.pass td.res{background:#c8e6c9;color:#1b5e20;font-weight:700}
 tr.fail td.res{background:#ffcdd2;color:#b71c1c;font-weight:700}
 .banner{background:#fff3cd;border:1px solid #e0b000;padding:.6rem 1rem;font-weight:600}
@@ -106,35 +103,61 @@ def verdict_table(verdicts: Sequence[Verdict]) -> str:
     return head + "".join(out)
 
 
-def comparison_table(summary: Mapping[str, Any], strategies: Sequence[str]) -> str:
-    """Decision columns first; a column equal for every strategy is named below, not drawn."""
+def _metric_table(
+    summary: Mapping[str, Any],
+    strategies: Sequence[str],
+    ranking: Ranking,
+    columns: Sequence[tuple[str, str]],
+) -> tuple[str, list[str]]:
+    """A strategy table of ``columns`` (those that differ) with stars; and the same ones."""
     per = summary["strategies"]
-    rivals = contenders(summary, strategies)
-    winner = rank_strategies(summary, strategies)[0] if strategies else None
-    shown, same = [], []
-    for m, title in COMPARISON_COLUMNS:
-        texts = {format_value(m, per[s].get(m)) for s in strategies}
-        if len(texts) > 1:
-            shown.append((m, title))
-        elif texts != {"–"}:
-            same.append(f"{title} {texts.pop()}")
-    outcome_cols = {"success_rate", "give_up_rate"}
+    shown, same = shown_columns(summary, strategies, columns)
     rows = []
     for s in strategies:
         cells: list[str | tuple[str, str]] = []
         for m, _ in shown:
-            best = best_strategies(summary, strategies if m in outcome_cols else rivals, m)
-            cells.append((format_value(m, per[s].get(m)), "best" if s in best else ""))
+            text = format_value(m, per[s].get(m))
+            spread = (summary.get("spread") or {}).get(s, {}).get(m)
+            if spread and None not in spread and spread[0] != spread[1]:
+                text += f" ({format_value(m, spread[0])}–{format_value(m, spread[1])})"
+            cells.append((text, "best" if s in stars(summary, ranking, m) else ""))
         rows.append((s, cells))
     head = ["strategy", *(h for _, h in shown)]
+    winner = ranking.winner if len(strategies) > 1 else None
+    return strategy_table(head, rows, winner=winner), same
+
+
+def comparison_table(
+    summary: Mapping[str, Any], strategies: Sequence[str], ranking: Ranking
+) -> str:
+    """The decision columns, then every other metric folded into a details element.
+
+    A column equal for every strategy is named below its table, not drawn.
+    """
+    main, same = _metric_table(summary, strategies, ranking, COMPARISON_COLUMNS)
+    detail, same_detail = _metric_table(summary, strategies, ranking, DETAIL_COLUMNS)
+    spread = (
+        f" Each cell is the mean over {summary['repeats']} repeats, with its range."
+        if summary.get("repeats", 1) > 1
+        else ""
+    )
     legend = (
-        '<p class="note">★ best in column among the strategies with the top success rate '
-        "(success and give-ups: among all); direction from the metric definitions below."
+        '<p class="note">★ best in column among the strategies that meet the objective\'s '
+        "floor; differences within noise are not starred. Direction from the metric "
+        f"definitions below.{spread}"
         + (f" Same for every strategy: {escape(', '.join(same))}." if same else "")
         + "</p>"
     )
-    table = strategy_table(head, rows, winner=winner if len(strategies) > 1 else None)
-    return f'<div class="wide">{table}</div>' + legend
+    more = (
+        f'<details><summary>More metrics</summary><div class="wide">{detail}</div>'
+        + (
+            f'<p class="note">Same for every strategy: {escape(", ".join(same_detail))}.</p>'
+            if same_detail
+            else ""
+        )
+        + "</details>"
+    )
+    return f'<div class="wide">{main}</div>' + legend + more
 
 
 def group_grid(
@@ -161,12 +184,27 @@ def group_grid(
 
 
 def dashboards(summary: Mapping[str, Any], strategies: Sequence[str]) -> str:
-    parts = ["<h3>Cost per hour by feature</h3>"]
-    parts.append(
-        group_grid(
-            strategies, summary["per_feature"], "cost_per_hour_usd", "cost_usd", "No requests."
-        )
+    per_feature = summary["per_feature"]
+    hourly = any(
+        "cost_per_hour_usd" in g for s in strategies for g in per_feature.get(s, {}).values()
     )
+    if hourly:
+        parts = ["<h3>Cost per hour by feature</h3>"]
+        parts.append(
+            group_grid(strategies, per_feature, "cost_per_hour_usd", "cost_usd", "No requests.")
+        )
+    else:
+        parts = [
+            "<h3>Cost by feature</h3>",
+            '<p class="note">The run is shorter than an hour, so no cost per hour is '
+            "extrapolated from it: per 1,000 logical requests, then per success.</p>",
+            group_grid(
+                strategies, per_feature, "cost_per_1k_requests_usd", "cost_usd", "No requests."
+            ),
+            group_grid(
+                strategies, per_feature, "cost_per_success_usd", "cost_usd", "No successes."
+            ),
+        ]
     parts.append("<h3>p95 latency by model (successful requests, by serving model)</h3>")
     parts.append(
         group_grid(
@@ -198,7 +236,6 @@ def dashboards(summary: Mapping[str, Any], strategies: Sequence[str]) -> str:
         )
     )
     parts.append('<h3>finish_reason == "length" rate (max_tokens truncation)</h3>')
-    per_feature = summary["per_feature"]
     features: list[str] = []
     for s in strategies:
         features += [f for f in per_feature.get(s, {}) if f not in features]

@@ -29,13 +29,14 @@ from simulator.report.chart_style import (
     summary_or_compute,
 )
 from simulator.report.timelines import fallback_share, herd_waves, limiter_view
+from simulator.report.units import format_value
 
 __all__ = [
     "OUTCOME_COLORS",
     "PLOTS",
     "STYLE",
     "amplification_giveups",
-    "cost_per_1k",
+    "cost_per_success",
     "fallback_share",
     "herd_waves",
     "latency_cdf",
@@ -159,12 +160,17 @@ def ttft_distribution(df: pd.DataFrame, strategies: Sequence[str], path: Path) -
 
 
 @styled
-def cost_per_1k(
+def cost_per_success(
     df: pd.DataFrame, strategies: Sequence[str], path: Path, summary: dict[str, Any] | None = None
 ) -> Path | None:
-    """Cost per 1,000 logical requests per strategy, each bar annotated with its cache hit rate."""
+    """Cost per successful request per strategy, each bar annotated with its cost per 1,000
+    logical requests and its cache hit rate.
+
+    Per success, not per request: a strategy that gives up cheaply would look thrifty per
+    request while it buys fewer answers.
+    """
     per = summary_or_compute(df, strategies, summary)["strategies"]
-    values = [per[s]["cost_per_1k_requests_usd"] for s in strategies]
+    values = [per[s]["cost_per_success_usd"] for s in strategies]
     if all(v is None for v in values):
         return None
     fig, axes = figure(height=3.8)
@@ -177,13 +183,15 @@ def cost_per_1k(
     for s, v in zip(strategies, values, strict=True):
         hit = per[s]["cache_hit_rate"]
         cache = "no tokens" if hit is None else f"cache hits {100 * hit:.0f}%"
-        labels.append(f"${v or 0:,.3f}\n{cache}")
-    ax.bar_label(bars, labels=labels, padding=2, fontsize=9)
-    ax.margins(y=0.25)
-    ax.set_ylabel("cost per 1,000 logical requests (USD)")
+        per_1k = format_value("cost_per_1k_requests_usd", per[s]["cost_per_1k_requests_usd"])
+        labels.append(f"{format_value('cost_per_success_usd', v)}\n{per_1k} / 1k req\n{cache}")
+    ax.bar_label(bars, labels=labels, padding=2, fontsize=8.5)
+    ax.margins(y=0.4)
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("cost per successful request (USD)")
     ax.set_xlabel("strategy")
     ax.set_title(
-        "Cost per 1,000 requests — fallbacks to pricier models raise it, cache hits lower it"
+        "Cost per success — retries and fallbacks to pricier models raise it, cache hits lower it"
     )
     return save(fig, path)
 
@@ -225,11 +233,11 @@ PLOTS: dict[str, Callable[..., Path | None]] = {
     "amplification_giveups": amplification_giveups,
     "fallback_share": fallback_share,
     "ttft_distribution": ttft_distribution,
-    "cost_per_1k": cost_per_1k,
+    "cost_per_success": cost_per_success,
     "limiter_view": limiter_view,
     "retry_delays": retry_delays,
 }
-_NEEDS_SUMMARY = {"herd_waves", "amplification_giveups", "cost_per_1k"}
+_NEEDS_SUMMARY = {"herd_waves", "amplification_giveups", "cost_per_success"}
 _NEEDS_SCENARIO = {"limiter_view"}
 
 

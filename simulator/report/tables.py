@@ -1,206 +1,130 @@
-"""Reading a summary: value formatting, best-in-column, the winner, alerts, terminal tables.
+"""Reading a summary in text: the comparison table, the verdict and the alerts.
 
-Everything here works on the JSON summary from :func:`simulator.report.metrics.summarize`, so
-the terminal, the HTML page and ``compare`` say the same thing about the same numbers.
+Everything here works on the JSON summary from :func:`simulator.report.metrics.summarize` and
+the :class:`~simulator.report.verdict.Ranking` of it, so the terminal, the HTML page and
+``compare`` say the same thing about the same numbers. Terminal output fits
+:data:`TERMINAL_WIDTH` columns: the table drops its least important columns when it must,
+and the verdict wraps.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from simulator.report.metrics import METRICS
+from simulator.report.units import format_value
+from simulator.report.verdict import Ranking, rank, stars, verdict_lines
 
 __all__ = [
     "COMPARISON_COLUMNS",
+    "DETAIL_COLUMNS",
     "TERMINAL_COLUMNS",
+    "TERMINAL_WIDTH",
     "alerts",
-    "best_strategies",
-    "contenders",
     "format_table",
     "format_value",
-    "rank_strategies",
-    "winner_lines",
-    "winner_sentence",
+    "shown_columns",
+    "wrap",
 ]
 
-# (metric, column heading) for the HTML comparison table
+TERMINAL_WIDTH = 100
+
+# (metric, column heading), in display order: the HTML page's main comparison table. What
+# decides verdicts comes first; everything else is in DETAIL_COLUMNS, folded under it.
 COMPARISON_COLUMNS: tuple[tuple[str, str], ...] = (
-    # what decides the winner and its trade-off first, then the detail
     ("success_rate", "success"),
-    ("give_up_rate", "give-ups"),
+    ("refused_by_guard", "refused by guard"),
     ("amplification", "amplification"),
-    ("retry_peak_rps", "retry peak"),
+    ("herd_index", "herd index"),
     ("p95_latency_ms", "p95 latency"),
-    ("p50_latency_ms", "p50 latency"),
-    ("p99_latency_ms", "p99 latency"),
+    ("p95_ttft_ms", "p95 TTFT"),
+    ("fallback_rate", "fallback"),
+    ("cost_per_success_usd", "cost / success"),
+    ("cost_usd", "cost"),
+)
+DETAIL_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("logical_requests", "logical requests"),
+    ("give_up_rate", "give-ups"),
     ("attempts", "attempts"),
     ("rate_limited", "429s"),
     ("server_errors", "5xx"),
     ("timeouts", "timeouts"),
-    ("fallback_rate", "fallback"),
-    ("herd_index", "herd index"),
+    ("retry_peak_rps", "retry peak"),
+    ("p50_latency_ms", "p50 latency"),
+    ("p99_latency_ms", "p99 latency"),
+    ("p50_ttft_ms", "p50 TTFT"),
     ("goodput_rps", "goodput"),
-    ("p95_ttft_ms", "p95 TTFT"),
-    ("cost_usd", "cost"),
-    ("cost_per_success_usd", "cost / success"),
+    ("makespan_s", "makespan"),
+    ("cost_per_1k_requests_usd", "cost / 1k requests"),
+    ("cost_per_hour_usd", "cost / hour"),
     ("cache_hit_rate", "cache hits"),
+    ("length_rate", "length-truncated"),
 )
-# (metric, heading, width) for the terminal table printed at the end of ``stampede run``
-TERMINAL_COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("success_rate", "success", 8),
-    ("attempts", "attempts", 10),
-    ("amplification", "amplif", 7),
-    ("rate_limited", "429s", 8),
-    ("server_errors", "5xx", 7),
-    ("fallback_rate", "fallback", 8),
-    ("herd_index", "herd", 6),
-    ("retry_peak_rps", "retry pk", 8),
-    ("p50_latency_ms", "p50 ms", 8),
-    ("p95_latency_ms", "p95 ms", 8),
-    ("p95_ttft_ms", "TTFT p95", 8),
-    ("cost_usd", "cost", 9),
+# (metric, heading) for the terminal table, in display order ...
+TERMINAL_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("success_rate", "success"),
+    ("refused_by_guard", "refused"),
+    ("amplification", "amplif"),
+    ("rate_limited", "429s"),
+    ("server_errors", "5xx"),
+    ("fallback_rate", "fallbk"),
+    ("herd_index", "herd"),
+    ("p50_latency_ms", "p50 ms"),
+    ("p95_latency_ms", "p95 ms"),
+    ("p95_ttft_ms", "TTFT p95"),
+    ("cost_per_success_usd", "$/success"),
+    ("cost_usd", "cost"),
+)
+# ... and the order in which they are kept when the table must narrow (the objective's own
+# metrics are always kept first).
+_KEEP_ORDER = (
+    "success_rate",
+    "amplification",
+    "p95_latency_ms",
+    "cost_per_success_usd",
+    "herd_index",
+    "p95_ttft_ms",
+    "refused_by_guard",
+    "rate_limited",
+    "fallback_rate",
+    "server_errors",
+    "cost_usd",
+    "p50_latency_ms",
 )
 
 
-def format_value(metric: str, value: Any) -> str:
-    """Human form of a metric value, by its unit in :data:`METRICS` ("–" for no value)."""
-    if value is None:
-        return "–"
-    unit = METRICS[metric].unit if metric in METRICS else ""
-    v = float(value)
-    if unit == "ratio":
-        return f"{100 * v:.1f}%" if v < 0.999 or v == 1 else f"{100 * v:.2f}%"
-    if unit == "x":
-        return f"{v:.2f}×"
-    if unit == "ms":
-        return f"{v:,.0f} ms"
-    if unit == "s":
-        return f"{v:,.1f} s"
-    if unit == "req/s":
-        return f"{v:,.1f}/s"
-    if unit == "retries/s":
-        return f"{v:,.0f}/s"
-    if unit == "USD":
-        return f"${v:,.2f}" if v >= 10 else f"${v:.3g}" if v < 0.1 else f"${v:.3f}"
-    return f"{v:,.0f}" if v == int(v) else f"{v:,.3g}"
+def wrap(text: str, width: int = TERMINAL_WIDTH, indent: str = "  ") -> str:
+    """A paragraph wrapped to the terminal width, later lines indented."""
+    return textwrap.fill(text, width, subsequent_indent=indent, break_on_hyphens=False)
 
 
-def best_strategies(summary: Mapping[str, Any], strategies: Sequence[str], metric: str) -> set[str]:
-    """Strategies holding the best value of ``metric`` (empty if no direction or all equal).
+def shown_columns(
+    summary: Mapping[str, Any], strategies: Sequence[str], columns: Sequence[tuple[str, str]]
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """(columns whose values differ between strategies, "heading value" of the others).
 
-    Pass :func:`contenders` as ``strategies`` so a strategy that loses requests cannot be
-    "best" at latency or cost by failing fast.
+    A column equal for every strategy tells nothing about the comparison: it is named once
+    below the table instead. Columns with no value at all are dropped.
     """
-    better = METRICS[metric].better
-    values = {s: summary["strategies"][s].get(metric) for s in strategies}
-    present = {s: v for s, v in values.items() if v is not None}
-    if better is None or len(set(present.values())) < 2:
-        return set()
-    target = max(present.values()) if better == "higher" else min(present.values())
-    return {s for s, v in present.items() if v == target}
-
-
-def _rank_key(metrics: Mapping[str, Any]) -> tuple[float, float, float]:
-    """Success first; then what users feel (p95 latency); then what the provider pays
-    (attempts per request). Success rates within 0.1 point, and p95s within 1%, are ties."""
-    inf = float("inf")
-    success = metrics.get("success_rate")
-    amp = metrics.get("amplification")
-    p95 = metrics.get("p95_latency_ms")
-    return (
-        -round(success, 3) if success is not None else inf,
-        float(f"{p95:.2g}") if p95 is not None else inf,
-        round(amp, 2) if amp is not None else inf,
-    )
-
-
-def contenders(summary: Mapping[str, Any], strategies: Sequence[str]) -> list[str]:
-    """The strategies tied with the winner on success rate (the winner rule's first key)."""
-    if not strategies:
-        return []
-    keys = {s: _rank_key(summary["strategies"][s])[0] for s in strategies}
-    top = min(keys.values())
-    return [s for s in strategies if keys[s] == top]
-
-
-def rank_strategies(summary: Mapping[str, Any], strategies: Sequence[str]) -> list[str]:
-    """Best first: highest success rate, then lowest p95 latency, then lowest amplification."""
-    return sorted(strategies, key=lambda s: _rank_key(summary["strategies"][s]))
-
-
-def _facts(m: Mapping[str, Any]) -> str:
-    return (
-        f"{format_value('success_rate', m['success_rate'])} success, "
-        f"{format_value('amplification', m['amplification'])} amplification, "
-        f"p95 {format_value('p95_latency_ms', m['p95_latency_ms'])}"
-    )
-
-
-def _herd_tradeoff(per: Mapping[str, Any], w: str, r: str) -> str:
-    """What the winner pays for its place against a runner-up with the same success, or ""."""
-    mw, mr = per[w], per[r]
-    peak_w, peak_r = mw.get("retry_peak_rps"), mr.get("retry_peak_rps")
-    amp_w, amp_r = mw.get("amplification"), mr.get("amplification")
-    parts = []
-    if peak_r is not None and peak_w is not None and peak_r >= 1.5 * peak_w:
-        parts.append(
-            f"{r}'s retries bunch together (retry peak "
-            f"{format_value('retry_peak_rps', peak_r)} vs "
-            f"{format_value('retry_peak_rps', peak_w)} for {w}) and its p95 is "
-            f"{format_value('p95_latency_ms', mr.get('p95_latency_ms'))}"
-        )
-    if amp_w is not None and amp_r is not None and amp_w >= 1.05 * amp_r:
-        parts.append(
-            f"{w} makes more attempts per request "
-            f"({format_value('amplification', amp_w)} vs {format_value('amplification', amp_r)})"
-        )
-    return f"Why and at what cost: {'; '.join(parts)}." if parts else ""
-
-
-def winner_lines(summary: Mapping[str, Any], strategies: Sequence[str]) -> list[str]:
-    """The verdict in short lines: who wins and on which criterion, the trade-off, the worst.
-
-    Each line carries the numbers that decide it. The trade-off line appears when the
-    runner-up has the same success rate but a clearly lower retry peak (>= 1.5x) or p95
-    latency (>= 1.2x): the rule ranks amplification before latency, and the page should say
-    what that choice costs.
-    """
-    if not strategies:
-        return ["No strategies in this run."]
-    ranked = rank_strategies(summary, strategies)
     per = summary["strategies"]
-    w = ranked[0]
-    if len(ranked) == 1:
-        return [f"Only one strategy: {w} — {_facts(per[w])}."]
-    r = ranked[1]
-    kw, kr = _rank_key(per[w]), _rank_key(per[r])
-    if kw[0] != kr[0]:
-        why = "highest success rate"
-    elif kw[1] != kr[1]:
-        why = "same success rate with the lowest p95 latency"
-    elif kw[2] != kr[2]:
-        why = "same success rate and p95 latency, fewest attempts per request"
-    else:
-        return [f"No clear winner: {w} and {r} tie ({_facts(per[w])})."]
-    lines = [f"Winner: {w} — {why} ({_facts(per[w])}); runner-up {r} ({_facts(per[r])})."]
-    if kw[0] == kr[0] and (tradeoff := _herd_tradeoff(per, w, r)):
-        lines.append(tradeoff)
-    worst = ranked[-1]
-    if worst != r:
-        lines.append(f"Worst: {worst} ({_facts(per[worst])}).")
-    return lines
-
-
-def winner_sentence(summary: Mapping[str, Any], strategies: Sequence[str]) -> str:
-    """:func:`winner_lines` as one paragraph (terminal, ``compare``)."""
-    return " ".join(winner_lines(summary, strategies))
+    shown, same = [], []
+    for m, title in columns:
+        texts = {format_value(m, per.get(s, {}).get(m)) for s in strategies}
+        if len(texts) > 1 or (len(strategies) == 1 and texts != {"–"}):
+            shown.append((m, title))
+        elif texts != {"–"}:
+            same.append(f"{title} {texts.pop()}")
+    return shown, same
 
 
 def alerts(
     summary: Mapping[str, Any], strategies: Sequence[str], baseline: str | None = None
 ) -> list[str]:
-    """The article's alerts: error rate above 1 %, cost per success above 2x the baseline's."""
+    """The article's alerts: error rate above 1 %, cost per success above 2x the baseline's.
+
+    The error rate leaves out a guard's intended refusals (see the metrics module).
+    """
     out = []
     per = summary["strategies"]
     base = baseline if baseline in per else (strategies[0] if strategies else None)
@@ -219,18 +143,56 @@ def alerts(
     return out
 
 
-def format_table(summary: Mapping[str, Any], strategies: Sequence[str]) -> str:
-    """Compact fixed-width comparison, one strategy per row; * marks the best in a column."""
-    name_w = max([len("strategy"), *(len(s) for s in strategies)]) + 2
-    header = "strategy".ljust(name_w) + "".join(h.rjust(w + 1) for _, h, w in TERMINAL_COLUMNS)
+def _cell(metric: str, value: Any) -> str:
+    return format_value(metric, value).replace(" ms", "")
+
+
+def format_table(
+    summary: Mapping[str, Any],
+    strategies: Sequence[str],
+    ranking: Ranking | None = None,
+    width: int = TERMINAL_WIDTH,
+) -> str:
+    """The comparison, one strategy per row, then the verdict; fits ``width`` columns.
+
+    ``*`` marks the best in a column among the strategies that meet the objective's floor
+    (:func:`simulator.report.verdict.stars`).
+    """
+    ranking = ranking or rank(summary, strategies)
+    per = summary["strategies"]
+    columns, same = shown_columns(summary, strategies, TERMINAL_COLUMNS)
+    keep = list(dict.fromkeys([*ranking.objective.rank_by, *_KEEP_ORDER]))
+    starred = {m: stars(summary, ranking, m) for m, _ in columns}
+    name_w = max([len("strategy"), *(len(s) for s in strategies)])
+
+    def col_width(m: str, title: str) -> int:
+        return max([len(title), *(len(_cell(m, per[s].get(m))) + 1 for s in strategies)])
+
+    def total(cols: Sequence[tuple[str, str]]) -> int:
+        return name_w + sum(col_width(m, t) + 2 for m, t in cols)
+
+    dropped: list[str] = []
+    while total(columns) > width and len(columns) > 1:
+        victim = max(columns, key=lambda c: keep.index(c[0]) if c[0] in keep else len(keep))
+        columns.remove(victim)
+        dropped.append(victim[1])
+    widths = [col_width(m, t) for m, t in columns]
+    header = "strategy".ljust(name_w) + "".join(
+        t.rjust(w + 2) for (_, t), w in zip(columns, widths, strict=True)
+    )
     lines = [header, "-" * len(header)]
-    best = {m: best_strategies(summary, strategies, m) for m, _, _ in TERMINAL_COLUMNS}
     for s in strategies:
-        metrics = summary["strategies"].get(s, {})
-        cells = []
-        for m, _, w in TERMINAL_COLUMNS:
-            text = format_value(m, metrics.get(m)).replace(" ms", "")
-            cells.append((text + ("*" if s in best[m] else " ")).rjust(w + 1))
+        cells = [
+            (_cell(m, per[s].get(m)) + ("*" if s in starred[m] else " ")).rjust(w + 2)
+            for (m, _), w in zip(columns, widths, strict=True)
+        ]
         lines.append(s.ljust(name_w) + "".join(cells))
-    lines.append("* best in column. " + winner_sentence(summary, strategies))
+    notes = ["* best in column among the strategies that meet the objective's floor."]
+    if same:
+        notes.append(f"Same for every strategy: {', '.join(same)}.")
+    if dropped:
+        notes.append(f"Not shown for width: {', '.join(dropped)} (see report.html).")
+    lines += [wrap(n, width) for n in notes]
+    lines.append("")
+    lines += [wrap(line, width) for line in verdict_lines(summary, ranking)]
     return "\n".join(lines)

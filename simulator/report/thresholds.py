@@ -18,7 +18,14 @@ from typing import Any
 from simulator.config import ConfigError
 from simulator.report.metrics import METRICS
 
-__all__ = ["Threshold", "Verdict", "evaluate", "parse_expression", "parse_thresholds"]
+__all__ = [
+    "Threshold",
+    "Verdict",
+    "evaluate",
+    "holds",
+    "parse_expression",
+    "parse_thresholds",
+]
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
@@ -59,6 +66,11 @@ def parse_expression(expr: object) -> tuple[str, float]:
             f"'< 8000', '<= 1.5', '>= 0.99', '== 0' (operators: {', '.join(sorted(_OPS))})"
         )
     return m.group(1), float(m.group(2))
+
+
+def holds(op: str, actual: float, limit: float) -> bool:
+    """Whether ``actual <op> limit`` (``op`` as returned by :func:`parse_expression`)."""
+    return _OPS[op](actual, limit)
 
 
 def parse_thresholds(
@@ -120,6 +132,6 @@ def evaluate(thresholds: Iterable[Threshold], summary: Mapping[str, Any]) -> lis
             note = f"{th.metric} has no value in this run (no data for it), so it cannot pass"
             out.append(Verdict(th.strategy, th.metric, th.expression, None, False, note))
         else:
-            passed = _OPS[th.op](float(actual), th.limit)
+            passed = holds(th.op, float(actual), th.limit)
             out.append(Verdict(th.strategy, th.metric, th.expression, float(actual), passed))
     return out

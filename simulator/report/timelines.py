@@ -39,7 +39,7 @@ from simulator.report.metrics import (
     outcome_class,
     retry_starts,
 )
-from simulator.report.tables import format_value
+from simulator.report.units import format_value
 
 __all__ = ["fallback_share", "herd_waves", "limiter_view", "model_limits"]
 
@@ -269,7 +269,7 @@ def limiter_view(
             )
             hi = max(hi, limit)
             if np.isfinite(lo):
-                # a zoomed axis makes small dips look deep; say how close it really came
+                # say how close it came in numbers too: a thin dip is hard to read at scale
                 ax.annotate(
                     f"lowest seen: {lo:,.0f} = {100 * lo / limit:.1f}% of the limit",
                     (0.005, 0.04),
@@ -278,10 +278,8 @@ def limiter_view(
                     bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"},
                 )
         if np.isfinite(lo):
-            # 0 (exhausted) stays on the axis unless the data never came near it
-            bottom = 0.0 if lo < 0.5 * hi else lo
-            pad = 0.08 * max(hi - bottom, 1.0)
-            ax.set_ylim(bottom - (pad if bottom else 0), hi + pad)
+            # from 0 (exhausted) always: a zoomed axis turns a dip from 500 to 497 into a cliff
+            ax.set_ylim(0, hi + 0.08 * max(hi, 1.0))
         ax.set_ylabel(f"remaining {unit}\n(lowest seen per bin)")
         ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
