@@ -41,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=1, help="Locust worker processes (default 1)")
     run.add_argument("--seed", type=int, help="override the scenario seed")
     run.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N times with seeds seed, seed+1, ...; a winner must stand outside the spread",
+    )
+    run.add_argument(
         "--target", help="URL of an already running stampede mock (default: start one)"
     )
 
@@ -91,6 +98,8 @@ def _apply_overrides(sc: Scenario, args: argparse.Namespace, file: str) -> Scena
         update["seed"] = args.seed
     if args.workers < 1:
         problems.append(("--workers", "must be at least 1"))
+    if getattr(args, "repeat", 1) < 1:
+        problems.append(("--repeat", "must be at least 1"))
     if problems:
         raise ConfigError(file, problems)
     data = {**sc.model_dump(), **update}
@@ -142,6 +151,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"  scenario time up to {total:.0f} s per strategy at time scale {sc.time_scale:g} "
         f"(about {total / sc.time_scale:.0f} s wall each); output: {run_dir}"
     )
+    if args.repeat > 1:
+        return _run_repeats(args, sc, run_dir)
     run = LiveRun(sc, run_dir, strategies, workers=args.workers, target=args.target)
     status = EXIT_OK
     try:
@@ -160,19 +171,85 @@ def cmd_run(args: argparse.Namespace) -> int:
     return status if status != EXIT_OK else report_status
 
 
+def _run_repeats(args: argparse.Namespace, sc: Scenario, run_dir: Path) -> int:
+    """``--repeat N``: N complete runs with seeds seed..seed+N-1, then one verdict over them
+    (see ``simulator.report.repeats``). Ctrl-C keeps the repeats that finished."""
+    import json
+
+    from simulator.live.orchestrate import Interrupted, LiveRun, RunError, run_live
+    from simulator.report.html import ReportResult, build_report
+    from simulator.report.repeats import build_repeat_report, spread_note
+    from simulator.workload import build_workload
+
+    seeds = [sc.seed + i for i in range(args.repeat)]
+    results: list[ReportResult] = []
+    status = EXIT_OK
+    for i, seed in enumerate(seeds, 1):
+        sub = run_dir / f"repeat-{i}"
+        one = _with_seed(sc, seed)
+        print(f"\nrepeat {i} of {len(seeds)}, seed {seed}: {sub}")
+        run = LiveRun(one, sub, list(one.strategies), workers=args.workers, target=args.target)
+        try:
+            run_live(run, build_workload(one.workload, seed, one.duration).total)
+        except Interrupted:
+            status = EXIT_INTERRUPTED
+        except RunError as exc:
+            _err(str(exc))
+            status = EXIT_RUN
+        if run.traces.exists() and not run.interrupted:
+            result = build_report(sub)
+            winner = (result.summary.get("winner") or {}).get("strategy") or "no clear winner"
+            print(f"  repeat {i}: {winner}; thresholds {'pass' if result.passed else 'FAIL'}")
+            results.append(result)
+        if status != EXIT_OK:
+            break
+    info = {
+        "scenario": sc.name,
+        "strategies": list(sc.strategies),
+        "repeats": len(results),
+        "seeds": seeds[: len(results)],
+        "partial": len(results) < len(seeds),
+        "time_scale": sc.time_scale,
+        "duration_s": sc.duration,
+        "drain_s": sc.drain,
+    }
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "run.json").write_text(json.dumps(info, indent=2) + "\n")
+    if not results:
+        _err("no repeat finished")
+        return status if status != EXIT_OK else EXIT_RUN
+    report_status = _show(build_repeat_report(run_dir, results), note=spread_note)
+    return status if status != EXIT_OK else report_status
+
+
+def _with_seed(sc: Scenario, seed: int) -> Scenario:
+    data = sc.model_dump()
+    data["seed"] = seed
+    data["provider"] = {**data["provider"], "seed": seed}
+    return Scenario.model_validate(data)
+
+
 def _report(run_dir: Path) -> int:
     from simulator.report.html import build_report
-    from simulator.report.tables import format_table
-    from simulator.report.units import format_value
 
     try:
         result = build_report(run_dir)
     except ConfigError as exc:
         _err(str(exc))
         return EXIT_CONFIG
+    return _show(result)
+
+
+def _show(result: Any, note: Any = None) -> int:
+    """Print a built report: the table and verdict, thresholds, where the files are."""
+    from simulator.report.tables import format_table, wrap
+    from simulator.report.units import format_value
+
     strategies = list(result.summary.get("strategies", {}))
     print()
     print(format_table(result.summary, strategies, result.ranking))
+    if note is not None:
+        print(wrap(note(result.summary)))
     if result.summary.get("partial"):
         not_run = result.summary.get("not_run") or []
         extra = f"; not run: {', '.join(not_run)}" if not_run else ""
@@ -182,13 +259,22 @@ def _report(run_dir: Path) -> int:
     for v in result.verdicts:
         mark = "PASS" if v.passed else "FAIL"
         actual = "no value" if v.actual is None else format_value(v.metric, v.actual)
-        print(f"  {mark}  {v.strategy}: {v.metric} {v.expression} (actual {actual})")
+        note_text = f"; {v.note}" if v.note else ""
+        print(wrap(f"  {mark}  {v.strategy}: {v.metric} {v.expression} (actual {actual}"
+                   f"{note_text})", indent="        "))  # fmt: skip
     print(f"\nsummary: {result.summary_path}\nreport:  {result.html_path}")
     return EXIT_OK if result.passed else EXIT_THRESHOLD
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
+    repeats = sorted(run_dir.glob("repeat-*/traces.jsonl"), key=lambda p: int(p.parent.name[7:]))
+    if repeats and not (run_dir / "traces.jsonl").exists():
+        from simulator.report.html import build_report
+        from simulator.report.repeats import build_repeat_report, spread_note
+
+        results = [build_report(p.parent) for p in repeats]
+        return _show(build_repeat_report(run_dir, results), note=spread_note)
     if not (run_dir / "traces.jsonl").exists():
         _err(f"{run_dir}: no traces.jsonl here; pass a folder written by 'stampede run'")
         return EXIT_CONFIG

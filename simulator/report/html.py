@@ -41,6 +41,7 @@ __all__ = [
     "build_report",
     "format_table",
     "read_run_info",
+    "render_page",
     "run_warnings",
 ]
 
@@ -142,7 +143,7 @@ def build_report(run_dir: str | Path) -> ReportResult:
     summary_path.write_text(
         json.dumps({**summary, "verdicts": [asdict(v) for v in verdicts]}, indent=1)
     )
-    page = _page(run_dir, info, scenario, scenario_text, strategies, summary, verdicts, plots,
+    page = render_page(run_dir, info, scenario, scenario_text, strategies, summary, verdicts, plots,
                  ranking)  # fmt: skip
     html_path = run_dir / "report.html"
     html_path.write_text(page, encoding="utf-8")
@@ -157,7 +158,7 @@ def build_report(run_dir: str | Path) -> ReportResult:
     )
 
 
-def _page(
+def render_page(
     run_dir: Path,
     info: Mapping[str, Any],
     scenario: Mapping[str, Any],
@@ -167,11 +168,17 @@ def _page(
     verdicts: Sequence[Verdict],
     plots: Mapping[str, Path | None],
     ranking: Ranking,
+    extra: str = "",
+    charts_note: str = "",
 ) -> str:
+    """The whole page; ``extra`` (HTML) goes after the alerts, ``charts_note`` above the
+    charts (a repeated run's top page uses both)."""
     name = str(scenario.get("name") or info.get("scenario") or run_dir.name)
     baseline = scenario.get("baseline") or (strategies[0] if strategies else None)
     facts = ", ".join(
-        f"{k} {info[k]}" for k in ("seed", "time_scale", "started", "duration_s") if k in info
+        f"{k} {info[k]}"
+        for k in ("seed", "seeds", "time_scale", "started", "duration_s")
+        if k in info
     )
     body = [f"<h1>llm-stampede report: {escape(name)}</h1>"]
     if scenario.get("description"):
@@ -209,7 +216,10 @@ def _page(
         if found
         else '<p class="ok">No alerts: error rate ≤ 1% and cost per success ≤ 2× baseline.</p>'
     )
+    body.append(extra)
     body.append("<h2>Charts</h2>")
+    if charts_note:
+        body.append(f'<p class="note">{escape(charts_note)}</p>')
     for key, title in PLOT_TITLES.items():
         body.append(f"<h3>{escape(title)}</h3>")
         path = plots.get(key)
@@ -218,7 +228,12 @@ def _page(
             if path
             else f'<p class="muted">{escape(NO_PLOT.get(key, "No data."))}</p>'
         )
-    body.append("<h2>Dashboards</h2>" + dashboards(summary, strategies))
+    if summary.get("repeats", 1) > 1:
+        body.append(
+            '<h2>Dashboards</h2><p class="muted">Per repeat: see each repeat\'s report.</p>'
+        )
+    else:
+        body.append("<h2>Dashboards</h2>" + dashboards(summary, strategies))
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(name)} — llm-stampede</title><style>{CSS}</style></head><body>"

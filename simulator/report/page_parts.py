@@ -45,7 +45,7 @@ tr.pass td.res{background:#c8e6c9;color:#1b5e20;font-weight:700}
 tr.fail td.res{background:#ffcdd2;color:#b71c1c;font-weight:700}
 .banner{background:#fff3cd;border:1px solid #e0b000;padding:.6rem 1rem;font-weight:600}
 .winner{font-size:1.15rem;background:#e3f2fd;border-left:6px solid #1565c0;padding:.7rem 1rem}
-.alert{color:#b71c1c}.ok{color:#1b5e20}.muted{color:#666}.note{color:#666;font-size:.9rem}
+.sub{color:#666;font-size:.8rem;font-weight:400}.alert{color:#b71c1c}.ok{color:#1b5e20}.muted{color:#666}.note{color:#666;font-size:.9rem}
 img{max-width:100%;border:1px solid #eee}pre{background:#f6f8fa;padding:.8rem;overflow:auto}
 """
 
@@ -68,9 +68,10 @@ def strategy_table(
         out.append(f'<tr><th scope="row"{tag}>{escape(name)}</th>')
         for cell in cells:
             text, css = cell if isinstance(cell, tuple) else (cell, "")
-            out.append(
-                f'<td class="{css}">{escape(text)}</td>' if css else f"<td>{escape(text)}</td>"
-            )
+            # a second line (after "\n") is a note under the value, e.g. a range
+            value, _, sub = text.partition("\n")
+            html = escape(value) + (f'<br><span class="sub">{escape(sub)}</span>' if sub else "")
+            out.append(f'<td class="{css}">{html}</td>' if css else f"<td>{html}</td>")
         out.append("</tr>")
     out.append("</tbody></table>")
     return "".join(out)
@@ -103,6 +104,16 @@ def verdict_table(verdicts: Sequence[Verdict]) -> str:
     return head + "".join(out)
 
 
+def _range_text(metric: str, lo: float, hi: float) -> str:
+    """ "36,670–41,575 ms": a repeated run's range, the unit written once."""
+    a, b = format_value(metric, lo), format_value(metric, hi)
+    for unit in (" ms", " s", "×", "%", "/s"):
+        if a.endswith(unit) and b.endswith(unit):
+            a = a[: -len(unit)]
+            break
+    return f"{a}–{b}"
+
+
 def _metric_table(
     summary: Mapping[str, Any],
     strategies: Sequence[str],
@@ -119,7 +130,7 @@ def _metric_table(
             text = format_value(m, per[s].get(m))
             spread = (summary.get("spread") or {}).get(s, {}).get(m)
             if spread and None not in spread and spread[0] != spread[1]:
-                text += f" ({format_value(m, spread[0])}–{format_value(m, spread[1])})"
+                text += "\n" + _range_text(m, spread[0], spread[1])
             cells.append((text, "best" if s in stars(summary, ranking, m) else ""))
         rows.append((s, cells))
     head = ["strategy", *(h for _, h in shown)]

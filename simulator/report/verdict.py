@@ -404,8 +404,10 @@ def verdict_lines(summary: Mapping[str, Any], ranking: Ranking) -> list[str]:
         )
     eligible = ranking.eligible
     if ranking.winner is not None and len(eligible) > 2 and eligible[-1] != ranking.runner_up:
-        worst = eligible[-1]
-        m = ranking.objective.rank_by[0]
+        worst, w = eligible[-1], ranking.winner
+        # name the metric that put it behind the winner
+        m = next((x for x in ranking.objective.rank_by if not same(summary, x, w, worst)),
+                 ranking.objective.rank_by[0])  # fmt: skip
         lines.append(f"Last of the eligible: {worst} ({label(m)} "
                      f"{format_value(m, _value(summary, worst, m))}).")  # fmt: skip
     return lines
