@@ -240,6 +240,15 @@ def test_cost_spike_alert_against_the_baseline() -> None:
     assert alerts(summary, ["a", "b", "c"], baseline="b") == []
 
 
+def test_alert_when_the_fallback_carries_most_successes() -> None:
+    def m(fallback: float) -> dict[str, float]:
+        return {"error_rate": 0.0, "cost_per_success_usd": 0.001, "fallback_rate": fallback}
+
+    summary = {"strategies": {"a": m(0.75), "b": m(0.4)}}
+    (found,) = alerts(summary, ["a", "b"])
+    assert found.startswith("a: 75.0% of the successes came from a fallback model")
+
+
 @pytest.mark.parametrize("how", ["run_json", "torn"])
 def test_partial_banner_and_torn_line(tmp_path: Path, how: str) -> None:
     if how == "run_json":

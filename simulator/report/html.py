@@ -214,7 +214,8 @@ def render_page(
     body.append(
         "<ul>" + "".join(f'<li class="alert">{escape(a)}</li>' for a in found) + "</ul>"
         if found
-        else '<p class="ok">No alerts: error rate ≤ 1% and cost per success ≤ 2× baseline.</p>'
+        else '<p class="ok">No alerts: error rate ≤ 1%, cost per success ≤ 2× baseline, '
+        "fallbacks serve at most half of the successes.</p>"
     )
     body.append(extra)
     body.append("<h2>Charts</h2>")

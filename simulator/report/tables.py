@@ -19,6 +19,7 @@ from simulator.report.verdict import Ranking, rank, stars, verdict_lines
 __all__ = [
     "COMPARISON_COLUMNS",
     "DETAIL_COLUMNS",
+    "FALLBACK_ALERT",
     "TERMINAL_COLUMNS",
     "TERMINAL_WIDTH",
     "alerts",
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 TERMINAL_WIDTH = 100
+FALLBACK_ALERT = 0.5  # share of successes served by a fallback model that deserves a warning
 
 # (metric, column heading), in display order: the HTML page's main comparison table. What
 # decides verdicts comes first; everything else is in DETAIL_COLUMNS, folded under it.
@@ -121,7 +123,9 @@ def shown_columns(
 def alerts(
     summary: Mapping[str, Any], strategies: Sequence[str], baseline: str | None = None
 ) -> list[str]:
-    """The article's alerts: error rate above 1 %, cost per success above 2x the baseline's.
+    """The article's alerts: error rate above 1 %, cost per success above 2x the baseline's;
+    and a fallback that carries most of the successes (above :data:`FALLBACK_ALERT`): then a
+    "survives" verdict rests on the fallback model, not on the primary.
 
     The error rate leaves out a guard's intended refusals (see the metrics module).
     """
@@ -133,6 +137,12 @@ def alerts(
         rate = per[s]["error_rate"]
         if rate is not None and rate > 0.01:
             out.append(f"{s}: error rate {format_value('error_rate', rate)} is above 1%")
+        fallback = per[s].get("fallback_rate")
+        if fallback is not None and fallback > FALLBACK_ALERT:
+            out.append(
+                f"{s}: {format_value('fallback_rate', fallback)} of the successes came from a "
+                "fallback model; the primary model is under-provisioned or failing"
+            )
         cost = per[s]["cost_per_success_usd"]
         if s != base and cost is not None and base_cost and cost > 2 * base_cost:
             out.append(
