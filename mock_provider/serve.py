@@ -52,7 +52,8 @@ def apply_overrides(cfg: ProviderConfig, args: argparse.Namespace) -> ProviderCo
         update["time_scale"] = args.time_scale
     if args.seed is not None:
         update["seed"] = args.seed
-    return ProviderConfig.model_validate({**cfg.model_dump(), **update})
+    # Only the fields the config gave: a field a fault's kind ignores must stay unset.
+    return ProviderConfig.model_validate({**cfg.model_dump(exclude_unset=True), **update})
 
 
 def banner(base_url: str, key: str) -> str:

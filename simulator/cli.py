@@ -93,8 +93,13 @@ def _apply_overrides(sc: Scenario, args: argparse.Namespace, file: str) -> Scena
         problems.append(("--workers", "must be at least 1"))
     if problems:
         raise ConfigError(file, problems)
-    data = {**sc.model_dump(), **update}
-    data["provider"] = {**data["provider"], "time_scale": data["time_scale"], "seed": data["seed"]}
+    # Only the fields the file gave (a full dump would set every field a kind ignores).
+    data = {**sc.model_dump(exclude_unset=True), **update}
+    data["provider"] = {
+        **data.get("provider", {}),
+        "time_scale": data.get("time_scale", sc.time_scale),
+        "seed": data.get("seed", sc.seed),
+    }
     return Scenario.model_validate(data)
 
 

@@ -250,7 +250,7 @@ class LiveRun:
 
 def write_scenario(sc: Scenario, run_dir: Path) -> None:
     """The effective scenario (overrides applied): what Locust processes and reports read."""
-    data = sc.model_dump(mode="json", exclude_defaults=False)
+    data = sc.model_dump(mode="json", exclude_unset=True)  # re-validates: no ignored fields
     (run_dir / "scenario.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
 
 
