@@ -467,6 +467,8 @@ def _kind_field_problems(path: str, ctx: dict[str, Any], msg: str) -> list[tuple
 def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text()
+    except FileNotFoundError as exc:
+        raise ConfigError(str(path), [], "no such file") from exc
     except OSError as exc:
         raise ConfigError(str(path), [("", f"cannot read file: {exc.strerror}")]) from exc
     try:
