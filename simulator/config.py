@@ -59,6 +59,7 @@ class ConfigError(Exception):
     ) -> None:
         self.file = file
         self.problems = problems
+        self.headline = headline
         lines = [f"{file}: {headline}"]
         lines += [f"  {path or '<top>'}: {msg}" for path, msg in problems]
         super().__init__("\n".join(lines))

@@ -89,7 +89,8 @@ def _arrival_windows(sc: Scenario) -> Iterator[Finding]:
                 "error",
                 f"{at}.at",
                 f"the burst at {_s(arr.at)} s is at or after the duration ({_s(d)} s), so it "
-                f"sends no requests; move it before {_s(d)} s or raise duration",
+                f"sends no requests; "
+                + (f"move it before {_s(d)} s or raise duration" if d else "raise duration"),
             )
         if arr.kind == "spike" and arr.spike_start >= d:
             yield Finding(

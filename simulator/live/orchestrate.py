@@ -185,6 +185,7 @@ class LiveRun:
     out: IO[str] = field(default_factory=lambda: sys.stdout)
     completed: list[str] = field(default_factory=list)
     interrupted: bool = False
+    preflight: list[dict[str, str]] = field(default_factory=list)  # {"level", "field", "message"}
 
     @property
     def traces(self) -> Path:
@@ -202,6 +203,7 @@ class LiveRun:
             "drain_s": self.scenario.drain,
             "workers": self.workers,
             "started": started,
+            "preflight": self.preflight,
         }
         (self.run_dir / "run.json").write_text(json.dumps(info, indent=2) + "\n")
 
