@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import signal
 import sys
 from typing import Any
@@ -15,7 +16,7 @@ from simulator.config import ConfigError, ProviderConfig, load_provider_config
 
 from .server import create_app
 
-__all__ = ["add_serve_arguments", "apply_overrides", "serve_main"]
+__all__ = ["CannotListen", "add_serve_arguments", "apply_overrides", "serve_main"]
 
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
@@ -52,7 +53,15 @@ def apply_overrides(cfg: ProviderConfig, args: argparse.Namespace) -> ProviderCo
         update["time_scale"] = args.time_scale
     if args.seed is not None:
         update["seed"] = args.seed
-    return ProviderConfig.model_validate({**cfg.model_dump(), **update})
+    # Only the fields the config gave: a field a fault's kind ignores must stay unset.
+    return ProviderConfig.model_validate({**cfg.model_dump(exclude_unset=True), **update})
+
+
+class CannotListen(Exception):
+    """The mock could not bind its address; ``str()`` is the one line a user should see."""
+
+    def __init__(self, host: str, port: int, reason: str) -> None:
+        super().__init__(f"cannot listen on {host}:{port}: {reason.lower()}")
 
 
 def banner(base_url: str, key: str) -> str:
@@ -75,7 +84,12 @@ async def _serve(cfg: ProviderConfig, args: argparse.Namespace) -> None:
     gc.collect()
     gc.freeze()
     site = web.TCPSite(runner, args.host, args.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:  # busy port, no permission, unknown host: say which, no traceback
+        await runner.cleanup()
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)  # asyncio's text is long
+        raise CannotListen(args.host, args.port, reason) from exc
     server = site._server
     assert server is not None
     port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
@@ -99,5 +113,9 @@ def serve_main(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    asyncio.run(_serve(cfg, args))
+    try:
+        asyncio.run(_serve(cfg, args))
+    except CannotListen as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0

@@ -1,8 +1,9 @@
 """The ``stampede`` command line.
 
-Exit codes: 0 every threshold holds, 1 a threshold failed, 2 config error (nothing started),
-3 run error. An interrupted run (Ctrl-C, SIGTERM) keeps its traces, writes a partial
-summary and report, and exits 130.
+Exit codes: 0 every threshold holds, 1 a threshold failed, 2 config error or pre-flight
+error (nothing started), 3 run error. An interrupted run (Ctrl-C, SIGTERM) keeps its traces,
+writes a partial summary and report, and exits 130. Every line printed fits 100 columns, and
+a closed stdout (``| head``) does not stop a run.
 """
 
 from __future__ import annotations
@@ -12,9 +13,14 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator.config import ConfigError, Scenario, load_scenario, parse_duration
+from simulator.console import closed_pipe_ignored, wrap
+
+if TYPE_CHECKING:
+    from simulator.preflight import Finding
+    from simulator.workload import Workload
 
 __all__ = ["main"]
 
@@ -30,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 thresholds hold, 1 a threshold failed, 2 config error, "
         "3 run error, 130 interrupted.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run a scenario live: Locust clients against the mock")
@@ -51,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--target", help="URL of an already running stampede mock (default: start one)"
     )
 
+    lint = sub.add_parser(
+        "lint", help="pre-flight check a scenario: demand against limits, windows, defaults"
+    )
+    lint.add_argument("scenario", help="scenario YAML file (see scenarios/)")
+    lint.add_argument("--duration", help="override the scenario duration (e.g. 60, 90s, 2m)")
+    lint.add_argument("--strategies", help="comma-separated strategy names (default all)")
+
     serve = sub.add_parser("serve", help="run the mock LLM provider")
     add_serve_arguments(serve)
 
@@ -64,17 +78,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("llm-stampede")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
 def _err(msg: str) -> None:
-    print(f"error: {msg}", file=sys.stderr)
+    print(wrap(f"error: {msg}"), file=sys.stderr)
 
 
 def _apply_overrides(sc: Scenario, args: argparse.Namespace, file: str) -> Scenario:
     update: dict[str, Any] = {}
     problems: list[tuple[str, str]] = []
-    if args.strategies:
+    if args.strategies is not None:
         wanted = [s.strip() for s in args.strategies.split(",") if s.strip()]
         unknown = [s for s in wanted if s not in sc.strategies]
-        if unknown:
+        if not wanted:
+            problems.append(
+                ("--strategies", f"names no strategy; choose from {list(sc.strategies)}")
+            )
+        elif unknown:
             problems.append(
                 ("--strategies", f"unknown {unknown}; choose from {list(sc.strategies)}")
             )
@@ -90,73 +117,114 @@ def _apply_overrides(sc: Scenario, args: argparse.Namespace, file: str) -> Scena
             update["duration"] = float(parse_duration(args.duration))
         except ValueError as exc:
             problems.append(("--duration", str(exc)))
-    if args.time_scale is not None:
-        if args.time_scale <= 0:
+    time_scale = getattr(args, "time_scale", None)  # `lint` has no --time-scale nor --seed
+    if time_scale is not None:
+        if time_scale <= 0:
             problems.append(("--time-scale", "must be greater than 0"))
-        update["time_scale"] = args.time_scale
-    if args.seed is not None:
+        update["time_scale"] = time_scale
+    if getattr(args, "seed", None) is not None:
         update["seed"] = args.seed
-    if args.workers < 1:
+    if getattr(args, "workers", 1) < 1:
         problems.append(("--workers", "must be at least 1"))
     if getattr(args, "repeat", 1) < 1:
         problems.append(("--repeat", "must be at least 1"))
     if problems:
         raise ConfigError(file, problems)
-    data = {**sc.model_dump(), **update}
-    data["provider"] = {**data["provider"], "time_scale": data["time_scale"], "seed": data["seed"]}
+    # Only the fields the file gave (a full dump would set every field a kind ignores).
+    data = {**sc.model_dump(exclude_unset=True), **update}
+    data["provider"] = {
+        **data.get("provider", {}),
+        "time_scale": data.get("time_scale", sc.time_scale),
+        "seed": data.get("seed", sc.seed),
+    }
     return Scenario.model_validate(data)
 
 
-def _prepare(args: argparse.Namespace) -> tuple[Scenario, int]:
-    """Validate everything before anything starts; raises ConfigError."""
+LINT_ERROR = "cannot run as written"  # the headline of a ConfigError from the pre-flight
+
+
+def _prepare(args: argparse.Namespace) -> tuple[Scenario, Workload, list[Finding]]:
+    """Validate and pre-flight everything before anything starts; raises ConfigError.
+
+    Returns the scenario (overrides applied), its workload, and the pre-flight's warnings
+    and info; its errors are raised as a ConfigError headed ``LINT_ERROR``.
+    """
     from simulator.model_refs import model_problems
+    from simulator.preflight import preflight
     from simulator.report.thresholds import parse_thresholds
     from simulator.report.verdict import parse_objective
     from simulator.workload import build_workload
 
-    sc = _apply_overrides(load_scenario(args.scenario), args, args.scenario)
+    original = load_scenario(args.scenario)
+    sc = _apply_overrides(original, args, args.scenario)
     parse_thresholds(sc.thresholds, list(sc.strategies), args.scenario)
     parse_objective(sc.objective, args.scenario)
-    problems = model_problems(sc, own_mock=args.target is None)
+    problems = model_problems(sc, own_mock=getattr(args, "target", None) is None)
     if problems:
         raise ConfigError(args.scenario, problems)
     try:
-        workload = build_workload(sc.workload, sc.seed, sc.duration)
-    except ValueError as exc:
-        raise ConfigError(args.scenario, [("workload", str(exc))]) from exc
-    if workload.total == 0:
-        raise ConfigError(
-            args.scenario,
-            [("workload.arrivals", "produces no requests; raise n, rate or duration")],
-        )
-    return sc, workload.total
+        workload: Workload | None = build_workload(sc.workload, sc.seed, sc.duration)
+    except ValueError:
+        workload = None  # the pre-flight says why, at the field
+    findings = _narrowed(original, sc) + preflight(sc, workload)
+    errors = [(f.field, f.message) for f in findings if f.level == "error"]
+    if errors or workload is None:
+        raise ConfigError(args.scenario, errors, LINT_ERROR)
+    return sc, workload, findings
+
+
+def _narrowed(original: Scenario, sc: Scenario) -> list[Finding]:
+    """What --strategies leaves unchecked: thresholds and the baseline of strategies not run."""
+    from simulator.preflight import Finding
+
+    found = [
+        Finding("warning", f"thresholds.{name}",
+                f"not checked: --strategies leaves {name} out of this run")
+        for name in original.thresholds
+        if name != "all" and name not in sc.thresholds
+    ]  # fmt: skip
+    if original.baseline is not None and sc.baseline is None:
+        found.append(
+            Finding("warning", "baseline",
+                    f"{original.baseline} is not in this run (--strategies): no cost-spike "
+                    "alert against it")
+        )  # fmt: skip
+    return found
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from simulator.live.orchestrate import Interrupted, LiveRun, RunError, run_live
-    from simulator.workload import build_workload, describe
+    from simulator.workload import describe
 
     try:
-        sc, expected = _prepare(args)
+        sc, workload, findings = _prepare(args)
     except ConfigError as exc:
         _err(str(exc))
         return EXIT_CONFIG
+    warnings = [f for f in findings if f.level == "warning"]
+    for f in warnings:
+        print(wrap(f"warning: {f.field}: {f.message}"), file=sys.stderr)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir = Path(args.out or Path("reports") / f"{sc.name}-{stamp}")
     strategies = list(sc.strategies)
     total = sc.duration + sc.drain
     print(
-        f"stampede run {sc.name}: {len(strategies)} strateg{'y' if len(strategies) == 1 else 'ies'}"
-        f", {describe(build_workload(sc.workload, sc.seed, sc.duration))}\n"
-        f"  scenario time up to {total:.0f} s per strategy at time scale {sc.time_scale:g} "
-        f"(about {total / sc.time_scale:.0f} s wall each); output: {run_dir}"
+        wrap(
+            f"stampede run {sc.name}: {len(strategies)} "
+            f"strateg{'y' if len(strategies) == 1 else 'ies'}, {describe(workload)}\n"
+            f"  scenario time up to {total:.0f} s per strategy at time scale "
+            f"{sc.time_scale:g} (about {total / sc.time_scale:.0f} s wall each)\n"
+            f"  output: {run_dir}"
+        )
     )
+    kept = [f.as_dict() for f in warnings]
     if args.repeat > 1:
-        return _run_repeats(args, sc, run_dir)
-    run = LiveRun(sc, run_dir, strategies, workers=args.workers, target=args.target)
+        return _run_repeats(args, sc, run_dir, kept)
+    run = LiveRun(sc, run_dir, strategies, workers=args.workers, target=args.target,
+                  preflight=kept)  # fmt: skip
     status = EXIT_OK
     try:
-        run_live(run, expected)
+        run_live(run, workload.total)
     except Interrupted:
         status = EXIT_INTERRUPTED
     except RunError as exc:
@@ -171,7 +239,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     return status if status != EXIT_OK else report_status
 
 
-def _run_repeats(args: argparse.Namespace, sc: Scenario, run_dir: Path) -> int:
+def _run_repeats(
+    args: argparse.Namespace, sc: Scenario, run_dir: Path, preflight: list[dict[str, str]]
+) -> int:
     """``--repeat N``: N complete runs with seeds seed..seed+N-1, then one verdict over them
     (see ``simulator.report.repeats``). Ctrl-C keeps the repeats that finished."""
     import json
@@ -188,7 +258,8 @@ def _run_repeats(args: argparse.Namespace, sc: Scenario, run_dir: Path) -> int:
         sub = run_dir / f"repeat-{i}"
         one = _with_seed(sc, seed)
         print(f"\nrepeat {i} of {len(seeds)}, seed {seed}: {sub}")
-        run = LiveRun(one, sub, list(one.strategies), workers=args.workers, target=args.target)
+        run = LiveRun(one, sub, list(one.strategies), workers=args.workers, target=args.target,
+                      preflight=preflight)  # fmt: skip
         try:
             run_live(run, build_workload(one.workload, seed, one.duration).total)
         except Interrupted:
@@ -212,6 +283,7 @@ def _run_repeats(args: argparse.Namespace, sc: Scenario, run_dir: Path) -> int:
         "time_scale": sc.time_scale,
         "duration_s": sc.duration,
         "drain_s": sc.drain,
+        "preflight": preflight,
     }
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "run.json").write_text(json.dumps(info, indent=2) + "\n")
@@ -223,10 +295,59 @@ def _run_repeats(args: argparse.Namespace, sc: Scenario, run_dir: Path) -> int:
 
 
 def _with_seed(sc: Scenario, seed: int) -> Scenario:
-    data = sc.model_dump()
+    data = sc.model_dump(exclude_unset=True)  # a full dump would set fields a kind ignores
     data["seed"] = seed
-    data["provider"] = {**data["provider"], "seed": seed}
+    data["provider"] = {**data.get("provider", {}), "seed": seed}
     return Scenario.model_validate(data)
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    """Print the pre-flight findings grouped by level, then a one-line verdict."""
+    from simulator.preflight import Finding
+    from simulator.workload import describe
+
+    try:
+        sc, workload, findings = _prepare(args)
+        head = (
+            f"stampede lint {args.scenario}: {len(sc.strategies)} strateg"
+            f"{'y' if len(sc.strategies) == 1 else 'ies'}, {sc.duration:g} s of arrivals, "
+            f"{describe(workload)}"
+        )
+    except ConfigError as exc:
+        if exc.headline != LINT_ERROR:  # not valid at all: the config error says why
+            _err(str(exc))
+            return EXIT_CONFIG
+        findings = [Finding("error", field, message) for field, message in exc.problems]
+        head = f"stampede lint {args.scenario}"
+    print(wrap(head))
+    counts = {}
+    for level, title in (("error", "errors"), ("warning", "warnings"), ("info", "info")):
+        group = [f for f in findings if f.level == level]
+        counts[level] = len(group)
+        if group:
+            print(f"\n{title} ({len(group)}):")
+            for f in group:
+                print(wrap(f"  {f.field}: {f.message}"))
+    print()
+    print(wrap(_lint_verdict(counts["error"], counts["warning"])))
+    return EXIT_CONFIG if counts["error"] else EXIT_OK
+
+
+def _lint_verdict(errors: int, warnings: int) -> str:
+    def n(k: int, word: str) -> str:
+        return f"{k} {word}{'' if k == 1 else 's'}"
+
+    if errors:
+        return (
+            f"verdict: {n(errors, 'error')}, {n(warnings, 'warning')}: this scenario cannot "
+            "run as written (exit 2)"
+        )
+    if warnings:
+        return (
+            f"verdict: {n(warnings, 'warning')}: it runs, but its verdict may not show what "
+            "the scenario claims"
+        )
+    return "verdict: no errors or warnings: ready to run"
 
 
 def _report(run_dir: Path) -> int:
@@ -295,18 +416,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "serve":
-        from mock_provider.serve import serve_main
+    with closed_pipe_ignored():
+        args = build_parser().parse_args(argv)
+        if args.command == "serve":
+            from mock_provider.serve import serve_main
 
-        return serve_main(args)
-    if args.command == "run":
-        return cmd_run(args)
-    if args.command == "report":
-        return cmd_report(args)
-    if args.command == "compare":
-        return cmd_compare(args)
-    return EXIT_RUN
+            return serve_main(args)
+        if args.command == "run":
+            return cmd_run(args)
+        if args.command == "lint":
+            return cmd_lint(args)
+        if args.command == "report":
+            return cmd_report(args)
+        if args.command == "compare":
+            return cmd_compare(args)
+        return EXIT_RUN
 
 
 if __name__ == "__main__":

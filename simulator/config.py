@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import yaml
 from pydantic import (
@@ -20,14 +20,19 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 __all__ = [
+    "ARRIVAL_FIELDS",
+    "FAULT_FIELDS",
+    "RETRY_FIELDS",
     "ArrivalConfig",
     "ClientConfig",
     "ConfigError",
     "DistConfig",
     "FaultWindowConfig",
     "GuardConfig",
+    "KindFields",
     "LatencyConfig",
     "ModelConfig",
     "ObjectiveConfig",
@@ -45,12 +50,19 @@ __all__ = [
 
 
 class ConfigError(Exception):
-    """A config that cannot be used; ``str()`` is the message a user should see."""
+    """A config that cannot be used; ``str()`` is the message a user should see.
 
-    def __init__(self, file: str, problems: list[tuple[str, str]]) -> None:
+    ``headline`` says what is wrong with the file as a whole ("invalid config", "no such
+    file"); ``problems`` are (field path, what was expected) pairs under it.
+    """
+
+    def __init__(
+        self, file: str, problems: list[tuple[str, str]], headline: str = "invalid config"
+    ) -> None:
         self.file = file
         self.problems = problems
-        lines = [f"{file}: invalid config"]
+        self.headline = headline
+        lines = [f"{file}: {headline}"]
         lines += [f"  {path or '<top>'}: {msg}" for path, msg in problems]
         super().__init__("\n".join(lines))
 
@@ -76,6 +88,46 @@ Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- kinds
+#
+# A config with a ``kind`` accepts the fields of every kind, but each kind reads only some of
+# them: a field another kind reads would be silently ignored, and a field that sets the size
+# of the load (a Poisson ``rate``) would silently take its default. So each such schema has
+# one table, below its class, of the fields each kind reads (checked against the code that
+# reads them by tests/test_config_kinds.py), and ``_check_kind_fields`` turns a given field
+# the kind ignores, or a required field left out, into a config error naming the field.
+
+
+class KindFields(NamedTuple):
+    """The fields one kind reads: those it needs given, and those with a usable default."""
+
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+
+    @property
+    def used(self) -> tuple[str, ...]:
+        return self.required + self.optional
+
+
+def _check_kind_fields(model: BaseModel, kind: str, table: dict[str, KindFields]) -> None:
+    """Raise a ``kind_fields`` error listing ignored and missing fields (see _format_errors)."""
+    fields = table[kind]
+    given = model.model_fields_set - {"kind"}
+    unused = sorted(given - set(fields.used))
+    missing = [f for f in fields.required if f not in given]
+    if unused or missing:
+        raise PydanticCustomError(
+            "kind_fields",
+            "fields do not match kind {kind}",
+            {"kind": kind, "unused": unused, "missing": missing, "uses": list(fields.used)},
+        )
+
+
+def _field_problem(field: str, message: str) -> PydanticCustomError:
+    """An error about one field, found by a model validator: reported at the field's path."""
+    return PydanticCustomError("field_problem", message, {"field": field})
 
 
 # --------------------------------------------------------------------------- provider
@@ -125,9 +177,17 @@ class FaultWindowConfig(_Strict):
 
     @model_validator(mode="after")
     def _window(self) -> FaultWindowConfig:
+        _check_kind_fields(self, self.kind, FAULT_FIELDS)
         if self.end is not None and self.end <= self.start:
             raise ValueError("end must be after start")
         return self
+
+
+# What mock_provider/model/faults.py reads for each kind (FaultSchedule.from_config).
+FAULT_FIELDS: dict[str, KindFields] = {
+    "outage": KindFields((), ("model", "start", "end", "status")),
+    "error_rate": KindFields(("rate",), ("model", "start", "end", "statuses")),
+}
 
 
 class ProviderConfig(_Strict):
@@ -176,6 +236,37 @@ class RetryConfig(_Strict):
     retry_budget: RetryBudgetConfig | None = None
     adaptive_throttle: AdaptiveThrottleConfig | None = None
     circuit_breaker: CircuitBreakerConfig | None = None
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> RetryConfig:
+        _check_kind_fields(self, self.kind, RETRY_FIELDS)
+        honors = "honor_retry_after" in RETRY_FIELDS[self.kind].used
+        if honors and "max_retry_after_s" in self.model_fields_set and not self.honor_retry_after:
+            raise _field_problem(
+                "max_retry_after_s",
+                "only read with honor_retry_after: true; set that too, or remove this",
+            )
+        return self
+
+
+# What simulator/client/policies.py (build_retry_policy) reads for each kind. ``none`` makes
+# one attempt, so nothing about retrying applies (a retry budget is never asked either);
+# ``call_with_backoff`` and ``openai_default`` have their own retryable statuses and always
+# honour Retry-After, as the code they copy does.
+_EXTRAS = ("retry_budget", "adaptive_throttle", "circuit_breaker")
+_RETRIES = ("max_attempts", "retry_on", "honor_retry_after", "max_retry_after_s", *_EXTRAS)
+_BACKOFF = KindFields((), ("base_s", "cap_s", *_RETRIES))
+RETRY_FIELDS: dict[str, KindFields] = {
+    "none": KindFields((), ("adaptive_throttle", "circuit_breaker")),
+    "immediate": KindFields((), _RETRIES),
+    "fixed": KindFields((), ("delay_s", *_RETRIES)),
+    "exponential": _BACKOFF,
+    "full_jitter": _BACKOFF,
+    "equal_jitter": _BACKOFF,
+    "decorrelated_jitter": _BACKOFF,
+    "call_with_backoff": KindFields((), ("max_attempts", *_EXTRAS)),
+    "openai_default": KindFields((), ("max_attempts", "max_retry_after_s", *_EXTRAS)),
+}
 
 
 class RetryBudgetConfig(_Strict):
@@ -228,12 +319,12 @@ class ClientConfig(_Strict):
 
 
 class ArrivalConfig(_Strict):
-    """How logical requests arrive. Fields used depend on ``kind``.
+    """How logical requests arrive. Fields used depend on ``kind`` (``ARRIVAL_FIELDS``).
 
     burst: ``n`` requests at ``at``; poisson: ``rate`` per second; ramp: ``start_rate`` to
     ``end_rate``; spike: ``rate`` plus ``spike_rate`` inside [``spike_start``, ``spike_end``);
     diurnal: ``rate`` * (1 + ``amplitude`` * sin) over ``period``; closed_loop: ``users``
-    each waiting ``think_time`` between requests.
+    each waiting ``think_time`` between requests. Any kind may cap its ``max_requests``.
     """
 
     kind: Literal["burst", "poisson", "ramp", "spike", "diurnal", "closed_loop"]
@@ -250,6 +341,25 @@ class ArrivalConfig(_Strict):
     users: int = Field(1, ge=1)
     think_time: DistConfig = DistConfig(median=5.0, spread=0.5)
     max_requests: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> ArrivalConfig:
+        _check_kind_fields(self, self.kind, ARRIVAL_FIELDS)
+        if self.kind == "spike" and self.spike_end <= self.spike_start:
+            raise _field_problem("spike_end", "must be after spike_start")
+        return self
+
+
+# What simulator/workload.py reads for each kind. The required fields set the size of the
+# load: a Poisson arrival without a rate is a mistake, not 1 request/s.
+ARRIVAL_FIELDS: dict[str, KindFields] = {
+    "burst": KindFields(("n",), ("at", "max_requests")),
+    "poisson": KindFields(("rate",), ("max_requests",)),
+    "ramp": KindFields(("end_rate",), ("start_rate", "max_requests")),
+    "spike": KindFields(("rate", "spike_rate", "spike_start", "spike_end"), ("max_requests",)),
+    "diurnal": KindFields(("rate",), ("amplitude", "period", "max_requests")),
+    "closed_loop": KindFields(("users",), ("think_time", "max_requests")),
+}
 
 
 class PromptConfig(_Strict):
@@ -347,8 +457,18 @@ def format_errors(err: ValidationError) -> list[tuple[str, str]]:
         loc = tuple(p for p in e["loc"] if not _is_union_tag(p))
         if e["type"] == "list_type" and any(p[: len(loc)] == loc for p in union_paths):
             continue  # "should be a list" from the other union member: noise
+        if e["type"] == "model_type" and any(
+            len(p) > len(loc) and p[: len(loc)] == loc for p in union_paths
+        ):
+            continue  # "should be a mapping" while the list member got further: noise too
         path = ".".join(str(p) for p in loc)
         msg = e["msg"]
+        if e["type"] == "kind_fields":
+            out += _kind_field_problems(path, e["ctx"], msg)
+            continue
+        if e["type"] == "field_problem":
+            out.append((f"{path}.{e['ctx']['field']}" if path else e["ctx"]["field"], msg))
+            continue
         if e["type"] == "extra_forbidden":
             msg = "unknown field; remove it or check its spelling"
         elif e["type"] == "missing":
@@ -359,9 +479,23 @@ def format_errors(err: ValidationError) -> list[tuple[str, str]]:
     return out
 
 
+def _kind_field_problems(path: str, ctx: dict[str, Any], msg: str) -> list[tuple[str, str]]:
+    """One problem per field, each at its own path, from a ``kind_fields`` error."""
+    at = f"{path}." if path else ""
+    kind, uses = ctx["kind"], ", ".join(ctx["uses"]) or "nothing else"
+    out = [
+        (f"{at}{f}", f"{f} is not used by kind {kind} (it uses: {uses}); remove it")
+        for f in ctx["unused"]
+    ]
+    out += [(f"{at}{f}", f"kind {kind} needs {f}; set it") for f in ctx["missing"]]
+    return out or [(path, msg)]
+
+
 def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text()
+    except FileNotFoundError as exc:
+        raise ConfigError(str(path), [], "no such file") from exc
     except OSError as exc:
         raise ConfigError(str(path), [("", f"cannot read file: {exc.strerror}")]) from exc
     try:

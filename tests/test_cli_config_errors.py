@@ -72,8 +72,11 @@ def test_unknown_strategy_flag_lists_choices(tmp_path, capsys):
 
 
 def test_missing_file(tmp_path, capsys):
-    assert main(["run", str(tmp_path / "nope.yaml")]) == 2
-    assert "cannot read file" in capsys.readouterr().err
+    missing = str(tmp_path / "nope.yaml")
+    assert main(["run", missing]) == 2
+    assert capsys.readouterr().err == f"error: {missing}: no such file\n"
+    assert main(["serve", "--config", missing, "--port", "0"]) == 2
+    assert capsys.readouterr().err == f"error: {missing}: no such file\n"
 
 
 def test_serve_bad_config_exits_2(tmp_path):

@@ -23,6 +23,7 @@ from simulator.client.policies import (
     build_retry_policy,
 )
 from simulator.config import (
+    RETRY_FIELDS,
     AdaptiveThrottleConfig,
     CircuitBreakerConfig,
     RetryBudgetConfig,
@@ -126,7 +127,11 @@ def test_retry_after_aware_wraps_any_strategy() -> None:
 )
 @pytest.mark.parametrize("status", [400, 401, 403, 404])
 def test_client_errors_never_retried(kind: str, status: int) -> None:
-    cfg = RetryConfig(kind=kind, max_attempts=10, retry_on=[400, 401, 403, 404, 429])
+    # Kinds with their own retryable set do not read retry_on (a config may not set it).
+    listed = (
+        {"retry_on": [400, 401, 403, 404, 429]} if "retry_on" in RETRY_FIELDS[kind].used else {}
+    )
+    cfg = RetryConfig(kind=kind, max_attempts=10, **listed)
     policy = build_retry_policy(cfg, random.Random(0))
     assert policy.next_backoff(1, Outcome(0, status), None) is None
     assert policy.next_backoff(1, Outcome(0, 429), None) is not None  # the policy does retry

@@ -164,7 +164,7 @@ def test_closed_loop_max_requests_caps_the_total() -> None:
 
 
 def test_zero_think_time_without_a_cap_is_refused() -> None:
-    cfg = wl({"kind": "closed_loop", "think_time": {"median": 0}})
+    cfg = wl({"kind": "closed_loop", "users": 1, "think_time": {"median": 0}})
     with pytest.raises(ValueError, match="max_requests"):
         build_workload(cfg, 0, 10.0)
 

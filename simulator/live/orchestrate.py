@@ -150,13 +150,29 @@ class Progress:
                 self.successes += bool(rec.get("success"))
                 self.fallbacks += rec.get("fallback_used") is not None
 
-    def line(self, t: float, total: float) -> str:
-        return (
-            f"  {self.strategy:<22} t={max(0.0, t):7.1f}/{total:.0f} s  "
-            f"requests {self.requests:>5}/{self.expected:<5} ok {self.successes:>5}  "
-            f"attempts {self.attempts:>6}  429s {self.rate_limited:>5}  "
-            f"5xx {self.server_errors:>4}  fallbacks {self.fallbacks:>4}"
-        )
+    def line(self, t: float, total: float, width: int = 100) -> str:
+        """One line of at most ``width`` columns: tighter spacing, then 12.3k-style counts,
+        then a shorter strategy name, as the counts grow."""
+        for sep, short in (("  ", False), (" ", False), (" ", True)):
+            counts = self._counts(t, total, sep, short)
+            if len(counts) + 11 <= width:  # room for an 8-column name
+                break
+        room = max(4, width - len(counts) - 3)
+        name = self.strategy if len(self.strategy) <= room else self.strategy[: room - 1] + "…"
+        return f"  {name:<{min(room, 20)}} {counts}"[:width]  # the clip: counts in the millions
+
+    def _counts(self, t: float, total: float, sep: str, short: bool) -> str:
+        def n(k: int) -> str:
+            if short and k >= 1_000_000:
+                return f"{k / 1e6:.1f}M"
+            return f"{k / 1e3:.1f}k" if short and k >= 10_000 else f"{k:,}"
+
+        return sep.join([
+            f"t={max(0.0, t):4.0f}/{total:.0f}s", f"done {n(self.requests)}/{n(self.expected)}",
+            f"ok {n(self.successes)}", f"attempts {n(self.attempts)}",
+            f"429 {n(self.rate_limited)}", f"5xx {n(self.server_errors)}",
+            f"fallback {n(self.fallbacks)}",
+        ])  # fmt: skip
 
 
 @dataclass
@@ -169,6 +185,7 @@ class LiveRun:
     out: IO[str] = field(default_factory=lambda: sys.stdout)
     completed: list[str] = field(default_factory=list)
     interrupted: bool = False
+    preflight: list[dict[str, str]] = field(default_factory=list)  # {"level", "field", "message"}
 
     @property
     def traces(self) -> Path:
@@ -186,6 +203,7 @@ class LiveRun:
             "drain_s": self.scenario.drain,
             "workers": self.workers,
             "started": started,
+            "preflight": self.preflight,
         }
         (self.run_dir / "run.json").write_text(json.dumps(info, indent=2) + "\n")
 
@@ -250,7 +268,7 @@ class LiveRun:
 
 def write_scenario(sc: Scenario, run_dir: Path) -> None:
     """The effective scenario (overrides applied): what Locust processes and reports read."""
-    data = sc.model_dump(mode="json", exclude_defaults=False)
+    data = sc.model_dump(mode="json", exclude_unset=True)  # re-validates: no ignored fields
     (run_dir / "scenario.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
 
 
