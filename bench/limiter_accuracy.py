@@ -42,9 +42,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from mock_provider.config import DistConfig, LatencyConfig, ModelConfig, ProviderConfig
 from mock_provider.dialects import openai as oai
 from mock_provider.model.provider import ChatRequest, Completion, Provider
-from simulator.config import DistConfig, LatencyConfig, ModelConfig, ProviderConfig
 
 __all__ = [
     "LimiterRun",

@@ -50,9 +50,9 @@ from typing import Any
 
 import yaml
 
+from mock_provider.config import DistConfig, LatencyConfig, ModelConfig, ProviderConfig
 from mock_provider.dialects import openai as oai
 from mock_provider.model.provider import ChatRequest, Completion, Provider
-from simulator.config import DistConfig, LatencyConfig, ModelConfig, ProviderConfig
 
 __all__ = [
     "API_KEY",

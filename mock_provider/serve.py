@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from simulator.config import ConfigError, ProviderConfig, load_provider_config
+from mock_provider.config import ConfigError, ProviderConfig, load_provider_config
 
 from .server import create_app
 

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from aiohttp import web
 
-from simulator.config import ProviderConfig
+from mock_provider.config import ProviderConfig
 
 from .dialects import openai as oai
 from .model.provider import Completion, EmbedRequest, Provider, Rejection

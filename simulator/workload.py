@@ -43,8 +43,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mock_provider.config import DistConfig
 from mock_provider.model.tokens import REPLY_PRIMING, TOKENS_PER_MESSAGE, count_text, text_of_tokens
-from simulator.config import ArrivalConfig, DistConfig, PromptConfig, WorkloadConfig
+from simulator.config import ArrivalConfig, PromptConfig, WorkloadConfig
 
 __all__ = ["LogicalRequest", "Workload", "build_workload", "describe"]
 

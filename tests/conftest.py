@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from mock_provider.config import ProviderConfig
 from mock_provider.server import create_app
-from simulator.config import ProviderConfig
 
 
 @dataclass

@@ -10,23 +10,20 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from mock_provider.config import FAULT_FIELDS, DistConfig, FaultWindowConfig, load_provider_config
 from mock_provider.model.faults import FaultSchedule
 from simulator.client.policies import build_retry_policy
 from simulator.config import (
     ARRIVAL_FIELDS,
-    FAULT_FIELDS,
     RETRY_FIELDS,
     AdaptiveThrottleConfig,
     ArrivalConfig,
     CircuitBreakerConfig,
     ConfigError,
-    DistConfig,
-    FaultWindowConfig,
     PromptConfig,
     RetryBudgetConfig,
     RetryConfig,
     WorkloadConfig,
-    load_provider_config,
     load_scenario,
 )
 from simulator.workload import build_workload

@@ -8,8 +8,8 @@ import json
 import pytest
 from aiohttp import web
 
+from mock_provider.config import DistConfig, LatencyConfig, ModelConfig, ProviderConfig
 from mock_provider.server import _arrived_body, create_app
-from simulator.config import DistConfig, LatencyConfig, ModelConfig, ProviderConfig
 
 ZERO = DistConfig(median=0)
 INSTANT = LatencyConfig(

@@ -7,7 +7,7 @@ import time
 import openai
 import pytest
 
-from simulator.config import DistConfig, LatencyConfig, ModelConfig, ProviderConfig
+from mock_provider.config import DistConfig, LatencyConfig, ModelConfig, ProviderConfig
 
 ZERO = DistConfig(median=0)
 INSTANT = LatencyConfig(

@@ -18,6 +18,13 @@ import pytest
 import tiktoken
 from msgspec.structs import astuple
 
+from mock_provider.config import (
+    DistConfig,
+    FaultWindowConfig,
+    LatencyConfig,
+    ModelConfig,
+    ProviderConfig,
+)
 from mock_provider.dialects.openai import parse_chat
 from mock_provider.model.cache import PromptCache
 from mock_provider.model.catalog import Dist, LatencyProfile, build_catalog
@@ -26,13 +33,6 @@ from mock_provider.model.latency import RequestRandom, draw_plan
 from mock_provider.model.limits import Limited, LimitState, RateLimitView, format_go_duration
 from mock_provider.model.provider import ChatRequest, Completion, Decision, Provider, Rejection
 from mock_provider.model.tokens import ENCODING_NAME, count_chat_tokens
-from simulator.config import (
-    DistConfig,
-    FaultWindowConfig,
-    LatencyConfig,
-    ModelConfig,
-    ProviderConfig,
-)
 
 KEY = "sk-test"
 MODEL = "gpt-4o-mini"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from simulator.config import ProviderConfig
+    from mock_provider.config import ProviderConfig
 
 __all__ = [
     "DEFAULT_CATALOG",

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from simulator.config import FaultWindowConfig
+from mock_provider.config import FaultWindowConfig
 
 from .latency import RequestRandom
 

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import msgspec
 import numpy as np
 
-from simulator.config import ProviderConfig
+from mock_provider.config import ProviderConfig
 
 from .cache import PromptCache, prefix_keys
 from .catalog import ModelSpec, build_catalog

@@ -1,0 +1,279 @@
+"""The mock provider's own config: its schema, and how any config file is read and refused.
+
+The mock stands alone (``stampede serve`` needs nothing from the simulator), so it owns the
+schema of what it serves: models and their limits, latency, faults, keys. The simulator's
+scenario schema (``simulator.config``) embeds :class:`ProviderConfig` as its ``provider:``
+section and reuses the machinery here: :class:`ConfigError` naming the file, the field path
+and what was expected; durations written as ``90s`` or ``2m``; per-kind field tables.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, NamedTuple
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+__all__ = [
+    "FAULT_FIELDS",
+    "ConfigError",
+    "DistConfig",
+    "FaultWindowConfig",
+    "KindFields",
+    "LatencyConfig",
+    "ModelConfig",
+    "ProviderConfig",
+    "Seconds",
+    "StrictModel",
+    "check_kind_fields",
+    "field_problem",
+    "format_errors",
+    "load_provider_config",
+    "parse_duration",
+    "read_yaml",
+]
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; ``str()`` is the message a user should see.
+
+    ``headline`` says what is wrong with the file as a whole ("invalid config", "no such
+    file"); ``problems`` are (field path, what was expected) pairs under it.
+    """
+
+    def __init__(
+        self, file: str, problems: list[tuple[str, str]], headline: str = "invalid config"
+    ) -> None:
+        self.file = file
+        self.problems = problems
+        self.headline = headline
+        lines = [f"{file}: {headline}"]
+        lines += [f"  {path or '<top>'}: {msg}" for path, msg in problems]
+        super().__init__("\n".join(lines))
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> Any:
+    """Accept seconds as a number or a string like ``90s``, ``2m``, ``1.5h``, ``250ms``."""
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if not m:
+            raise ValueError(
+                f"expected a duration such as 30, '30s', '2m' or '250ms', got {value!r}"
+            )
+        return float(m.group(1)) * _UNIT[m.group(2)]
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- kinds
+#
+# A config with a ``kind`` accepts the fields of every kind, but each kind reads only some of
+# them: a field another kind reads would be silently ignored, and a field that sets the size
+# of the load (a Poisson ``rate``) would silently take its default. So each such schema has
+# one table, below its class, of the fields each kind reads (checked against the code that
+# reads them by tests/test_config_kinds.py), and ``check_kind_fields`` turns a given field
+# the kind ignores, or a required field left out, into a config error naming the field.
+
+
+class KindFields(NamedTuple):
+    """The fields one kind reads: those it needs given, and those with a usable default."""
+
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+
+    @property
+    def used(self) -> tuple[str, ...]:
+        return self.required + self.optional
+
+
+def check_kind_fields(model: BaseModel, kind: str, table: dict[str, KindFields]) -> None:
+    """Raise a ``kind_fields`` error listing ignored and missing fields (see _format_errors)."""
+    fields = table[kind]
+    given = model.model_fields_set - {"kind"}
+    unused = sorted(given - set(fields.used))
+    missing = [f for f in fields.required if f not in given]
+    if unused or missing:
+        raise PydanticCustomError(
+            "kind_fields",
+            "fields do not match kind {kind}",
+            {"kind": kind, "unused": unused, "missing": missing, "uses": list(fields.used)},
+        )
+
+
+def field_problem(field: str, message: str) -> PydanticCustomError:
+    """An error about one field, found by a model validator: reported at the field's path."""
+    return PydanticCustomError("field_problem", message, {"field": field})
+
+
+# --------------------------------------------------------------------------- provider
+
+
+class DistConfig(StrictModel):
+    median: float = Field(ge=0)
+    spread: float = Field(0.0, ge=0, le=3)
+
+
+class LatencyConfig(StrictModel):
+    network_ms: DistConfig | None = None
+    prefill_ms_per_token: DistConfig | None = None
+    first_token_ms: DistConfig | None = None
+    decode_ms_per_token: DistConfig | None = None
+
+
+class ModelConfig(StrictModel):
+    """Overrides for one catalogue model (or a new model) plus its limits."""
+
+    dialect: Literal["openai", "anthropic"] | None = None
+    context_window: int | None = Field(None, gt=0)
+    price_input: float | None = Field(None, ge=0)
+    price_cached_input: float | None = Field(None, ge=0)
+    price_output: float | None = Field(None, ge=0)
+    max_output_tokens: int | None = Field(None, gt=0)
+    latency: LatencyConfig | None = None
+    rpm: int | None = Field(None, gt=0)
+    tpm: int | None = Field(None, gt=0)
+    max_in_flight: int | None = Field(None, gt=0)
+
+
+class FaultWindowConfig(StrictModel):
+    """A scenario-time window in which a model fails.
+
+    kind ``outage`` fails every request with ``status``; ``error_rate`` fails a share
+    ``rate`` of requests, each with a status drawn from ``statuses``.
+    """
+
+    kind: Literal["outage", "error_rate"]
+    model: str = "*"
+    start: Seconds = 0.0
+    end: Seconds | None = None
+    status: Literal[500, 502, 503, 504] = 503
+    rate: float = Field(1.0, ge=0, le=1)
+    statuses: list[Literal[500, 502, 503, 504]] = [500]
+
+    @model_validator(mode="after")
+    def _window(self) -> FaultWindowConfig:
+        check_kind_fields(self, self.kind, FAULT_FIELDS)
+        if self.end is not None and self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+# What mock_provider/model/faults.py reads for each kind (FaultSchedule.from_config).
+FAULT_FIELDS: dict[str, KindFields] = {
+    "outage": KindFields((), ("model", "start", "end", "status")),
+    "error_rate": KindFields(("rate",), ("model", "start", "end", "statuses")),
+}
+
+
+class ProviderConfig(StrictModel):
+    """Everything the mock provider needs; a scenario's ``provider:`` section is one of these."""
+
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+    default_rpm: int = Field(10_000, gt=0)
+    default_tpm: int = Field(30_000_000, gt=0)
+    api_keys: list[str] = Field(default_factory=list)
+    default_max_tokens: int = Field(4096, gt=0)
+    output_tokens: DistConfig = DistConfig(median=200, spread=0.5)
+    faults: list[FaultWindowConfig] = Field(default_factory=list)
+    cache_ttl_s: Seconds = 300.0
+    cache_min_tokens: int = Field(1024, ge=0)
+    max_body_bytes: int = Field(4 * 1024 * 1024, gt=0)
+    time_scale: float = Field(1.0, gt=0)
+    seed: int = 0
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _is_union_tag(part: object) -> bool:
+    """pydantic names the union member in ``loc`` ("ArrivalConfig", "list[ArrivalConfig]")."""
+    return isinstance(part, str) and (part[:1].isupper() or "[" in part)
+
+
+def format_errors(err: ValidationError) -> list[tuple[str, str]]:
+    out = []
+    errors = err.errors()
+    union_paths = {
+        tuple(p for p in e["loc"] if not _is_union_tag(p))
+        for e in errors
+        if any(_is_union_tag(p) for p in e["loc"]) and e["type"] != "list_type"
+    }
+    for e in errors:
+        loc = tuple(p for p in e["loc"] if not _is_union_tag(p))
+        if e["type"] == "list_type" and any(p[: len(loc)] == loc for p in union_paths):
+            continue  # "should be a list" from the other union member: noise
+        if e["type"] == "model_type" and any(
+            len(p) > len(loc) and p[: len(loc)] == loc for p in union_paths
+        ):
+            continue  # "should be a mapping" while the list member got further: noise too
+        path = ".".join(str(p) for p in loc)
+        msg = e["msg"]
+        if e["type"] == "kind_fields":
+            out += _kindfield_problems(path, e["ctx"], msg)
+            continue
+        if e["type"] == "field_problem":
+            out.append((f"{path}.{e['ctx']['field']}" if path else e["ctx"]["field"], msg))
+            continue
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field; remove it or check its spelling"
+        elif e["type"] == "missing":
+            msg = "required field is missing"
+        elif "input" in e and e["type"] not in ("value_error",):
+            msg = f"{msg} (got {e['input']!r})"
+        out.append((path, msg))
+    return out
+
+
+def _kindfield_problems(path: str, ctx: dict[str, Any], msg: str) -> list[tuple[str, str]]:
+    """One problem per field, each at its own path, from a ``kind_fields`` error."""
+    at = f"{path}." if path else ""
+    kind, uses = ctx["kind"], ", ".join(ctx["uses"]) or "nothing else"
+    out = [
+        (f"{at}{f}", f"{f} is not used by kind {kind} (it uses: {uses}); remove it")
+        for f in ctx["unused"]
+    ]
+    out += [(f"{at}{f}", f"kind {kind} needs {f}; set it") for f in ctx["missing"]]
+    return out or [(path, msg)]
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text()
+    except FileNotFoundError as exc:
+        raise ConfigError(str(path), [], "no such file") from exc
+    except OSError as exc:
+        raise ConfigError(str(path), [("", f"cannot read file: {exc.strerror}")]) from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(str(path), [(where, f"not valid YAML: {exc}")]) from exc
+
+
+def load_provider_config(path: str | Path) -> ProviderConfig:
+    """Read a provider config; a scenario file is accepted too (its ``provider:`` section)."""
+    path = Path(path)
+    data = read_yaml(path) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), [("", "expected a mapping of provider settings")])
+    prefix = ""
+    if "provider" in data and "workload" in data:
+        data, prefix = data["provider"] or {}, "provider."
+    try:
+        return ProviderConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(str(path), [(prefix + p, m) for p, m in format_errors(exc)]) from exc
