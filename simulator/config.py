@@ -345,8 +345,14 @@ class TimeoutConfig(_Strict):
 
 
 class ClientConfig(_Strict):
-    """One named strategy: how the application calls the provider."""
+    """One named strategy: how the application calls the provider.
 
+    ``preset`` names a real library's defaults (``simulator/client/presets.py``): they are
+    merged under the fields given next to it, so ``{preset: litellm_router, fallback: [m]}`` is
+    the Router's defaults with that fallback.
+    """
+
+    preset: str | None = None
     description: str = ""
     retry: RetryConfig = RetryConfig()
     fallback: list[str] = Field(default_factory=list)
@@ -355,6 +361,20 @@ class ClientConfig(_Strict):
     timeouts: TimeoutConfig = TimeoutConfig()
     stream: bool = False
     api_key: str = "sk-stampede"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_preset(cls, value: Any) -> Any:
+        if not isinstance(value, dict) or value.get("preset") is None:
+            return value
+        from simulator.client.presets import PRESET_FIELDS, merge_under  # imports this module
+
+        name = value["preset"]
+        if not isinstance(name, str) or name not in PRESET_FIELDS:
+            raise _field_problem(
+                "preset", f"no preset {name!r}; choose one of: {', '.join(sorted(PRESET_FIELDS))}"
+            )
+        return merge_under(PRESET_FIELDS[name], value)
 
 
 # --------------------------------------------------------------------------- workload
