@@ -75,6 +75,7 @@ CASES: list[Case] = [
     *_statuses(400, 401, 403, 404, 408, 409, 429),
     *_retry_afters(429),
     Case("429 retry-after-ms 1500", 429, retry_after_ms="1500"),
+    Case("429 retry-after 2, -ms 1500", 429, retry_after="2", retry_after_ms="1500"),  # the mock's
     *_statuses(500, 503, 529),
     Case("503 retry-after 30", 503, retry_after="30"),
     Case("connection error", 0, error="connection"),

@@ -18,8 +18,9 @@ Properties the client brain reads, one per model (class attributes, documented o
 
 The versions named in each docstring are the ones read and checked: the ``openai``, ``anthropic``,
 ``tenacity`` and ``langchain-core`` of the dev extra, compared case by case with the libraries'
-own functions in ``tests/test_library_models.py``, which fails naming the change when a new
-version behaves differently. The Vercel AI SDK is JavaScript and is modelled from its source.
+own retry loops in ``tests/test_library_sdks.py`` and ``tests/test_library_wrappers.py``,
+which fail naming the change when a new version behaves differently. The Vercel AI SDK is
+JavaScript and is modelled from its source.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """The LiteLLM Router (litellm 1.110.2, as it installs from PyPI here), modelled sans I/O.
 
-In this version ``litellm.Router`` hands routing to a Rust core (``litellm/router_rust/``); the
-rules below were read from the Python it still calls (``litellm/utils.py``
-``calculate_retry_after``, ``litellm/router_utils/cooldown_handlers.py``,
-``litellm/constants.py``) and checked against the Router itself, driven through its host
-seam with no network, in ``tests/test_library_models.py``.
+In this version ``litellm.Router`` hands retries, fallbacks, cooldowns and its sleeps to a
+compiled Rust core (``litellm/router_rust/``). The rules below were read from the Python the
+core replaced and still ships (``litellm/utils.py`` ``calculate_retry_after``,
+``litellm/router_utils/cooldown_handlers.py``, ``litellm/constants.py``) and from what the
+Router does, driven through its host seam with no network, in
+``tests/test_library_litellm.py``: same attempts, sleeps inside the model's range, cooldowns
+across requests.
 
 Theory of operation, for a scenario where each model name is one *model group* with one
 deployment, and the strategy's ``fallback`` list is the Router's ``fallbacks`` for the
@@ -18,7 +20,10 @@ requested model:
   ``0 < v <= 60`` plus ``0.75 U`` s of jitter, else ``min(max(0.5 * 2**n, retry_after), 8)``
   plus ``0.75 U``; so the Router's ``retry_after`` floor is itself capped at 8 s. (0 s when
   another healthy deployment of the group exists; never here, one deployment per group.)
-  LiteLLM reads only ``retry-after`` in whole seconds, never ``retry-after-ms``.
+  LiteLLM reads only ``retry-after`` in whole seconds, never ``retry-after-ms``; the model
+  sees one Retry-After and takes its ceiling, which is what a server sending both headers
+  (as the mock does) puts in ``retry-after``. A ``retry-after-ms`` sent alone, which LiteLLM
+  ignores, is the one case modelled wrongly. With ``num_retries`` 0 there is no sleep at all.
 - **Fallbacks.** When a group's attempts are over, for *any* error (a 400 or 401 included),
   the next group in ``fallbacks`` gets its own full set of retries.
 - **Cooldowns** are kept per deployment, shared by every request of the strategy. A

@@ -273,7 +273,7 @@ class RetryPolicy:
         if self.cooldowns is not None and self.cooldowns.cooling(model, outcome.now):
             return None  # cooled by this very failure: no sleep, no further attempt
         last = attempts_made >= self.max_attempts
-        if last and (self.library is None or not self.library.sleeps_after_last_attempt):
+        if last and not self._sleeps_after_last():
             return None
         if self.budget is not None and not self.budget.allows_retry():
             return None
@@ -285,6 +285,12 @@ class RetryPolicy:
             ra = outcome.retry_after_s
             reason = "retry_after" if ra is not None and ra > 0 and delay == ra else "backoff"
         return Backoff(delay, reason, last)
+
+    def _sleeps_after_last(self) -> bool:
+        # LiteLLM's sleep follows each failure inside its retry loop, which never runs with
+        # no retries: then one attempt, no sleep.
+        lib = self.library
+        return lib is not None and lib.sleeps_after_last_attempt and self.max_attempts > 1
 
     def skips_wait(self, outcome: Outcome, fallback_on: Iterable[str]) -> bool:
         """Move on to the next model now instead of waiting for this one (a 429 asking for
