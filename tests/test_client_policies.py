@@ -306,3 +306,41 @@ def test_policy_admit_reports_local_refusals_per_model() -> None:
         th.record("a", Outcome(float(t), 503))
     refusals = [th.admit("a", 200.0 + i / 100) for i in range(100)]
     assert refusals.count("throttled") > 80
+
+
+def test_vercel_ai_sdk_follows_its_source() -> None:
+    """retry-with-exponential-backoff.ts: 2 s doubling, no jitter; a Retry-After under 60 s,
+    or under the current backoff, is waited instead (0 too); the backoff doubles regardless."""
+    p = build_retry_policy(RetryConfig(kind="vercel_ai_sdk", max_attempts=8), random.Random(0))
+
+    def wait(n: int, ra: float | None = None) -> float:
+        b = p.next_backoff(n + 1, Outcome(0, 429, retry_after_s=ra), None)
+        assert b is not None
+        return b.seconds
+
+    assert [wait(n) for n in range(4)] == [2.0, 4.0, 8.0, 16.0]
+    assert wait(0, 30.0) == 30.0 and wait(0, 0.0) == 0.0
+    assert wait(0, 70.0) == 2.0  # too long, and longer than the backoff
+    assert wait(6, 90.0) == 90.0  # long, but shorter than the 128 s backoff
+    assert p.next_backoff(3, Outcome(0, 503), None) is not None
+    assert p.next_backoff(8, Outcome(0, 503), None) is None
+    for status in (400, 401, 403, 404, 413):
+        assert p.next_backoff(1, Outcome(0, status), None) is None
+
+
+def test_litellm_cools_a_lone_deployment_failing_every_request_of_a_busy_minute() -> None:
+    """cooldown_handlers.py: 100% failures and >= 1000 requests in the minute cools even a
+    single deployment with no fallback; 999 failures, or one success among them, do not."""
+    from simulator.client.litellm_router import RouterCooldowns
+
+    busy = RouterCooldowns(allowed_fails=None, cooldown_time_s=5.0)
+    for i in range(999):
+        busy.record("m", Outcome(i * 0.05, 503))
+    assert not busy.cooling("m", 50.0)
+    busy.record("m", Outcome(50.0, 503))
+    assert busy.cooling("m", 50.0) and not busy.cooling("m", 55.0)
+    mixed = RouterCooldowns(allowed_fails=None, cooldown_time_s=5.0)
+    mixed.record("m", Outcome(0.0, 200))
+    for i in range(1500):
+        mixed.record("m", Outcome(i * 0.01, 503))
+    assert not mixed.cooling("m", 15.0)
