@@ -31,6 +31,7 @@ from mock_provider.config import (
 __all__ = [
     "ARRIVAL_FIELDS",
     "RETRY_FIELDS",
+    "RETRY_KIND_ALIASES",
     "ArrivalConfig",
     "ClientConfig",
     "ConfigError",
@@ -59,12 +60,29 @@ RetryKind = Literal[
     "equal_jitter",
     "decorrelated_jitter",
     "call_with_backoff",
-    "openai_default",
+    "openai_sdk",
+    "anthropic_sdk",
+    "litellm_router",
+    "langchain_with_retry",
+    "tenacity_cookbook",
+    "vercel_ai_sdk",
 ]
+
+# Older names a scenario may still use; each means the kind it points to.
+RETRY_KIND_ALIASES: dict[str, str] = {
+    "openai_default": "openai_sdk",
+    "anthropic_default": "anthropic_sdk",
+}
+
+# A library kind's defaults are the library's own, where they differ from the field's default
+# (the OpenAI cookbook's tenacity decorator stops after 6 attempts, not 3).
+_KIND_DEFAULTS: dict[str, dict[str, Any]] = {
+    "tenacity_cookbook": {"max_attempts": 6},
+}
 
 
 class RetryConfig(StrictModel):
-    kind: RetryKind = "openai_default"
+    kind: RetryKind = "openai_sdk"
     max_attempts: int = Field(3, ge=1, le=1000)
     base_s: Seconds = 0.5
     cap_s: Seconds = 60.0
@@ -72,10 +90,24 @@ class RetryConfig(StrictModel):
     honor_retry_after: bool = False
     max_retry_after_s: Seconds = 60.0
     retry_on: list[int] = Field(default_factory=lambda: [408, 409, 429, 500, 502, 503, 504])
+    # LiteLLM Router's own settings (kind litellm_router), under their LiteLLM names
+    num_retries: int = Field(2, ge=0, le=999)
+    allowed_fails: int | None = Field(None, ge=0)
+    cooldown_time_s: Seconds = 5.0
+    min_wait_s: Seconds = 0.0  # the Router's ``retry_after``: the least wait before a retry
     # composable extras
     retry_budget: RetryBudgetConfig | None = None
     adaptive_throttle: AdaptiveThrottleConfig | None = None
     circuit_breaker: CircuitBreakerConfig | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_aliases_and_defaults(cls, value: Any) -> Any:
+        given = value.get("kind") if isinstance(value, dict) else None
+        if not isinstance(given, str):
+            return value
+        kind = RETRY_KIND_ALIASES.get(given, given)
+        return {**_KIND_DEFAULTS.get(kind, {}), **value, "kind": kind}
 
     @model_validator(mode="after")
     def _kind_fields(self) -> RetryConfig:
@@ -91,11 +123,14 @@ class RetryConfig(StrictModel):
 
 # What simulator/client/policies.py (build_retry_policy) reads for each kind. ``none`` makes
 # one attempt, so nothing about retrying applies (a retry budget is never asked either);
-# ``call_with_backoff`` and ``openai_default`` have their own retryable statuses and always
-# honour Retry-After, as the code they copy does.
+# ``call_with_backoff`` has its own retryable statuses and always honours Retry-After, as the
+# code it copies does. The library kinds (simulator/client/libraries.py, litellm_router.py)
+# read only what the library itself lets a user set, with the library's defaults, and take no
+# extras: a breaker in front of the openai SDK would no longer be the openai SDK.
 _EXTRAS = ("retry_budget", "adaptive_throttle", "circuit_breaker")
 _RETRIES = ("max_attempts", "retry_on", "honor_retry_after", "max_retry_after_s", *_EXTRAS)
 _BACKOFF = KindFields((), ("base_s", "cap_s", *_RETRIES))
+_LIBRARY = KindFields((), ("max_attempts",))
 RETRY_FIELDS: dict[str, KindFields] = {
     "none": KindFields((), ("adaptive_throttle", "circuit_breaker")),
     "immediate": KindFields((), _RETRIES),
@@ -105,7 +140,14 @@ RETRY_FIELDS: dict[str, KindFields] = {
     "equal_jitter": _BACKOFF,
     "decorrelated_jitter": _BACKOFF,
     "call_with_backoff": KindFields((), ("max_attempts", *_EXTRAS)),
-    "openai_default": KindFields((), ("max_attempts", "max_retry_after_s", *_EXTRAS)),
+    "openai_sdk": _LIBRARY,  # max_attempts = the SDK's max_retries + 1
+    "anthropic_sdk": _LIBRARY,  # max_attempts = the SDK's max_retries + 1
+    "litellm_router": KindFields(
+        (), ("num_retries", "allowed_fails", "cooldown_time_s", "min_wait_s")
+    ),
+    "langchain_with_retry": _LIBRARY,  # max_attempts = with_retry(stop_after_attempt=...)
+    "tenacity_cookbook": _LIBRARY,  # max_attempts = stop_after_attempt(...), 6 by default
+    "vercel_ai_sdk": _LIBRARY,  # max_attempts = maxRetries + 1
 }
 
 
@@ -147,8 +189,14 @@ FALLBACK_TRIGGERS: tuple[FallbackTrigger, ...] = ("429", "5xx", "timeout")
 
 
 class ClientConfig(StrictModel):
-    """One named strategy: how the application calls the provider."""
+    """One named strategy: how the application calls the provider.
 
+    ``preset`` names a real library's defaults (``simulator/client/presets.py``): they are
+    merged under the fields given next to it, so ``{preset: litellm_router, fallback: [m]}`` is
+    the Router's defaults with that fallback.
+    """
+
+    preset: str | None = None
     description: str = ""
     retry: RetryConfig = RetryConfig()
     fallback: list[str] = Field(default_factory=list)
@@ -157,6 +205,20 @@ class ClientConfig(StrictModel):
     timeouts: TimeoutConfig = TimeoutConfig()
     stream: bool = False
     api_key: str = "sk-stampede"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_preset(cls, value: Any) -> Any:
+        if not isinstance(value, dict) or value.get("preset") is None:
+            return value
+        from simulator.client.presets import PRESET_FIELDS, merge_under  # imports this module
+
+        name = value["preset"]
+        if not isinstance(name, str) or name not in PRESET_FIELDS:
+            raise field_problem(
+                "preset", f"no preset {name!r}; choose one of: {', '.join(sorted(PRESET_FIELDS))}"
+            )
+        return merge_under(PRESET_FIELDS[name], value)
 
 
 # --------------------------------------------------------------------------- workload

@@ -121,11 +121,25 @@ def test_fallback_order_and_fallback_used() -> None:
 
 
 def test_long_retry_after_moves_on_and_non_trigger_does_not() -> None:
-    b = brain(retry=RetryConfig(kind="openai_default"), fallback=["gpt-4o"], fallback_on=["429"])
+    aware = RetryConfig(kind="exponential", honor_retry_after=True)
+    b = brain(retry=aware, fallback=["gpt-4o"], fallback_on=["429"])
     res, ev = run_scripted(b.request(req(), 0.0), [respond(429, retry_after_s=30), respond(200)])
     assert sleeps(ev) == [] and res.fallback_used == "gpt-4o"
     res, ev = run_scripted(b.request(req(), 0.0), [respond(500)] * 3)
     assert {s.attempt.model for s in sends(ev)} == {"gpt-4o-mini"} and not res.success
+
+
+def test_a_library_waits_its_own_way_before_the_app_falls_back() -> None:
+    """The openai SDK sleeps a 30 s Retry-After inside ``create``: the app's fallback only
+    sees the error the SDK finally raises, so there is no moving on early."""
+    b = brain(retry=RetryConfig(kind="openai_sdk"), fallback=["gpt-4o"], fallback_on=["429"])
+    script = [respond(429, retry_after_s=30)] * 3 + [respond(200)]
+    res, ev = run_scripted(b.request(req(), 0.0), script)
+    assert [s.seconds for s in sleeps(ev)] == [30, 30]
+    assert [s.attempt.model for s in sends(ev)] == ["gpt-4o-mini"] * 3 + ["gpt-4o"]
+    assert res.success and res.fallback_used == "gpt-4o"
+    res, ev = run_scripted(b.request(req(), 0.0), [respond(400)])
+    assert len(sends(ev)) == 1 and res.error == "http_400"  # the app falls back on 429/5xx only
 
 
 def test_total_timeout_gives_up_before_a_long_sleep() -> None:
@@ -234,3 +248,57 @@ def test_budget_counts_requests_in_flight() -> None:
         except StopIteration as stop:
             spent += stop.value.cost_usd
     assert 0 < spent <= 0.05 + one
+
+
+def router_brain(seed: int = 0, **retry: object) -> ClientBrain:
+    cfg = RetryConfig(kind="litellm_router", **retry)  # type: ignore[arg-type]
+    return brain(seed, retry=cfg, fallback=["gpt-4o"])
+
+
+def test_litellm_sleeps_after_its_last_try_then_falls_back_on_any_error() -> None:
+    b = router_brain()
+    res, ev = run_scripted(b.request(req(), 0.0), [respond(500)] * 3 + [respond(200)])
+    assert [s.attempt.model for s in sends(ev)] == ["gpt-4o-mini"] * 3 + ["gpt-4o"]
+    waits = [s.seconds for s in sleeps(ev)]
+    assert len(waits) == 3  # three tries, three sleeps: the last one before the fallback
+    for n, w in enumerate(waits):
+        assert 0.5 * 2**n <= w <= 0.5 * 2**n + 0.75
+    assert res.success and res.fallback_used == "gpt-4o"
+    res, ev = run_scripted(b.request(req(), 10.0), [respond(400), respond(200)])
+    assert [s.attempt.model for s in sends(ev)] == ["gpt-4o-mini", "gpt-4o"] and sleeps(ev) == []
+    assert res.success  # a 400 goes straight to the fallback group
+
+
+def test_litellm_cooldown_after_a_401_refuses_locally_until_it_ends() -> None:
+    b = brain(retry=RetryConfig(kind="litellm_router", cooldown_time_s=5))
+    first = run_scripted(b.request(req(), 0.0), [respond(401)])[0]
+    assert first.error == "http_401" and first.attempts == 1
+    res, ev = run_scripted(b.request(req(), 4.9), [])
+    assert res.error == "cooldown" and res.attempts == 0 and ev == []
+    assert run_scripted(b.request(req(), 5.0), [respond(200)])[0].success
+    # a 429 on a single deployment does not cool it (without allowed_fails)
+    run_scripted(b.request(req(), 6.0), [respond(429)] * 3)
+    assert run_scripted(b.request(req(), 30.0), [respond(200)])[0].success
+
+
+def test_litellm_allowed_fails_cools_a_group_with_a_fallback_mid_request() -> None:
+    b = router_brain(allowed_fails=1, cooldown_time_s=5)
+    res, ev = run_scripted(b.request(req(), 0.0), [respond(500), respond(500), respond(200)])
+    # the second failure exceeds allowed_fails: no sleep after it, straight to the fallback
+    assert [s.attempt.model for s in sends(ev)] == ["gpt-4o-mini"] * 2 + ["gpt-4o"]
+    assert len(sleeps(ev)) == 1 and res.fallback_used == "gpt-4o"
+    res, ev = run_scripted(b.request(req(), 1.0), [respond(200)])
+    assert [s.attempt.model for s in sends(ev)] == ["gpt-4o"]  # still cooling
+    res, ev = run_scripted(b.request(req(), 60.0), [respond(200)])
+    assert [s.attempt.model for s in sends(ev)] == ["gpt-4o-mini"]
+    lone = router_brain(allowed_fails=0)
+    lone_fb = lone.policy.cooldowns
+    assert lone_fb is not None and not lone_fb.has_fallback("gpt-4o")  # a fallback model is lone
+
+
+def test_litellm_cooldown_lasts_the_retry_after_it_was_given() -> None:
+    b = router_brain(allowed_fails=0)
+    run_scripted(b.request(req(), 0.0), [respond(429, retry_after_s=2.2), respond(200)])
+    cooldowns = b.policy.cooldowns
+    assert cooldowns is not None
+    assert cooldowns.cooling("gpt-4o-mini", 2.9) and not cooldowns.cooling("gpt-4o-mini", 3.0)

@@ -7,6 +7,7 @@ import random
 import pytest
 
 from simulator.client.events import Outcome
+from simulator.client.libraries import OpenAISDK
 from simulator.client.policies import (
     AdaptiveThrottle,
     BreakerState,
@@ -16,7 +17,6 @@ from simulator.client.policies import (
     EqualJitter,
     Exponential,
     FullJitter,
-    OpenAIDefault,
     RetryBudget,
     RetryState,
     WaitStrategy,
@@ -24,6 +24,7 @@ from simulator.client.policies import (
 )
 from simulator.config import (
     RETRY_FIELDS,
+    RETRY_KIND_ALIASES,
     AdaptiveThrottleConfig,
     CircuitBreakerConfig,
     RetryBudgetConfig,
@@ -77,26 +78,29 @@ def test_decorrelated_within_bounds() -> None:
 
 @pytest.mark.parametrize(
     "wait",
-    [FullJitter(0.5, 30), EqualJitter(0.5, 30), DecorrelatedJitter(0.5, 30), OpenAIDefault()],
+    [FullJitter(0.5, 30), EqualJitter(0.5, 30), DecorrelatedJitter(0.5, 30), OpenAISDK()],
 )
 def test_jitter_repeats_under_seed_and_differs_otherwise(wait: WaitStrategy) -> None:
     assert delays(wait, 42) == delays(wait, 42)
     assert delays(wait, 42) != delays(wait, 43)
 
 
-def test_openai_default_matches_formula() -> None:
-    got = delays(OpenAIDefault(), 7, 6)
+def test_openai_sdk_matches_formula() -> None:
+    got = delays(OpenAISDK(), 7, 6)
     rng = random.Random(7)
     want = [min(0.5 * 2**n, 8.0) * (1 - 0.25 * rng.random()) for n in range(6)]
     assert got == want
 
 
-def test_openai_default_honours_sane_retry_after_only() -> None:
-    rng = random.Random(1)
-    wait = OpenAIDefault(max_retry_after_s=60)
-    assert wait(RetryState(0, None, Outcome(0, 429, retry_after_s=7.5), rng)) == 7.5
-    long = wait(RetryState(0, None, Outcome(0, 429, retry_after_s=120), rng))
-    assert 0.375 <= long <= 0.5  # fell back to the formula for n = 0
+def test_openai_sdk_waits_retry_after_up_to_120_s_and_stops_above() -> None:
+    policy = build_retry_policy(RetryConfig(kind="openai_sdk"), random.Random(1))
+    for ra in (7.5, 120.0):
+        b = policy.next_backoff(1, Outcome(0, 429, retry_after_s=ra), None)
+        assert b is not None and b.seconds == ra and b.reason == "retry_after"
+    assert policy.next_backoff(1, Outcome(0, 429, retry_after_s=120.5), None) is None
+    assert policy.next_backoff(1, Outcome(0, 503, retry_after_s=300), None) is None
+    b = policy.next_backoff(1, Outcome(0, 503, retry_after_s=0), None)
+    assert b is not None and 0.375 <= b.seconds <= 0.5 and b.reason == "backoff"
 
 
 def test_call_with_backoff_uses_retry_after_and_caps() -> None:
@@ -123,18 +127,79 @@ def test_retry_after_aware_wraps_any_strategy() -> None:
 
 @pytest.mark.parametrize(
     "kind",
-    ["immediate", "fixed", "exponential", "full_jitter", "call_with_backoff", "openai_default"],
+    [
+        "immediate",
+        "fixed",
+        "exponential",
+        "full_jitter",
+        "call_with_backoff",
+        "openai_default",
+        "openai_sdk",
+        "anthropic_sdk",
+        "vercel_ai_sdk",
+    ],
 )
 @pytest.mark.parametrize("status", [400, 401, 403, 404])
 def test_client_errors_never_retried(kind: str, status: int) -> None:
     # Kinds with their own retryable set do not read retry_on (a config may not set it).
     listed = (
-        {"retry_on": [400, 401, 403, 404, 429]} if "retry_on" in RETRY_FIELDS[kind].used else {}
+        {"retry_on": [400, 401, 403, 404, 429]}
+        if "retry_on" in RETRY_FIELDS[RETRY_KIND_ALIASES.get(kind, kind)].used
+        else {}
     )
     cfg = RetryConfig(kind=kind, max_attempts=10, **listed)
     policy = build_retry_policy(cfg, random.Random(0))
     assert policy.next_backoff(1, Outcome(0, status), None) is None
     assert policy.next_backoff(1, Outcome(0, 429), None) is not None  # the policy does retry
+
+
+LIBRARY_KINDS = [
+    "openai_sdk",
+    "anthropic_sdk",
+    "litellm_router",
+    "langchain_with_retry",
+    "tenacity_cookbook",
+    "vercel_ai_sdk",
+]
+
+
+@pytest.mark.parametrize("kind", LIBRARY_KINDS)
+def test_retries_client_errors_flag_tells_the_truth(kind: str) -> None:
+    """The flag is the behaviour: a kind that says it never retries a 400/401/403/404 never
+    sends another attempt after one, on this model or (for LiteLLM) a fallback."""
+    policy = build_retry_policy(RetryConfig(kind=kind), random.Random(0))
+    again = [
+        policy.next_backoff(1, Outcome(0, s), None) is not None
+        or policy.falls_back(Outcome(0, s), ["429", "5xx", "timeout"])
+        for s in (400, 401, 403, 404)
+    ]
+    assert policy.retries_client_errors == any(again), again
+
+
+def test_library_kinds_that_retry_every_error_do_retry_a_400() -> None:
+    for kind in ("langchain_with_retry", "tenacity_cookbook"):
+        p = build_retry_policy(RetryConfig(kind=kind), random.Random(0))
+        assert p.next_backoff(1, Outcome(0, 400), None) is not None, kind
+    router = build_retry_policy(RetryConfig(kind="litellm_router"), random.Random(0))
+    assert router.next_backoff(1, Outcome(0, 400), None) is None  # no retry in the group...
+    assert router.falls_back(Outcome(0, 400), [])  # ...but on to the fallback group
+    assert router.next_backoff(1, Outcome(0, 403), None) is not None  # the core retries 403
+
+
+def test_x_should_retry_overrides_the_status_for_the_stainless_sdks() -> None:
+    for kind in ("openai_sdk", "anthropic_sdk"):
+        p = build_retry_policy(RetryConfig(kind=kind), random.Random(0))
+        assert p.next_backoff(1, Outcome(0, 400, should_retry=True), None) is not None
+        assert p.next_backoff(1, Outcome(0, 503, should_retry=False), None) is None
+    vercel = build_retry_policy(RetryConfig(kind="vercel_ai_sdk"), random.Random(0))
+    assert vercel.next_backoff(1, Outcome(0, 400, should_retry=True), None) is None
+
+
+def test_sdks_do_not_retry_a_cut_stream_but_langchain_does() -> None:
+    cut = Outcome(0, 200, error="stream_cut")
+    for kind in LIBRARY_KINDS:
+        p = build_retry_policy(RetryConfig(kind=kind), random.Random(0))
+        assert (p.next_backoff(1, cut, None) is not None) == (kind == "langchain_with_retry")
 
 
 def test_stop_after_max_attempts_and_retryable_sets() -> None:
@@ -227,16 +292,55 @@ def test_circuit_breaker_transitions() -> None:
 
 
 def test_policy_admit_reports_local_refusals_per_model() -> None:
-    cfg = RetryConfig(circuit_breaker=CircuitBreakerConfig(failure_threshold=1))
+    cfg = RetryConfig(kind="exponential", circuit_breaker=CircuitBreakerConfig(failure_threshold=1))
     p = build_retry_policy(cfg, random.Random(0))
     p.record("a", FAIL_503)
     assert p.admit("a", 1.0) == "circuit_open"
     assert p.admit("b", 1.0) is None
     th = build_retry_policy(
-        RetryConfig(adaptive_throttle=AdaptiveThrottleConfig(k=1)), random.Random(0)
+        RetryConfig(kind="exponential", adaptive_throttle=AdaptiveThrottleConfig(k=1)),
+        random.Random(0),
     )
     for t in range(200):
         th.admit("a", float(t))
         th.record("a", Outcome(float(t), 503))
     refusals = [th.admit("a", 200.0 + i / 100) for i in range(100)]
     assert refusals.count("throttled") > 80
+
+
+def test_vercel_ai_sdk_follows_its_source() -> None:
+    """retry-with-exponential-backoff.ts: 2 s doubling, no jitter; a Retry-After under 60 s,
+    or under the current backoff, is waited instead (0 too); the backoff doubles regardless."""
+    p = build_retry_policy(RetryConfig(kind="vercel_ai_sdk", max_attempts=8), random.Random(0))
+
+    def wait(n: int, ra: float | None = None) -> float:
+        b = p.next_backoff(n + 1, Outcome(0, 429, retry_after_s=ra), None)
+        assert b is not None
+        return b.seconds
+
+    assert [wait(n) for n in range(4)] == [2.0, 4.0, 8.0, 16.0]
+    assert wait(0, 30.0) == 30.0 and wait(0, 0.0) == 0.0
+    assert wait(0, 70.0) == 2.0  # too long, and longer than the backoff
+    assert wait(6, 90.0) == 90.0  # long, but shorter than the 128 s backoff
+    assert p.next_backoff(3, Outcome(0, 503), None) is not None
+    assert p.next_backoff(8, Outcome(0, 503), None) is None
+    for status in (400, 401, 403, 404, 413):
+        assert p.next_backoff(1, Outcome(0, status), None) is None
+
+
+def test_litellm_cools_a_lone_deployment_failing_every_request_of_a_busy_minute() -> None:
+    """cooldown_handlers.py: 100% failures and >= 1000 requests in the minute cools even a
+    single deployment with no fallback; 999 failures, or one success among them, do not."""
+    from simulator.client.litellm_router import RouterCooldowns
+
+    busy = RouterCooldowns(allowed_fails=None, cooldown_time_s=5.0)
+    for i in range(999):
+        busy.record("m", Outcome(i * 0.05, 503))
+    assert not busy.cooling("m", 50.0)
+    busy.record("m", Outcome(50.0, 503))
+    assert busy.cooling("m", 50.0) and not busy.cooling("m", 55.0)
+    mixed = RouterCooldowns(allowed_fails=None, cooldown_time_s=5.0)
+    mixed.record("m", Outcome(0.0, 200))
+    for i in range(1500):
+        mixed.record("m", Outcome(i * 0.01, 503))
+    assert not mixed.cooling("m", 15.0)

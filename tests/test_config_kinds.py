@@ -68,7 +68,13 @@ def problems(tmp_path: Path, text: str) -> list[tuple[str, str]]:
         (scenario_text(retry="{kind: exponential, delay_s: 2}"), "strategies.a.retry.delay_s",
          "delay_s is not used by kind exponential"),
         (scenario_text(retry="{kind: openai_default, honor_retry_after: true}"),
-         "strategies.a.retry.honor_retry_after", "not used by kind openai_default"),
+         "strategies.a.retry.honor_retry_after", "not used by kind openai_sdk"),
+        (scenario_text(retry="{kind: openai_sdk, retry_budget: {max_tokens: 3}}"),
+         "strategies.a.retry.retry_budget", "not used by kind openai_sdk"),
+        (scenario_text(retry="{kind: full_jitter, num_retries: 4}"),
+         "strategies.a.retry.num_retries", "not used by kind full_jitter"),
+        (scenario_text(retry="{kind: litellm_router, max_attempts: 4}"),
+         "strategies.a.retry.max_attempts", "(it uses: num_retries, allowed_fails"),
         (scenario_text(retry="{kind: none, max_attempts: 3}"), "strategies.a.retry.max_attempts",
          "not used by kind none"),
         (scenario_text(retry="{kind: full_jitter, max_retry_after_s: 5}"),
@@ -128,6 +134,7 @@ OTHER: dict[str, Any] = {
     # retries
     "max_attempts": 6, "base_s": 0.2, "cap_s": 3.0, "delay_s": 0.3, "honor_retry_after": True,
     "max_retry_after_s": 4.0, "retry_on": [429], "retry_budget": {"max_tokens": 3},
+    "num_retries": 4, "allowed_fails": 1, "cooldown_time_s": 9.0, "min_wait_s": 2.0,
     "adaptive_throttle": {"k": 3}, "circuit_breaker": {"failure_threshold": 2},
     # faults
     "model": "gpt-4o", "start": 1.0, "end": 5.0, "status": 500, "statuses": [502, 504],
@@ -182,8 +189,8 @@ def policy_fingerprint(cfg: RetryConfig) -> tuple:
     p = build_retry_policy(cfg, random.Random(0))
     if p.max_attempts == 1:
         return (1, p.throttle_cfg, p.breaker_cfg)
-    return (p.wait, p.max_attempts, p.retry_on, p.retry_5xx, p.budget, p.throttle_cfg,
-            p.breaker_cfg)  # fmt: skip
+    return (p.wait, p.max_attempts, p.retry_on, p.budget, p.throttle_cfg, p.breaker_cfg,
+            p.library, p.cooldowns)  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", sorted(RETRY_FIELDS))

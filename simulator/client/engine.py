@@ -10,8 +10,8 @@ Result errors (``RequestResult.error``), the caller may switch on them:
 - ``None``: success.
 - ``"input_too_long"``: refused by the input guard, 0 attempts.
 - ``"budget_exceeded"``: the user's or feature's daily budget was reached before an attempt.
-- ``"circuit_open"`` / ``"throttled"``: every remaining model was refused locally (a local
-  refusal is not an attempt: it moves on to the next model without waiting).
+- ``"circuit_open"`` / ``"throttled"`` / ``"cooldown"``: every remaining model was refused
+  locally (a local refusal is not an attempt: it moves on to the next model without waiting).
 - ``"total_timeout"``: the next wait would end after ``start + timeouts.total_s``.
 - otherwise the last attempt's error: ``Outcome.error`` or ``"http_<status>"``.
 """
@@ -33,7 +33,7 @@ from simulator.client.events import (
     Sleep,
     Woke,
 )
-from simulator.client.fallback import chain_for, is_fallback_trigger, skip_wait
+from simulator.client.fallback import chain_for
 from simulator.client.guards import (
     BudgetLedger,
     attempt_cost,
@@ -41,7 +41,6 @@ from simulator.client.guards import (
     clamp_max_tokens,
     estimate_cost,
 )
-from simulator.client.outcomes import NEVER_RETRY, effective_status
 from simulator.client.policies import build_retry_policy
 from simulator.config import ClientConfig
 from simulator.workload import LogicalRequest
@@ -73,7 +72,7 @@ class ClientBrain:
         self.config = config
         self.catalog = catalog
         self.rng = rng
-        self.policy = build_retry_policy(config.retry, rng)
+        self.policy = build_retry_policy(config.retry, rng, config.fallback)
         self.ledger = BudgetLedger(config.guards)
         self._chains: dict[str, tuple[str, ...]] = {}  # first model -> chain (config is frozen)
 
@@ -122,12 +121,12 @@ class ClientBrain:
         error: str | None = None
         policy, ledger = self.policy, self.ledger
         user, feature = req.user_id, req.feature
+        fb_on = cfg.fallback_on
         # Decided once per logical request rather than per attempt (a speed trick for the live
-        # driver's hot path): without a breaker or throttle ``policy.admit`` always admits;
-        # without those or a retry budget ``policy.record`` does nothing; without a daily
-        # budget the ledger never refuses, so its reservations need not be kept.
-        admits = policy.breaker_cfg is not None or policy.throttle_cfg is not None
-        records = admits or policy.budget is not None
+        # driver's hot path): without shared state (breaker, throttle, retry budget, Router
+        # cooldowns) ``policy.admit`` always admits and ``policy.record`` does nothing; without
+        # a daily budget the ledger never refuses, so its reservations need not be kept.
+        shared = policy.shares_state
         budgeted = ledger.budgeted
         hold, held_at = 0.0, now
 
@@ -142,7 +141,7 @@ class ClientBrain:
                     refusal = ledger.refuse(user, feature, now)
                     if refusal is not None:
                         return done(False, refusal)
-                if admits:
+                if shared:
                     local = policy.admit(model, now)
                     if local is not None:
                         error = local
@@ -163,25 +162,28 @@ class ClientBrain:
                 cost += c
                 if budgeted:
                     ledger.charge(user, feature, held_at, c - hold)
-                if records:
+                if shared:
                     policy.record(model, outcome)
                 if outcome.ok and outcome.error is None:
                     return done(True, None)
                 error = _error_of(outcome)
-                if effective_status(outcome) in NEVER_RETRY:
-                    return done(False, error)
-                backoff = policy.next_backoff(on_model, outcome, prev)
-                trigger = has_next and is_fallback_trigger(outcome, cfg.fallback_on)
-                if trigger and (backoff is None or skip_wait(outcome)):
+                # None: no retry on this model (for the idealised kinds always so after a 400,
+                # 401, 403 or 404); a ``last`` backoff is slept, then this model is done.
+                backoff = policy.next_backoff(on_model, outcome, prev, model)
+                if has_next and backoff is not None and policy.skips_wait(outcome, fb_on):
                     break
-                if backoff is None:
-                    return done(False, error)
-                if now + backoff.seconds > deadline:
-                    return done(False, "total_timeout")
-                now = _expect((yield Sleep(backoff.seconds, backoff.reason)), Woke).now
-                pending += backoff.seconds
-                slept += backoff.seconds
-                prev = backoff.seconds
+                if backoff is not None:
+                    if now + backoff.seconds > deadline:
+                        return done(False, "total_timeout")
+                    now = _expect((yield Sleep(backoff.seconds, backoff.reason)), Woke).now
+                    pending += backoff.seconds
+                    slept += backoff.seconds
+                    prev = backoff.seconds
+                    if not backoff.last:
+                        continue
+                if has_next and policy.falls_back(outcome, fb_on):
+                    break
+                return done(False, error)
         return done(False, error)
 
 

@@ -68,6 +68,7 @@ class Outcome(NamedTuple):
     latency_s: float = 0.0
     remaining_requests: int | None = None
     remaining_tokens: int | None = None
+    should_retry: bool | None = None  # the server's x-should-retry header, when it sent one
 
     @property
     def ok(self) -> bool:

@@ -8,8 +8,13 @@ Rules (the caller may rely on them):
   covers status 0, 408 and a cut stream) and the policy will not retry it on this model.
 - Exception: a 429 whose Retry-After exceeds :data:`LONG_RETRY_AFTER_S` moves on at once when
   there is a next model; waiting that long for one provider while another is idle is waste.
-- A local refusal on a model (circuit open, throttled) moves on at once as well.
-- 400/401/403/404 end the logical request; another model would not fix the request.
+  Only for the idealised retry kinds: a library sleeps inside its own call, and the
+  application's fallback sees nothing until the library raises its final error.
+- A local refusal on a model (circuit open, throttled, a LiteLLM cooldown) moves on at once.
+- 400/401/403/404 end the logical request; another model would not fix the request. The
+  LiteLLM Router is the exception, because it is one: its ``fallbacks`` follow any error, a
+  400 included, and it sleeps once more after a model's last failed try before moving on.
+  (``RetryPolicy.skips_wait`` and ``RetryPolicy.falls_back`` apply these rules.)
 """
 
 from __future__ import annotations

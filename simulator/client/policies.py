@@ -6,16 +6,29 @@ the ``rng`` in that state, so a seeded run replays exactly and runs in virtual t
 retryable-status set, plus optional shared state (retry budget, adaptive throttle, circuit
 breaker) that every logical request of one strategy shares. Every method takes ``now``.
 
-Hard rule, whatever the config says: 400, 401, 403 and 404 are never retried.
+Hard rule for the idealised kinds, whatever the config says: 400, 401, 403 and 404 are never
+retried. The library kinds (:mod:`simulator.client.libraries`,
+:mod:`simulator.client.litellm_router`) do what their library does instead; the ones that retry
+client errors say so in ``retries_client_errors``.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from simulator.client.events import Outcome
+from simulator.client.fallback import is_fallback_trigger, skip_wait
+from simulator.client.libraries import (
+    AnthropicSDK,
+    LangChainWithRetry,
+    LibraryRetry,
+    OpenAISDK,
+    TenacityCookbook,
+    VercelAISDK,
+)
+from simulator.client.litellm_router import LiteLLMRouter, RouterCooldowns
 from simulator.client.outcomes import NEVER_RETRY, effective_status, is_overload
 from simulator.client.overload import AdaptiveThrottle, BreakerState, CircuitBreaker, RetryBudget
 from simulator.config import AdaptiveThrottleConfig, CircuitBreakerConfig, RetryConfig
@@ -33,7 +46,6 @@ __all__ = [
     "Fixed",
     "FullJitter",
     "Immediate",
-    "OpenAIDefault",
     "RetryAfterAware",
     "RetryBudget",
     "RetryPolicy",
@@ -135,20 +147,6 @@ class CallWithBackoff:
 
 
 @dataclass(frozen=True, slots=True)
-class OpenAIDefault:
-    """openai-python's ``_calculate_retry_timeout``: a sane Retry-After wins, else
-    ``min(0.5 * 2**n, 8) * (1 - 0.25 * U(0,1))``."""
-
-    max_retry_after_s: float = 60.0
-
-    def __call__(self, s: RetryState) -> float:
-        ra = s.outcome.retry_after_s
-        if ra is not None and 0 < ra <= self.max_retry_after_s:
-            return ra
-        return min(0.5 * 2.0**s.n, 8.0) * (1 - 0.25 * s.rng.random())
-
-
-@dataclass(frozen=True, slots=True)
 class RetryAfterAware:
     """Wait at least the server's Retry-After (when given and not absurdly long)."""
 
@@ -170,6 +168,7 @@ class RetryAfterAware:
 class Backoff:
     seconds: float
     reason: str  # "backoff" | "retry_after"
+    last: bool = False  # sleep, then stop trying this model (LiteLLM sleeps after its last try)
 
 
 @dataclass(slots=True)
@@ -178,19 +177,39 @@ class RetryPolicy:
 
     Breakers and throttles are kept per model (a model is a backend); the retry budget is one
     per strategy, like gRPC's per-channel budget. Call :meth:`admit` before each attempt,
-    :meth:`record` after it, and :meth:`next_backoff` to learn whether to retry.
+    :meth:`record` after it, :meth:`next_backoff` to learn whether to retry the same model and
+    :meth:`skips_wait` / :meth:`falls_back` whether to move on to the next one.
+
+    ``library`` is set for a library kind: its own retry decision replaces ``retry_on`` and the
+    ``NEVER_RETRY`` rule, and ``cooldowns`` holds the LiteLLM Router's shared state.
     """
 
     wait: WaitStrategy
     max_attempts: int
     retry_on: frozenset[int]
-    retry_5xx: bool = False  # every status >= 500 retryable (openai-python)
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     budget: RetryBudget | None = None
     throttle_cfg: AdaptiveThrottleConfig | None = None
     breaker_cfg: CircuitBreakerConfig | None = None
+    library: LibraryRetry | None = None
+    cooldowns: RouterCooldowns | None = None
     throttles: dict[str, AdaptiveThrottle] = field(default_factory=dict)
     breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
+
+    @property
+    def retries_client_errors(self) -> bool:
+        """True when another attempt may follow a 400, 401, 403 or 404 (a library's flaw)."""
+        return self.library is not None and self.library.retries_client_errors
+
+    @property
+    def shares_state(self) -> bool:
+        """False when :meth:`admit` always admits and :meth:`record` does nothing."""
+        return (
+            self.breaker_cfg is not None
+            or self.throttle_cfg is not None
+            or self.budget is not None
+            or self.cooldowns is not None
+        )
 
     def breaker(self, model: str) -> CircuitBreaker | None:
         if self.breaker_cfg is None:
@@ -212,7 +231,10 @@ class RetryPolicy:
         return self.throttles[model]
 
     def admit(self, model: str, now: float) -> str | None:
-        """None to go ahead, else the local refusal: ``"circuit_open"`` or ``"throttled"``."""
+        """None to go ahead, else the local refusal: ``"circuit_open"``, ``"throttled"`` or
+        ``"cooldown"`` (the LiteLLM Router has the model's deployment cooling down)."""
+        if self.cooldowns is not None and self.cooldowns.cooling(model, now):
+            return "cooldown"
         br = self.breaker(model)
         if br is not None and not br.admit(now):
             return "circuit_open"
@@ -225,38 +247,113 @@ class RetryPolicy:
         for part in (self.breaker(model), self.throttle(model), self.budget):
             if part is not None:
                 part.record(outcome)
+        if self.cooldowns is not None:
+            self.cooldowns.record(model, outcome)
 
     def retryable(self, outcome: Outcome) -> bool:
+        if self.library is not None:
+            return self.library.should_retry(outcome)
         s = effective_status(outcome)
         if s in NEVER_RETRY:
             return False
-        return s in self.retry_on or (self.retry_5xx and s >= 500)
+        return s in self.retry_on
 
     def next_backoff(
-        self, attempts_made: int, outcome: Outcome, prev: float | None
+        self, attempts_made: int, outcome: Outcome, prev: float | None, model: str = ""
     ) -> Backoff | None:
-        """The wait before retrying the same model, or None to stop.
+        """The wait before retrying ``model``, or None to stop trying it at once.
 
-        ``attempts_made`` counts attempts on this model so far (>= 1).
+        ``attempts_made`` counts attempts on this model so far (>= 1). A ``last`` backoff is
+        slept before moving on: the library sleeps even when no retry follows.
         """
         if outcome.ok and outcome.error is None:
             return None
-        if attempts_made >= self.max_attempts or not self.retryable(outcome):
+        if not self.retryable(outcome):
+            return None
+        if self.cooldowns is not None and self.cooldowns.cooling(model, outcome.now):
+            return None  # cooled by this very failure: no sleep, no further attempt
+        last = attempts_made >= self.max_attempts
+        if last and not self._sleeps_after_last():
             return None
         if self.budget is not None and not self.budget.allows_retry():
             return None
-        delay = max(0.0, self.wait(RetryState(attempts_made - 1, prev, outcome, self.rng)))
-        ra = outcome.retry_after_s
-        reason = "retry_after" if ra is not None and ra > 0 and delay == ra else "backoff"
-        return Backoff(delay, reason)
+        state = RetryState(attempts_made - 1, prev, outcome, self.rng)
+        delay = max(0.0, self.wait(state))
+        if self.library is not None:
+            reason = "retry_after" if self.library.waits_retry_after(state) else "backoff"
+        else:
+            ra = outcome.retry_after_s
+            reason = "retry_after" if ra is not None and ra > 0 and delay == ra else "backoff"
+        return Backoff(delay, reason, last)
+
+    def _sleeps_after_last(self) -> bool:
+        # LiteLLM's sleep follows each failure inside its retry loop, which never runs with
+        # no retries: then one attempt, no sleep.
+        lib = self.library
+        return lib is not None and lib.sleeps_after_last_attempt and self.max_attempts > 1
+
+    def skips_wait(self, outcome: Outcome, fallback_on: Iterable[str]) -> bool:
+        """Move on to the next model now instead of waiting for this one (a 429 asking for
+        longer than a fallback is worth; see :mod:`simulator.client.fallback`). An idealised
+        rule: a library waits its own way, and the app's fallback sees only its final error."""
+        return (
+            self.library is None
+            and skip_wait(outcome)
+            and is_fallback_trigger(outcome, fallback_on)
+        )
+
+    def falls_back(self, outcome: Outcome, fallback_on: Iterable[str]) -> bool:
+        """Whether, with this model's attempts over, the next model is tried: on the strategy's
+        ``fallback_on`` triggers, or on any error for a library with its own fallbacks."""
+        if self.library is not None and self.library.falls_back_on_any_error:
+            return True
+        return is_fallback_trigger(outcome, fallback_on)
 
 
 _CALL_WITH_BACKOFF_ON = frozenset({429, 500, 502, 503})
-_OPENAI_ON = frozenset({0, 408, 409, 429})
 
 
-def build_retry_policy(cfg: RetryConfig, rng: random.Random) -> RetryPolicy:
-    """Compose the policy a :class:`RetryConfig` describes; ``rng`` feeds every draw."""
+def _library(cfg: RetryConfig) -> LibraryRetry | None:
+    """The library model a kind names, or None for an idealised kind."""
+    if cfg.kind == "openai_sdk":
+        return OpenAISDK()
+    if cfg.kind == "anthropic_sdk":
+        return AnthropicSDK()
+    if cfg.kind == "litellm_router":
+        return LiteLLMRouter(cfg.min_wait_s)
+    if cfg.kind == "langchain_with_retry":
+        return LangChainWithRetry()
+    if cfg.kind == "tenacity_cookbook":
+        return TenacityCookbook()
+    if cfg.kind == "vercel_ai_sdk":
+        return VercelAISDK()
+    return None
+
+
+def build_retry_policy(
+    cfg: RetryConfig, rng: random.Random, fallback: Iterable[str] = ()
+) -> RetryPolicy:
+    """Compose the policy a :class:`RetryConfig` describes; ``rng`` feeds every draw.
+
+    ``fallback`` is the strategy's fallback list: the LiteLLM Router's cooldowns depend on
+    which groups have one.
+    """
+    library = _library(cfg)
+    if library is not None:
+        cooldowns = None
+        max_attempts = cfg.max_attempts
+        if cfg.kind == "litellm_router":
+            max_attempts = cfg.num_retries + 1
+            fb = frozenset(fallback)
+            cooldowns = RouterCooldowns(cfg.allowed_fails, cfg.cooldown_time_s, fb, bool(fb))
+        return RetryPolicy(
+            wait=library,
+            max_attempts=max_attempts,
+            retry_on=frozenset(),
+            rng=rng,
+            library=library,
+            cooldowns=cooldowns,
+        )
     b, cap = cfg.base_s, cfg.cap_s
     waits: dict[str, WaitStrategy] = {
         "none": Immediate(),
@@ -267,15 +364,11 @@ def build_retry_policy(cfg: RetryConfig, rng: random.Random) -> RetryPolicy:
         "equal_jitter": EqualJitter(b, cap),
         "decorrelated_jitter": DecorrelatedJitter(b, cap),
         "call_with_backoff": CallWithBackoff(),
-        "openai_default": OpenAIDefault(cfg.max_retry_after_s),
     }
     wait = waits[cfg.kind]
-    retry_5xx = False
     max_attempts = cfg.max_attempts
     if cfg.kind == "call_with_backoff":
         retry_on = _CALL_WITH_BACKOFF_ON  # the article's fixed set; timeouts propagate
-    elif cfg.kind == "openai_default":
-        retry_on, retry_5xx = _OPENAI_ON, True
     else:
         retry_on = frozenset(cfg.retry_on) | {0}
         if cfg.honor_retry_after:
@@ -289,7 +382,6 @@ def build_retry_policy(cfg: RetryConfig, rng: random.Random) -> RetryPolicy:
         wait=wait,
         max_attempts=max_attempts,
         retry_on=retry_on - NEVER_RETRY,
-        retry_5xx=retry_5xx,
         rng=rng,
         budget=budget,
         throttle_cfg=cfg.adaptive_throttle,
