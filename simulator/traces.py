@@ -9,6 +9,7 @@ fields (design.md). Times: ``t`` is scenario seconds since the strategy's run st
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -98,7 +99,9 @@ class TraceWriter:
     Lines are buffered and handed to the OS at most every ``max_delay_s`` (and on close), not
     one write per line: a write per record was a tenth of the live driver's per-request cost.
     A crash of this process can lose at most that window; Ctrl-C and SIGTERM lose nothing,
-    since Locust and the orchestrator close the writer on the way out.
+    since the stop order (``simulator/live/locustfile.py``) closes the writer only after the
+    last record is written. A write after :meth:`close` is refused: the record is counted in
+    ``dropped`` and logged once, never sent to a closed file.
     """
 
     def __init__(self, path: str | Path, max_delay_s: float = 0.25) -> None:
@@ -110,8 +113,13 @@ class TraceWriter:
         self._buf = bytearray()
         self.max_delay_s = max_delay_s
         self._due = time.monotonic() + max_delay_s
+        self.closed = False
+        self.dropped = 0  # records refused after close
 
     def write(self, record: TraceRecord) -> None:
+        if self.closed:
+            self._refuse()
+            return
         buf = self._buf
         _encode_into(record, buf, -1)
         buf += b"\n"
@@ -120,10 +128,20 @@ class TraceWriter:
 
     def write_line(self, line: str) -> None:
         """An already serialised record (from a worker process)."""
+        if self.closed:
+            self._refuse()
+            return
         self._buf += line.encode()
         self._buf += b"\n"
         if time.monotonic() >= self._due:
             self._push()
+
+    def _refuse(self) -> None:
+        self.dropped += 1
+        if self.dropped == 1:
+            logging.getLogger(__name__).error(
+                "%s: a trace record came after the writer was closed; dropped", self.path
+            )
 
     def _push(self) -> None:
         if self._buf:
@@ -133,11 +151,13 @@ class TraceWriter:
         self._due = time.monotonic() + self.max_delay_s
 
     def flush(self) -> None:
-        self._push()
-        os.fsync(self._fh.fileno())
+        if not self.closed:
+            self._push()
+            os.fsync(self._fh.fileno())
 
     def close(self) -> None:
-        if not self._fh.closed:
+        if not self.closed:
+            self.closed = True
             self._push()
             self._fh.close()
 
