@@ -4,6 +4,18 @@ The parent process owns no event loop and no gevent: it starts the mock (unless 
 names one), resets it to a shared wall-clock epoch before each strategy, starts Locust on
 ``locustfile.py``, tails ``traces.jsonl`` for progress, and stops everything cleanly on
 Ctrl-C or SIGTERM, so every trace recorded so far is kept and the summary still gets written.
+
+The stop order. Children run in their own sessions, so a terminal's Ctrl-C reaches only this
+process (whether it is sent to the process or to its group); its handler only notes the
+signal, and the run loop, which looks every 0.1 s, carries the stop out in order:
+
+1. SIGTERM to Locust. Its ``quitting`` listener stops new arrivals, attempts and waits, lets
+   the attempts in flight finish (:data:`STOP_GRACE_S` at most), writes their records
+   (workers ship theirs to the master first) and closes the trace writer; Locust exits.
+2. Only then is the mock stopped, so every attempt it answered reached the client.
+3. ``run.json`` (``partial: true``), then the CLI writes the partial summary and report.
+
+A second signal while stopping kills Locust at once instead of waiting for it.
 """
 
 from __future__ import annotations
@@ -27,10 +39,27 @@ import yaml
 
 from simulator.config import Scenario
 
-__all__ = ["Interrupted", "LiveRun", "MockProcess", "Progress", "RunError", "run_live"]
+__all__ = [
+    "STOP_GRACE_S",
+    "Interrupted",
+    "LiveRun",
+    "MockProcess",
+    "Progress",
+    "RunError",
+    "StopRequests",
+    "run_live",
+]
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 STARTUP_MARGIN_S = 2.5  # wall seconds for Locust to start before scenario t=0
+# Wall seconds the attempts in flight at a stop get to finish. The longest planned attempt in
+# the shipped scenarios (a 1,000-token answer at about 18 ms a token, streaming_latency at
+# time scale 5) takes about 4 s of wall time, a 429 or a 503 a few milliseconds; past 5 s,
+# someone who pressed Ctrl-C is kept waiting, and what is still running is cut (recorded as
+# ``run_stopped_in_flight``).
+STOP_GRACE_S = 5.0
+# Then Locust writes or ships its last records and exits; after this it is killed.
+LOCUST_EXIT_S = STOP_GRACE_S + 10.0
 
 
 class RunError(Exception):
@@ -41,12 +70,39 @@ class Interrupted(Exception):
     """Ctrl-C or SIGTERM: stop, keep what was recorded, write a partial summary."""
 
 
-@contextmanager
-def _signals_interrupt() -> Iterator[None]:
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise Interrupted(signal.Signals(signum).name)
+class StopRequests:
+    """SIGINT and SIGTERM during a run, noted rather than raised.
 
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    An exception raised from a signal handler can land anywhere, between a fork and the
+    assignment of its ``Popen`` for one, and leave a child running; the run loop looks at
+    ``count`` instead and carries out the stop order (module docstring).
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.name = ""
+
+    def note(self, signum: int, frame: FrameType | None) -> None:
+        self.count += 1
+        self.name = self.name or signal.Signals(signum).name
+
+    @property
+    def requested(self) -> bool:
+        return self.count > 0
+
+    @property
+    def hurry(self) -> bool:
+        """A second signal: kill children instead of waiting for them."""
+        return self.count > 1
+
+    def check(self) -> None:
+        if self.count:
+            raise Interrupted(self.name)
+
+
+@contextmanager
+def _noting_signals(stops: StopRequests) -> Iterator[None]:
+    old = {s: signal.signal(s, stops.note) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
@@ -54,14 +110,25 @@ def _signals_interrupt() -> Iterator[None]:
             signal.signal(s, h)
 
 
-def _stop(proc: subprocess.Popen[Any], timeout: float = 15.0) -> None:
-    """SIGTERM (Locust and the mock both shut down gracefully on it), then SIGKILL."""
+def _stop(
+    proc: subprocess.Popen[Any], timeout: float = 15.0, stops: StopRequests | None = None
+) -> None:
+    """SIGTERM (Locust and the mock both shut down gracefully on it), then SIGKILL.
+
+    Waits ``timeout`` seconds, less if a second Ctrl-C asks to hurry.
+    """
     if proc.poll() is not None:
         return
     proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        if stops is not None and stops.hurry:
+            break
+        try:
+            proc.wait(0.1)
+        except subprocess.TimeoutExpired:
+            continue
+    if proc.poll() is None:
         proc.kill()
         proc.wait(5)
 
@@ -169,6 +236,7 @@ class LiveRun:
     out: IO[str] = field(default_factory=lambda: sys.stdout)
     completed: list[str] = field(default_factory=list)
     interrupted: bool = False
+    stops: StopRequests = field(default_factory=StopRequests)
 
     @property
     def traces(self) -> Path:
@@ -225,8 +293,8 @@ class LiveRun:
         tty = self.out.isatty()
         last_print = 0.0
         try:
-            while proc.poll() is None:
-                time.sleep(0.2)
+            while proc.poll() is None and not self.stops.requested:
+                time.sleep(0.1)
                 progress.read(self.traces)
                 now = time.time()
                 if tty or now - last_print >= 5.0:
@@ -234,12 +302,18 @@ class LiveRun:
                     print("\r" + text if tty else text, end="" if tty else "\n", file=self.out)
                     self.out.flush()
                     last_print = now
+            if self.stops.requested and proc.poll() is None:
+                print(
+                    f"\n  stopping: attempts in flight get up to {STOP_GRACE_S:g} s to finish",
+                    file=self.out,
+                )
         finally:
-            _stop(proc)
+            _stop(proc, LOCUST_EXIT_S, self.stops)
             log.close()
             progress.read(self.traces)
             text = progress.line(min(total, (time.time() - epoch) * sc.time_scale), total)
             print(("\r" if tty else "") + text, file=self.out)
+        self.stops.check()
         if proc.returncode not in (0, None) and progress.requests == 0:
             raise RunError(
                 f"locust exited with status {proc.returncode} for strategy {strategy!r}; "
@@ -263,7 +337,7 @@ def run_live(run: LiveRun, expected: int) -> None:
     write_scenario(run.scenario, run.run_dir)
     run.write_run_info(started)
     mock: MockProcess | None = None
-    with _signals_interrupt():
+    with _noting_signals(run.stops):
         try:
             if run.target:
                 host = run.target.rstrip("/").removesuffix("/v1")
@@ -272,10 +346,11 @@ def run_live(run: LiveRun, expected: int) -> None:
                 host = mock.host
                 print(f"mock provider: {mock.base_url}", file=run.out)
             for strategy in run.strategies:
+                run.stops.check()
                 run.run_strategy(host, strategy, expected)
-        except Interrupted:
+        except Interrupted as exc:
             run.interrupted = True
-            print("\ninterrupted: stopping; traces so far are kept", file=run.out)
+            print(f"\ninterrupted ({exc}): stopped; every trace recorded is kept", file=run.out)
             raise
         finally:
             if mock is not None:
