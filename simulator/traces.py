@@ -69,6 +69,9 @@ class TraceRecord(msgspec.Struct, frozen=True, gc=False):
     remaining_tokens: int | None = None
     success: bool | None = None  # request records only
     worker: int = 0
+    # Live timing (attempt records from a live run; see simulator/live/timing.py), else None:
+    plan_ms: float | None = None  # the latency the mock planned for this attempt
+    lag_ms: float | None = None  # how late the arrival or wake-up that started it came
 
     def to_json_bytes(self) -> bytes:
         return _encode(self)
@@ -191,10 +194,11 @@ def attempt_record(  # no ``*``: the live driver passes these positionally, in t
     first_model: str,
     timestamp: str,
     worker: int = 0,
+    lag_s: float | None = None,
 ) -> TraceRecord:
     """The record of one HTTP attempt (times in scenario seconds)."""
     # Positional, in field order: keywords cost twice as much, and this runs per attempt.
-    ttft_s = outcome.ttft_s
+    ttft_s, plan_s = outcome.ttft_s, outcome.plan_s
     return TraceRecord(
         "attempt",  # kind
         f"{strategy}-{req.seq}",  # trace_id
@@ -224,6 +228,8 @@ def attempt_record(  # no ``*``: the live driver passes these positionally, in t
         outcome.remaining_tokens,
         None,  # success: request records only
         worker,
+        None if plan_s is None else plan_s * 1000.0,  # plan_ms
+        None if lag_s is None else lag_s * 1000.0,  # lag_ms
     )
 
 

@@ -68,6 +68,7 @@ class Outcome(NamedTuple):
     latency_s: float = 0.0
     remaining_requests: int | None = None
     remaining_tokens: int | None = None
+    plan_s: float | None = None  # the latency the provider planned (a live mock says it)
 
     @property
     def ok(self) -> bool:

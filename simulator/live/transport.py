@@ -4,6 +4,10 @@ This is the edge where foreign exceptions are translated (httpx style): timeouts
 connection errors become ``status 0`` with error ``"timeout"`` / ``"connection"``, so the
 client brain never sees geventhttpclient's exception types. Each attempt is reported to
 Locust's own statistics under ``"<model> chat|stream"``, with the full streaming time.
+
+Times come back in scenario seconds: wall seconds (measured here, or read from headers) times
+the time scale. A non-streamed 2xx's TTFT is its latency: the first token a user sees comes
+with the whole body.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 
 from simulator.client.events import AttemptSpec, Outcome
 
-from .wire import HttpCall, SSEReader, build_call, read_body, read_headers
+from .wire import HttpCall, ResponseFacts, SSEReader, build_call, read_body, read_headers
 
 __all__ = ["LocustTransport"]
 
@@ -63,8 +67,10 @@ class LocustTransport:
         except Exception as exc:  # the body was cut off mid-read
             return Outcome(self.now(), 0, _error_kind(exc), latency_s=self._scen(started))
         headers = resp.headers  # not ``or {}``: see _headers
-        facts = read_headers({} if headers is None else headers, 200 <= status < 300, spec.dialect)
-        retry_after = facts.retry_after_s
+        ok = 200 <= status < 300
+        facts = read_headers({} if headers is None else headers, ok, spec.dialect)
+        retry_after, plan = facts.retry_after_s, facts.plan_s
+        latency = self._scen(started)
         return Outcome(  # positional, in field order: this runs per attempt
             self.now(),
             status,
@@ -74,10 +80,12 @@ class LocustTransport:
             body.output_tokens,
             body.cached_tokens,
             body.finish_reason,
-            None,  # ttft_s: no stream
-            self._scen(started),  # latency_s
+            # ttft_s: a user sees the first token when the whole body arrives
+            latency if ok else None,
+            latency,
             facts.remaining_requests,
             facts.remaining_tokens,
+            None if plan is None else plan * self.k,
         )
 
     def _send_stream(self, spec: AttemptSpec, call: HttpCall) -> Outcome:
@@ -110,12 +118,18 @@ class LocustTransport:
                 latency_s=self._scen(started),
                 remaining_requests=facts.remaining_requests,
                 remaining_tokens=facts.remaining_tokens,
+                plan_s=self._plan(facts),
             )
+
+    def _plan(self, facts: ResponseFacts) -> float | None:
+        return None if facts.plan_s is None else facts.plan_s * self.k
 
     def _scen(self, started: float) -> float:
         return (time.perf_counter() - started) * self.k
 
-    def _stream(self, resp: Any, started: float, facts: Any, retry_after: float | None) -> Outcome:
+    def _stream(
+        self, resp: Any, started: float, facts: ResponseFacts, retry_after: float | None
+    ) -> Outcome:
         reader = SSEReader()
         ttft: float | None = None
         error: str | None = None
@@ -145,4 +159,5 @@ class LocustTransport:
             latency_s=self._scen(started),
             remaining_requests=facts.remaining_requests,
             remaining_tokens=facts.remaining_tokens,
+            plan_s=self._plan(facts),
         )

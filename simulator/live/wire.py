@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from pydantic_core import from_json as _from_json
 
+from mock_provider.plan_header import PLAN_HEADER
 from simulator.client.events import AttemptSpec
 
 __all__ = ["HttpCall", "ResponseFacts", "SSEReader", "build_call", "read_body", "read_headers"]
@@ -77,11 +78,15 @@ def _stats_name(model: str, stream: bool) -> str:
 
 
 class ResponseFacts(NamedTuple):
-    """What a response says about limits and retrying (wall seconds)."""
+    """What a response says about limits, retrying and the mock's plan (wall seconds)."""
 
     retry_after_s: float | None
     remaining_requests: int | None
     remaining_tokens: int | None
+    plan_s: float | None = None  # from a stampede mock: the latency it planned
+
+
+_PLAN = (PLAN_HEADER,)
 
 
 def _int(value: str | None) -> int | None:
@@ -122,7 +127,8 @@ def _header(headers: Mapping[str, str], names: tuple[str, ...]) -> str | None:
 def read_headers(
     headers: Mapping[str, str], ok: bool = False, dialect: str | None = None
 ) -> ResponseFacts:
-    """Prefer ``retry-after-ms`` (OpenAI's precise header), then ``retry-after`` in seconds.
+    """Prefer ``retry-after-ms`` (OpenAI's precise header), then ``retry-after`` in seconds;
+    a stampede mock's planned latency (``x-stampede-plan-ms``) when it sends one.
 
     ``ok`` (a 2xx) skips the retry headers, and ``dialect`` reads only that dialect's
     remaining-quota headers (None: either): header lookups are not free on the hot path.
@@ -138,8 +144,16 @@ def read_headers(
         except ValueError:
             continue
     requests_names, tokens_names = _REMAINING[dialect]
+    plan = _header(headers, _PLAN)
+    try:
+        plan_s = None if plan is None else float(plan) / 1000.0
+    except ValueError:
+        plan_s = None
     return ResponseFacts(
-        retry, _int(_header(headers, requests_names)), _int(_header(headers, tokens_names))
+        retry,
+        _int(_header(headers, requests_names)),
+        _int(_header(headers, tokens_names)),
+        plan_s,
     )
 
 
