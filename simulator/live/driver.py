@@ -162,13 +162,19 @@ class LiveDriver:
         """No new arrivals, attempts or waits from now on; attempts in flight finish."""
         self.stop_signal.set()
 
-    def run_request(self, req: LogicalRequest) -> RequestResult:
+    def run_request(self, req: LogicalRequest, due: float | None = None) -> RequestResult:
+        """Run one logical request now; ``due`` is when it should have started (scenario
+        seconds; default ``req.at``, an open-loop arrival), to measure how late it did."""
         clock, catalog = self.clock, self.brain.catalog
         send, stop = self.transport.send, self.stop_signal
         start = clock.now()
         gen = self.brain.request(req, start)
         # What the request did so far: its record if the run stops or ends it midway.
         attempts, cost, slept, model, final = 0, 0.0, 0.0, req.model, None
+        # Scheduling lag (see timing.py): how late the moment that starts the next attempt
+        # came, the arrival or the wake-ups since the last attempt; None: no wait came first.
+        lag: float | None = start - (req.at if due is None else due)
+        last = start  # the last time read: a wait is due ``seconds`` after it
         try:
             event = next(gen)
             while True:
@@ -181,7 +187,8 @@ class LiveDriver:
                     # so the brain's few microseconds are not worth a second clock read.
                     t0 = start if spec.attempt == 1 else clock.now()
                     outcome = send(spec)
-                    attempts, model, final = attempts + 1, spec.model, outcome
+                    attempts, model, final, last = attempts + 1, spec.model, outcome, outcome.now
+                    attempt_lag, lag = lag, None
                     # The brain hears the outcome before the attempt is recorded (it does no
                     # I/O, so no other greenlet runs in between): when that ends the request,
                     # a one-attempt request's cost is the attempt's, and both records share
@@ -196,16 +203,16 @@ class LiveDriver:
                             if result.attempts == 1
                             else attempt_cost(catalog.get(spec.model), outcome)
                         )
-                        self._attempt(req, sent, outcome, t0, c, stamp)
+                        self._attempt(req, sent, outcome, t0, c, stamp, attempt_lag)
                         self._finish(req, result, start, outcome.now, stamp)
                         return result
                     except BaseException:
                         c = attempt_cost(catalog.get(spec.model), outcome)
-                        self._attempt(req, sent, outcome, t0, c, _stamp())
+                        self._attempt(req, sent, outcome, t0, c, _stamp(), attempt_lag)
                         raise
                     c = attempt_cost(catalog.get(spec.model), outcome)
                     cost += c
-                    self._attempt(req, sent, outcome, t0, c, _stamp())
+                    self._attempt(req, sent, outcome, t0, c, _stamp(), attempt_lag)
                     if isinstance(event, Send):
                         continue
                 # A wait: the request's end is read from the clock if it ends after one.
@@ -213,8 +220,11 @@ class LiveDriver:
                     return self._cut(req, gen, RUN_STOPPED, start, attempts, cost, slept, model,
                                      final)  # fmt: skip
                 slept += event.seconds
+                woke = clock.now()
+                late = woke - last - event.seconds
+                lag, last = late if lag is None else lag + late, woke
                 try:
-                    event = gen.send(Woke(clock.now()))
+                    event = gen.send(Woke(woke))
                 except StopIteration as stop_iteration:
                     result = stop_iteration.value
                     self._finish(req, result, start, clock.now(), _stamp())
@@ -254,6 +264,7 @@ class LiveDriver:
         t0: float,
         cost: float,
         stamp: str,
+        lag: float | None,
     ) -> None:
         """Write the record of one attempt."""
         spec = send.attempt
@@ -269,6 +280,7 @@ class LiveDriver:
                 req.model,
                 stamp,
                 self.worker,
+                lag,
             )
         )
 
@@ -314,9 +326,10 @@ class LiveDriver:
 
         def user(seq: Sequence[LogicalRequest]) -> None:
             for req in seq:
+                due = clock.now() + req.at  # ``at``: the think time before this request
                 if stop.sleep(req.at / clock.k) or clock.now() >= deadline:
                     return
-                self.run_request(req)
+                self.run_request(req, due)
 
         feeders = [gevent.spawn(arrivals)] + [gevent.spawn(user, s) for s in closed_loop]
 
