@@ -25,6 +25,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.error
 import urllib.request
@@ -38,6 +39,15 @@ from typing import IO, Any
 import yaml
 
 from simulator.config import Scenario
+from simulator.live.timing import (
+    MEASURES,
+    STATISTIC,
+    Shortest,
+    TimingSamples,
+    distortion_warnings,
+    read_mock_log,
+    shortest_latency,
+)
 
 __all__ = [
     "STOP_GRACE_S",
@@ -138,10 +148,11 @@ class MockProcess:
 
     def __init__(self, run_dir: Path, sc: Scenario) -> None:
         self.log_path = run_dir / "mock.log"
+        self.request_log = run_dir / "requests.jsonl"
         cmd = [
             sys.executable, "-m", "mock_provider", "--host", "127.0.0.1", "--port", "0",
             "--config", str(run_dir / "scenario.yaml"), "--time-scale", str(sc.time_scale),
-            "--seed", str(sc.seed), "--request-log", str(run_dir / "requests.jsonl"),
+            "--seed", str(sc.seed), "--request-log", str(self.request_log),
         ]  # fmt: skip
         self._log: IO[bytes] = open(self.log_path, "wb")  # noqa: SIM115 - lives with the process
         self.proc = subprocess.Popen(
@@ -187,6 +198,7 @@ class Progress:
     rate_limited: int = 0
     server_errors: int = 0
     fallbacks: int = 0
+    timing: TimingSamples = field(default_factory=TimingSamples)
     _offset: int = 0
     _partial: bytes = field(default=b"", repr=False)
 
@@ -208,6 +220,7 @@ class Progress:
             if rec.get("strategy") != self.strategy:
                 continue
             if rec["kind"] == "attempt":
+                self.timing.add_trace(rec)
                 self.attempts += 1
                 status = rec["status"]
                 self.rate_limited += status == 429
@@ -237,6 +250,9 @@ class LiveRun:
     completed: list[str] = field(default_factory=list)
     interrupted: bool = False
     stops: StopRequests = field(default_factory=StopRequests)
+    mock_log: Path | None = None  # the request log of a mock this run started
+    timing: dict[str, Any] = field(default_factory=dict)  # per strategy (simulator/live/timing)
+    warnings: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def traces(self) -> Path:
@@ -254,8 +270,50 @@ class LiveRun:
             "drain_s": self.scenario.drain,
             "workers": self.workers,
             "started": started,
+            "timing": self._timing_info(),
+            "warnings": self.warnings,
         }
         (self.run_dir / "run.json").write_text(json.dumps(info, indent=2) + "\n")
+
+    @property
+    def shortest(self) -> Shortest | None:
+        return shortest_latency(self.scenario)
+
+    def _timing_info(self) -> dict[str, Any]:
+        """run.json's ``timing``: the bound, its rule, and each strategy's distortion."""
+        shortest = self.shortest
+        return {
+            "unit": "scenario ms",
+            "statistic": STATISTIC,
+            "bound_ms": None if shortest is None else shortest.bound_ms,
+            "shortest_latency_ms": None if shortest is None else shortest.ms,
+            "shortest_latency_model": None if shortest is None else shortest.model,
+            "measures": MEASURES,
+            "strategies": self.timing,
+        }
+
+    def _record_timing(self, strategy: str, samples: TimingSamples, log_offset: int) -> None:
+        """Measure one strategy's distortion; print it, and warn past the bound."""
+        if self.mock_log is not None:
+            for entry in read_mock_log(self.mock_log, log_offset):
+                samples.add_mock(entry)
+        summary = samples.summary()
+        self.timing[strategy] = summary
+        shortest = self.shortest
+        shown = [
+            f"{name.removesuffix('_ms')} {s['p50']:,.0f}/{s['p95']:,.0f}/{s['max']:,.0f}"
+            for name, s in summary.items()
+            if s is not None
+        ]
+        bound = "" if shortest is None else f"; bound {shortest.bound_ms:,.0f} at {STATISTIC}"
+        if shown:
+            text = f"timing, scenario ms p50/p95/max: {', '.join(shown)}{bound}"
+            print(textwrap.fill(text, 100, initial_indent="  ", subsequent_indent="    "),
+                  file=self.out)  # fmt: skip
+        for message in distortion_warnings(strategy, summary, shortest):
+            print(textwrap.fill(message, 100, initial_indent="  warning: ",
+                                subsequent_indent="    "), file=self.out)  # fmt: skip
+            self.warnings.append({"source": "timing", "message": message})
 
     def _locust_cmd(self, host: str, strategy: str, epoch: float) -> list[str]:
         sc = self.scenario
@@ -276,14 +334,16 @@ class LiveRun:
     def run_strategy(self, host: str, strategy: str, expected: int) -> None:
         sc = self.scenario
         epoch = time.time() + STARTUP_MARGIN_S + (1.0 if self.workers > 1 else 0.0)
+        log = self.mock_log
+        log_offset = log.stat().st_size if log is not None and log.exists() else 0
         if not reset_target(host, epoch):
             print(f"  note: {host} has no stampede reset endpoint; state not reset", file=self.out)
         (self.run_dir / "locust").mkdir(exist_ok=True)
-        log = open(self.run_dir / "locust" / f"{strategy}.log", "wb")  # noqa: SIM115
+        locust_log = open(self.run_dir / "locust" / f"{strategy}.log", "wb")  # noqa: SIM115
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         proc = subprocess.Popen(
             self._locust_cmd(host, strategy, epoch),
-            stdout=log,
+            stdout=locust_log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env=env,
@@ -309,10 +369,11 @@ class LiveRun:
                 )
         finally:
             _stop(proc, LOCUST_EXIT_S, self.stops)
-            log.close()
+            locust_log.close()
             progress.read(self.traces)
             text = progress.line(min(total, (time.time() - epoch) * sc.time_scale), total)
             print(("\r" if tty else "") + text, file=self.out)
+            self._record_timing(strategy, progress.timing, log_offset)
         self.stops.check()
         if proc.returncode not in (0, None) and progress.requests == 0:
             raise RunError(
@@ -344,6 +405,7 @@ def run_live(run: LiveRun, expected: int) -> None:
             else:
                 mock = MockProcess(run.run_dir, run.scenario)
                 host = mock.host
+                run.mock_log = mock.request_log
                 print(f"mock provider: {mock.base_url}", file=run.out)
             for strategy in run.strategies:
                 run.stops.check()
