@@ -37,7 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="output folder (default reports/<scenario>-<timestamp>/)")
     run.add_argument("--strategies", help="comma-separated strategy names to run (default all)")
     run.add_argument("--duration", help="override the scenario duration (e.g. 60, 90s, 2m)")
-    run.add_argument("--time-scale", type=float, help="override time_scale (K x faster)")
+    run.add_argument(
+        "--time-scale",
+        type=_time_scale,
+        metavar="K|auto",
+        help="override time_scale (K x faster); auto: the largest scale that keeps the live "
+        "timing within its bound, found by a short calibration",
+    )
     run.add_argument("--workers", type=int, default=1, help="Locust worker processes (default 1)")
     run.add_argument("--seed", type=int, help="override the scenario seed")
     run.add_argument(
@@ -55,6 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("run_dir_b")
     compare.add_argument("--out", help="HTML output (default <run_dir_b>/compare.html)")
     return parser
+
+
+def _time_scale(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
 
 
 def _err(msg: str) -> None:
@@ -84,7 +99,7 @@ def _apply_overrides(sc: Scenario, args: argparse.Namespace, file: str) -> Scena
         except ValueError as exc:
             problems.append(("--duration", str(exc)))
     if args.time_scale is not None:
-        if args.time_scale <= 0:
+        if args.time_scale != "auto" and args.time_scale <= 0:
             problems.append(("--time-scale", "must be greater than 0"))
         update["time_scale"] = args.time_scale
     if args.seed is not None:
@@ -94,12 +109,18 @@ def _apply_overrides(sc: Scenario, args: argparse.Namespace, file: str) -> Scena
     if problems:
         raise ConfigError(file, problems)
     data = {**sc.model_dump(), **update}
-    data["provider"] = {**data["provider"], "time_scale": data["time_scale"], "seed": data["seed"]}
+    auto = data["time_scale"] == "auto"  # the mock's scale is set once it is chosen
+    data["provider"] = {
+        **data["provider"],
+        "time_scale": 1.0 if auto else data["time_scale"],
+        "seed": data["seed"],
+    }
     return Scenario.model_validate(data)
 
 
 def _prepare(args: argparse.Namespace) -> tuple[Scenario, int]:
     """Validate everything before anything starts; raises ConfigError."""
+    from simulator.live.timing import shortest_latency
     from simulator.model_refs import model_problems
     from simulator.report.thresholds import parse_thresholds
     from simulator.workload import build_workload
@@ -107,6 +128,11 @@ def _prepare(args: argparse.Namespace) -> tuple[Scenario, int]:
     sc = _apply_overrides(load_scenario(args.scenario), args, args.scenario)
     parse_thresholds(sc.thresholds, list(sc.strategies), args.scenario)
     problems = model_problems(sc, own_mock=args.target is None)
+    if sc.time_scale == "auto" and shortest_latency(sc) is None:
+        problems.append(
+            ("time_scale", "auto needs a model the clients call with a network latency; "
+             "every one answers instantly, so set a number")
+        )  # fmt: skip
     if problems:
         raise ConfigError(args.scenario, problems)
     try:
@@ -134,11 +160,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_dir = Path(args.out or Path("reports") / f"{sc.name}-{stamp}")
     strategies = list(sc.strategies)
     total = sc.duration + sc.drain
+    scale = (
+        "a time scale chosen by calibration (auto)"
+        if sc.time_scale == "auto"
+        else f"time scale {sc.scale:g} (about {total / sc.scale:.0f} s wall each)"
+    )
     print(
         f"stampede run {sc.name}: {len(strategies)} strateg{'y' if len(strategies) == 1 else 'ies'}"
         f", {describe(build_workload(sc.workload, sc.seed, sc.duration))}\n"
-        f"  scenario time up to {total:.0f} s per strategy at time scale {sc.time_scale:g} "
-        f"(about {total / sc.time_scale:.0f} s wall each); output: {run_dir}"
+        f"  scenario time up to {total:.0f} s per strategy at {scale}; output: {run_dir}"
     )
     run = LiveRun(sc, run_dir, strategies, workers=args.workers, target=args.target)
     status = EXIT_OK
