@@ -405,17 +405,33 @@ async def metrics(request: web.Request) -> web.StreamResponse:
 
 @provider_errors
 async def admin_reset(request: web.Request) -> web.StreamResponse:
-    """Fresh limits, caches, faults clock and counters: each strategy starts on equal terms."""
+    """Fresh limits, caches, faults clock and counters: each strategy starts on equal terms.
+
+    ``{"epoch": <unix time>}`` sets scenario t=0; ``{"time_scale": k}`` changes the scale
+    (``stampede run --time-scale auto`` calibrates at several, then runs at the one chosen).
+    """
     state = request.app[APP_STATE]
     epoch = None
     if request.can_read_body:
         try:
-            epoch = float((await request.json()).get("epoch"))
+            data = await request.json()
+            epoch = float(data.get("epoch"))
         except (ValueError, TypeError, AttributeError):
             raise oai.BadRequest("'epoch' must be a number (wall-clock seconds)", "epoch") from None
+        if data.get("time_scale") is not None:
+            try:
+                scale = float(data["time_scale"])
+            except (ValueError, TypeError):
+                scale = 0.0
+            if not scale > 0:
+                raise oai.BadRequest("'time_scale' must be a number above 0", "time_scale")
+            state.clock.time_scale = scale
     state.clock.reset(epoch)
     state.provider.reset(0.0)
     state.counts.clear()
+    if state.log is not None:  # what follows in the log belongs to this reset's run
+        entry = {"t": 0.0, "path": request.path, "time_scale": state.clock.time_scale}
+        state.log.write(json.dumps(entry, separators=(",", ":")) + "\n")
     return _json(200, {"ok": True, "time_scale": state.clock.time_scale})
 
 
