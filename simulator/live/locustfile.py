@@ -35,6 +35,7 @@ from simulator.client.engine import ClientBrain
 from simulator.config import Scenario
 from simulator.live.driver import LiveDriver, ScenarioClock
 from simulator.live.orchestrate import STOP_GRACE_S, reset_target
+from simulator.live.timing import expected_concurrency
 from simulator.live.transport import LocustTransport
 from simulator.traces import TraceRecord, TraceWriter
 from simulator.workload import build_workload
@@ -185,8 +186,8 @@ class StampedeUser(FastHttpUser):
         sc = scenario_of(opts)
         self.strategy = opts.stampede_strategy or next(iter(sc.strategies))
         timeouts = sc.strategies[self.strategy].timeouts
-        self.connection_timeout = timeouts.connect_s / sc.time_scale
-        self.network_timeout = timeouts.read_s / sc.time_scale
+        self.connection_timeout = timeouts.connect_s / sc.scale
+        self.network_timeout = timeouts.read_s / sc.scale
         super().__init__(environment)
 
     @task
@@ -199,7 +200,7 @@ class StampedeUser(FastHttpUser):
         workload = build_workload(sc.workload, sc.seed, sc.duration)
         mine_open = [r for r in workload.open_loop if r.seq % workers == worker]
         mine_closed = [u for i, u in enumerate(workload.closed_loop) if i % workers == worker]
-        clock = ScenarioClock(opts.stampede_epoch or time.time(), sc.time_scale)
+        clock = ScenarioClock(opts.stampede_epoch or time.time(), sc.scale)
         brain = ClientBrain(
             sc.strategies[self.strategy],
             build_catalog(sc.provider),
@@ -216,13 +217,16 @@ class StampedeUser(FastHttpUser):
                     sink.flush()
 
             flusher = gevent.spawn(flush_forever)
-        transport = LocustTransport(self.client, clock.now, sc.time_scale)
+        transport = LocustTransport(self.client, clock.now, sc.scale)
+        # Connections for the busiest moment of this share, opened before t=0.
+        busiest = -(-expected_concurrency(sc, workload) // workers)
+        transport.warm_up(busiest, max(0.0, clock.wall_until(0.0) - 0.1))
 
         def on_request(rec: TraceRecord) -> None:
             self.environment.events.request.fire(
                 request_type="LOGICAL",
                 name=self.strategy,
-                response_time=rec.latency_ms / sc.time_scale,
+                response_time=rec.latency_ms / sc.scale,
                 response_length=0,
                 exception=None if rec.success else Exception(rec.error),
                 context={},

@@ -58,6 +58,7 @@ __all__ = [
     "RunError",
     "StopRequests",
     "run_live",
+    "with_time_scale",
 ]
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -70,6 +71,7 @@ STARTUP_MARGIN_S = 2.5  # wall seconds for Locust to start before scenario t=0
 STOP_GRACE_S = 5.0
 # Then Locust writes or ships its last records and exits; after this it is killed.
 LOCUST_EXIT_S = STOP_GRACE_S + 10.0
+CALIBRATION_TIMEOUT_S = 30.0  # --time-scale auto (simulator/live/calibrate.py: about 8 s)
 
 
 class RunError(Exception):
@@ -151,7 +153,9 @@ class MockProcess:
         self.request_log = run_dir / "requests.jsonl"
         cmd = [
             sys.executable, "-m", "mock_provider", "--host", "127.0.0.1", "--port", "0",
-            "--config", str(run_dir / "scenario.yaml"), "--time-scale", str(sc.time_scale),
+            # ``auto``: any scale will do, the calibration's resets set it
+            "--config", str(run_dir / "scenario.yaml"),
+            "--time-scale", str(1.0 if sc.time_scale == "auto" else sc.scale),
             "--seed", str(sc.seed), "--request-log", str(self.request_log),
         ]  # fmt: skip
         self._log: IO[bytes] = open(self.log_path, "wb")  # noqa: SIM115 - lives with the process
@@ -171,11 +175,15 @@ class MockProcess:
         self._log.close()
 
 
-def reset_target(host: str, epoch: float) -> bool:
-    """Reset a stampede mock to scenario t=0 at ``epoch``; False if the target is not one."""
+def reset_target(host: str, epoch: float, time_scale: float | None = None) -> bool:
+    """Reset a stampede mock to scenario t=0 at ``epoch`` (and to ``time_scale`` if given);
+    False if the target is not one."""
+    body: dict[str, float] = {"epoch": epoch}
+    if time_scale is not None:
+        body["time_scale"] = time_scale
     req = urllib.request.Request(
         host + "/_stampede/reset",
-        data=json.dumps({"epoch": epoch}).encode(),
+        data=json.dumps(body).encode(),
         headers={"content-type": "application/json"},
         method="POST",
     )
@@ -253,6 +261,7 @@ class LiveRun:
     mock_log: Path | None = None  # the request log of a mock this run started
     timing: dict[str, Any] = field(default_factory=dict)  # per strategy (simulator/live/timing)
     warnings: list[dict[str, str]] = field(default_factory=list)
+    scale_choice: dict[str, Any] | None = None  # --time-scale auto: what was chosen, and why
 
     @property
     def traces(self) -> Path:
@@ -266,6 +275,7 @@ class LiveRun:
             "partial": self.interrupted or len(self.completed) < len(self.strategies),
             "seed": self.scenario.seed,
             "time_scale": self.scenario.time_scale,
+            "time_scale_auto": self.scale_choice,
             "duration_s": self.scenario.duration,
             "drain_s": self.scenario.drain,
             "workers": self.workers,
@@ -315,9 +325,63 @@ class LiveRun:
                                 subsequent_indent="    "), file=self.out)  # fmt: skip
             self.warnings.append({"source": "timing", "message": message})
 
+    def _calibration(self, host: str, *extra: str) -> dict[str, Any]:
+        """Run ``simulator/live/calibrate.py`` (bounded) and return the JSON it prints."""
+        cmd = [sys.executable, "-m", "simulator.live.calibrate", host, str(self.run_dir), *extra]
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + CALIBRATION_TIMEOUT_S
+        while proc.poll() is None and not self.stops.requested and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if proc.poll() is None:
+            proc.kill()
+        stdout, stderr = proc.communicate()
+        self.stops.check()
+        lines = stdout.strip().splitlines()
+        if proc.returncode != 0 or not lines:
+            why = (stderr.strip().splitlines() or ["timed out"])[-1]
+            raise RunError(f"calibration against the mock failed: {why}")
+        result: dict[str, Any] = json.loads(lines[-1])
+        return result
+
+    def calibrate(self, host: str) -> None:
+        """``time_scale: auto``: choose the scale against the mock, then run at it."""
+        print(
+            "time scale auto: calibrating against the mock (about 8 s; at most "
+            f"{CALIBRATION_TIMEOUT_S:.0f} s)",
+            file=self.out,
+        )
+        self.out.flush()
+        started = time.monotonic()
+        choice = self._calibration(host)
+        choice["wall_s"] = round(time.monotonic() - started, 2)
+        self.scale_choice = choice
+        self.scenario = with_time_scale(self.scenario, float(choice["scale"]))
+        write_scenario(self.scenario, self.run_dir)
+        text = f"time scale auto: {choice['scale']:g}x, {choice['reason']} ({choice['wall_s']:g} s)"
+        print(textwrap.fill(text, 100, subsequent_indent="  "), file=self.out)
+
+    def warm_up(self, host: str) -> None:
+        """Serve the scenario's opening once before the first strategy (calibrate.py --at);
+        say so now if its timing is already past the bound."""
+        probe = self._calibration(host, "--at", repr(self.scenario.scale))["probe"]
+        shortest = self.shortest
+        worst = max(probe["excess_p50_ms"], probe["lag_p50_ms"])
+        if shortest is not None and worst > shortest.bound_ms:
+            text = (
+                f"note: at {self.scenario.scale:g}x the scenario's opening already met a median "
+                f"excess of {probe['excess_p50_ms']:,.0f} ms and lag of "
+                f"{probe['lag_p50_ms']:,.0f} ms of scenario time, over the "
+                f"{shortest.bound_ms:,.0f} ms bound: expect timing warnings "
+                "(--time-scale auto picks a scale within it)"
+            )
+            print(textwrap.fill(text, 100, subsequent_indent="  "), file=self.out)
+
     def _locust_cmd(self, host: str, strategy: str, epoch: float) -> list[str]:
         sc = self.scenario
-        wall = (sc.duration + sc.drain) / sc.time_scale + STARTUP_MARGIN_S + 10
+        wall = (sc.duration + sc.drain) / sc.scale + STARTUP_MARGIN_S + 10
         n = self.workers
         cmd = [
             sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
@@ -336,7 +400,7 @@ class LiveRun:
         epoch = time.time() + STARTUP_MARGIN_S + (1.0 if self.workers > 1 else 0.0)
         log = self.mock_log
         log_offset = log.stat().st_size if log is not None and log.exists() else 0
-        if not reset_target(host, epoch):
+        if not reset_target(host, epoch, sc.scale):
             print(f"  note: {host} has no stampede reset endpoint; state not reset", file=self.out)
         (self.run_dir / "locust").mkdir(exist_ok=True)
         locust_log = open(self.run_dir / "locust" / f"{strategy}.log", "wb")  # noqa: SIM115
@@ -358,7 +422,7 @@ class LiveRun:
                 progress.read(self.traces)
                 now = time.time()
                 if tty or now - last_print >= 5.0:
-                    text = progress.line((now - epoch) * sc.time_scale, total)
+                    text = progress.line((now - epoch) * sc.scale, total)
                     print("\r" + text if tty else text, end="" if tty else "\n", file=self.out)
                     self.out.flush()
                     last_print = now
@@ -371,7 +435,7 @@ class LiveRun:
             _stop(proc, LOCUST_EXIT_S, self.stops)
             locust_log.close()
             progress.read(self.traces)
-            text = progress.line(min(total, (time.time() - epoch) * sc.time_scale), total)
+            text = progress.line(min(total, (time.time() - epoch) * sc.scale), total)
             print(("\r" if tty else "") + text, file=self.out)
             self._record_timing(strategy, progress.timing, log_offset)
         self.stops.check()
@@ -381,6 +445,12 @@ class LiveRun:
                 f"see {self.run_dir / 'locust' / (strategy + '.log')}"
             )
         self.completed.append(strategy)
+
+
+def with_time_scale(sc: Scenario, time_scale: float) -> Scenario:
+    """The scenario at ``time_scale``, for its clients and its mock alike."""
+    provider = sc.provider.model_copy(update={"time_scale": time_scale})
+    return sc.model_copy(update={"time_scale": time_scale, "provider": provider})
 
 
 def write_scenario(sc: Scenario, run_dir: Path) -> None:
@@ -407,6 +477,11 @@ def run_live(run: LiveRun, expected: int) -> None:
                 host = mock.host
                 run.mock_log = mock.request_log
                 print(f"mock provider: {mock.base_url}", file=run.out)
+            if run.scenario.time_scale == "auto":
+                run.calibrate(host)  # which warms the mock up too
+                run.write_run_info(started)
+            elif mock is not None:
+                run.warm_up(host)
             for strategy in run.strategies:
                 run.stops.check()
                 run.run_strategy(host, strategy, expected)

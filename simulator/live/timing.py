@@ -31,12 +31,21 @@ scales 1 to 40 (40 ms round trip, so a 20 ms bound):
 - the p95 was 53 ms already at 1x: a burst of 100 requests is served one at a time by one
   client process and one mock process, whatever the scale, and that tail did not move the
   results (1x and 2x agreed while it doubled). A p95 rule would fail every scale.
+
+``--time-scale auto`` (:func:`choose_scale`) applies the same rule before the run: a short
+calibration against the mock measures the median attempt excess at a few scales of
+:data:`SCALE_LADDER` (a binary search: the excess only grows with the scale) and keeps the
+largest within :data:`AUTO_MARGIN` of the bound; the host's overhead per request is wall
+time, so the excess is about ``k x overhead``, and the largest passing k is about
+``bound / overhead``. The margin: the calibration replays only the scenario's opening, and on
+a 20-request burst the run's median excess came out up to 1.3 times the calibration's.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,15 +55,22 @@ import numpy as np
 from mock_provider.model.catalog import build_catalog
 from simulator.config import Scenario
 from simulator.model_refs import called_models
+from simulator.workload import Workload
 
 __all__ = [
+    "AUTO_MARGIN",
     "MEASURES",
+    "SCALE_LADDER",
     "SHARE",
     "STATISTIC",
+    "Probe",
+    "ScaleChoice",
     "Shortest",
     "Spread",
     "TimingSamples",
+    "choose_scale",
     "distortion_warnings",
+    "expected_concurrency",
     "read_mock_log",
     "shortest_latency",
 ]
@@ -174,3 +190,137 @@ def read_mock_log(path: Path, offset: int = 0) -> Iterator[dict[str, Any]]:
                     yield json.loads(line)
                 except ValueError:
                     continue
+
+
+# --------------------------------------------------------------------------- --time-scale auto
+
+# The scales a calibration may choose: about 1.5x apart, from real time to 80x.
+SCALE_LADDER: tuple[float, ...] = (1, 1.5, 2, 3, 5, 8, 12, 20, 30, 50, 80)
+AUTO_MARGIN = 0.75  # of the bound: the most a calibration probe may show at the chosen scale
+MAX_CONCURRENCY = 512  # calibration greenlets at most
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """One calibration measurement at ``scale``, scenario ms: the median attempt excess and
+    the median lateness of the opening burst's sends (the client lag a burst meets); ``p50_ms``
+    is the larger, which the choice goes by."""
+
+    scale: float
+    excess_p50_ms: float
+    lag_p50_ms: float
+    n: int
+
+    @property
+    def p50_ms(self) -> float:
+        return max(self.excess_p50_ms, self.lag_p50_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleChoice:
+    """What ``--time-scale auto`` chose: ``scale``, the probes behind it, and the target.
+
+    ``target_ms`` is :data:`AUTO_MARGIN` of ``bound_ms``, the bound the run is checked with.
+    """
+
+    scale: float
+    bound_ms: float
+    concurrency: int
+    probes: tuple[Probe, ...]
+
+    @property
+    def target_ms(self) -> float:
+        return AUTO_MARGIN * self.bound_ms
+
+    @property
+    def reason(self) -> str:
+        passed = [p for p in self.probes if p.p50_ms <= self.target_ms]
+        failed = [p for p in self.probes if p.p50_ms > self.target_ms]
+        shown = []
+        if passed:
+            best = max(passed, key=lambda p: p.scale)
+            shown.append(f"{best.scale:g}x gave {best.p50_ms:,.1f} ms")
+        if failed:
+            worst = min(failed, key=lambda p: p.scale)
+            shown.append(f"{worst.scale:g}x gave {worst.p50_ms:,.1f} ms")
+        target = (
+            f"{self.target_ms:,.0f} ms ({AUTO_MARGIN:.0%} of the {self.bound_ms:,.0f} ms bound)"
+        )
+        head = (
+            f"the largest scale whose median excess and lag stayed within {target}"
+            if passed
+            else f"no scale kept the median excess and lag within {target}; the slowest was taken"
+        )
+        return f"{head}: {'; '.join(shown)}, {self.concurrency} requests at a time"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scale": self.scale,
+            "bound_ms": self.bound_ms,
+            "target_ms": self.target_ms,
+            "statistic": STATISTIC,
+            "concurrency": self.concurrency,
+            "probes": [{**asdict(p), "p50_ms": p.p50_ms} for p in self.probes],
+            "reason": self.reason,
+        }
+
+
+def choose_scale(
+    measure: Callable[[float], Probe],
+    bound_ms: float,
+    concurrency: int,
+    ladder: tuple[float, ...] = SCALE_LADDER,
+) -> ScaleChoice:
+    """The largest scale of ``ladder`` whose probe stays within :data:`AUTO_MARGIN` of
+    ``bound_ms`` (the first scale if none does).
+
+    A binary search (four probes at most for the default ladder): the excess grows with the
+    scale.
+    """
+    target = AUTO_MARGIN * bound_ms
+    probes: list[Probe] = []
+    best: float | None = None
+    lo, hi = 0, len(ladder) - 1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        probe = measure(ladder[mid])
+        probes.append(probe)
+        if probe.p50_ms <= target:
+            best, lo = ladder[mid], mid + 1
+        else:
+            hi = mid - 1
+    return ScaleChoice(ladder[0] if best is None else best, bound_ms, concurrency, tuple(probes))
+
+
+def typical_latency_s(sc: Scenario, workload: Workload) -> float:
+    """The planned median latency of the workload's first model for a median request."""
+    spec = build_catalog(sc.provider).get(sc.workload.model)
+    reqs = workload.open_loop or tuple(r for user in workload.closed_loop for r in user)
+    if spec is None or not reqs:
+        return 0.0
+    lat = spec.latency
+    input_tokens = float(np.median([r.input_tokens for r in reqs]))
+    output = sc.provider.output_tokens.median
+    cap = min(r.max_tokens or spec.max_output_tokens for r in reqs)
+    output = min(output, cap)
+    ms = (
+        lat.network_ms.median
+        + lat.prefill_ms_per_token.median * input_tokens
+        + lat.first_token_ms.median
+        + lat.decode_ms_per_token.median * max(0.0, output - 1)
+    )
+    return ms / 1000.0
+
+
+def expected_concurrency(sc: Scenario, workload: Workload) -> int:
+    """Logical requests in flight at the busiest moment, if each took the typical latency.
+
+    The most open-loop arrivals in any window of :func:`typical_latency_s` (a burst of n is
+    n), plus one per closed-loop user; at least 1, at most :data:`MAX_CONCURRENCY`.
+    """
+    window = typical_latency_s(sc, workload)
+    times = sorted(r.at for r in workload.open_loop)
+    busiest = max(
+        (bisect.bisect_right(times, t + window) - i for i, t in enumerate(times)), default=0
+    )
+    return max(1, min(MAX_CONCURRENCY, busiest + len(workload.closed_loop)))
