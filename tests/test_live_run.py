@@ -139,7 +139,9 @@ def test_sigint_midway_keeps_every_answered_attempt(tmp_path, workers, to_group)
     recs = records(out)
     attempts = Counter((r["model"], r["status"]) for r in recs if r["kind"] == "attempt")
     log = [json.loads(line) for line in (out / "requests.jsonl").read_text().splitlines()]
-    answered = Counter((e["model"], e["status"]) for e in log if e["path"] == CHAT_PATH)
+    resets = [i for i, e in enumerate(log) if e["path"] == "/_stampede/reset"]
+    ran = log[resets[-1] :]  # the strategy's reset; the mock's warm-up came before it
+    answered = Counter((e["model"], e["status"]) for e in ran if e["path"] == CHAT_PATH)
     assert attempts[("gpt-4o", 503)] > 0 and answered[("gpt-4o", 200)] > 0
     # Every traced attempt was answered by the mock, and every answer was traced, less at most
     # the attempts still in flight when the grace period ended (their requests say so).
@@ -173,3 +175,53 @@ def _cmdlines() -> list[str]:
             except OSError:
                 continue
     return out
+
+
+AGREEMENT = """
+name: agreement
+seed: 3
+duration: 1
+drain: 5
+time_scale: 1
+provider:
+  models:
+    gpt-4o-mini: {rpm: 12, tpm: 10000000}
+  output_tokens: {median: 20, spread: 0}
+workload:
+  model: gpt-4o-mini
+  arrivals: {kind: burst, n: 20, at: 0}
+  prompts: {input_tokens: {median: 50}, max_tokens: 40}
+strategies:
+  retry_after:
+    retry: {kind: fixed, delay_s: 0, honor_retry_after: true, max_attempts: 3}
+"""
+
+
+def test_a_scale_that_passes_the_timing_check_agrees_with_real_time(tmp_path):
+    """20 requests at once on 12 RPM: 12 served, 8 told to come back when the next request
+    refills (5 s), where one gets in; the rest are told 5 s more and the run ends first.
+
+    Noise: one logical request (0.05 of success, 0.05 of amplification). Five runs at 1x and
+    five with auto (which chose 5x each time) all gave 0.65 and 1.40.
+    """
+    scenario = tmp_path / "agreement.yaml"
+    scenario.write_text(AGREEMENT)
+    runs = {}
+    for scale in ("1", "auto"):
+        out = tmp_path / scale
+        proc = stampede("run", str(scenario), "--time-scale", scale, "--out", str(out))
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        runs[scale] = (
+            json.loads((out / "run.json").read_text()),
+            json.loads((out / "summary.json").read_text())["strategies"]["retry_after"],
+        )
+    (real, real_summary), (auto, auto_summary) = runs["1"], runs["auto"]
+    chosen = auto["time_scale"]
+    assert chosen == auto["time_scale_auto"]["scale"] > 1  # auto went faster than real time
+    for info in (real, auto):  # both pass the timing check, and say so
+        assert info["warnings"] == []
+        timing = info["timing"]["strategies"]["retry_after"]
+        assert timing["excess_ms"]["p50"] <= info["timing"]["bound_ms"] == 20.0
+    assert real_summary["success_rate"] == pytest.approx(13 / 20)
+    assert auto_summary["success_rate"] == pytest.approx(real_summary["success_rate"], abs=0.05)
+    assert auto_summary["amplification"] == pytest.approx(real_summary["amplification"], abs=0.05)

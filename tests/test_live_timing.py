@@ -173,3 +173,55 @@ def test_a_warning_names_each_measure_over_the_bound_and_only_then() -> None:
     assert "client lag" in message and "attempt excess" in message
     assert "mock handling" not in message
     assert distortion_warnings("s", {"excess_ms": spread(1e6)}, None) == []  # nothing to bend
+
+
+def test_choose_scale_takes_the_largest_rung_within_the_margin_in_few_probes() -> None:
+    from simulator.live.timing import AUTO_MARGIN, SCALE_LADDER, Probe, choose_scale
+
+    overhead_ms = 2.0  # wall: the excess is k x overhead
+    asked: list[float] = []
+
+    def measure(k: float) -> Probe:
+        asked.append(k)
+        return Probe(k, k * overhead_ms, k * overhead_ms / 2, 100)
+
+    bound = 40.0
+    choice = choose_scale(measure, bound, 7)
+    best = max(k for k in SCALE_LADDER if k * overhead_ms <= AUTO_MARGIN * bound)
+    assert choice.scale == best == 12
+    assert len(asked) <= 4 and best in asked
+    assert "12x gave 24.0 ms" in choice.reason and "20x gave 40.0 ms" in choice.reason
+    data = choice.to_json()
+    assert data["scale"] == 12 and data["target_ms"] == AUTO_MARGIN * bound
+    assert [p["scale"] for p in data["probes"]] == asked
+    slow = choose_scale(lambda k: Probe(k, 1.0, 1e6, 10), bound, 7)  # the lag counts too
+    assert slow.scale == SCALE_LADDER[0] and "no scale kept" in slow.reason
+    fast = choose_scale(lambda k: Probe(k, 0.0, 0.0, 10), bound, 7)
+    assert fast.scale == SCALE_LADDER[-1]
+
+
+def test_expected_concurrency_counts_the_busiest_window_of_arrivals() -> None:
+    from simulator.live.timing import expected_concurrency, typical_latency_s
+    from simulator.workload import build_workload
+
+    def concurrency(arrivals: Any) -> tuple[int, float]:
+        sc = Scenario.model_validate({
+            "name": "c", "duration": 60,
+            "workload": {"model": "gpt-4o-mini", "arrivals": arrivals,
+                         "prompts": {"input_tokens": {"median": 100}, "max_tokens": 50}},
+            "provider": {"output_tokens": {"median": 50, "spread": 0}},
+            "strategies": {"a": {}},
+        })  # fmt: skip
+        w = build_workload(sc.workload, sc.seed, sc.duration)
+        return expected_concurrency(sc, w), typical_latency_s(sc, w)
+
+    n, typical = concurrency({"kind": "burst", "n": 37, "at": 5})
+    assert n == 37
+    lat = DEFAULT_CATALOG["gpt-4o-mini"].latency  # network + prefill + first token + 49 gaps
+    assert typical * 1000 == pytest.approx(
+        lat.network_ms.median + lat.prefill_ms_per_token.median * 100 + lat.first_token_ms.median
+        + lat.decode_ms_per_token.median * 49, rel=0.05
+    )  # fmt: skip
+    steady, _ = concurrency({"kind": "poisson", "rate": 20})
+    assert 20 * typical <= steady <= 20 * typical * 3  # a Poisson window's busiest moment
+    assert concurrency({"kind": "poisson", "rate": 0.01})[0] >= 1
