@@ -349,7 +349,7 @@ class LiveRun:
     def calibrate(self, host: str) -> None:
         """``time_scale: auto``: choose the scale against the mock, then run at it."""
         print(
-            "time scale auto: calibrating against the mock (about 8 s; at most "
+            "time scale auto: calibrating against the mock (a few seconds; at most "
             f"{CALIBRATION_TIMEOUT_S:.0f} s)",
             file=self.out,
         )
