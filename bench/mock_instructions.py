@@ -2,7 +2,7 @@
 
     python bench/mock_instructions.py [--requests 3000] [--warmup 1000] [--connections 32]
                                       [--server both|mock|bare] [--keep DIR]
-                                      [--bare-read read|buffer]
+                                      [--bare-read read|buffer] [--refused] [--latency]
 
 Wall-clock throughput on a small shared machine moves by +-20% between runs; an instruction
 count moves by well under 1%, so it is the measure to compare one change against the next.
@@ -11,6 +11,10 @@ under ``valgrind --tool=callgrind`` with instrumentation off; after the warm-up 
 switched on, the measured requests are sent over keep-alive connections by a small socket
 client in this process, and the dump's total is divided by the request count. Instructions are
 not time (a cache miss costs more than an add), but the ranking of changes follows them.
+
+``--refused`` measures the 429 path instead: the model's limit is 1 RPM, so every measured
+request is refused. ``--latency`` gives the mock's model the catalogue's latency profile
+instead of zero latency, so a plan's sleeps (a 429's network round trip) are counted too.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.mock_throughput import (
     API_KEY,
     BARE_READS,
+    MODEL,
     PATH,
     ServerProcess,
     _start,
@@ -55,8 +60,9 @@ def _raw_request(host: str, port: int) -> bytes:
     return head.encode() + body
 
 
-def drive(url: str, requests: int, connections: int) -> None:
-    """Send ``requests`` POSTs over ``connections`` keep-alive sockets, one in flight each."""
+def drive(url: str, requests: int, connections: int, status: int = 200) -> None:
+    """Send ``requests`` POSTs over ``connections`` keep-alive sockets, one in flight each;
+    every answer must have ``status``."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     raw = _raw_request(host, port)
@@ -83,7 +89,7 @@ def drive(url: str, requests: int, connections: int) -> None:
                 buffers[conn] = buf
                 continue
             head = buf[:head_end].decode("latin-1")
-            if not head.startswith("HTTP/1.1 200"):
+            if not head.startswith(f"HTTP/1.1 {status}"):
                 raise RuntimeError(f"unexpected response: {head.splitlines()[0]}")
             length = next(
                 int(line.split(":", 1)[1])
@@ -111,11 +117,18 @@ def _callgrind(pid: int, *args: str) -> None:
 
 
 def instructions_per_request(
-    server: ServerProcess, out: Path, requests: int, warmup: int, connections: int
+    server: ServerProcess,
+    out: Path,
+    requests: int,
+    warmup: int,
+    connections: int,
+    status: int = 200,
 ) -> float:
-    drive(server.url, warmup, connections)
+    if status != 200:
+        drive(server.url, 1, 1)  # the one request a 1 RPM limit admits
+    drive(server.url, warmup, connections, status)
     _callgrind(server.proc.pid, "-i", "on")
-    drive(server.url, requests, connections)
+    drive(server.url, requests, connections, status)
     _callgrind(server.proc.pid, "-d")
     time.sleep(0.5)
     totals = 0
@@ -135,9 +148,19 @@ def main() -> int:
     p.add_argument("--keep", type=Path, help="copy the callgrind dumps to this directory")
     p.add_argument("--bare-read", choices=BARE_READS, default="read",
                    help="how the bare app reads the body (see mock_throughput.py)")  # fmt: skip
+    p.add_argument("--refused", action="store_true", help="measure the 429 path (1 RPM)")
+    p.add_argument("--latency", action="store_true", help="the catalogue's latency, not zero")
     args = p.parse_args()
 
     cfg = bench_config()
+    if args.refused or args.latency:
+        model = cfg.models[MODEL].model_copy(
+            update={"rpm": 1 if args.refused else cfg.models[MODEL].rpm}
+            | ({"latency": None} if args.latency else {})
+        )
+        cfg = cfg.model_copy(update={"models": {MODEL: model}})
+    if args.refused and args.server != "mock":
+        p.error("--refused measures the mock only: pass --server mock")
     body, headers = reference_response(cfg)
     with tempfile.TemporaryDirectory(prefix="stampede-instr-") as tmp:
         config_path = Path(tmp, "provider.yaml")
@@ -158,8 +181,9 @@ def main() -> int:
             server = _start(name, [*valgrind, sys.executable, *argvs[name]], None, timeout=300)
             try:
                 ipr = instructions_per_request(
-                    server, out, args.requests, args.warmup, args.connections
-                )
+                    server, out, args.requests, args.warmup, args.connections,
+                    429 if args.refused else 200,
+                )  # fmt: skip
             finally:
                 server.stop()
             print(f"{name}: {ipr / 1000:.1f}k instructions/request", flush=True)

@@ -44,7 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="output folder (default reports/<scenario>-<timestamp>/)")
     run.add_argument("--strategies", help="comma-separated strategy names to run (default all)")
     run.add_argument("--duration", help="override the scenario duration (e.g. 60, 90s, 2m)")
-    run.add_argument("--time-scale", type=float, help="override time_scale (K x faster)")
+    run.add_argument(
+        "--time-scale",
+        type=_time_scale,
+        metavar="K|auto",
+        help="override time_scale (K x faster); auto: the largest scale that keeps the live "
+        "timing within its bound, found by a short calibration",
+    )
     run.add_argument("--workers", type=int, default=1, help="Locust worker processes (default 1)")
     run.add_argument("--seed", type=int, help="override the scenario seed")
     run.add_argument(
@@ -87,6 +93,15 @@ def _version() -> str:
         return "(not installed)"
 
 
+def _time_scale(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
+
+
 def _err(msg: str) -> None:
     print(wrap(f"error: {msg}"), file=sys.stderr)
 
@@ -119,7 +134,7 @@ def _apply_overrides(sc: Scenario, args: argparse.Namespace, file: str) -> Scena
             problems.append(("--duration", str(exc)))
     time_scale = getattr(args, "time_scale", None)  # `lint` has no --time-scale nor --seed
     if time_scale is not None:
-        if time_scale <= 0:
+        if time_scale != "auto" and time_scale <= 0:
             problems.append(("--time-scale", "must be greater than 0"))
         update["time_scale"] = time_scale
     if getattr(args, "seed", None) is not None:
@@ -132,9 +147,11 @@ def _apply_overrides(sc: Scenario, args: argparse.Namespace, file: str) -> Scena
         raise ConfigError(file, problems)
     # Only the fields the file gave (a full dump would set every field a kind ignores).
     data = {**sc.model_dump(exclude_unset=True), **update}
+    scale = data.get("time_scale", sc.time_scale)
+    auto = scale == "auto"  # the mock's scale is set once it is chosen
     data["provider"] = {
         **data.get("provider", {}),
-        "time_scale": data.get("time_scale", sc.time_scale),
+        "time_scale": 1.0 if auto else scale,
         "seed": data.get("seed", sc.seed),
     }
     return Scenario.model_validate(data)
@@ -149,6 +166,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Scenario, Workload, list[Finding
     Returns the scenario (overrides applied), its workload, and the pre-flight's warnings
     and info; its errors are raised as a ConfigError headed ``LINT_ERROR``.
     """
+    from simulator.live.timing import shortest_latency
     from simulator.model_refs import model_problems
     from simulator.preflight import preflight
     from simulator.report.thresholds import parse_thresholds
@@ -160,6 +178,11 @@ def _prepare(args: argparse.Namespace) -> tuple[Scenario, Workload, list[Finding
     parse_thresholds(sc.thresholds, list(sc.strategies), args.scenario)
     parse_objective(sc.objective, args.scenario)
     problems = model_problems(sc, own_mock=getattr(args, "target", None) is None)
+    if sc.time_scale == "auto" and shortest_latency(sc) is None:
+        problems.append(
+            ("time_scale", "auto needs a model the clients call with a network latency; "
+             "every one answers instantly, so set a number")
+        )  # fmt: skip
     if problems:
         raise ConfigError(args.scenario, problems)
     try:
@@ -208,12 +231,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_dir = Path(args.out or Path("reports") / f"{sc.name}-{stamp}")
     strategies = list(sc.strategies)
     total = sc.duration + sc.drain
+    scale = (
+        "a time scale chosen by calibration (auto)"
+        if sc.time_scale == "auto"
+        else f"time scale {sc.scale:g} (about {total / sc.scale:.0f} s wall each)"
+    )
     print(
         wrap(
             f"stampede run {sc.name}: {len(strategies)} "
             f"strateg{'y' if len(strategies) == 1 else 'ies'}, {describe(workload)}\n"
-            f"  scenario time up to {total:.0f} s per strategy at time scale "
-            f"{sc.time_scale:g} (about {total / sc.time_scale:.0f} s wall each)\n"
+            f"  scenario time up to {total:.0f} s per strategy at {scale}\n"
             f"  output: {run_dir}"
         )
     )

@@ -10,9 +10,9 @@ durations, per-kind field tables and error formatting.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, PlainValidator, ValidationError, model_validator
 
 from mock_provider.config import (
     ConfigError,
@@ -313,19 +313,44 @@ class ObjectiveConfig(StrictModel):
         return value
 
 
+def _time_scale(value: Any) -> float | Literal["auto"]:
+    """A number above 0, or ``auto``; one message for both (not one per union member)."""
+    if value == "auto":
+        return "auto"
+    if not isinstance(value, bool):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = 0.0
+        if number > 0:
+            return number
+    raise ValueError(f"expected a number above 0 or 'auto', got {value!r}")
+
+
+TimeScale = Annotated[float | Literal["auto"], PlainValidator(_time_scale)]
+
+
 class Scenario(StrictModel):
     name: str
     description: str = ""
     seed: int = 0
     duration: Seconds = 120.0  # arrivals happen in [0, duration)
     drain: Seconds = 60.0  # then in-flight requests get this long to finish
-    time_scale: float = Field(1.0, gt=0)
+    # "auto": chosen by a calibration against the mock before a live run (see ``scale``)
+    time_scale: TimeScale = 1.0
     provider: ProviderConfig = ProviderConfig()
     workload: WorkloadConfig
     strategies: dict[str, ClientConfig] = Field(min_length=1)
     objective: ObjectiveConfig | None = None
     thresholds: dict[str, dict[str, str]] = Field(default_factory=dict)
     baseline: str | None = None
+
+    @property
+    def scale(self) -> float:
+        """The time scale as a number: ``auto`` is replaced by one before a live run starts."""
+        if self.time_scale == "auto":
+            raise ValueError("time_scale is 'auto': it is chosen when a live run starts")
+        return self.time_scale
 
     @model_validator(mode="after")
     def _cross_refs(self) -> Scenario:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from mock_provider.model.catalog import ModelSpec, build_catalog
 from simulator.config import Scenario
 
-__all__ = ["model_problems"]
+__all__ = ["called_models", "model_problems"]
 
 
 def _called(sc: Scenario) -> list[tuple[str, str]]:
@@ -20,6 +20,11 @@ def _called(sc: Scenario) -> list[tuple[str, str]]:
     for name, client in sc.strategies.items():
         refs += [(f"strategies.{name}.fallback[{i}]", m) for i, m in enumerate(client.fallback)]
     return refs
+
+
+def called_models(sc: Scenario) -> list[str]:
+    """Every model a client of the scenario may call, each once, first the workload's."""
+    return list(dict.fromkeys(model for _, model in _called(sc)))
 
 
 def model_problems(sc: Scenario, own_mock: bool = True) -> list[tuple[str, str]]:

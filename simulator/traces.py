@@ -9,6 +9,7 @@ fields (design.md). Times: ``t`` is scenario seconds since the strategy's run st
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -68,6 +69,9 @@ class TraceRecord(msgspec.Struct, frozen=True, gc=False):
     remaining_tokens: int | None = None
     success: bool | None = None  # request records only
     worker: int = 0
+    # Live timing (attempt records from a live run; see simulator/live/timing.py), else None:
+    plan_ms: float | None = None  # the latency the mock planned for this attempt
+    lag_ms: float | None = None  # how late the arrival or wake-up that started it came
 
     def to_json_bytes(self) -> bytes:
         return _encode(self)
@@ -98,7 +102,9 @@ class TraceWriter:
     Lines are buffered and handed to the OS at most every ``max_delay_s`` (and on close), not
     one write per line: a write per record was a tenth of the live driver's per-request cost.
     A crash of this process can lose at most that window; Ctrl-C and SIGTERM lose nothing,
-    since Locust and the orchestrator close the writer on the way out.
+    since the stop order (``simulator/live/locustfile.py``) closes the writer only after the
+    last record is written. A write after :meth:`close` is refused: the record is counted in
+    ``dropped`` and logged once, never sent to a closed file.
     """
 
     def __init__(self, path: str | Path, max_delay_s: float = 0.25) -> None:
@@ -110,8 +116,13 @@ class TraceWriter:
         self._buf = bytearray()
         self.max_delay_s = max_delay_s
         self._due = time.monotonic() + max_delay_s
+        self.closed = False
+        self.dropped = 0  # records refused after close
 
     def write(self, record: TraceRecord) -> None:
+        if self.closed:
+            self._refuse()
+            return
         buf = self._buf
         _encode_into(record, buf, -1)
         buf += b"\n"
@@ -120,10 +131,20 @@ class TraceWriter:
 
     def write_line(self, line: str) -> None:
         """An already serialised record (from a worker process)."""
+        if self.closed:
+            self._refuse()
+            return
         self._buf += line.encode()
         self._buf += b"\n"
         if time.monotonic() >= self._due:
             self._push()
+
+    def _refuse(self) -> None:
+        self.dropped += 1
+        if self.dropped == 1:
+            logging.getLogger(__name__).error(
+                "%s: a trace record came after the writer was closed; dropped", self.path
+            )
 
     def _push(self) -> None:
         if self._buf:
@@ -133,11 +154,13 @@ class TraceWriter:
         self._due = time.monotonic() + self.max_delay_s
 
     def flush(self) -> None:
-        self._push()
-        os.fsync(self._fh.fileno())
+        if not self.closed:
+            self._push()
+            os.fsync(self._fh.fileno())
 
     def close(self) -> None:
-        if not self._fh.closed:
+        if not self.closed:
+            self.closed = True
             self._push()
             self._fh.close()
 
@@ -171,10 +194,11 @@ def attempt_record(  # no ``*``: the live driver passes these positionally, in t
     first_model: str,
     timestamp: str,
     worker: int = 0,
+    lag_s: float | None = None,
 ) -> TraceRecord:
     """The record of one HTTP attempt (times in scenario seconds)."""
     # Positional, in field order: keywords cost twice as much, and this runs per attempt.
-    ttft_s = outcome.ttft_s
+    ttft_s, plan_s = outcome.ttft_s, outcome.plan_s
     return TraceRecord(
         "attempt",  # kind
         f"{strategy}-{req.seq}",  # trace_id
@@ -204,6 +228,8 @@ def attempt_record(  # no ``*``: the live driver passes these positionally, in t
         outcome.remaining_tokens,
         None,  # success: request records only
         worker,
+        None if plan_s is None else plan_s * 1000.0,  # plan_ms
+        None if lag_s is None else lag_s * 1000.0,  # lag_ms
     )
 
 

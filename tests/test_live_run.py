@@ -8,9 +8,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
+
+from mock_provider.server import CHAT_PATH
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,43 +94,74 @@ def test_two_worker_run_collects_traces_from_both(tmp_path):
     assert ttfts and all(t is not None and t > 0 for t in ttfts)  # streamed: TTFT measured
 
 
-def test_interrupted_run_keeps_traces_and_writes_partial_summary(tmp_path):
+def _outage_copy(tmp_path: Path) -> Path:
+    """outage_fallback at time scale 20: its outage starts 1.5 wall seconds in."""
+    data = yaml.safe_load((ROOT / "scenarios" / "outage_fallback.yaml").read_text())
+    data["time_scale"] = 20
+    path = tmp_path / "outage_fallback.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("workers", "to_group"), [(1, False), (2, True)], ids=["one-process", "two-workers-pgroup"]
+)
+def test_sigint_midway_keeps_every_answered_attempt(tmp_path, workers, to_group):
     out = tmp_path / "cut"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "simulator.cli", "run", "scenarios/outage_fallback.yaml",
-         "--time-scale", "5", "--out", str(out)],
+        [sys.executable, "-m", "simulator.cli", "run", str(_outage_copy(tmp_path)),
+         "--duration", "60", "--workers", str(workers), "--out", str(out)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # its own group, as a shell gives a job: killpg reaches only it
     )  # fmt: skip
     traces = out / "traces.jsonl"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # wait on the condition: some records are written
-        if traces.exists() and traces.read_text().count("\n") >= 20:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait on the condition: the outage has begun
+        if traces.exists() and '"status":503' in traces.read_text():
             break
         if proc.poll() is not None:
             pytest.fail(f"run ended early: {proc.communicate()}")
-        time.sleep(0.1)
+        time.sleep(0.05)
     else:
-        proc.kill()
-        pytest.fail("no traces appeared")
-    before = traces.read_text().count("\n")
-    proc.send_signal(signal.SIGTERM)
-    stdout, stderr = proc.communicate(timeout=120)
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("no 503 appeared")
+    if to_group:
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    else:
+        proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stdout + stderr
-    assert traces.read_text().count("\n") >= before  # nothing recorded was lost
+    assert "interrupted" in stdout
+
+    recs = records(out)
+    attempts = Counter((r["model"], r["status"]) for r in recs if r["kind"] == "attempt")
+    log = [json.loads(line) for line in (out / "requests.jsonl").read_text().splitlines()]
+    resets = [i for i, e in enumerate(log) if e["path"] == "/_stampede/reset"]
+    ran = log[resets[-1] :]  # the strategy's reset; the mock's warm-up came before it
+    answered = Counter((e["model"], e["status"]) for e in ran if e["path"] == CHAT_PATH)
+    assert attempts[("gpt-4o", 503)] > 0 and answered[("gpt-4o", 200)] > 0
+    # Every traced attempt was answered by the mock, and every answer was traced, less at most
+    # the attempts still in flight when the grace period ended (their requests say so).
+    assert not attempts - answered, (attempts, answered)
+    cut = sum(1 for r in recs if r["kind"] == "request" and r["error"] == "run_stopped_in_flight")
+    assert answered.total() - attempts.total() <= cut, (attempts, answered)
+    # The partial summary counts what the mock sent.
     summary = json.loads((out / "summary.json").read_text())
     assert summary["partial"] is True
+    ran = summary["strategies"]["no_fallback"]
+    assert ran["attempts"] == attempts.total()
+    assert ran["server_errors"] == answered[("gpt-4o", 503)] - (answered - attempts).total()
     # cut during the first strategy: the second is listed as not run, not judged as failed
     assert list(summary["strategies"]) == ["no_fallback"]
     assert summary["not_run"] == ["fallback_chain"]
     assert json.loads((out / "run.json").read_text())["partial"] is True
     assert (out / "report.html").exists()
-    assert "interrupted" in stdout
-    # no orphan processes: the mock and Locust are gone
-    for line in (out / "mock.log").read_text().splitlines():
-        assert "Traceback" not in line
+    locust_log = (out / "locust" / "no_fallback.log").read_text()
+    assert "closed" not in locust_log and "Traceback" not in locust_log
+    assert "Traceback" not in (out / "mock.log").read_text()
     assert not [c for c in _cmdlines() if str(out) in c], "orphan mock or Locust process"
 
 
@@ -140,3 +175,53 @@ def _cmdlines() -> list[str]:
             except OSError:
                 continue
     return out
+
+
+AGREEMENT = """
+name: agreement
+seed: 3
+duration: 1
+drain: 5
+time_scale: 1
+provider:
+  models:
+    gpt-4o-mini: {rpm: 12, tpm: 10000000}
+  output_tokens: {median: 20, spread: 0}
+workload:
+  model: gpt-4o-mini
+  arrivals: {kind: burst, n: 20, at: 0}
+  prompts: {input_tokens: {median: 50}, max_tokens: 40}
+strategies:
+  retry_after:
+    retry: {kind: fixed, delay_s: 0, honor_retry_after: true, max_attempts: 3}
+"""
+
+
+def test_a_scale_that_passes_the_timing_check_agrees_with_real_time(tmp_path):
+    """20 requests at once on 12 RPM: 12 served, 8 told to come back when the next request
+    refills (5 s), where one gets in; the rest are told 5 s more and the run ends first.
+
+    Noise: one logical request (0.05 of success, 0.05 of amplification). Five runs at 1x and
+    five with auto (which chose 5x each time) all gave 0.65 and 1.40.
+    """
+    scenario = tmp_path / "agreement.yaml"
+    scenario.write_text(AGREEMENT)
+    runs = {}
+    for scale in ("1", "auto"):
+        out = tmp_path / scale
+        proc = stampede("run", str(scenario), "--time-scale", scale, "--out", str(out))
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        runs[scale] = (
+            json.loads((out / "run.json").read_text()),
+            json.loads((out / "summary.json").read_text())["strategies"]["retry_after"],
+        )
+    (real, real_summary), (auto, auto_summary) = runs["1"], runs["auto"]
+    chosen = auto["time_scale"]
+    assert chosen == auto["time_scale_auto"]["scale"] > 1  # auto went faster than real time
+    for info in (real, auto):  # both pass the timing check, and say so
+        assert info["warnings"] == []
+        timing = info["timing"]["strategies"]["retry_after"]
+        assert timing["excess_ms"]["p50"] <= info["timing"]["bound_ms"] == 20.0
+    assert real_summary["success_rate"] == pytest.approx(13 / 20)
+    assert auto_summary["success_rate"] == pytest.approx(real_summary["success_rate"], abs=0.05)
+    assert auto_summary["amplification"] == pytest.approx(real_summary["amplification"], abs=0.05)

@@ -76,7 +76,8 @@ def _limited(d: Decision) -> Limited:
     rej = _rejection(d)
     assert (rej.status, rej.kind) == (429, "rate_limit")
     assert rej.limited is not None
-    assert rej.retry_after_s == rej.limited.retry_after_s
+    wait = rej.limited.retry_after_s  # from admission; the Rejection's, from receipt
+    assert rej.retry_after_s == (None if wait is None else max(0.0, wait - rej.latency_s))
     return rej.limited
 
 

@@ -14,7 +14,15 @@ import numpy as np
 
 from .catalog import Dist, LatencyProfile
 
-__all__ = ["RequestRandom", "TimingPlan", "draw_plan", "instant_plan", "make_plan"]
+__all__ = [
+    "REFUSAL_NETWORK_S",
+    "RequestRandom",
+    "TimingPlan",
+    "draw_network",
+    "draw_plan",
+    "instant_plan",
+    "make_plan",
+]
 
 
 class RequestRandom:
@@ -69,6 +77,24 @@ def _draw(d: Dist, rng: RequestRandom) -> float:
     if d.spread <= 0:
         return d.median
     return float(d.median * math.exp(d.spread * rng.gen.standard_normal()))
+
+
+# The round trip of a refusal that names no model the catalogue knows (a bad key is refused
+# before the model is looked up): the default profile's median network time.
+REFUSAL_NETWORK_S = LatencyProfile().network_ms.median / 1000.0
+
+
+def draw_network(profile: LatencyProfile, rng: RequestRandom | None) -> float:
+    """One network round trip, in scenario seconds: what a refusal or an error takes.
+
+    Drawn as a completion's network phase is, from the request's own generator. Without one
+    (a refusal before the request is numbered: see ``Provider.decide_chat``) it is the
+    profile's median.
+    """
+    d = profile.network_ms
+    if rng is None:
+        return d.median / 1000.0
+    return _draw(d, rng) / 1000.0
 
 
 @lru_cache(maxsize=4096)

@@ -6,6 +6,12 @@ dialect; when the response is finished (or cut) it calls :meth:`Provider.settle`
 checks, as a real provider does them: authentication, model lookup, context window, faults,
 then rate limits.
 
+Every refusal takes time too: a real 429 or 503 comes back after a network round trip, not
+at once. A :class:`Rejection` carries ``latency_s``, the model's network time drawn from the
+request's own generator (a 429, a fault), or its median for refusals made before the request
+is numbered (context window; a key or a model that is refused before any model is known uses
+:data:`~.latency.REFUSAL_NETWORK_S`). Numbering those would renumber every later request.
+
 Per-request values (Completion, Rejection, Ticket, and the limits' RateLimitView and Limited)
 are frozen ``msgspec.Struct`` classes: as immutable as frozen dataclasses, built in C at about
 half a NamedTuple's cost, and their fields are read like slots (a NamedTuple's through a
@@ -28,7 +34,14 @@ from mock_provider.config import ProviderConfig
 from .cache import PromptCache, prefix_keys
 from .catalog import ModelSpec, build_catalog
 from .faults import FaultSchedule
-from .latency import RequestRandom, TimingPlan, draw_plan, instant_plan
+from .latency import (
+    REFUSAL_NETWORK_S,
+    RequestRandom,
+    TimingPlan,
+    draw_network,
+    draw_plan,
+    instant_plan,
+)
 from .limits import Limited, LimitState, RateLimitView
 from .memo import fill
 from .tokens import count_text, token_pieces
@@ -62,7 +75,11 @@ class EmbedRequest:
 
 
 class Rejection(msgspec.Struct, frozen=True, gc=False):
-    """An error response. ``kind`` is dialect-neutral; the dialect picks wording and codes."""
+    """An error response. ``kind`` is dialect-neutral; the dialect picks wording and codes.
+
+    ``latency_s``: scenario seconds before it is sent (see the module docstring).
+    ``retry_after_s`` counts from when the client *receives* it (see :func:`_rate_limited`).
+    """
 
     status: int
     kind: str  # auth | model_not_found | context_length | rate_limit | server_error
@@ -70,6 +87,7 @@ class Rejection(msgspec.Struct, frozen=True, gc=False):
     ratelimit: RateLimitView | None
     retry_after_s: float | None = None
     limited: Limited | None = None
+    latency_s: float = 0.0
 
 
 class Ticket(msgspec.Struct, frozen=True, gc=False):
@@ -179,7 +197,7 @@ class Provider:
 
     def authenticate(self, api_key: str | None) -> Rejection | None:
         if not api_key or (self.api_keys and api_key not in self.api_keys):
-            return Rejection(401, "auth", {"key": api_key or ""}, None)
+            return Rejection(401, "auth", {"key": api_key or ""}, None, latency_s=REFUSAL_NETWORK_S)
         return None
 
     def _limits_for(self, key: str, spec: ModelSpec, now: float) -> LimitState:
@@ -247,6 +265,7 @@ class Provider:
                     "total": input_tokens + wanted,
                 },
                 self._view(state, now),
+                latency_s=draw_network(spec.latency, None),
             )
         seq = self._seq  # self._next_rng(), inline, and the generator only if a draw can happen
         self._seq = seq + 1
@@ -259,7 +278,10 @@ class Provider:
             assert rng is not None
             fault = self.faults.decide(spec.name, now - self.epoch, rng)
             if fault is not None:
-                return Rejection(fault.status, "server_error", {"reason": fault.reason}, None)
+                return Rejection(
+                    fault.status, "server_error", {"reason": fault.reason}, None,
+                    latency_s=draw_network(spec.latency, rng),
+                )  # fmt: skip
         natural = self._fixed_output
         if natural is None:
             assert rng is not None
@@ -277,7 +299,9 @@ class Provider:
             view = state.admit(estimate, now)
             ticket = Ticket(state, estimate, input_tokens)
         if isinstance(view, Limited):
-            return _rate_limited(spec.name, state, view)
+            # A model that never draws (``drawless``) is instant: no network time to draw.
+            network = 0.0 if instant else draw_network(spec.latency, rng)
+            return _rate_limited(spec.name, state, view, network)
 
         cached = 0
         if input_tokens >= self._cache_min_tokens:  # shorter prompts can never hit
@@ -321,7 +345,9 @@ class Provider:
         assert api_key is not None  # authenticate() refuses a missing key
         spec = self.catalog.get(model)
         if spec is None or spec.kind != "chat":
-            return Rejection(404, "model_not_found", {"model": model}, None)
+            return Rejection(
+                404, "model_not_found", {"model": model}, None, latency_s=REFUSAL_NETWORK_S
+            )
         route = (
             spec,
             self._limits_for(api_key, spec, now),
@@ -354,7 +380,9 @@ class Provider:
         assert req.api_key is not None
         spec = self.catalog.get(req.model)
         if spec is None or spec.kind != "embedding":
-            return Rejection(404, "model_not_found", {"model": req.model}, None)
+            return Rejection(
+                404, "model_not_found", {"model": req.model}, None, latency_s=REFUSAL_NETWORK_S
+            )
         state = self._limits_for(req.api_key, spec, now)
         counts = [count_text(text) for text in req.inputs]
         if max(counts, default=0) > spec.context_window:
@@ -368,15 +396,19 @@ class Provider:
                     "total": max(counts),
                 },
                 self._view(state, now),
+                latency_s=draw_network(spec.latency, None),
             )
         request_id, rng = self._next_rng()
         fault = self.faults.decide(spec.name, now - self.epoch, rng)
         if fault is not None:
-            return Rejection(fault.status, "server_error", {"reason": fault.reason}, None)
+            return Rejection(
+                fault.status, "server_error", {"reason": fault.reason}, None,
+                latency_s=draw_network(spec.latency, rng),
+            )  # fmt: skip
         total = sum(counts)
         verdict = state.admit(total, now)
         if isinstance(verdict, Limited):
-            return _rate_limited(spec.name, state, verdict)
+            return _rate_limited(spec.name, state, verdict, draw_network(spec.latency, rng))
         n_dims = dims or spec.embedding_dims
         vectors = _embed_vectors(req.inputs, n_dims)
         plan = draw_plan(spec.latency, total, 0, rng)
@@ -399,8 +431,18 @@ def _embed_vectors(inputs: Sequence[str], dims: int) -> np.ndarray:
     return out
 
 
-def _rate_limited(model: str, state: LimitState, limited: Limited) -> Rejection:
-    """The 429 for a refused admission, with the limits as they stood when it was refused."""
+def _rate_limited(model: str, state: LimitState, limited: Limited, latency_s: float) -> Rejection:
+    """The 429 for a refused admission, with the limits as they stood when it was refused.
+
+    Its Retry-After counts from when the client receives it, ``latency_s`` after admission:
+    the limits' wait, less that. A client that waits exactly that long after receiving it is
+    back at the instant the limits named, and is admitted (barring competition); one that
+    waits less is not. (A request reaches the mock the moment it is sent: the whole round
+    trip is the latency paid after admission.) A wait shorter than the round trip is 0.
+    """
+    retry = limited.retry_after_s
+    if retry is not None:
+        retry = retry - latency_s if retry > latency_s else 0.0
     view = RateLimitView(
         state.rpm,
         state.tpm,
@@ -409,4 +451,4 @@ def _rate_limited(model: str, state: LimitState, limited: Limited) -> Rejection:
         limited.reset_requests_s,
         limited.reset_tokens_s,
     )
-    return Rejection(429, "rate_limit", {"model": model}, view, limited.retry_after_s, limited)
+    return Rejection(429, "rate_limit", {"model": model}, view, retry, limited, latency_s)

@@ -69,6 +69,7 @@ class Outcome(NamedTuple):
     remaining_requests: int | None = None
     remaining_tokens: int | None = None
     should_retry: bool | None = None  # the server's x-should-retry header, when it sent one
+    plan_s: float | None = None  # the latency the provider planned (a live mock says it)
 
     @property
     def ok(self) -> bool:

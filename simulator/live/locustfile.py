@@ -6,6 +6,12 @@ Each Locust process (standalone, or one per worker) runs one :class:`StampedeUse
 fires its share of the scenario's arrivals open-loop: a burst really is N requests at once.
 Workers ship their trace records to the master with Locust messages, so traces from every
 host end up in the master's run directory.
+
+Stopping (SIGTERM or Ctrl-C to Locust; the orchestrator sends SIGTERM): Locust fires
+``quitting`` before it stops its users, and the listener here carries out the stop order
+before anything closes: the driver stops new arrivals, attempts and waits, attempts in flight
+finish (``STOP_GRACE_S`` at most), their records are written (a worker's are sent to the
+master, which waits for every worker's last batch), and only then is the writer closed.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Any
 
 import gevent
 import yaml
+from gevent.event import Event
 from locust import FastHttpUser, events, task
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
@@ -27,14 +34,18 @@ from mock_provider.model.provider import build_catalog
 from simulator.client.engine import ClientBrain
 from simulator.config import Scenario
 from simulator.live.driver import LiveDriver, ScenarioClock
-from simulator.live.orchestrate import reset_target
+from simulator.live.orchestrate import STOP_GRACE_S, reset_target
+from simulator.live.timing import expected_concurrency
 from simulator.live.transport import LocustTransport
 from simulator.traces import TraceRecord, TraceWriter
 from simulator.workload import build_workload
 
-TRACE_MSG, DONE_MSG = "stampede_traces", "stampede_done"
+TRACE_MSG, DONE_MSG, STOP_MSG = "stampede_traces", "stampede_done", "stampede_stop"
 FLUSH_EVERY_S = 0.25
 STARTUP_S = 3.0
+# After the grace period the driver cuts what is still in flight; this is for writing and
+# shipping the last records (a worker's batch crosses a socket to the master).
+STOP_MARGIN_S = 5.0
 
 
 @events.init_command_line_parser.add_listener
@@ -58,6 +69,10 @@ class _Run:
     writer: TraceWriter | None = None
     done_workers: int = 0
     scenario: Scenario | None = None
+    driver: LiveDriver | None = None
+    stop_requested: bool = False
+    share_done = Event()  # this process's share ended and its records are written or sent
+    workers_done = Event()  # master: every worker sent its last batch
 
 
 RUN = _Run()
@@ -90,8 +105,16 @@ class _MessageSink:
 def _on_init(environment: Any, **_: Any) -> None:
     opts = environment.parsed_options
     runner = environment.runner
-    if opts is None or isinstance(runner, WorkerRunner):
+    # Locust fires ``quitting`` listeners last-registered first, and the runner, created just
+    # before this event, registered one that quits every worker (or, on a worker, tells the
+    # master it quits): registered again now, the stop order runs before it.
+    environment.events.quitting.remove_listener(_on_quit)
+    environment.events.quitting.add_listener(_on_quit)
+    if isinstance(runner, WorkerRunner):
+        runner.register_message(STOP_MSG, lambda **_: _request_stop())
         return  # a worker learns everything from the master's options when it is spawned
+    if opts is None:
+        return
     if not opts.stampede_run_dir:
         return
     run_dir = Path(opts.stampede_run_dir)
@@ -114,14 +137,40 @@ def _on_init(environment: Any, **_: Any) -> None:
         def on_done(msg: Any, **_: Any) -> None:
             RUN.done_workers += 1
             if RUN.done_workers >= runner.worker_count:
-                gevent.spawn_later(0.2, runner.quit)
+                RUN.workers_done.set()
+                if not RUN.stop_requested:  # a stop's shutdown is already under way
+                    gevent.spawn_later(0.2, runner.quit)
 
         runner.register_message(TRACE_MSG, on_traces)
         runner.register_message(DONE_MSG, on_done)
 
 
+def _request_stop() -> None:
+    """No new arrivals, attempts or waits in this process (also before its share starts)."""
+    RUN.stop_requested = True
+    if RUN.driver is not None:
+        RUN.driver.stop()
+
+
 @events.quitting.add_listener
 def _on_quit(environment: Any, **_: Any) -> None:
+    """The stop order (see the module docstring); at a normal end there is nothing to wait for.
+
+    Locust fires ``quitting`` before it stops its users, and may fire it twice (a signal's
+    shutdown, then the main greenlet's): every step is idempotent.
+    """
+    runner = environment.runner
+    wait_s = STOP_GRACE_S + STOP_MARGIN_S
+    if isinstance(runner, MasterRunner):
+        RUN.stop_requested = True
+        if runner.worker_count and not RUN.workers_done.is_set():
+            runner.send_message(STOP_MSG)
+            if not RUN.workers_done.wait(wait_s):
+                logging.warning("stop: not every worker sent its last records in %.0f s", wait_s)
+    else:
+        _request_stop()
+        if RUN.driver is not None and not RUN.share_done.wait(wait_s):
+            logging.warning("stop: the run did not end in %.0f s", wait_s)
     if RUN.writer is not None:
         RUN.writer.close()
 
@@ -137,8 +186,8 @@ class StampedeUser(FastHttpUser):
         sc = scenario_of(opts)
         self.strategy = opts.stampede_strategy or next(iter(sc.strategies))
         timeouts = sc.strategies[self.strategy].timeouts
-        self.connection_timeout = timeouts.connect_s / sc.time_scale
-        self.network_timeout = timeouts.read_s / sc.time_scale
+        self.connection_timeout = timeouts.connect_s / sc.scale
+        self.network_timeout = timeouts.read_s / sc.scale
         super().__init__(environment)
 
     @task
@@ -151,7 +200,7 @@ class StampedeUser(FastHttpUser):
         workload = build_workload(sc.workload, sc.seed, sc.duration)
         mine_open = [r for r in workload.open_loop if r.seq % workers == worker]
         mine_closed = [u for i, u in enumerate(workload.closed_loop) if i % workers == worker]
-        clock = ScenarioClock(opts.stampede_epoch or time.time(), sc.time_scale)
+        clock = ScenarioClock(opts.stampede_epoch or time.time(), sc.scale)
         brain = ClientBrain(
             sc.strategies[self.strategy],
             build_catalog(sc.provider),
@@ -168,27 +217,36 @@ class StampedeUser(FastHttpUser):
                     sink.flush()
 
             flusher = gevent.spawn(flush_forever)
-        transport = LocustTransport(self.client, clock.now, sc.time_scale)
+        transport = LocustTransport(self.client, clock.now, sc.scale)
+        # Connections for the busiest moment of this share, opened before t=0.
+        busiest = -(-expected_concurrency(sc, workload) // workers)
+        transport.warm_up(busiest, max(0.0, clock.wall_until(0.0) - 0.1))
 
         def on_request(rec: TraceRecord) -> None:
             self.environment.events.request.fire(
                 request_type="LOGICAL",
                 name=self.strategy,
-                response_time=rec.latency_ms / sc.time_scale,
+                response_time=rec.latency_ms / sc.scale,
                 response_length=0,
                 exception=None if rec.success else Exception(rec.error),
                 context={},
             )
 
-        driver = LiveDriver(brain, transport, clock, sink, self.strategy, worker, on_request)
-        clock.sleep_until(0.0)
+        driver = LiveDriver(
+            brain, transport, clock, sink, self.strategy, worker, on_request, STOP_GRACE_S
+        )
+        RUN.driver = driver
+        if RUN.stop_requested:  # the stop came before this share started
+            driver.stop()
         try:
+            driver.stop_signal.sleep(clock.wall_until(0.0))
             driver.run_schedule(mine_open, mine_closed, sc.duration + sc.drain)
         finally:
             if flusher is not None:
                 flusher.kill()
                 sink.flush()
                 runner.send_message(DONE_MSG, {"worker": worker})
-            else:
+            elif not RUN.stop_requested:  # a stop's shutdown quits the runner itself
                 gevent.spawn_later(0.1, runner.quit)
+            RUN.share_done.set()
         raise StopUser()

@@ -4,6 +4,18 @@ The parent process owns no event loop and no gevent: it starts the mock (unless 
 names one), resets it to a shared wall-clock epoch before each strategy, starts Locust on
 ``locustfile.py``, tails ``traces.jsonl`` for progress, and stops everything cleanly on
 Ctrl-C or SIGTERM, so every trace recorded so far is kept and the summary still gets written.
+
+The stop order. Children run in their own sessions, so a terminal's Ctrl-C reaches only this
+process (whether it is sent to the process or to its group); its handler only notes the
+signal, and the run loop, which looks every 0.1 s, carries the stop out in order:
+
+1. SIGTERM to Locust. Its ``quitting`` listener stops new arrivals, attempts and waits, lets
+   the attempts in flight finish (:data:`STOP_GRACE_S` at most), writes their records
+   (workers ship theirs to the master first) and closes the trace writer; Locust exits.
+2. Only then is the mock stopped, so every attempt it answered reached the client.
+3. ``run.json`` (``partial: true``), then the CLI writes the partial summary and report.
+
+A second signal while stopping kills Locust at once instead of waiting for it.
 """
 
 from __future__ import annotations
@@ -13,6 +25,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.error
 import urllib.request
@@ -26,11 +39,39 @@ from typing import IO, Any
 import yaml
 
 from simulator.config import Scenario
+from simulator.live.timing import (
+    MEASURES,
+    STATISTIC,
+    Shortest,
+    TimingSamples,
+    distortion_warnings,
+    read_mock_log,
+    shortest_latency,
+)
 
-__all__ = ["Interrupted", "LiveRun", "MockProcess", "Progress", "RunError", "run_live"]
+__all__ = [
+    "STOP_GRACE_S",
+    "Interrupted",
+    "LiveRun",
+    "MockProcess",
+    "Progress",
+    "RunError",
+    "StopRequests",
+    "run_live",
+    "with_time_scale",
+]
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 STARTUP_MARGIN_S = 2.5  # wall seconds for Locust to start before scenario t=0
+# Wall seconds the attempts in flight at a stop get to finish. The longest planned attempt in
+# the shipped scenarios (a 1,000-token answer at about 18 ms a token, streaming_latency at
+# time scale 5) takes about 4 s of wall time, a 429 or a 503 a few milliseconds; past 5 s,
+# someone who pressed Ctrl-C is kept waiting, and what is still running is cut (recorded as
+# ``run_stopped_in_flight``).
+STOP_GRACE_S = 5.0
+# Then Locust writes or ships its last records and exits; after this it is killed.
+LOCUST_EXIT_S = STOP_GRACE_S + 10.0
+CALIBRATION_TIMEOUT_S = 30.0  # --time-scale auto (simulator/live/calibrate.py: about 8 s)
 
 
 class RunError(Exception):
@@ -41,12 +82,39 @@ class Interrupted(Exception):
     """Ctrl-C or SIGTERM: stop, keep what was recorded, write a partial summary."""
 
 
-@contextmanager
-def _signals_interrupt() -> Iterator[None]:
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise Interrupted(signal.Signals(signum).name)
+class StopRequests:
+    """SIGINT and SIGTERM during a run, noted rather than raised.
 
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    An exception raised from a signal handler can land anywhere, between a fork and the
+    assignment of its ``Popen`` for one, and leave a child running; the run loop looks at
+    ``count`` instead and carries out the stop order (module docstring).
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.name = ""
+
+    def note(self, signum: int, frame: FrameType | None) -> None:
+        self.count += 1
+        self.name = self.name or signal.Signals(signum).name
+
+    @property
+    def requested(self) -> bool:
+        return self.count > 0
+
+    @property
+    def hurry(self) -> bool:
+        """A second signal: kill children instead of waiting for them."""
+        return self.count > 1
+
+    def check(self) -> None:
+        if self.count:
+            raise Interrupted(self.name)
+
+
+@contextmanager
+def _noting_signals(stops: StopRequests) -> Iterator[None]:
+    old = {s: signal.signal(s, stops.note) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
@@ -54,14 +122,25 @@ def _signals_interrupt() -> Iterator[None]:
             signal.signal(s, h)
 
 
-def _stop(proc: subprocess.Popen[Any], timeout: float = 15.0) -> None:
-    """SIGTERM (Locust and the mock both shut down gracefully on it), then SIGKILL."""
+def _stop(
+    proc: subprocess.Popen[Any], timeout: float = 15.0, stops: StopRequests | None = None
+) -> None:
+    """SIGTERM (Locust and the mock both shut down gracefully on it), then SIGKILL.
+
+    Waits ``timeout`` seconds, less if a second Ctrl-C asks to hurry.
+    """
     if proc.poll() is not None:
         return
     proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        if stops is not None and stops.hurry:
+            break
+        try:
+            proc.wait(0.1)
+        except subprocess.TimeoutExpired:
+            continue
+    if proc.poll() is None:
         proc.kill()
         proc.wait(5)
 
@@ -71,10 +150,13 @@ class MockProcess:
 
     def __init__(self, run_dir: Path, sc: Scenario) -> None:
         self.log_path = run_dir / "mock.log"
+        self.request_log = run_dir / "requests.jsonl"
         cmd = [
             sys.executable, "-m", "mock_provider", "--host", "127.0.0.1", "--port", "0",
-            "--config", str(run_dir / "scenario.yaml"), "--time-scale", str(sc.time_scale),
-            "--seed", str(sc.seed), "--request-log", str(run_dir / "requests.jsonl"),
+            # ``auto``: any scale will do, the calibration's resets set it
+            "--config", str(run_dir / "scenario.yaml"),
+            "--time-scale", str(1.0 if sc.time_scale == "auto" else sc.scale),
+            "--seed", str(sc.seed), "--request-log", str(self.request_log),
         ]  # fmt: skip
         self._log: IO[bytes] = open(self.log_path, "wb")  # noqa: SIM115 - lives with the process
         self.proc = subprocess.Popen(
@@ -93,11 +175,15 @@ class MockProcess:
         self._log.close()
 
 
-def reset_target(host: str, epoch: float) -> bool:
-    """Reset a stampede mock to scenario t=0 at ``epoch``; False if the target is not one."""
+def reset_target(host: str, epoch: float, time_scale: float | None = None) -> bool:
+    """Reset a stampede mock to scenario t=0 at ``epoch`` (and to ``time_scale`` if given);
+    False if the target is not one."""
+    body: dict[str, float] = {"epoch": epoch}
+    if time_scale is not None:
+        body["time_scale"] = time_scale
     req = urllib.request.Request(
         host + "/_stampede/reset",
-        data=json.dumps({"epoch": epoch}).encode(),
+        data=json.dumps(body).encode(),
         headers={"content-type": "application/json"},
         method="POST",
     )
@@ -120,6 +206,7 @@ class Progress:
     rate_limited: int = 0
     server_errors: int = 0
     fallbacks: int = 0
+    timing: TimingSamples = field(default_factory=TimingSamples)
     _offset: int = 0
     _partial: bytes = field(default=b"", repr=False)
 
@@ -141,6 +228,7 @@ class Progress:
             if rec.get("strategy") != self.strategy:
                 continue
             if rec["kind"] == "attempt":
+                self.timing.add_trace(rec)
                 self.attempts += 1
                 status = rec["status"]
                 self.rate_limited += status == 429
@@ -186,6 +274,11 @@ class LiveRun:
     completed: list[str] = field(default_factory=list)
     interrupted: bool = False
     preflight: list[dict[str, str]] = field(default_factory=list)  # {"level", "field", "message"}
+    stops: StopRequests = field(default_factory=StopRequests)
+    mock_log: Path | None = None  # the request log of a mock this run started
+    timing: dict[str, Any] = field(default_factory=dict)  # per strategy (simulator/live/timing)
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    scale_choice: dict[str, Any] | None = None  # --time-scale auto: what was chosen, and why
 
     @property
     def traces(self) -> Path:
@@ -199,17 +292,114 @@ class LiveRun:
             "partial": self.interrupted or len(self.completed) < len(self.strategies),
             "seed": self.scenario.seed,
             "time_scale": self.scenario.time_scale,
+            "time_scale_auto": self.scale_choice,
             "duration_s": self.scenario.duration,
             "drain_s": self.scenario.drain,
             "workers": self.workers,
             "started": started,
             "preflight": self.preflight,
+            "timing": self._timing_info(),
+            "warnings": self.warnings,
         }
         (self.run_dir / "run.json").write_text(json.dumps(info, indent=2) + "\n")
 
+    @property
+    def shortest(self) -> Shortest | None:
+        return shortest_latency(self.scenario)
+
+    def _timing_info(self) -> dict[str, Any]:
+        """run.json's ``timing``: the bound, its rule, and each strategy's distortion."""
+        shortest = self.shortest
+        return {
+            "unit": "scenario ms",
+            "statistic": STATISTIC,
+            "bound_ms": None if shortest is None else shortest.bound_ms,
+            "shortest_latency_ms": None if shortest is None else shortest.ms,
+            "shortest_latency_model": None if shortest is None else shortest.model,
+            "measures": MEASURES,
+            "strategies": self.timing,
+        }
+
+    def _record_timing(self, strategy: str, samples: TimingSamples, log_offset: int) -> None:
+        """Measure one strategy's distortion; print it, and warn past the bound."""
+        if self.mock_log is not None:
+            for entry in read_mock_log(self.mock_log, log_offset):
+                samples.add_mock(entry)
+        summary = samples.summary()
+        self.timing[strategy] = summary
+        shortest = self.shortest
+        shown = [
+            f"{name.removesuffix('_ms')} {s['p50']:,.0f}/{s['p95']:,.0f}/{s['max']:,.0f}"
+            for name, s in summary.items()
+            if s is not None
+        ]
+        bound = "" if shortest is None else f"; bound {shortest.bound_ms:,.0f} at {STATISTIC}"
+        if shown:
+            text = f"timing, scenario ms p50/p95/max: {', '.join(shown)}{bound}"
+            print(textwrap.fill(text, 100, initial_indent="  ", subsequent_indent="    "),
+                  file=self.out)  # fmt: skip
+        for message in distortion_warnings(strategy, summary, shortest):
+            print(textwrap.fill(message, 100, initial_indent="  warning: ",
+                                subsequent_indent="    "), file=self.out)  # fmt: skip
+            self.warnings.append({"source": "timing", "message": message})
+
+    def _calibration(self, host: str, *extra: str) -> dict[str, Any]:
+        """Run ``simulator/live/calibrate.py`` (bounded) and return the JSON it prints."""
+        cmd = [sys.executable, "-m", "simulator.live.calibrate", host, str(self.run_dir), *extra]
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + CALIBRATION_TIMEOUT_S
+        while proc.poll() is None and not self.stops.requested and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if proc.poll() is None:
+            proc.kill()
+        stdout, stderr = proc.communicate()
+        self.stops.check()
+        lines = stdout.strip().splitlines()
+        if proc.returncode != 0 or not lines:
+            why = (stderr.strip().splitlines() or ["timed out"])[-1]
+            raise RunError(f"calibration against the mock failed: {why}")
+        result: dict[str, Any] = json.loads(lines[-1])
+        return result
+
+    def calibrate(self, host: str) -> None:
+        """``time_scale: auto``: choose the scale against the mock, then run at it."""
+        print(
+            "time scale auto: calibrating against the mock (a few seconds; at most "
+            f"{CALIBRATION_TIMEOUT_S:.0f} s)",
+            file=self.out,
+        )
+        self.out.flush()
+        started = time.monotonic()
+        choice = self._calibration(host)
+        choice["wall_s"] = round(time.monotonic() - started, 2)
+        self.scale_choice = choice
+        self.scenario = with_time_scale(self.scenario, float(choice["scale"]))
+        write_scenario(self.scenario, self.run_dir)
+        text = f"time scale auto: {choice['scale']:g}x, {choice['reason']} ({choice['wall_s']:g} s)"
+        print(textwrap.fill(text, 100, subsequent_indent="  "), file=self.out)
+
+    def warm_up(self, host: str) -> None:
+        """Serve the scenario's opening once before the first strategy (calibrate.py --at);
+        say so now if its timing is already past the bound."""
+        probe = self._calibration(host, "--at", repr(self.scenario.scale))["probe"]
+        shortest = self.shortest
+        worst = max(probe["excess_p50_ms"], probe["lag_p50_ms"])
+        if shortest is not None and worst > shortest.bound_ms:
+            text = (
+                f"note: at {self.scenario.scale:g}x the scenario's opening already met a median "
+                f"excess of {probe['excess_p50_ms']:,.0f} ms and lag of "
+                f"{probe['lag_p50_ms']:,.0f} ms of scenario time, over the "
+                f"{shortest.bound_ms:,.0f} ms bound: expect timing warnings "
+                "(--time-scale auto picks a scale within it)"
+            )
+            print(textwrap.fill(text, 100, subsequent_indent="  "), file=self.out)
+
     def _locust_cmd(self, host: str, strategy: str, epoch: float) -> list[str]:
         sc = self.scenario
-        wall = (sc.duration + sc.drain) / sc.time_scale + STARTUP_MARGIN_S + 10
+        wall = (sc.duration + sc.drain) / sc.scale + STARTUP_MARGIN_S + 10
         n = self.workers
         cmd = [
             sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
@@ -226,14 +416,16 @@ class LiveRun:
     def run_strategy(self, host: str, strategy: str, expected: int) -> None:
         sc = self.scenario
         epoch = time.time() + STARTUP_MARGIN_S + (1.0 if self.workers > 1 else 0.0)
-        if not reset_target(host, epoch):
+        log = self.mock_log
+        log_offset = log.stat().st_size if log is not None and log.exists() else 0
+        if not reset_target(host, epoch, sc.scale):
             print(f"  note: {host} has no stampede reset endpoint; state not reset", file=self.out)
         (self.run_dir / "locust").mkdir(exist_ok=True)
-        log = open(self.run_dir / "locust" / f"{strategy}.log", "wb")  # noqa: SIM115
+        locust_log = open(self.run_dir / "locust" / f"{strategy}.log", "wb")  # noqa: SIM115
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         proc = subprocess.Popen(
             self._locust_cmd(host, strategy, epoch),
-            stdout=log,
+            stdout=locust_log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env=env,
@@ -243,27 +435,40 @@ class LiveRun:
         tty = self.out.isatty()
         last_print = 0.0
         try:
-            while proc.poll() is None:
-                time.sleep(0.2)
+            while proc.poll() is None and not self.stops.requested:
+                time.sleep(0.1)
                 progress.read(self.traces)
                 now = time.time()
                 if tty or now - last_print >= 5.0:
-                    text = progress.line((now - epoch) * sc.time_scale, total)
+                    text = progress.line((now - epoch) * sc.scale, total)
                     print("\r" + text if tty else text, end="" if tty else "\n", file=self.out)
                     self.out.flush()
                     last_print = now
+            if self.stops.requested and proc.poll() is None:
+                print(
+                    f"\n  stopping: attempts in flight get up to {STOP_GRACE_S:g} s to finish",
+                    file=self.out,
+                )
         finally:
-            _stop(proc)
-            log.close()
+            _stop(proc, LOCUST_EXIT_S, self.stops)
+            locust_log.close()
             progress.read(self.traces)
-            text = progress.line(min(total, (time.time() - epoch) * sc.time_scale), total)
+            text = progress.line(min(total, (time.time() - epoch) * sc.scale), total)
             print(("\r" if tty else "") + text, file=self.out)
+            self._record_timing(strategy, progress.timing, log_offset)
+        self.stops.check()
         if proc.returncode not in (0, None) and progress.requests == 0:
             raise RunError(
                 f"locust exited with status {proc.returncode} for strategy {strategy!r}; "
                 f"see {self.run_dir / 'locust' / (strategy + '.log')}"
             )
         self.completed.append(strategy)
+
+
+def with_time_scale(sc: Scenario, time_scale: float) -> Scenario:
+    """The scenario at ``time_scale``, for its clients and its mock alike."""
+    provider = sc.provider.model_copy(update={"time_scale": time_scale})
+    return sc.model_copy(update={"time_scale": time_scale, "provider": provider})
 
 
 def write_scenario(sc: Scenario, run_dir: Path) -> None:
@@ -281,19 +486,26 @@ def run_live(run: LiveRun, expected: int) -> None:
     write_scenario(run.scenario, run.run_dir)
     run.write_run_info(started)
     mock: MockProcess | None = None
-    with _signals_interrupt():
+    with _noting_signals(run.stops):
         try:
             if run.target:
                 host = run.target.rstrip("/").removesuffix("/v1")
             else:
                 mock = MockProcess(run.run_dir, run.scenario)
                 host = mock.host
+                run.mock_log = mock.request_log
                 print(f"mock provider: {mock.base_url}", file=run.out)
+            if run.scenario.time_scale == "auto":
+                run.calibrate(host)  # which warms the mock up too
+                run.write_run_info(started)
+            elif mock is not None:
+                run.warm_up(host)
             for strategy in run.strategies:
+                run.stops.check()
                 run.run_strategy(host, strategy, expected)
-        except Interrupted:
+        except Interrupted as exc:
             run.interrupted = True
-            print("\ninterrupted: stopping; traces so far are kept", file=run.out)
+            print(f"\ninterrupted ({exc}): stopped; every trace recorded is kept", file=run.out)
             raise
         finally:
             if mock is not None:

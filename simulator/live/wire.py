@@ -7,13 +7,16 @@ caller multiplies by ``time_scale`` to get scenario seconds.
 
 from __future__ import annotations
 
+import email.utils
 import json
+import time
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, NamedTuple
 
 from pydantic_core import from_json as _from_json
 
+from mock_provider.plan_header import PLAN_HEADER
 from simulator.client.events import AttemptSpec
 
 __all__ = ["HttpCall", "ResponseFacts", "SSEReader", "build_call", "read_body", "read_headers"]
@@ -77,11 +80,16 @@ def _stats_name(model: str, stream: bool) -> str:
 
 
 class ResponseFacts(NamedTuple):
-    """What a response says about limits and retrying (wall seconds)."""
+    """What a response says about limits, retrying and the mock's plan (wall seconds)."""
 
     retry_after_s: float | None
     remaining_requests: int | None
     remaining_tokens: int | None
+    plan_s: float | None = None  # from a stampede mock: the latency it planned
+    should_retry: bool | None = None  # x-should-retry: the server says whether to retry
+
+
+_PLAN = (PLAN_HEADER,)
 
 
 def _int(value: str | None) -> int | None:
@@ -122,25 +130,52 @@ def _header(headers: Mapping[str, str], names: tuple[str, ...]) -> str | None:
 def read_headers(
     headers: Mapping[str, str], ok: bool = False, dialect: str | None = None
 ) -> ResponseFacts:
-    """Prefer ``retry-after-ms`` (OpenAI's precise header), then ``retry-after`` in seconds.
+    """Prefer ``retry-after-ms`` (OpenAI's precise header), then ``retry-after`` in seconds;
+    a stampede mock's planned latency (``x-stampede-plan-ms``) when it sends one.
 
     ``ok`` (a 2xx) skips the retry headers, and ``dialect`` reads only that dialect's
     remaining-quota headers (None: either): header lookups are not free on the hot path.
     """
     retry: float | None = None
-    for name, divisor in () if ok else (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            retry = float(value) / divisor
-            break
-        except ValueError:
-            continue
+    should_retry: bool | None = None
+    if not ok:
+        for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+            value = headers.get(name)
+            if value is None:
+                continue
+            try:
+                retry = float(value) / divisor
+                break
+            except ValueError:
+                continue
+        if retry is None:  # Retry-After may be an HTTP date (RFC 9110)
+            retry = _retry_after_date(headers.get("retry-after"))
+        flag = headers.get("x-should-retry")
+        should_retry = None if flag is None else flag == "true"
     requests_names, tokens_names = _REMAINING[dialect]
+    plan = _header(headers, _PLAN)
+    try:
+        plan_s = None if plan is None else float(plan) / 1000.0
+    except ValueError:
+        plan_s = None
     return ResponseFacts(
-        retry, _int(_header(headers, requests_names)), _int(_header(headers, tokens_names))
+        retry,
+        _int(_header(headers, requests_names)),
+        _int(_header(headers, tokens_names)),
+        plan_s,
+        should_retry,
     )
+
+
+def _retry_after_date(value: str | None) -> float | None:
+    """Seconds from now to an HTTP-date Retry-After (wall clock: it is an absolute date)."""
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 class BodyFacts(NamedTuple):

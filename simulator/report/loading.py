@@ -64,12 +64,17 @@ TRACE_SCHEMA = pa.schema(
         ("remaining_tokens", pa.float64()),
         ("success", pa.bool_()),
         ("worker", pa.int32()),
+        ("plan_ms", pa.float64()),  # optional: live timing (simulator/live/timing.py)
+        ("lag_ms", pa.float64()),
     ]
 )
 
-# what metrics and plots read; wall-clock timestamps, trace ids and worker ids are not needed
+# what metrics and plots read; wall-clock timestamps, trace ids, worker ids and the live
+# timing fields (read by simulator/live/timing.py) are not needed
 REPORT_COLUMNS: tuple[str, ...] = tuple(
-    f.name for f in TRACE_SCHEMA if f.name not in ("timestamp", "trace_id", "worker")
+    f.name
+    for f in TRACE_SCHEMA
+    if f.name not in ("timestamp", "trace_id", "worker", "plan_ms", "lag_ms")
 )
 _READ = pj.ReadOptions(block_size=16 << 20)
 

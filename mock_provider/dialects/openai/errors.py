@@ -78,7 +78,7 @@ def rejection(r: Rejection, time_scale: float) -> tuple[int, dict[str, Any], dic
             headers["retry-after-ms"] = str(math.ceil(1000 / time_scale))
             return 429, error_body(msg, "requests", None, "rate_limit_exceeded"), headers
         unit = "requests per min (RPM)" if lim.kind == "requests" else "tokens per min (TPM)"
-        wait = (lim.retry_after_s or 0.0) / time_scale
+        wait = (r.retry_after_s or 0.0) / time_scale  # from receipt (see Rejection)
         msg = (
             f"Rate limit reached for {a['model']} on {unit}: Limit {lim.limit}, Used "
             f"{lim.used}, Requested {lim.requested}. Please try again in {_retry_in(wait)}. "
