@@ -175,8 +175,9 @@ def run_virtual(
     used_tokens = 0
     for i, now in enumerate(times.tolist()):
         body, input_tokens, max_tokens = oai.parse_chat(chat_body(i))
-        req = ChatRequest(API_KEY, body["model"], body["messages"], max_tokens, i % 2 == 0)
-        decision = provider.chat(req, now, input_tokens)
+        req = ChatRequest(API_KEY, body["model"], input_tokens, max_tokens, i % 2 == 0,
+                          body["messages"], oai.cache_prefixes)  # fmt: skip
+        decision = provider.chat(req, now)
         if isinstance(decision, Completion):
             if decision.ticket is not None:  # streamed: zero latency, done when admitted
                 provider.settle(decision.ticket, decision.output_tokens, now)

@@ -118,8 +118,9 @@ def reference_response(cfg: ProviderConfig) -> tuple[bytes, dict[str, str]]:
     """The body and headers the mock sends for :func:`request_body`, rendered by its own code."""
     body, input_tokens, max_tokens = oai.parse_chat(request_body())
     provider = Provider(cfg, 0.0)
-    req = ChatRequest(API_KEY, body["model"], body["messages"], max_tokens, False)
-    decision = provider.chat(req, 0.0, input_tokens)
+    req = ChatRequest(API_KEY, body["model"], input_tokens, max_tokens, False, body["messages"],
+                      oai.cache_prefixes)  # fmt: skip
+    decision = provider.chat(req, 0.0)
     assert isinstance(decision, Completion), decision
     headers = oai.ratelimit_headers(decision.ratelimit, cfg.time_scale)
     headers["x-request-id"] = decision.request_id

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from locust import FastHttpUser, task
 
+from mock_provider.dialects.openai.tokens import count_chat_tokens
 from mock_provider.model.catalog import DEFAULT_CATALOG
-from mock_provider.model.tokens import count_chat_tokens
 from simulator.client.engine import ClientBrain
 from simulator.config import ClientConfig, RetryConfig
 from simulator.live.driver import LiveDriver, ScenarioClock

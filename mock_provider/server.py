@@ -1,9 +1,11 @@
-"""The mock provider's HTTP face: thin aiohttp handlers over the provider brain.
+"""The mock provider's HTTP face: generic aiohttp handlers over the provider brain.
 
-A handler parses (dialect), asks the brain (with scenario time from :class:`ScenarioClock`),
-and renders or executes the timing plan with real sleeps divided by ``time_scale``. Errors
-that escape a handler are rendered in the provider's own error shape by a middleware, so a
-malformed request never produces an aiohttp error page or stops the server.
+One handler per route, whatever the wire format: it takes the key and reads the body through
+the route's dialect (``mock_provider.dialects``), asks the brain with scenario time from
+:class:`ScenarioClock`, and renders the answer through the dialect again, executing the
+timing plan with real sleeps divided by ``time_scale`` (:func:`_stream` is the plan executor
+for streams). A refusal, a malformed request or a bug of ours is answered in the dialect's own
+error shape, never an aiohttp error page, and never stops the server.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from aiohttp import web
 
 from mock_provider.config import ProviderConfig
 
+from .dialects import DIALECTS, BadRequest, ChatCall, Dialect
 from .dialects import openai as oai
-from .model.provider import Completion, EmbedRequest, Provider, Rejection
+from .model.provider import ChatRequest, Completion, EmbedRequest, Provider, Rejection
 from .plan_header import PLAN_HEADER, plan_ms_text
 
 __all__ = ["APP_STATE", "MockState", "ScenarioClock", "create_app"]
@@ -84,8 +87,7 @@ APP_STATE = web.AppKey("APP_STATE", MockState)
 # The ``created`` second of a response, read once per request: C functions bound here cost
 # half of ``int(time.time())``, which goes through the int type's constructor.
 _floor, _wall = math.floor, time.time
-CHAT_PATH = "/v1/chat/completions"
-API_PATHS = (CHAT_PATH, "/v1/embeddings", "/v1/models")
+API_PATHS = (*(d.chat_path for d in DIALECTS.values()), "/v1/embeddings", "/v1/models")
 
 
 # msgspec's encoder: the same compact JSON as json.dumps(separators=(",", ":")), UTF-8 rather
@@ -102,17 +104,22 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
     )
 
 
-def _bearer(request: web.Request) -> str | None:
-    auth = request.headers.get("authorization", "")
-    scheme, _, token = auth.partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
-
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def _dialect_of(request: web.Request) -> Dialect:
+    """The wire format a request speaks, for answering it outside a chat route."""
+    path = request.path
+    for d in DIALECTS.values():
+        if path == d.chat_path or path.startswith(d.chat_path + "/"):
+            return d
+    if "anthropic-version" in request.headers and "anthropic" in DIALECTS:
+        return DIALECTS["anthropic"]
+    return oai.DIALECT
+
+
 def provider_errors(handler: Handler) -> Handler:
-    """Render every refusal in OpenAI's error shape, whatever raised it.
+    """Answer every refusal in the request's dialect, whatever raised it.
 
     A decorator rather than an aiohttp middleware: middlewares cost every request a few
     microseconds of chain building, and the mock's hot path is measured against a bare app.
@@ -126,55 +133,57 @@ def provider_errors(handler: Handler) -> Handler:
         except (asyncio.CancelledError, ConnectionResetError):
             raise
         except Exception as exc:
-            return _refusal(request, exc)
+            return _refusal(request, _dialect_of(request), exc)
 
     return wrapped
 
 
-def _refusal(request: web.Request, exc: Exception) -> web.Response:
+def _refusal(request: web.Request, dialect: Dialect, exc: Exception) -> web.Response:
     """The response for an exception that escaped a handler (see :func:`provider_errors`)."""
-    if isinstance(exc, oai.BadRequest):
-        body = oai.error_body(exc.message, "invalid_request_error", exc.param, exc.code)
-        request.app[APP_STATE].record(request, "", exc.status, error=exc.code)
-        return _error(request, exc.status, body)
+    if isinstance(exc, BadRequest):
+        body = dialect.error(exc.status, exc.kind, exc.message, exc.param, exc.code)
+        request.app[APP_STATE].record(request, "", exc.status, error=exc.code or exc.kind)
+        return _error(request, dialect, exc.status, body)
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         limit = request.app[APP_STATE].cfg.max_body_bytes
         msg = f"Request body too large: the maximum is {limit} bytes."
-        body = oai.error_body(msg, "invalid_request_error", None, "request_too_large")
-        return _error(request, 413, body)
+        body = dialect.error(413, "request_too_large", msg, None, "request_too_large")
+        return _error(request, dialect, 413, body)
     # a bug of ours: still answer like the provider would
     request.app.logger.error("unhandled error in %s", request.path, exc_info=exc)
-    msg = f"Internal error: {type(exc).__name__}"
-    return _error(request, 500, oai.error_body(msg, "server_error", None, None))
+    body = dialect.error(500, "server_error", f"Internal error: {type(exc).__name__}")
+    return _error(request, dialect, 500, body)
 
 
 def _error(
     request: web.Request,
+    dialect: Dialect,
     status: int,
-    body: dict[str, Any],
+    body: bytes,
     headers: dict[str, str] | None = None,
 ) -> web.Response:
-    """An error response; it carries an ``x-request-id`` as the real API's do."""
+    """An error response; it carries a request id as the real API's do."""
     state = request.app[APP_STATE]
     state.errors += 1
     headers = dict(headers or {})
-    headers["x-request-id"] = f"req_err{state.errors:010x}"
-    return _json(status, body, headers)
+    headers[dialect.request_id_header] = f"req_err{state.errors:010x}"
+    return web.Response(status=status, body=body, content_type="application/json", headers=headers)
 
 
 @provider_errors
 async def no_route(request: web.Request) -> web.StreamResponse:
     """404 for unknown paths, 405 for a known path with the wrong method."""
+    dialect = _dialect_of(request)
     if request.path in API_PATHS:
         msg = f"Method {request.method} is not allowed for {request.path}."
-        return _error(request, 405, oai.error_body(msg, "invalid_request_error", None, None))
+        return _error(request, dialect, 405, dialect.error(405, "invalid_request", msg))
     msg = f"Invalid URL ({request.method} {request.path})"
-    if request.path == "/v1/messages":  # an Anthropic SDK pointed here: say why, and what works
+    if request.path == "/v1/messages" and "anthropic" not in DIALECTS:
         msg += (
             ": this mock does not serve Anthropic's Messages API yet; call the model through "
-            f"OpenAI's format at {CHAT_PATH}"
+            f"OpenAI's format at {oai.DIALECT.chat_path}"
         )
-    return _error(request, 404, oai.error_body(msg, "invalid_request_error", None, None))
+    return _error(request, dialect, 404, dialect.error(404, "invalid_request", msg))
 
 
 def _arrived_body(request: web.Request, limit: int) -> bytes | None:
@@ -205,74 +214,82 @@ async def _read_body(request: web.Request) -> bytes:
 
 
 def _reject(
-    state: MockState, request: web.Request, model: str, r: Rejection, start_t: float
+    state: MockState,
+    request: web.Request,
+    dialect: Dialect,
+    model: str,
+    r: Rejection,
+    start_t: float,
 ) -> web.Response:
     """Render a refusal whose round trip (``r.latency_s``, from ``start_t``) has been waited."""
-    status, body, headers = oai.rejection(r, state.clock.time_scale)
+    status, body, headers = dialect.rejection(r, state.clock.time_scale)
     headers[PLAN_HEADER] = plan_ms_text(r.latency_s, state.clock.time_scale)
     if state.log is None:  # state.record() without building a log entry no one reads
         counted = (request.path, model, status)
         state.counts[counted] = state.counts.get(counted, 0) + 1
     else:
         state.record(
-            request, model, status, error=body["error"]["code"] or body["error"]["type"],
-            retry_after_s=r.retry_after_s, start_t=start_t, plan_ms=r.latency_s * 1000.0,
+            request, model, status, error=r.kind, retry_after_s=r.retry_after_s,
+            start_t=start_t, plan_ms=r.latency_s * 1000.0,
         )  # fmt: skip
-    return _error(request, status, body, headers)
+    return _error(request, dialect, status, body, headers)
 
 
-async def _refuse(state: MockState, request: web.Request, model: str, r: Rejection) -> web.Response:
+async def _refuse(
+    state: MockState, request: web.Request, dialect: Dialect, model: str, r: Rejection
+) -> web.Response:
     """A refusal, sent after its round trip (off the chat path, which writes this out)."""
     start_t = state.clock.now()
     if r.latency_s:
         await asyncio.sleep(state.clock.wall(r.latency_s))
-    return _reject(state, request, model, r, start_t)
+    return _reject(state, request, dialect, model, r, start_t)
 
 
-def chat_completions(state: MockState) -> Handler:
-    """The POST /v1/chat/completions handler, bound to the app's state at route setup.
+def chat_handler(state: MockState, dialect: Dialect) -> Handler:
+    """The chat route's handler for one dialect, bound at route setup.
 
-    The hot path of the mock, and measured against a bare aiohttp app: ``state`` is closed
-    over rather than looked up per request, and the provider and clock are taken once here.
+    The hot path of the mock, and measured against a bare aiohttp app: ``state`` and the
+    dialect's methods are closed over rather than looked up per request.
     """
     provider, clock = state.provider, state.clock
     api_keys = provider.api_keys
     counts = state.counts
     max_body = state.cfg.max_body_bytes
+    path = dialect.chat_path
+    key_of, parse, prefixes_of = dialect.api_key, dialect.parse_chat, dialect.cache_prefixes
+    ratelimit_headers, render = dialect.ratelimit_headers, dialect.completion
+    id_header = dialect.request_id_header
 
     async def handler(request: web.Request) -> web.StreamResponse:
         # provider_errors written out (the try/except around the body) rather than applied:
         # the decorator's extra coroutine is a measurable share of this handler's cost.
         try:
-            auth = request.headers.get("authorization", "")
-            # _bearer(), written out for the usual spelling of the scheme
-            key = auth[7:].strip() or None if auth.startswith("Bearer ") else _bearer(request)
+            key = key_of(request.headers)
             if not key or (api_keys and key not in api_keys):  # provider.authenticate(), inline
                 denied = provider.authenticate(key)
                 assert denied is not None
-                return await _refuse(state, request, "", denied)
+                return await _refuse(state, request, dialect, "", denied)
             raw = _arrived_body(request, max_body)
             if raw is None:  # still arriving
                 raw = await request.read()
-            body, input_tokens, max_tokens = oai.parse_chat(raw)
-            model = body["model"]
-            stream = body.get("stream")
+            call = parse(raw)
+            model = call.model
             now = clock.now()
-            decision = provider.decide_chat(
-                key, model, body["messages"], max_tokens, now, input_tokens, bool(stream)
-            )
+            decision = provider.chat(
+                ChatRequest(key, model, call.input_tokens, call.max_tokens, call.stream,
+                            call.messages, prefixes_of),
+                now,
+            )  # fmt: skip
             if isinstance(decision, Rejection):
                 if decision.latency_s:  # a refusal takes a round trip too (_refuse, inline)
                     await asyncio.sleep(clock.wall(decision.latency_s))
-                return _reject(state, request, model, decision, now)
-            headers = oai.ratelimit_headers(decision.ratelimit, clock.time_scale)
-            headers["x-request-id"] = decision.request_id
+                return _reject(state, request, dialect, model, decision, now)
+            headers = ratelimit_headers(decision.ratelimit, clock.time_scale)
+            headers[id_header] = decision.request_id
             plan_s = decision.plan.total_s
             headers[PLAN_HEADER] = plan_ms_text(plan_s, clock.time_scale)
-            if stream:
-                options = body.get("stream_options")
-                include_usage = bool(options and options.get("include_usage"))
-                return await _stream(request, state, decision, headers, include_usage, now)
+            if call.stream:
+                return await _stream(request, state, dialect, call, decision, headers, now)
             ticket = decision.ticket
             if ticket is None:  # finished, and settled, at admission: nothing to wait for
                 delivered = decision.output_tokens
@@ -284,22 +301,22 @@ def chat_completions(state: MockState) -> Handler:
                 finally:
                     provider.settle(ticket, delivered, clock.now())
             # The route's own path: request.path would be the same string, decoded anew.
-            counted = (CHAT_PATH, decision.model.name, 200)
+            counted = (path, decision.model.name, 200)
             counts[counted] = counts.get(counted, 0) + 1
             if state.log is not None:  # build the log entry only when someone reads it
                 state.record(request, model, 200, count=False, stream=False,
-                             input_tokens=input_tokens, output_tokens=delivered,
+                             input_tokens=call.input_tokens, output_tokens=delivered,
                              request_id=decision.request_id, start_t=now,
                              plan_ms=plan_s * 1000.0)  # fmt: skip
             return web.Response(
-                body=oai.chat_body_bytes(decision, _floor(_wall())),
+                body=render(decision, call, _floor(_wall())),
                 content_type="application/json",
                 headers=headers,
             )
         except (asyncio.CancelledError, ConnectionResetError):
             raise
         except Exception as exc:
-            return _refusal(request, exc)
+            return _refusal(request, dialect, exc)
 
     return handler
 
@@ -307,27 +324,30 @@ def chat_completions(state: MockState) -> Handler:
 async def _stream(
     request: web.Request,
     state: MockState,
+    dialect: Dialect,
+    call: ChatCall,
     c: Completion,
     headers: dict[str, str],
-    include_usage: bool,
     start_t: float,
 ) -> web.StreamResponse:
-    """Execute the timing plan as SSE: tokens due at the same tick share one write."""
+    """The plan executor for a stream: the dialect renders the events, the plan times them.
+
+    Tokens due at the same tick share one write.
+    """
     headers.update(
         {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
     )
     resp = web.StreamResponse(status=200, headers=headers)
     await resp.prepare(request)
-    created = int(time.time())
+    writer = dialect.stream(c, call, int(time.time()))
     clock = state.clock
     delivered = 0
     try:
         loop = asyncio.get_running_loop()
         await asyncio.sleep(clock.wall(c.plan.ttft_s))
         first_at = loop.time()
-        buf = oai.chunk(c, created, {"role": "assistant", "content": "", "refusal": None},
-                        with_usage=include_usage)  # fmt: skip
-        head = oai.chunk_head(c, created)
+        buf = writer.opening()
+        token = writer.token
         due = 0.0
         for i, piece in enumerate(c.pieces):
             if i > 0:
@@ -337,12 +357,9 @@ async def _stream(
                     await resp.write(buf)
                     buf = b""
                     await asyncio.sleep(wait)
-            buf += oai.content_chunk(head, piece, include_usage)
+            buf += token(piece)
             delivered = i + 1
-        buf += oai.chunk(c, created, {}, c.finish_reason, with_usage=include_usage)
-        if include_usage:
-            buf += oai.chunk(c, created, None, with_usage=True, usage_body=oai.usage(c))
-        await resp.write(buf + oai.DONE)
+        await resp.write(buf + writer.closing(delivered))
         await resp.write_eof()
     finally:
         assert c.ticket is not None  # a streamed completion is settled when it ends
@@ -356,17 +373,17 @@ async def _stream(
 @provider_errors
 async def embeddings(request: web.Request) -> web.StreamResponse:
     state = request.app[APP_STATE]
-    key = _bearer(request)
+    key = oai.bearer_key(request.headers)
     denied = state.provider.authenticate(key)
     if denied:
-        return await _refuse(state, request, "", denied)
+        return await _refuse(state, request, oai.DIALECT, "", denied)
     body = oai.parse_embeddings(await _read_body(request))
     inputs = [body["input"]] if isinstance(body["input"], str) else body["input"]
     now = state.clock.now()
     result = state.provider.embed(EmbedRequest(key, body["model"], inputs), now,
                                   body.get("dimensions"))  # fmt: skip
     if isinstance(result, Rejection):
-        return await _refuse(state, request, body["model"], result)
+        return await _refuse(state, request, oai.DIALECT, body["model"], result)
     plan_s = result.plan.total_s
     await asyncio.sleep(state.clock.wall(plan_s))
     state.provider.settle(result.ticket, 0, state.clock.now())
@@ -381,9 +398,9 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
 @provider_errors
 async def list_models(request: web.Request) -> web.StreamResponse:
     state = request.app[APP_STATE]
-    denied = state.provider.authenticate(_bearer(request))
+    denied = state.provider.authenticate(oai.bearer_key(request.headers))
     if denied:
-        return await _refuse(state, request, "", denied)
+        return await _refuse(state, request, oai.DIALECT, "", denied)
     names = [(m.name, m.owned_by) for m in state.provider.catalog.values()]
     return _json(200, oai.models_body(names, 1_700_000_000))
 
@@ -417,14 +434,14 @@ async def admin_reset(request: web.Request) -> web.StreamResponse:
             data = await request.json()
             epoch = float(data.get("epoch"))
         except (ValueError, TypeError, AttributeError):
-            raise oai.BadRequest("'epoch' must be a number (wall-clock seconds)", "epoch") from None
+            raise BadRequest("'epoch' must be a number (wall-clock seconds)", "epoch") from None
         if data.get("time_scale") is not None:
             try:
                 scale = float(data["time_scale"])
             except (ValueError, TypeError):
                 scale = 0.0
             if not scale > 0:
-                raise oai.BadRequest("'time_scale' must be a number above 0", "time_scale")
+                raise BadRequest("'time_scale' must be a number above 0", "time_scale")
             state.clock.time_scale = scale
     state.clock.reset(epoch)
     state.provider.reset(0.0)
@@ -441,7 +458,8 @@ async def health(request: web.Request) -> web.StreamResponse:
 
 
 def setup_routes(app: web.Application) -> None:
-    app.router.add_post(CHAT_PATH, chat_completions(app[APP_STATE]))
+    for dialect in DIALECTS.values():
+        app.router.add_post(dialect.chat_path, chat_handler(app[APP_STATE], dialect))
     app.router.add_post("/v1/embeddings", embeddings)
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/metrics", metrics)

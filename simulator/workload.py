@@ -44,7 +44,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from mock_provider.config import DistConfig
-from mock_provider.model.tokens import REPLY_PRIMING, TOKENS_PER_MESSAGE, count_text, text_of_tokens
+from mock_provider.dialects.openai.tokens import REPLY_PRIMING, TOKENS_PER_MESSAGE
+from mock_provider.model.tokens import count_text, text_of_tokens
 from simulator.config import ArrivalConfig, PromptConfig, WorkloadConfig
 
 __all__ = ["LogicalRequest", "Workload", "build_workload", "describe"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mock_provider.server import CHAT_PATH
+from mock_provider.dialects.openai import DIALECT as OPENAI
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -141,7 +141,7 @@ def test_sigint_midway_keeps_every_answered_attempt(tmp_path, workers, to_group)
     log = [json.loads(line) for line in (out / "requests.jsonl").read_text().splitlines()]
     resets = [i for i, e in enumerate(log) if e["path"] == "/_stampede/reset"]
     ran = log[resets[-1] :]  # the strategy's reset; the mock's warm-up came before it
-    answered = Counter((e["model"], e["status"]) for e in ran if e["path"] == CHAT_PATH)
+    answered = Counter((e["model"], e["status"]) for e in ran if e["path"] == OPENAI.chat_path)
     assert attempts[("gpt-4o", 503)] > 0 and answered[("gpt-4o", 200)] > 0
     # Every traced attempt was answered by the mock, and every answer was traced, less at most
     # the attempts still in flight when the grace period ended (their requests say so).

@@ -36,7 +36,7 @@ def test_plain_completion_has_usage_and_headers(mock_server):
     assert completion.choices[0].message.content
     assert completion.usage is not None
     # OpenAI's rule: 3 per message + role + content tokens + 3 priming.
-    from mock_provider.model.tokens import count_chat_tokens
+    from mock_provider.dialects.openai.tokens import count_chat_tokens
 
     assert completion.usage.prompt_tokens == count_chat_tokens(MESSAGES)
     assert 1 <= completion.usage.completion_tokens <= 30
@@ -223,8 +223,8 @@ def test_templated_body_equals_structured_body():
     cfg = fast_cfg(output_tokens={"median": 40, "spread": 0.5})
     provider = Provider(cfg)
     for i in range(20):
-        req = ChatRequest("sk", "gpt-4o-mini", MESSAGES, 10 + i * 5, False)
-        c = provider.chat(req, float(i), 30)
+        req = ChatRequest("sk", "gpt-4o-mini", 30, 10 + i * 5, False, MESSAGES)
+        c = provider.chat(req, float(i))
         assert isinstance(c, Completion)
         assert json.loads(oai.chat_body_bytes(c, 123)) == oai.chat_body(c, 123)
 
@@ -237,7 +237,7 @@ def test_templated_chunks_equal_structured_chunks():
     cfg = fast_cfg(output_tokens={"median": 12, "spread": 0.5})
     provider = Provider(cfg)
     for i in range(10):
-        c = provider.chat(ChatRequest("sk", "gpt-4o-mini", MESSAGES, 20, True), float(i), 30)
+        c = provider.chat(ChatRequest("sk", "gpt-4o-mini", 30, 20, True, MESSAGES), float(i))
         assert isinstance(c, Completion)
         head = oai.chunk_head(c, 1_700_000_000 + i)
         for piece in c.pieces:

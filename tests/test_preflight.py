@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mock_provider.model.provider import Completion, Provider
+from mock_provider.model.provider import ChatRequest, Completion, Provider
 from simulator.config import ArrivalConfig, Scenario, load_scenario
 from simulator.demand import peak_per_s
 from simulator.preflight import Finding, preflight
@@ -89,7 +89,9 @@ def test_tpm_admission_figure_matches_the_mocks_own_limiter():
     admitted = 0
     for r in build_workload(sc.workload, sc.seed, sc.duration).open_loop:
         messages = [{"role": role, "content": text} for role, text in r.messages]
-        d = provider.decide_chat("sk", "gpt-4o", messages, r.max_tokens, r.at, r.input_tokens)
+        d = provider.chat(
+            ChatRequest("sk", "gpt-4o", r.input_tokens, r.max_tokens, False, messages), r.at
+        )
         admitted += isinstance(d, Completion) and r.at >= 60
     assert admitted == pytest.approx(predicted, rel=0.1)
 

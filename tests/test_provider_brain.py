@@ -26,13 +26,14 @@ from mock_provider.config import (
     ProviderConfig,
 )
 from mock_provider.dialects.openai import parse_chat
+from mock_provider.dialects.openai.tokens import cache_prefixes, count_chat_tokens
 from mock_provider.model.cache import PromptCache
 from mock_provider.model.catalog import Dist, LatencyProfile, build_catalog
 from mock_provider.model.faults import FaultSchedule
 from mock_provider.model.latency import RequestRandom, draw_plan
 from mock_provider.model.limits import Limited, LimitState, RateLimitView, format_go_duration
 from mock_provider.model.provider import ChatRequest, Completion, Decision, Provider, Rejection
-from mock_provider.model.tokens import ENCODING_NAME, count_chat_tokens
+from mock_provider.model.tokens import ENCODING_NAME
 
 KEY = "sk-test"
 MODEL = "gpt-4o-mini"
@@ -58,7 +59,8 @@ def _ask(
     input_tokens: int = 20,
     messages: Sequence[Mapping[str, Any]] = HELLO,
 ) -> Decision:
-    return p.decide_chat(key, model, messages, max_tokens, now, input_tokens)
+    req = ChatRequest(key, model, input_tokens, max_tokens, False, messages, cache_prefixes)
+    return p.chat(req, now)
 
 
 def _completion(d: Decision) -> Completion:
@@ -329,7 +331,7 @@ def test_chat_tokens_follow_openai_per_message_rules() -> None:
 def test_output_is_cut_at_max_tokens_with_finish_reason_length() -> None:
     p = Provider(_cfg(output_tokens=DistConfig(median=500)), 0.0)
     c = _completion(_ask(p, 0.0, max_tokens=50))
-    assert (c.output_tokens, c.finish_reason) == (50, "length")
+    assert (c.output_tokens, c.finish_reason) == (50, "max_tokens")
     assert _tokens(c.text) == 50
     assert len(c.plan.gaps_s) == 49
 
@@ -337,9 +339,9 @@ def test_output_is_cut_at_max_tokens_with_finish_reason_length() -> None:
 def test_output_stops_naturally_below_the_cap() -> None:
     p = Provider(_cfg(output_tokens=DistConfig(median=37)), 0.0)
     c = _completion(_ask(p, 0.0, max_tokens=None))
-    assert (c.output_tokens, c.finish_reason) == (37, "stop")
+    assert (c.output_tokens, c.finish_reason) == (37, "end")
     c = _completion(_ask(p, 0.0, max_tokens=100))
-    assert (c.output_tokens, c.finish_reason) == (37, "stop")
+    assert (c.output_tokens, c.finish_reason) == (37, "end")
 
 
 def test_completion_text_has_exactly_output_tokens() -> None:
@@ -389,9 +391,9 @@ def test_missing_key_is_401_before_the_model_is_looked_up(key: str | None) -> No
 
 def test_configured_api_keys_are_enforced() -> None:
     p = Provider(_cfg(api_keys=["sk-good"]), 0.0)
-    rej = _rejection(p.chat(ChatRequest("sk-bad", MODEL, HELLO, 10), 0.0, 20))
+    rej = _rejection(p.chat(ChatRequest("sk-bad", MODEL, 20, 10, False, HELLO), 0.0))
     assert (rej.status, rej.kind) == (401, "auth")
-    _completion(p.chat(ChatRequest("sk-good", MODEL, HELLO, 10), 0.0, 20))
+    _completion(p.chat(ChatRequest("sk-good", MODEL, 20, 10, False, HELLO), 0.0))
     # With no list, any non-empty key is accepted.
     _completion(_ask(Provider(_cfg(), 0.0), 0.0, key="sk-anything"))
 
@@ -451,8 +453,8 @@ def _run(seed: int) -> list[Completion]:
     p = Provider(cfg, 0.0)
     out = []
     for i in range(30):
-        req = ChatRequest(KEY, MODEL, HELLO, None)
-        out.append(_completion(p.chat(req, i * 0.37, 20 + 7 * i)))
+        req = ChatRequest(KEY, MODEL, 20 + 7 * i, None, False, HELLO)
+        out.append(_completion(p.chat(req, i * 0.37)))
     return out
 
 

@@ -22,7 +22,7 @@ from mock_provider.config import (
 from mock_provider.dialects import openai as oai
 from mock_provider.model.catalog import DEFAULT_CATALOG
 from mock_provider.model.latency import REFUSAL_NETWORK_S
-from mock_provider.model.provider import Completion, Decision, Provider, Rejection
+from mock_provider.model.provider import ChatRequest, Completion, Decision, Provider, Rejection
 from mock_provider.plan_header import PLAN_HEADER
 from mock_provider.server import create_app
 
@@ -37,7 +37,8 @@ INSTANT = LatencyConfig(
 
 
 def ask(p: Provider, now: float, model: str = MODEL, key: str | None = KEY, **kw: Any) -> Decision:
-    return p.decide_chat(key, model, HELLO, kw.get("max_tokens", 10), now, kw.get("tokens", 20))
+    req = ChatRequest(key, model, kw.get("tokens", 20), kw.get("max_tokens", 10), False, HELLO)
+    return p.chat(req, now)
 
 
 def refused(d: Decision) -> Rejection:

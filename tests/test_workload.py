@@ -6,7 +6,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mock_provider.model.tokens import count_chat_tokens, count_text, text_of_tokens
+from mock_provider.dialects.openai.tokens import count_chat_tokens
+from mock_provider.model.tokens import count_text, text_of_tokens
 from simulator.config import PromptConfig, WorkloadConfig
 from simulator.workload import (
     LogicalRequest,

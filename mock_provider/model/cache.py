@@ -1,19 +1,17 @@
-"""Prompt caching: a repeated message prefix seen within the TTL is billed as cached tokens.
+"""Prompt caching: a repeated prompt prefix seen within the TTL is billed as cached tokens.
 
-Like OpenAI's automatic caching, a hit needs at least ``min_tokens`` (1024) of shared prefix
-and is counted in steps of 128 tokens. The granularity here is whole messages: a stable
-system prompt hits, a system prompt with a timestamp in front never does (the article's
-GOOD and BAD layouts).
+A request is offered to the cache as its prefixes, ``(key, cumulative tokens)`` pairs that
+its dialect cuts (OpenAI: after every message, Anthropic: at its ``cache_control``
+breakpoints). Like OpenAI's automatic caching, a hit needs at least ``min_tokens`` (1024) of
+shared prefix and is counted in steps of 128 tokens. A stable system prompt hits; a system
+prompt with a timestamp in front never does (the article's GOOD and BAD layouts).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from .tokens import REPLY_PRIMING, TOKENS_PER_MESSAGE, TOKENS_PER_NAME, content_text, count_text
-
-__all__ = ["PromptCache", "prefix_keys"]
+__all__ = ["CACHE_STEP", "PromptCache"]
 
 CACHE_STEP = 128
 
@@ -51,25 +49,3 @@ class PromptCache:
 
     def clear(self) -> None:
         self._seen.clear()
-
-
-def prefix_keys(messages: Sequence[Mapping[str, Any]]) -> list[tuple[int, int]]:
-    """(hash of messages[:i+1], prompt tokens of messages[:i+1]) for each prefix.
-
-    Tokens are counted as :func:`~.tokens.count_chat_tokens` bills them (text parts of list
-    content only); the key hashes all of the content, so a different image is a different
-    prefix.
-    """
-    out = []
-    key = 0
-    tokens = REPLY_PRIMING
-    for m in messages:
-        content = m.get("content")
-        role = str(m.get("role", ""))
-        name = m.get("name")
-        key = hash((key, role, name, content if isinstance(content, str) else repr(content)))
-        tokens += TOKENS_PER_MESSAGE + count_text(role) + count_text(content_text(content))
-        if name:
-            tokens += TOKENS_PER_NAME + count_text(str(name))
-        out.append((key, tokens))
-    return out

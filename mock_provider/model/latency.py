@@ -88,7 +88,7 @@ def draw_network(profile: LatencyProfile, rng: RequestRandom | None) -> float:
     """One network round trip, in scenario seconds: what a refusal or an error takes.
 
     Drawn as a completion's network phase is, from the request's own generator. Without one
-    (a refusal before the request is numbered: see ``Provider.decide_chat``) it is the
+    (a refusal before the request is numbered: see ``Provider.chat``) it is the
     profile's median.
     """
     d = profile.network_ms

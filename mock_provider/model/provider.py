@@ -22,16 +22,16 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 import numpy as np
 
 from mock_provider.config import ProviderConfig
 
-from .cache import PromptCache, prefix_keys
+from .cache import PromptCache
 from .catalog import ModelSpec, build_catalog
 from .faults import FaultSchedule
 from .latency import (
@@ -45,6 +45,7 @@ from .latency import (
 from .limits import Limited, LimitState, RateLimitView
 from .memo import fill
 from .tokens import count_text, token_pieces
+from .vocabulary import END, MAX_TOKENS, FinishReason, RejectionKind
 
 __all__ = [
     "ChatRequest",
@@ -59,12 +60,30 @@ __all__ = [
 ]
 
 
-class ChatRequest(NamedTuple):
+# The dialect's own messages, and how it cuts them into cacheable prefixes: (key, cumulative
+# prompt tokens) pairs (see .cache). The brain never looks inside the messages.
+PrefixesOf = Callable[[Any], Sequence[tuple[int, int]]]
+
+
+def _no_prefixes(messages: Any) -> Sequence[tuple[int, int]]:
+    return ()
+
+
+class ChatRequest(msgspec.Struct, frozen=True, gc=False):
+    """One chat request as the brain sees it, whatever the wire format.
+
+    ``input_tokens`` is counted by the dialect's own rules. ``messages`` are the dialect's;
+    the brain reads them only through ``prefixes_of``, and only when the prompt is long
+    enough to hit the prompt cache.
+    """
+
     api_key: str | None
     model: str
-    messages: Sequence[Mapping[str, Any]]
-    max_tokens: int | None
+    input_tokens: int
+    max_tokens: int | None = None
     stream: bool = False
+    messages: Any = ()
+    prefixes_of: PrefixesOf = _no_prefixes
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +101,7 @@ class Rejection(msgspec.Struct, frozen=True, gc=False):
     """
 
     status: int
-    kind: str  # auth | model_not_found | context_length | rate_limit | server_error
+    kind: RejectionKind
     message_args: Mapping[str, Any]
     ratelimit: RateLimitView | None
     retry_after_s: float | None = None
@@ -105,11 +124,11 @@ class Completion(msgspec.Struct, frozen=True, gc=False):
     input_tokens: int
     cached_tokens: int
     output_tokens: int
-    finish_reason: str
+    finish_reason: FinishReason
     pieces: tuple[str, ...]  # the output, one string per token
     plan: TimingPlan
     ratelimit: RateLimitView
-    ticket: Ticket | None  # None: settled at admission (see Provider.decide_chat)
+    ticket: Ticket | None  # None: settled at admission (see Provider.chat)
 
     @property
     def text(self) -> str:
@@ -224,28 +243,16 @@ class Provider:
 
     # -- chat ------------------------------------------------------------------------------
 
-    def chat(self, req: ChatRequest, now: float, input_tokens: int) -> Decision:
-        """Decide one chat completion. ``input_tokens`` is counted by the dialect's rules."""
-        return self.decide_chat(
-            req.api_key, req.model, req.messages, req.max_tokens, now, input_tokens, req.stream
-        )
-
-    def decide_chat(
-        self,
-        api_key: str | None,
-        model: str,
-        messages: Sequence[Mapping[str, Any]],
-        max_tokens: int | None,
-        now: float,
-        input_tokens: int,
-        stream: bool = False,
-    ) -> Decision:
-        """:meth:`chat` with the request's fields passed in, as the HTTP face has them.
+    def chat(self, req: ChatRequest, now: float) -> Decision:
+        """Decide one chat completion at scenario time ``now``.
 
         A completion that is not streamed from a zero-latency model is finished the moment it
         is admitted: it is settled then (its ``ticket`` is None) and never counts in flight.
         Every other completion must be passed to :meth:`settle` when it is done or cut.
         """
+        api_key, model, input_tokens, max_tokens = (
+            req.api_key, req.model, req.input_tokens, req.max_tokens
+        )  # fmt: skip
         route = self._routes.get((api_key, model)) if api_key else None
         if route is None:
             refused = self._chat_route(api_key, model, now)
@@ -292,7 +299,7 @@ class Provider:
             cap = max_tokens
         output = natural if natural < cap else cap
         estimate = input_tokens + (max_tokens or self._default_max_tokens)
-        if instant and not stream:  # done at admission: charge what it uses, no ticket
+        if instant and not req.stream:  # done at admission: charge what it uses, no ticket
             view = state.admit(estimate, now, input_tokens + output)
             ticket = None
         else:
@@ -305,7 +312,7 @@ class Provider:
 
         cached = 0
         if input_tokens >= self._cache_min_tokens:  # shorter prompts can never hit
-            cached = self._cache(spec.name).lookup(prefix_keys(messages), now)
+            cached = self._cache(spec.name).lookup(req.prefixes_of(req.messages), now)
             cached = min(cached, input_tokens)
         if instant:
             try:
@@ -326,7 +333,7 @@ class Provider:
             input_tokens,
             cached,
             output,
-            "length" if natural > cap else "stop",
+            MAX_TOKENS if natural > cap else END,
             pieces,
             plan,
             view,

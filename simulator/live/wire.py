@@ -1,8 +1,10 @@
 """The client side of the wire formats: build an attempt's HTTP request, read its response.
 
 Pure functions (bytes and header mappings in, values out), so the Locust transport stays a
-thin shell and the parsing is tested without a network. Header times are wall seconds; the
-caller multiplies by ``time_scale`` to get scenario seconds.
+thin shell and the parsing is tested without a network. What is particular to a dialect
+(paths, auth, body fields, header names, stream events) comes from that dialect's package,
+``mock_provider/dialects/<name>/client.py``, next to the code that renders it. Header times
+are wall seconds; the caller multiplies by ``time_scale`` to get scenario seconds.
 """
 
 from __future__ import annotations
@@ -16,10 +18,24 @@ from typing import Any, NamedTuple
 
 from pydantic_core import from_json as _from_json
 
+from mock_provider.dialects.anthropic import client as anthropic_client
+from mock_provider.dialects.openai import client as openai_client
 from mock_provider.plan_header import PLAN_HEADER
 from simulator.client.events import AttemptSpec
 
-__all__ = ["HttpCall", "ResponseFacts", "SSEReader", "build_call", "read_body", "read_headers"]
+__all__ = [
+    "CLIENTS",
+    "HttpCall",
+    "ResponseFacts",
+    "SSEReader",
+    "build_call",
+    "read_body",
+    "read_headers",
+]
+
+# Each dialect's client side, from the package that also renders it: header names and body
+# fields are written once (mock_provider/dialects/<name>/client.py).
+CLIENTS: dict[str, Any] = {"openai": openai_client, "anthropic": anthropic_client}
 
 
 class HttpCall(NamedTuple):
@@ -45,34 +61,9 @@ def _build_call(
     stream: bool,
     api_key: str,
 ) -> HttpCall:
-    messages = [{"role": r, "content": c} for r, c in chat]
-    if dialect == "anthropic":
-        system = "\n".join(c for r, c in chat if r == "system")
-        body: dict[str, Any] = {
-            "model": model,
-            "messages": [m for m in messages if m["role"] != "system"],
-            "max_tokens": max_tokens or 1024,
-            "stream": stream,
-        }
-        if system:
-            body["system"] = system
-        headers = {
-            "x-api-key": api_key,
-            "anthropic-version": "2023-06-01",
-            "content-type": "application/json",
-        }
-        return HttpCall(
-            "/v1/messages", headers, json.dumps(body).encode(), _stats_name(model, stream)
-        )
-    body = {"model": model, "messages": messages, "stream": stream}
-    if max_tokens is not None:
-        body["max_tokens"] = max_tokens
-    if stream:
-        body["stream_options"] = {"include_usage": True}
-    headers = {"authorization": f"Bearer {api_key}", "content-type": "application/json"}
-    return HttpCall(
-        "/v1/chat/completions", headers, json.dumps(body).encode(), _stats_name(model, stream)
-    )
+    wire = CLIENTS[dialect]
+    body = json.dumps(wire.request_body(model, chat, max_tokens, stream)).encode()
+    return HttpCall(wire.CHAT_PATH, wire.request_headers(api_key), body, _stats_name(model, stream))
 
 
 def _stats_name(model: str, stream: bool) -> str:
@@ -100,19 +91,13 @@ def _int(value: str | None) -> int | None:
 
 
 # Header names for (remaining requests, remaining tokens), by dialect; None: either dialect.
-_OPENAI_REMAINING = ("x-ratelimit-remaining-requests",), ("x-ratelimit-remaining-tokens",)
-_ANTHROPIC_REMAINING = (
-    ("anthropic-ratelimit-requests-remaining",),
-    ("anthropic-ratelimit-tokens-remaining",),
-)
 _REMAINING: dict[str | None, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "openai": _OPENAI_REMAINING,
-    "anthropic": _ANTHROPIC_REMAINING,
-    None: (
-        _OPENAI_REMAINING[0] + _ANTHROPIC_REMAINING[0],
-        _OPENAI_REMAINING[1] + _ANTHROPIC_REMAINING[1],
-    ),
+    name: wire.REMAINING for name, wire in CLIENTS.items()
 }
+_REMAINING[None] = (
+    tuple(n for w in CLIENTS.values() for n in w.REMAINING[0]),
+    tuple(n for w in CLIENTS.values() for n in w.REMAINING[1]),
+)
 
 
 def _header(headers: Mapping[str, str], names: tuple[str, ...]) -> str | None:
@@ -186,22 +171,9 @@ class BodyFacts(NamedTuple):
     error: str | None = None
 
 
-def _usage(usage: Mapping[str, Any] | None) -> tuple[int, int, int]:
-    if not usage:
-        return 0, 0, 0
-    if "prompt_tokens" in usage:  # OpenAI
-        details = usage.get("prompt_tokens_details") or {}
-        return (
-            int(usage.get("prompt_tokens") or 0),
-            int(usage.get("completion_tokens") or 0),
-            int(details.get("cached_tokens") or 0),
-        )
-    cached = int(usage.get("cache_read_input_tokens") or 0)  # Anthropic: input excludes cache
-    return (
-        int(usage.get("input_tokens") or 0) + cached,
-        int(usage.get("output_tokens") or 0),
-        cached,
-    )
+def _dialect_of(data: Mapping[str, Any]) -> Any:
+    """Which client module reads a body: Anthropic's carry a ``type``, OpenAI's do not."""
+    return CLIENTS["anthropic"] if "type" in data else CLIENTS["openai"]
 
 
 def read_body(status: int, body: bytes) -> BodyFacts:
@@ -214,21 +186,11 @@ def read_body(status: int, body: bytes) -> BodyFacts:
         return BodyFacts(error=None if 200 <= status < 300 else f"http_{status}")
     if not isinstance(data, dict):
         return BodyFacts()
+    wire = _dialect_of(data)
     if status >= 400 or "error" in data:
-        err = data.get("error")
-        if isinstance(err, dict):
-            return BodyFacts(error=err.get("code") or err.get("type") or f"http_{status}")
-        return BodyFacts(error=f"http_{status}")
-    i, o, c = _usage(data.get("usage"))
-    finish = None
-    choices = data.get("choices")
-    if isinstance(choices, list) and choices:
-        finish = choices[0].get("finish_reason")
-    elif "stop_reason" in data:
-        finish = {"max_tokens": "length", "end_turn": "stop"}.get(
-            data["stop_reason"], data["stop_reason"]
-        )
-    return BodyFacts(i, o, c, finish)
+        return BodyFacts(error=wire.error_of(data, status))
+    tokens_in, cached, tokens_out = wire.usage_of(data.get("usage"))
+    return BodyFacts(tokens_in, tokens_out, cached, wire.finish_of(data))
 
 
 class SSEReader:
@@ -262,49 +224,9 @@ class SSEReader:
         return saw_first
 
     def _data(self, payload: bytes) -> bool:
-        if payload == b"[DONE]":
-            self.done = True
-            return False
         try:
-            obj = _from_json(payload)
+            obj = None if payload == b"[DONE]" else _from_json(payload)
         except ValueError:
             return False
-        if not isinstance(obj, dict):
-            return False
-        if "error" in obj:
-            err = obj["error"]
-            self.error = (err.get("code") or err.get("type")) if isinstance(err, dict) else "error"
-            return False
-        kind = obj.get("type")
-        if kind is not None:  # Anthropic event stream
-            return self._anthropic(kind, obj)
-        if obj.get("usage"):
-            self.input_tokens, self.output_tokens, self.cached_tokens = _usage(obj["usage"])
-        content = False
-        for choice in obj.get("choices") or ():
-            delta = choice.get("delta") or {}
-            if delta.get("content"):
-                content = True
-                self.content_deltas += 1
-            if choice.get("finish_reason"):
-                self.finish_reason = choice["finish_reason"]
-        return content
-
-    def _anthropic(self, kind: str, obj: Mapping[str, Any]) -> bool:
-        if kind == "message_start":
-            usage = (obj.get("message") or {}).get("usage")
-            self.input_tokens, _, self.cached_tokens = _usage(usage)
-        elif kind == "content_block_delta":
-            if (obj.get("delta") or {}).get("text"):
-                self.content_deltas += 1
-                return True
-        elif kind == "message_delta":
-            self.output_tokens = int((obj.get("usage") or {}).get("output_tokens") or 0)
-            reason = (obj.get("delta") or {}).get("stop_reason")
-            if reason:
-                self.finish_reason = {"max_tokens": "length", "end_turn": "stop"}.get(
-                    reason, reason
-                )
-        elif kind == "message_stop":
-            self.done = True
-        return False
+        wire = _dialect_of(obj) if isinstance(obj, dict) else CLIENTS["openai"]
+        return bool(wire.read_event(self, payload, obj))

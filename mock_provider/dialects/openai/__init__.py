@@ -6,28 +6,41 @@ from the service: ``{"error": {"message", "type", "param", "code"}}`` errors, Go
 ``data:`` SSE lines ending in ``data: [DONE]``. All durations handed in are scenario seconds;
 ``time_scale`` turns them into the wall-clock values a client must see.
 
-One module per idea: :mod:`.parsing` (request bodies and their refusals), :mod:`.errors`,
-:mod:`.headers`, :mod:`.bodies` and :mod:`.sse`. Callers use this package's names.
+One module per idea: :mod:`.parsing` (request bodies and their refusals), :mod:`.tokens`
+(what a request is billed, its cache prefixes), :mod:`.errors`, :mod:`.headers`,
+:mod:`.bodies`, :mod:`.sse`, :mod:`.dialect` (the server's view of all of them: ``DIALECT``)
+and :mod:`.client` (the client side, reading what the others write). Callers use this
+package's names.
 """
 
 from __future__ import annotations
 
-from .bodies import chat_body, chat_body_bytes, embedding_body, models_body, usage
+from ..protocol import BadRequest
+from .bodies import FINISH_REASONS, chat_body, chat_body_bytes, embedding_body, models_body, usage
+from .dialect import OpenAIDialect, bearer_key
 from .errors import error_body, rejection
 from .headers import ratelimit_headers
-from .parsing import BadRequest, ChatBody, EmbeddingsBody, parse_chat, parse_embeddings
+from .parsing import ChatBody, EmbeddingsBody, parse_chat, parse_embeddings
 from .sse import DONE, chunk, chunk_head, content_chunk
+from .tokens import cache_prefixes, count_chat_tokens
+
+DIALECT = OpenAIDialect()
 
 __all__ = [
+    "DIALECT",
     "DONE",
+    "FINISH_REASONS",
     "BadRequest",
     "ChatBody",
     "EmbeddingsBody",
+    "bearer_key",
+    "cache_prefixes",
     "chat_body",
     "chat_body_bytes",
     "chunk",
     "chunk_head",
     "content_chunk",
+    "count_chat_tokens",
     "embedding_body",
     "error_body",
     "models_body",

@@ -10,6 +10,7 @@ from ...model.memo import fill
 from ...model.provider import Completion, Embedding
 
 __all__ = [
+    "FINISH_REASONS",
     "chat_body",
     "chat_body_bytes",
     "completion_id",
@@ -17,6 +18,10 @@ __all__ = [
     "models_body",
     "usage",
 ]
+
+
+# The brain's finish reasons (model.vocabulary) in OpenAI's words.
+FINISH_REASONS = {"end": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
 
 
 def usage(c: Completion, output_tokens: int | None = None) -> dict[str, Any]:
@@ -55,7 +60,7 @@ def chat_body(c: Completion, created: int) -> dict[str, Any]:
                     "annotations": [],
                 },
                 "logprobs": None,
-                "finish_reason": c.finish_reason,
+                "finish_reason": FINISH_REASONS[c.finish_reason],
             }
         ],
         "usage": usage(c),
@@ -95,7 +100,7 @@ def _render_second(second: int) -> bytes:
 
 def _render_tail(c: Completion) -> bytes:
     text = json.dumps("".join(c.pieces))
-    choices = _BODY_CHOICES % (json.dumps(c.model.name), text, c.finish_reason)
+    choices = _BODY_CHOICES % (json.dumps(c.model.name), text, FINISH_REASONS[c.finish_reason])
     n_in, n_out = c.input_tokens, c.output_tokens
     usage = _USAGE_JSON % (n_in, n_out, n_in + n_out, c.cached_tokens)
     return (choices + usage).encode() + _BODY_TAIL

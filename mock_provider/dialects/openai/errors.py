@@ -10,13 +10,25 @@ import math
 from typing import Any
 
 from ...model.provider import Rejection
-from .headers import ratelimit_headers
+from ...model.vocabulary import RejectionKind
+from .headers import RETRY_AFTER, RETRY_AFTER_MS, ratelimit_headers
 
-__all__ = ["error_body", "rejection"]
+__all__ = ["error_body", "error_type", "rejection"]
 
 
 def error_body(message: str, type_: str, param: str | None, code: str | None) -> dict[str, Any]:
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+# OpenAI's error ``type`` for each of the brain's refusal kinds (a 429's is the limit's unit).
+_TYPES: dict[str, str] = {
+    "server_error": "server_error",
+    "overloaded": "server_error",
+}
+
+
+def error_type(kind: RejectionKind) -> str:
+    return _TYPES.get(kind, "invalid_request_error")
 
 
 def _retry_in(seconds: float) -> str:
@@ -74,8 +86,8 @@ def rejection(r: Rejection, time_scale: float) -> tuple[int, dict[str, Any], dic
                 f"Too many concurrent requests for {a['model']}: Limit {lim.limit}, "
                 f"In flight {lim.used}. Please retry when a request completes."
             )
-            headers["retry-after"] = "1"
-            headers["retry-after-ms"] = str(math.ceil(1000 / time_scale))
+            headers[RETRY_AFTER] = "1"
+            headers[RETRY_AFTER_MS] = str(math.ceil(1000 / time_scale))
             return 429, error_body(msg, "requests", None, "rate_limit_exceeded"), headers
         unit = "requests per min (RPM)" if lim.kind == "requests" else "tokens per min (TPM)"
         wait = (r.retry_after_s or 0.0) / time_scale  # from receipt (see Rejection)
@@ -84,8 +96,8 @@ def rejection(r: Rejection, time_scale: float) -> tuple[int, dict[str, Any], dic
             f"{lim.used}, Requested {lim.requested}. Please try again in {_retry_in(wait)}. "
             "Visit https://platform.openai.com/account/rate-limits to learn more."
         )
-        headers["retry-after"] = str(max(1, math.ceil(wait)))
-        headers["retry-after-ms"] = str(max(1, math.ceil(wait * 1000)))
+        headers[RETRY_AFTER] = str(max(1, math.ceil(wait)))
+        headers[RETRY_AFTER_MS] = str(max(1, math.ceil(wait * 1000)))
         return 429, error_body(msg, lim.kind, None, "rate_limit_exceeded"), headers
     status = r.status
     msg = _SERVER_ERRORS.get(status, _SERVER_ERRORS[500])

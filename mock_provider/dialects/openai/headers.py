@@ -5,7 +5,26 @@ from __future__ import annotations
 from ...model.limits import RateLimitView, format_go_duration
 from ...model.memo import fill
 
-__all__ = ["ratelimit_headers"]
+__all__ = [
+    "LIMIT_REQUESTS",
+    "LIMIT_TOKENS",
+    "REMAINING_REQUESTS",
+    "REMAINING_TOKENS",
+    "RESET_REQUESTS",
+    "RESET_TOKENS",
+    "RETRY_AFTER",
+    "RETRY_AFTER_MS",
+    "ratelimit_headers",
+]
+
+LIMIT_REQUESTS = "x-ratelimit-limit-requests"
+LIMIT_TOKENS = "x-ratelimit-limit-tokens"
+REMAINING_REQUESTS = "x-ratelimit-remaining-requests"
+REMAINING_TOKENS = "x-ratelimit-remaining-tokens"
+RESET_REQUESTS = "x-ratelimit-reset-requests"
+RESET_TOKENS = "x-ratelimit-reset-tokens"
+RETRY_AFTER = "retry-after"  # whole seconds (HTTP); also a date in general
+RETRY_AFTER_MS = "retry-after-ms"  # milliseconds: Azure's, and what the SDKs read first
 
 # Rendered texts of the values every response carries (limits and remaining counts, reset
 # times in wall seconds), which recur as buckets drain and refill: str() or the formatter
@@ -24,12 +43,12 @@ def ratelimit_headers(view: RateLimitView | None, time_scale: float) -> dict[str
     counts, durations = _count_text, _duration_text
     try:
         return {
-            "x-ratelimit-limit-requests": counts[view.limit_requests],
-            "x-ratelimit-limit-tokens": counts[view.limit_tokens],
-            "x-ratelimit-remaining-requests": counts[view.remaining_requests],
-            "x-ratelimit-remaining-tokens": counts[view.remaining_tokens],
-            "x-ratelimit-reset-requests": durations[reset_r],
-            "x-ratelimit-reset-tokens": durations[reset_t],
+            LIMIT_REQUESTS: counts[view.limit_requests],
+            LIMIT_TOKENS: counts[view.limit_tokens],
+            REMAINING_REQUESTS: counts[view.remaining_requests],
+            REMAINING_TOKENS: counts[view.remaining_tokens],
+            RESET_REQUESTS: durations[reset_r],
+            RESET_TOKENS: durations[reset_t],
         }
     except KeyError:  # render what is missing, then look everything up again
         for n in (

@@ -18,7 +18,8 @@ import msgspec
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
-from ...model.tokens import count_chat_tokens
+from ..protocol import BadRequest
+from .tokens import count_chat_tokens
 
 __all__ = ["BadRequest", "ChatBody", "EmbeddingsBody", "parse_chat", "parse_embeddings"]
 
@@ -71,16 +72,6 @@ _TYPE_NAMES = {
     "dict_type": "an object",
     "literal_error": "one of the documented values",
 }
-
-
-class BadRequest(Exception):
-    """A request the API refuses with a 4xx before any model work."""
-
-    def __init__(
-        self, message: str, param: str | None = None, code: str | None = None, status: int = 400
-    ) -> None:
-        super().__init__(message)
-        self.message, self.param, self.code, self.status = message, param, code, status
 
 
 def _json_kind(value: Any) -> str:

@@ -1,0 +1,123 @@
+"""The seam between the mock's HTTP face and a wire format: one protocol every dialect keeps.
+
+Theory of operation
+-------------------
+The server has one generic handler per route; a route belongs to a dialect. For a chat
+request the handler
+
+1. takes the API key the dialect's way (:meth:`Dialect.api_key`: a bearer token, an
+   ``x-api-key``);
+2. has the dialect read the body into a :class:`ChatCall`: the neutral fields the brain
+   needs (model, prompt tokens counted by the dialect's rules, max_tokens, stream) plus the
+   dialect's own messages and options, which only the dialect reads again. A body the API
+   would refuse raises :class:`BadRequest`;
+3. asks the brain (``Provider.chat``), which answers in its own vocabulary
+   (:mod:`mock_provider.model.vocabulary`): a ``Completion`` or a ``Rejection``;
+4. has the dialect render the answer: a whole body (:meth:`Dialect.completion`), a
+   :class:`StreamWriter` whose events the plan executor sends when the timing plan says, or
+   an error (:meth:`Dialect.rejection`, :meth:`Dialect.error`), each with the dialect's
+   rate-limit headers (:meth:`Dialect.ratelimit_headers`).
+
+Times handed to a dialect are scenario seconds plus the ``time_scale``: what a client must
+see is wall time, and the dialect writes it (``retry-after``, reset times).
+
+The client side reads responses through the same package (``<dialect>/client.py``), so a
+header name or a body field is written once, next to the code that renders it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import msgspec
+
+from ..model.limits import RateLimitView
+from ..model.provider import Completion, Rejection
+from ..model.vocabulary import RejectionKind
+
+__all__ = ["BadRequest", "ChatCall", "Dialect", "StreamWriter"]
+
+
+class BadRequest(Exception):
+    """A request the API refuses before any model work: a 4xx with the dialect's wording.
+
+    ``param`` and ``code`` are what the provider names in its error body, when it does.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        param: str | None = None,
+        code: str | None = None,
+        status: int = 400,
+        kind: RejectionKind = "invalid_request",
+    ) -> None:
+        super().__init__(message)
+        self.message, self.param, self.code, self.status, self.kind = (
+            message, param, code, status, kind
+        )  # fmt: skip
+
+
+class ChatCall(msgspec.Struct, frozen=True, gc=False):
+    """A parsed chat request: what the brain needs, and what only the dialect reads again."""
+
+    model: str
+    input_tokens: int  # counted by the dialect's rules
+    max_tokens: int | None  # None: the request set none
+    stream: bool
+    messages: Any  # the dialect's own, for its cache prefixes
+    options: Any = None  # the dialect's own rendering options (usage in the stream, ...)
+
+
+class StreamWriter(Protocol):
+    """The events of one streamed response, rendered; the plan executor decides when."""
+
+    def opening(self) -> bytes:
+        """Everything before the first token (a role chunk; message_start, ...)."""
+        ...
+
+    def token(self, piece: str) -> bytes:
+        """One token of the answer."""
+        ...
+
+    def closing(self, delivered: int) -> bytes:
+        """The end of a stream that delivered ``delivered`` tokens: finish, usage, done."""
+        ...
+
+
+class Dialect(Protocol):
+    """One wire format (see the module docstring for how the server uses it)."""
+
+    name: str  # "openai" | "anthropic"
+    chat_path: str
+    request_id_header: str  # the header every response carries its request id in
+
+    def api_key(self, headers: Mapping[str, str]) -> str | None: ...
+
+    def parse_chat(self, raw: bytes) -> ChatCall: ...
+
+    def cache_prefixes(self, messages: Any) -> Sequence[tuple[int, int]]: ...
+
+    def completion(self, c: Completion, call: ChatCall, created: int) -> bytes: ...
+
+    def stream(self, c: Completion, call: ChatCall, created: int) -> StreamWriter: ...
+
+    def ratelimit_headers(
+        self, view: RateLimitView | None, time_scale: float
+    ) -> dict[str, str]: ...
+
+    def rejection(self, r: Rejection, time_scale: float) -> tuple[int, bytes, dict[str, str]]:
+        """(status, body, headers) for a refusal of the brain's."""
+        ...
+
+    def error(
+        self,
+        status: int,
+        kind: RejectionKind,
+        message: str,
+        param: str | None = None,
+        code: str | None = None,
+    ) -> bytes:
+        """An error body for a refusal made outside the brain (a bad body, a wrong path)."""
+        ...
