@@ -34,7 +34,8 @@ from mock_provider.model.provider import build_catalog
 from simulator.client.engine import ClientBrain
 from simulator.config import Scenario
 from simulator.live.driver import LiveDriver, ScenarioClock
-from simulator.live.orchestrate import STOP_GRACE_S, reset_target
+from simulator.live.orchestrate import reset_target
+from simulator.live.stopping import STOP_GRACE_S
 from simulator.live.timing import expected_concurrency
 from simulator.live.transport import LocustTransport
 from simulator.traces import TraceRecord, TraceWriter
