@@ -7,7 +7,7 @@ fires its share of the scenario's arrivals open-loop: a burst really is N reques
 Workers ship their trace records to the master with Locust messages, so traces from every
 host end up in the master's run directory.
 
-Stopping (SIGTERM or Ctrl-C to Locust; the orchestrator sends SIGTERM): Locust fires
+Stopping (Ctrl-C or SIGTERM to Locust; the orchestrator sends SIGINT): Locust fires
 ``quitting`` before it stops its users, and the listener here carries out the stop order
 before anything closes: the driver stops new arrivals, attempts and waits, attempts in flight
 finish (``STOP_GRACE_S`` at most), their records are written (a worker's are sent to the
