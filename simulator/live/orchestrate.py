@@ -351,7 +351,7 @@ class LiveRun:
                     file=self.out,
                 )
         finally:
-            stop_process(proc, LOCUST_EXIT_S, self.stops, signal.SIGINT)  # see stopping.py
+            stop_process(proc, LOCUST_EXIT_S, self.stops, signal.SIGUSR1)  # see stopping.py
             locust_log.close()
             progress.read(self.traces)
             text = progress.line(min(total, (time.time() - epoch) * sc.scale), total)

@@ -4,12 +4,12 @@ Children run in their own sessions, so a terminal's Ctrl-C reaches only ``stampe
 (whether it is sent to the process or to its group). Its handler only notes the signal
 (:class:`StopRequests`), and the run loop, which looks every 0.1 s, carries the stop out:
 
-1. SIGINT to Locust. Its ``quitting`` listener (``locustfile.py``) stops new arrivals,
-   attempts and waits, lets the attempts in flight finish (:data:`STOP_GRACE_S` at most),
-   writes their records (workers ship theirs to the master first) and closes the trace
-   writer; Locust exits. (SIGINT rather than SIGTERM: Locust handles SIGTERM in a greenlet
-   of its own, and its exit from there races its CSV statistics writer against the closing
-   of its files; on SIGINT it shuts down from the main greenlet. Both run the same stop.)
+1. SIGUSR1 to Locust (``locustfile.py``, ``STOP_SIGNAL``): it stops new arrivals, attempts
+   and waits, lets the attempts in flight finish (:data:`STOP_GRACE_S` at most), writes
+   their records (workers ship theirs to the master first), quits as a finished run does
+   and closes the trace writer last; Locust exits. (Not SIGTERM: Locust exits from the
+   greenlet that handles it, racing its CSV writer against the closing of its files. Not
+   SIGINT: KeyboardInterrupt lands in whichever greenlet runs, maybe an attempt in flight.)
 2. Only then is the mock stopped, so every attempt it answered reached the client.
 3. ``run.json`` (``partial: true``), then the CLI writes the partial summary and report.
 
