@@ -51,6 +51,11 @@ def write(tmp_path: Path, text: str) -> str:
          "workload.model", "provider.models.claude-3-5-haiku.dialect"),
         (GOOD + "provider:\n  faults: [{kind: outage, model: gpt-4o-mimi}]\n",
          "provider.faults[0].model", "'*'"),
+        (GOOD + "time_scale: fast\n", "time_scale", "a number above 0 or 'auto'"),
+        (GOOD + "time_scale: 0\n", "time_scale", "a number above 0 or 'auto'"),
+        (GOOD + "time_scale: auto\nprovider:\n  models:\n    gpt-4o-mini: {latency: {network_ms: "
+         "{median: 0}, prefill_ms_per_token: {median: 0}, first_token_ms: {median: 0}, "
+         "decode_ms_per_token: {median: 0}}}\n", "time_scale", "auto needs a model"),
     ],
 )  # fmt: skip
 def test_bad_scenario_exits_2_naming_file_and_field(tmp_path, capsys, text, field, hint):

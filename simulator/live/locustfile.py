@@ -7,11 +7,13 @@ fires its share of the scenario's arrivals open-loop: a burst really is N reques
 Workers ship their trace records to the master with Locust messages, so traces from every
 host end up in the master's run directory.
 
-Stopping (SIGTERM or Ctrl-C to Locust; the orchestrator sends SIGTERM): Locust fires
-``quitting`` before it stops its users, and the listener here carries out the stop order
-before anything closes: the driver stops new arrivals, attempts and waits, attempts in flight
-finish (``STOP_GRACE_S`` at most), their records are written (a worker's are sent to the
-master, which waits for every worker's last batch), and only then is the writer closed.
+Stopping: the orchestrator sends SIGUSR1 (:data:`STOP_SIGNAL`) to Locust (the master), and
+the stop order runs before anything closes: the driver stops new arrivals, attempts and
+waits, attempts in flight finish (``STOP_GRACE_S`` at most), their records are written (a
+worker's are sent to the master, which waits for every worker's last batch); then the runner
+quits as at a normal end, and the writer is closed last. SIGTERM or Ctrl-C to Locust itself
+run the same order from Locust's ``quitting`` event (a Ctrl-C may land in an attempt in
+flight, though: see :func:`_on_stop_signal`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import logging
 import random
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -34,13 +37,15 @@ from mock_provider.model.provider import build_catalog
 from simulator.client.engine import ClientBrain
 from simulator.config import Scenario
 from simulator.live.driver import LiveDriver, ScenarioClock
-from simulator.live.orchestrate import STOP_GRACE_S, reset_target
+from simulator.live.orchestrate import reset_target
+from simulator.live.stopping import STOP_GRACE_S
 from simulator.live.timing import expected_concurrency
 from simulator.live.transport import LocustTransport
 from simulator.traces import TraceRecord, TraceWriter
 from simulator.workload import build_workload
 
 TRACE_MSG, DONE_MSG, STOP_MSG = "stampede_traces", "stampede_done", "stampede_stop"
+STOP_SIGNAL = signal.SIGUSR1  # from the orchestrator (see _on_stop_signal)
 FLUSH_EVERY_S = 0.25
 STARTUP_S = 3.0
 # After the grace period the driver cuts what is still in flight; this is for writing and
@@ -117,6 +122,7 @@ def _on_init(environment: Any, **_: Any) -> None:
         return
     if not opts.stampede_run_dir:
         return
+    gevent.signal_handler(STOP_SIGNAL, _on_stop_signal, environment)
     run_dir = Path(opts.stampede_run_dir)
     opts.stampede_scenario_yaml = (run_dir / "scenario.yaml").read_text()
     scenario_of(opts)  # fail here, not in a worker, if it does not validate
@@ -152,13 +158,9 @@ def _request_stop() -> None:
         RUN.driver.stop()
 
 
-@events.quitting.add_listener
-def _on_quit(environment: Any, **_: Any) -> None:
-    """The stop order (see the module docstring); at a normal end there is nothing to wait for.
-
-    Locust fires ``quitting`` before it stops its users, and may fire it twice (a signal's
-    shutdown, then the main greenlet's): every step is idempotent.
-    """
+def _stop_and_wait(environment: Any) -> None:
+    """Stop this process's share (a master: every worker's) and wait until its last records
+    are written or shipped. Idempotent: at a normal end there is nothing to wait for."""
     runner = environment.runner
     wait_s = STOP_GRACE_S + STOP_MARGIN_S
     if isinstance(runner, MasterRunner):
@@ -171,6 +173,28 @@ def _on_quit(environment: Any, **_: Any) -> None:
         _request_stop()
         if RUN.driver is not None and not RUN.share_done.wait(wait_s):
             logging.warning("stop: the run did not end in %.0f s", wait_s)
+
+
+def _on_stop_signal(environment: Any) -> None:
+    """SIGUSR1, the orchestrator's stop: the stop order, then quit as a finished run does.
+
+    Locust's own SIGTERM shutdown runs in a greenlet and exits from there, racing its CSV
+    statistics writer against the closing of its files; on SIGINT, Python raises
+    KeyboardInterrupt in whichever greenlet is running, which may be an attempt in flight.
+    Here the run is stopped first and Locust then shuts down from its main greenlet.
+    """
+    _stop_and_wait(environment)
+    environment.runner.quit()
+
+
+@events.quitting.add_listener
+def _on_quit(environment: Any, **_: Any) -> None:
+    """The stop order (see the module docstring), then the writer is closed.
+
+    Locust fires ``quitting`` before it stops its users, and may fire it twice (a signal's
+    shutdown, then the main greenlet's): every step is idempotent.
+    """
+    _stop_and_wait(environment)
     if RUN.writer is not None:
         RUN.writer.close()
 

@@ -2,20 +2,9 @@
 
 The parent process owns no event loop and no gevent: it starts the mock (unless ``--target``
 names one), resets it to a shared wall-clock epoch before each strategy, starts Locust on
-``locustfile.py``, tails ``traces.jsonl`` for progress, and stops everything cleanly on
-Ctrl-C or SIGTERM, so every trace recorded so far is kept and the summary still gets written.
-
-The stop order. Children run in their own sessions, so a terminal's Ctrl-C reaches only this
-process (whether it is sent to the process or to its group); its handler only notes the
-signal, and the run loop, which looks every 0.1 s, carries the stop out in order:
-
-1. SIGTERM to Locust. Its ``quitting`` listener stops new arrivals, attempts and waits, lets
-   the attempts in flight finish (:data:`STOP_GRACE_S` at most), writes their records
-   (workers ship theirs to the master first) and closes the trace writer; Locust exits.
-2. Only then is the mock stopped, so every attempt it answered reached the client.
-3. ``run.json`` (``partial: true``), then the CLI writes the partial summary and report.
-
-A second signal while stopping kills Locust at once instead of waiting for it.
+``locustfile.py``, tails ``traces.jsonl`` for progress and timing, and stops everything
+cleanly on Ctrl-C or SIGTERM in the order ``stopping.py`` states, so every trace recorded so
+far is kept and the summary still gets written.
 """
 
 from __future__ import annotations
@@ -29,16 +18,21 @@ import textwrap
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import IO, Any
 
 import yaml
 
 from simulator.config import Scenario
+from simulator.live.stopping import (
+    LOCUST_EXIT_S,
+    STOP_GRACE_S,
+    Interrupted,
+    StopRequests,
+    noting_signals,
+    stop_process,
+)
 from simulator.live.timing import (
     MEASURES,
     STATISTIC,
@@ -63,86 +57,11 @@ __all__ = [
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 STARTUP_MARGIN_S = 2.5  # wall seconds for Locust to start before scenario t=0
-# Wall seconds the attempts in flight at a stop get to finish. The longest planned attempt in
-# the shipped scenarios (a 1,000-token answer at about 18 ms a token, streaming_latency at
-# time scale 5) takes about 4 s of wall time, a 429 or a 503 a few milliseconds; past 5 s,
-# someone who pressed Ctrl-C is kept waiting, and what is still running is cut (recorded as
-# ``run_stopped_in_flight``).
-STOP_GRACE_S = 5.0
-# Then Locust writes or ships its last records and exits; after this it is killed.
-LOCUST_EXIT_S = STOP_GRACE_S + 10.0
-CALIBRATION_TIMEOUT_S = 30.0  # --time-scale auto (simulator/live/calibrate.py: about 8 s)
+CALIBRATION_TIMEOUT_S = 30.0  # --time-scale auto (calibrate.py; 6 s for thundering_herd)
 
 
 class RunError(Exception):
     """The run could not go on (mock did not start, Locust failed): exit status 3."""
-
-
-class Interrupted(Exception):
-    """Ctrl-C or SIGTERM: stop, keep what was recorded, write a partial summary."""
-
-
-class StopRequests:
-    """SIGINT and SIGTERM during a run, noted rather than raised.
-
-    An exception raised from a signal handler can land anywhere, between a fork and the
-    assignment of its ``Popen`` for one, and leave a child running; the run loop looks at
-    ``count`` instead and carries out the stop order (module docstring).
-    """
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.name = ""
-
-    def note(self, signum: int, frame: FrameType | None) -> None:
-        self.count += 1
-        self.name = self.name or signal.Signals(signum).name
-
-    @property
-    def requested(self) -> bool:
-        return self.count > 0
-
-    @property
-    def hurry(self) -> bool:
-        """A second signal: kill children instead of waiting for them."""
-        return self.count > 1
-
-    def check(self) -> None:
-        if self.count:
-            raise Interrupted(self.name)
-
-
-@contextmanager
-def _noting_signals(stops: StopRequests) -> Iterator[None]:
-    old = {s: signal.signal(s, stops.note) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-
-def _stop(
-    proc: subprocess.Popen[Any], timeout: float = 15.0, stops: StopRequests | None = None
-) -> None:
-    """SIGTERM (Locust and the mock both shut down gracefully on it), then SIGKILL.
-
-    Waits ``timeout`` seconds, less if a second Ctrl-C asks to hurry.
-    """
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while proc.poll() is None and time.monotonic() < deadline:
-        if stops is not None and stops.hurry:
-            break
-        try:
-            proc.wait(0.1)
-        except subprocess.TimeoutExpired:
-            continue
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait(5)
 
 
 class MockProcess:
@@ -171,7 +90,7 @@ class MockProcess:
         self.host = self.base_url.removesuffix("/v1")
 
     def stop(self) -> None:
-        _stop(self.proc)
+        stop_process(self.proc)
         self._log.close()
 
 
@@ -450,7 +369,7 @@ class LiveRun:
                     file=self.out,
                 )
         finally:
-            _stop(proc, LOCUST_EXIT_S, self.stops)
+            stop_process(proc, LOCUST_EXIT_S, self.stops, signal.SIGUSR1)  # see stopping.py
             locust_log.close()
             progress.read(self.traces)
             text = progress.line(min(total, (time.time() - epoch) * sc.scale), total)
@@ -486,7 +405,7 @@ def run_live(run: LiveRun, expected: int) -> None:
     write_scenario(run.scenario, run.run_dir)
     run.write_run_info(started)
     mock: MockProcess | None = None
-    with _noting_signals(run.stops):
+    with noting_signals(run.stops):
         try:
             if run.target:
                 host = run.target.rstrip("/").removesuffix("/v1")
