@@ -324,3 +324,27 @@ def test_compare_warns_when_settings_differ_and_marks_changes(tmp_path: Path) ->
     assert naive.rstrip().endswith("worse")
     html = (tmp_path / "c.html").read_text()
     assert 'class="worse"' in html and "the runs differ" in html
+
+
+def test_live_timing_and_run_warnings_are_on_the_page(tmp_path: Path) -> None:
+    run = make_run(tmp_path)
+    info = json.loads((run / "run.json").read_text())
+    spread = {"p50": 5.0, "p95": 9.0, "max": 12.0}
+    slow = {"p50": 45.0, "p95": 90.0, "max": 120.0}
+    info["timing"] = {
+        "statistic": "p50",
+        "bound_ms": 20.0,
+        "strategies": {
+            "naive": {"mock_ms": spread, "lag_ms": slow, "excess_ms": slow},
+            "jitter": {"mock_ms": spread, "lag_ms": spread, "excess_ms": spread},
+        },
+    }
+    info["warnings"] = [{"source": "timing", "message": "naive: live timing drifted"}]
+    info["preflight"] = [{"level": "warning", "field": "provider.models.x", "message": "no rpm"}]
+    (run / "run.json").write_text(json.dumps(info))
+    html = build_report(run).html_path.read_text()
+    assert "<h2>Live timing</h2>" in html
+    assert html.count('class="worse"') == 2  # naive's lag and excess are past the 20 ms bound
+    assert "naive: live timing drifted" in html and "provider.models.x: no rpm" in html
+    # the warnings come before the verdict: the first screen
+    assert html.index("Read before the numbers") < html.index('class="winner"')

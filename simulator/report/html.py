@@ -29,6 +29,7 @@ from simulator.report.page_parts import (
     dashboards,
     embedded_png,
     metric_definitions,
+    timing_section,
     verdict_table,
 )
 from simulator.report.plots import render_all
@@ -209,6 +210,8 @@ def render_page(
         + comparison_table(summary, strategies, ranking)
         + metric_definitions()
     )
+    if timing := timing_section(info, strategies):
+        body.append("<h2>Live timing</h2>" + timing)
     found = alerts(summary, strategies, baseline)
     body.append("<h2>Alerts</h2>")
     body.append(

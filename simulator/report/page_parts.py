@@ -27,6 +27,7 @@ __all__ = [
     "group_grid",
     "metric_definitions",
     "strategy_table",
+    "timing_section",
     "verdict_table",
 ]
 
@@ -275,3 +276,52 @@ def metric_definitions() -> str:
         for n, m in METRICS.items()
     )
     return f"<details><summary>Metric definitions</summary><dl>{items}</dl></details>"
+
+
+_TIMING_MEASURES = (
+    ("mock_ms", "mock handling"),
+    ("lag_ms", "client lag"),
+    ("excess_ms", "attempt excess"),
+)
+
+
+def timing_section(info: Mapping[str, Any], strategies: Sequence[str]) -> str:
+    """How far the live run's timing drifted (``run.json``'s ``timing``), against its bound.
+
+    Empty for a run without timing figures (an old run folder, or one not run live).
+    """
+    timing = info.get("timing") or {}
+    per = timing.get("strategies") or {}
+    if not per:
+        return ""
+    bound = timing.get("bound_ms")
+    stat = timing.get("statistic", "p50")
+    rows = []
+    for s in strategies:
+        figures = per.get(s) or {}
+        cells: list[str | tuple[str, str]] = []
+        for key, _ in _TIMING_MEASURES:
+            spread = figures.get(key)
+            if not spread:
+                cells.append("–")
+                continue
+            over = bound is not None and spread.get(stat, 0.0) > bound
+            text = f"{spread['p50']:,.0f} / {spread['p95']:,.0f} ms"
+            cells.append((text, "worse" if over else ""))
+        rows.append((s, cells))
+    head = ["strategy", *(f"{title} (p50 / p95)" for _, title in _TIMING_MEASURES)]
+    scale = info.get("time_scale")
+    auto = info.get("time_scale_auto") or {}
+    chosen = f" chosen by calibration: {auto.get('reason')}" if auto.get("reason") else ""
+    rule = (
+        f"The host adds wall time of its own, which a run at time scale {scale} reads back "
+        f"{scale} times larger. A strategy's timing is faithful when the {stat} of each "
+        f"measure is within {bound:,.0f} ms, half the shortest latency of the models its "
+        "clients call; red cells are past it, and their numbers may depend on the time scale."
+        if bound is not None
+        else "No model the clients call has a network latency, so no bound applies."
+    )
+    return (
+        f'<p class="note">Time scale {escape(str(scale))}.{escape(chosen)} {escape(rule)}</p>'
+        + strategy_table(head, rows)
+    )
