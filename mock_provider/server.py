@@ -1,11 +1,12 @@
 """The mock provider's HTTP face: generic aiohttp handlers over the provider brain.
 
 One handler per route, whatever the wire format: it takes the key and reads the body through
-the route's dialect (``mock_provider.dialects``), asks the brain with scenario time from
-:class:`ScenarioClock`, and renders the answer through the dialect again, executing the
-timing plan with real sleeps divided by ``time_scale`` (:func:`_stream` is the plan executor
-for streams). A refusal, a malformed request or a bug of ours is answered in the dialect's own
-error shape, never an aiohttp error page, and never stops the server.
+the route's dialect (``mock_provider.dialects``), asks the brain at the scenario time of its
+:class:`~mock_provider.clock.WallClock`, and renders the answer through the dialect again,
+executing the timing plan with real sleeps the clock converts to wall time (:func:`_stream`
+is the plan executor for streams). A refusal, a malformed request or a bug of ours is
+answered in the dialect's own error shape, never an aiohttp error page, and never stops the
+server.
 """
 
 from __future__ import annotations
@@ -25,39 +26,20 @@ from aiohttp import web
 
 from mock_provider.config import ProviderConfig
 
+from .clock import WallClock
 from .dialects import DIALECTS, BadRequest, ChatCall, Dialect
 from .dialects import openai as oai
 from .model.provider import ChatRequest, Completion, EmbedRequest, Provider, Rejection
 from .plan_header import PLAN_HEADER, plan_ms_text
 
-__all__ = ["APP_STATE", "MockState", "ScenarioClock", "create_app"]
-
-
-class ScenarioClock:
-    """Scenario seconds since the last reset: wall seconds times ``time_scale``."""
-
-    def __init__(self, time_scale: float = 1.0) -> None:
-        self.time_scale = time_scale
-        self.reset()
-
-    def reset(self, epoch: float | None = None) -> None:
-        """Restart scenario time at 0 now, or at the wall time ``epoch`` (``time.time()``)."""
-        self._t0 = time.monotonic()
-        if epoch is not None:
-            self._t0 += epoch - time.time()
-
-    def now(self) -> float:
-        return (time.monotonic() - self._t0) * self.time_scale
-
-    def wall(self, scenario_seconds: float) -> float:
-        return scenario_seconds / self.time_scale
+__all__ = ["APP_STATE", "MockState", "create_app"]
 
 
 @dataclass
 class MockState:
     cfg: ProviderConfig
     provider: Provider
-    clock: ScenarioClock
+    clock: WallClock
     log: IO[str] | None = None
     # Responses by (path, model, status). A plain dict, not a Counter: Counter defines
     # __delitem__ in Python, which puts every store into it through a slow generic slot.
@@ -473,7 +455,7 @@ def setup_routes(app: web.Application) -> None:
 def create_app(cfg: ProviderConfig, request_log: str | Path | None = None) -> web.Application:
     """The mock as an aiohttp app (tests mount it with ``aiohttp_client``)."""
     app = web.Application(client_max_size=cfg.max_body_bytes)
-    clock = ScenarioClock(cfg.time_scale)
+    clock = WallClock(cfg.time_scale)
     app[APP_STATE] = MockState(cfg, Provider(cfg, clock.now()), clock)
 
     async def request_log_ctx(app: web.Application) -> Any:

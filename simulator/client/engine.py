@@ -110,9 +110,11 @@ class ClientBrain:
         final: Outcome | None = None
         model = chain[0]
 
+        charged = 0.0  # the answered attempt's cost, until an event or the result carries it
+
         def done(success: bool, error: str | None) -> RequestResult:
             used = model if success and model != chain[0] else None
-            return RequestResult(success, model, attempts, used, error, cost, slept, final)
+            return RequestResult(success, model, attempts, used, error, cost, slept, final, charged)
 
         refusal = check_input(req.input_tokens, cfg.guards)
         if refusal is not None:
@@ -156,10 +158,11 @@ class ClientBrain:
                     hold = estimate_cost(m, req.input_tokens, max_tokens)
                     held_at = now
                     ledger.charge(user, feature, held_at, hold)
-                outcome = _expect((yield Send(spec, pending)), Outcome)
+                outcome = _expect((yield Send(spec, pending, charged)), Outcome)
                 pending, now, final = 0.0, outcome.now, outcome
                 c = attempt_cost(m, outcome)
                 cost += c
+                charged = c
                 if budgeted:
                     ledger.charge(user, feature, held_at, c - hold)
                 if shared:
@@ -175,7 +178,9 @@ class ClientBrain:
                 if backoff is not None:
                     if now + backoff.seconds > deadline:
                         return done(False, "total_timeout")
-                    now = _expect((yield Sleep(backoff.seconds, backoff.reason)), Woke).now
+                    sleep = Sleep(backoff.seconds, backoff.reason, charged)
+                    charged = 0.0
+                    now = _expect((yield sleep), Woke).now
                     pending += backoff.seconds
                     slept += backoff.seconds
                     prev = backoff.seconds

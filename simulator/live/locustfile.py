@@ -33,10 +33,11 @@ from locust import FastHttpUser, events, task
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
+from mock_provider.clock import WallClock
 from mock_provider.model.provider import build_catalog
 from simulator.client.engine import ClientBrain
 from simulator.config import Scenario
-from simulator.live.driver import LiveDriver, ScenarioClock
+from simulator.live.driver import LiveDriver
 from simulator.live.orchestrate import reset_target
 from simulator.live.stopping import STOP_GRACE_S
 from simulator.live.timing import expected_concurrency
@@ -210,8 +211,9 @@ class StampedeUser(FastHttpUser):
         sc = scenario_of(opts)
         self.strategy = opts.stampede_strategy or next(iter(sc.strategies))
         timeouts = sc.strategies[self.strategy].timeouts
-        self.connection_timeout = timeouts.connect_s / sc.scale
-        self.network_timeout = timeouts.read_s / sc.scale
+        clock = WallClock(sc.scale)  # only to convert: each run's own clock is in run_share
+        self.connection_timeout = clock.wall(timeouts.connect_s)
+        self.network_timeout = clock.wall(timeouts.read_s)
         super().__init__(environment)
 
     @task
@@ -224,7 +226,7 @@ class StampedeUser(FastHttpUser):
         workload = build_workload(sc.workload, sc.seed, sc.duration)
         mine_open = [r for r in workload.open_loop if r.seq % workers == worker]
         mine_closed = [u for i, u in enumerate(workload.closed_loop) if i % workers == worker]
-        clock = ScenarioClock(opts.stampede_epoch or time.time(), sc.scale)
+        clock = WallClock(sc.scale, opts.stampede_epoch or time.time())
         brain = ClientBrain(
             sc.strategies[self.strategy],
             build_catalog(sc.provider),
@@ -241,7 +243,7 @@ class StampedeUser(FastHttpUser):
                     sink.flush()
 
             flusher = gevent.spawn(flush_forever)
-        transport = LocustTransport(self.client, clock.now, sc.scale)
+        transport = LocustTransport(self.client, clock)
         # Connections for the busiest moment of this share, opened before t=0.
         busiest = -(-expected_concurrency(sc, workload) // workers)
         transport.warm_up(busiest, max(0.0, clock.wall_until(0.0) - 0.1))
@@ -250,7 +252,7 @@ class StampedeUser(FastHttpUser):
             self.environment.events.request.fire(
                 request_type="LOGICAL",
                 name=self.strategy,
-                response_time=rec.latency_ms / sc.scale,
+                response_time=clock.wall(rec.latency_ms),  # wall ms, as Locust counts
                 response_length=0,
                 exception=None if rec.success else Exception(rec.error),
                 context={},

@@ -24,6 +24,7 @@ from typing import IO, Any
 
 import yaml
 
+from mock_provider.clock import WallClock
 from simulator.config import Scenario
 from simulator.live.stopping import (
     LOCUST_EXIT_S,
@@ -318,7 +319,7 @@ class LiveRun:
 
     def _locust_cmd(self, host: str, strategy: str, epoch: float) -> list[str]:
         sc = self.scenario
-        wall = (sc.duration + sc.drain) / sc.scale + STARTUP_MARGIN_S + 10
+        wall = WallClock(sc.scale).wall(sc.duration + sc.drain) + STARTUP_MARGIN_S + 10
         n = self.workers
         cmd = [
             sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
@@ -350,6 +351,7 @@ class LiveRun:
             env=env,
         )
         progress = Progress(strategy, expected)
+        clock = WallClock(sc.scale, epoch)
         total = sc.duration + sc.drain
         tty = self.out.isatty()
         last_print = 0.0
@@ -359,7 +361,7 @@ class LiveRun:
                 progress.read(self.traces)
                 now = time.time()
                 if tty or now - last_print >= 5.0:
-                    text = progress.line((now - epoch) * sc.scale, total)
+                    text = progress.line(clock.now(), total)
                     print("\r" + text if tty else text, end="" if tty else "\n", file=self.out)
                     self.out.flush()
                     last_print = now
@@ -372,7 +374,7 @@ class LiveRun:
             stop_process(proc, LOCUST_EXIT_S, self.stops, signal.SIGUSR1)  # see stopping.py
             locust_log.close()
             progress.read(self.traces)
-            text = progress.line(min(total, (time.time() - epoch) * sc.scale), total)
+            text = progress.line(min(total, clock.now()), total)
             print(("\r" if tty else "") + text, file=self.out)
             self._record_timing(strategy, progress.timing, log_offset)
         self.stops.check()
