@@ -168,8 +168,8 @@ def driver_us_per_request(requests: int) -> float:
     from simulator.client.engine import ClientBrain
     from simulator.client.events import AttemptSpec, Outcome
     from simulator.live.driver import LiveDriver
-    from simulator.live.wire import build_call
     from simulator.traces import TraceWriter
+    from simulator.wire import build_call
 
     class FixedTransport:
         def __init__(self, now: object) -> None:

@@ -21,8 +21,8 @@ from simulator.client.engine import ClientBrain
 from simulator.config import ClientConfig, RetryConfig
 from simulator.live.driver import LiveDriver
 from simulator.live.transport import LocustTransport
-from simulator.live.wire import build_call
 from simulator.traces import TraceWriter
+from simulator.wire import build_call
 from simulator.workload import LogicalRequest
 
 MESSAGES = (("system", "You are a helpful assistant."), ("user", "Summarise the plan in a line."))

@@ -28,8 +28,8 @@ from simulator.live.timing import (
     shortest_latency,
 )
 from simulator.live.transport import LocustTransport
-from simulator.live.wire import read_headers
 from simulator.traces import TraceRecord
+from simulator.wire import read_headers
 from simulator.workload import LogicalRequest
 
 

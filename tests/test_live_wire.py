@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from simulator.client.events import AttemptSpec
-from simulator.live.wire import SSEReader, build_call, read_body, read_headers
+from simulator.wire import SSEReader, build_call, read_body, read_headers
 
 
 def spec(**kw: object) -> AttemptSpec:

@@ -20,8 +20,7 @@ import gevent
 
 from mock_provider.clock import WallClock
 from simulator.client.events import AttemptSpec, Outcome
-
-from .wire import HttpCall, ResponseFacts, SSEReader, build_call, read_body, read_headers
+from simulator.wire import HttpCall, ResponseFacts, SSEReader, build_call, read_body, read_headers
 
 __all__ = ["WARM_UP_PATH", "LocustTransport"]
 

@@ -1,6 +1,6 @@
 """The client side of OpenAI's format: the request an attempt sends, what its response says.
 
-The live driver (``simulator/live/wire.py``) reads OpenAI responses through here. Header
+The simulator (``simulator/wire.py``) reads OpenAI responses through here. Header
 names and body fields are the ones the mock's renderers in this package write, so each is
 spelled once. Finish reasons come back in the article's trace words, which for OpenAI are its
 own (``stop``, ``length``, ``tool_calls``).
