@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import yaml
-
 from mock_provider.clock import WallClock
 from simulator.config import Scenario
 from simulator.live.stopping import (
@@ -43,6 +41,7 @@ from simulator.live.timing import (
     read_mock_log,
     shortest_latency,
 )
+from simulator.run_folder import RunError, write_scenario
 
 __all__ = [
     "STOP_GRACE_S",
@@ -59,10 +58,6 @@ __all__ = [
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 STARTUP_MARGIN_S = 2.5  # wall seconds for Locust to start before scenario t=0
 CALIBRATION_TIMEOUT_S = 30.0  # --time-scale auto (calibrate.py; 6 s for thundering_herd)
-
-
-class RunError(Exception):
-    """The run could not go on (mock did not start, Locust failed): exit status 3."""
 
 
 class MockProcess:
@@ -390,12 +385,6 @@ def with_time_scale(sc: Scenario, time_scale: float) -> Scenario:
     """The scenario at ``time_scale``, for its clients and its mock alike."""
     provider = sc.provider.model_copy(update={"time_scale": time_scale})
     return sc.model_copy(update={"time_scale": time_scale, "provider": provider})
-
-
-def write_scenario(sc: Scenario, run_dir: Path) -> None:
-    """The effective scenario (overrides applied): what Locust processes and reports read."""
-    data = sc.model_dump(mode="json", exclude_unset=True)  # re-validates: no ignored fields
-    (run_dir / "scenario.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def run_live(run: LiveRun, expected: int) -> None:

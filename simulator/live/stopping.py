@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
+from simulator.run_folder import Interrupted
+
 __all__ = [
     "LOCUST_EXIT_S",
     "STOP_GRACE_S",
@@ -43,10 +45,6 @@ __all__ = [
 STOP_GRACE_S = 5.0
 # Then Locust writes or ships its last records and exits; after this it is killed.
 LOCUST_EXIT_S = STOP_GRACE_S + 10.0
-
-
-class Interrupted(Exception):
-    """Ctrl-C or SIGTERM: stop, keep what was recorded, write a partial summary."""
 
 
 class StopRequests:

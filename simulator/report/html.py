@@ -178,8 +178,8 @@ def render_page(
     baseline = scenario.get("baseline") or (strategies[0] if strategies else None)
     facts = ", ".join(
         f"{k} {info[k]}"
-        for k in ("seed", "seeds", "time_scale", "started", "duration_s")
-        if k in info
+        for k in ("mode", "seed", "seeds", "time_scale", "started", "duration_s")
+        if info.get(k) is not None
     )
     body = [f"<h1>llm-stampede report: {escape(name)}</h1>"]
     if scenario.get("description"):
