@@ -30,9 +30,10 @@ from mock_provider.dialects.openai.tokens import cache_prefixes, count_chat_toke
 from mock_provider.model.cache import PromptCache
 from mock_provider.model.catalog import Dist, LatencyProfile, build_catalog
 from mock_provider.model.faults import FaultSchedule
-from mock_provider.model.latency import RequestRandom, draw_plan
+from mock_provider.model.latency import draw_plan
 from mock_provider.model.limits import Limited, LimitState, RateLimitView, format_go_duration
 from mock_provider.model.provider import ChatRequest, Completion, Decision, Provider, Rejection
+from mock_provider.model.randomness import RequestRandom
 from mock_provider.model.tokens import ENCODING_NAME
 
 KEY = "sk-test"

@@ -36,7 +36,6 @@ from .catalog import ModelSpec, build_catalog
 from .faults import FaultSchedule
 from .latency import (
     REFUSAL_NETWORK_S,
-    RequestRandom,
     TimingPlan,
     draw_network,
     draw_plan,
@@ -44,6 +43,7 @@ from .latency import (
 )
 from .limits import Limited, LimitState, RateLimitView
 from .memo import fill
+from .randomness import RequestRandom
 from .tokens import count_text, token_pieces
 from .vocabulary import END, MAX_TOKENS, FinishReason, RejectionKind
 
@@ -293,7 +293,7 @@ class Provider:
         if natural is None:
             assert rng is not None
             d = self.cfg.output_tokens
-            natural = max(1, round(d.median * math.exp(d.spread * rng.gen.standard_normal())))
+            natural = max(1, round(d.median * math.exp(d.spread * rng.standard_normal())))
         cap = spec.max_output_tokens
         if max_tokens and max_tokens < cap:
             cap = max_tokens
