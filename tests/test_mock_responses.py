@@ -7,6 +7,7 @@ import pytest
 
 from mock_provider.dialects.openai.tokens import count_chat_tokens
 from mock_provider.model.tokens import count_text
+from mock_provider.plan_header import PLAN_HEADER
 from tests.test_mock_sdk import MESSAGES, fast_cfg
 
 INSTRUCTIONS = "You are terse."
@@ -56,6 +57,7 @@ def test_create_plain_has_output_text_usage_and_id(mock_server):
     assert response.instructions == INSTRUCTIONS
     for name in ("x-request-id", "x-ratelimit-limit-requests", "x-ratelimit-remaining-tokens"):
         assert raw.headers.get(name), name
+    assert raw.headers[PLAN_HEADER] == "0"  # the mock's planned latency: none at all here
 
 
 def test_input_items_are_billed_like_the_same_chat(mock_server):
@@ -152,6 +154,7 @@ def test_429_on_the_responses_path_shares_the_chat_limits(mock_server):
     assert h["x-ratelimit-remaining-requests"] == "0"
     assert int(h["retry-after"]) >= 1
     assert h.get("x-request-id")
+    assert PLAN_HEADER in h  # a refusal states its planned round trip too
     # and a chat completion is refused by the same bucket
     with pytest.raises(openai.RateLimitError):
         client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=5)
