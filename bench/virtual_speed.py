@@ -5,9 +5,10 @@
 Three ways to run the same herd (a burst of ``--requests`` logical requests against an RPM
 limit, full jitter, the provider brain as the transport), in one process, one after another:
 
-- **bare loop**: each logical request's client generator stepped to its end, alone, with the
-  provider brain called for each attempt; no event queue, no interleaving, no traces. What
-  the brains themselves cost: the limit for any driver.
+- **bare loop**: the same steps as the driver takes, in the order it takes them (recorded once,
+  untimed), as a plain loop over a list: each client generator stepped, the provider brain
+  called for each attempt; no event queue, no traces. What the brains themselves cost: the
+  limit for any driver.
 - **virtual driver**: ``simulator.virtual.driver.VirtualDriver``, every request interleaved
   in virtual time, trace rows written to a file as a run writes them.
 - **SimPy**: the same brains and runner, each request a SimPy process.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import heapq
 import random
 import resource
 import sys
@@ -89,24 +91,66 @@ def world(n: int) -> tuple[ClientBrain, ProviderTransport]:
     return brain, ProviderTransport(Provider(cfg, 0.0))
 
 
-def bare_loop(reqs: list[LogicalRequest]) -> int:
-    """Each request's generator to its end, alone: the brains' own cost."""
+Step = tuple[int, int, float, float]  # (kind, request index, time, seconds slept)
+
+
+def schedule(reqs: list[LogicalRequest]) -> list[Step]:
+    """The order in which the driver steps requests, recorded once (not timed): a copy of
+    ``VirtualDriver.run_schedule``'s loop that writes down each step instead of keeping a
+    heap for the replay."""
+    brain, transport = world(len(reqs))
+    rec = TraceRecorder("order", brain.catalog, NullSink(), virtual_stamp)
+    heap: list[tuple[float, int, int, int, float]] = [
+        (r.at, i, 0, i, 0.0) for i, r in enumerate(reqs)
+    ]
+    heapq.heapify(heap)
+    runners: dict[int, RequestRunner] = {}
+    pending: dict[int, tuple[Any, float]] = {}
+    order: list[Step] = []
+    seq = len(reqs)
+    while heap:
+        t, _, kind, i, seconds = heapq.heappop(heap)
+        order.append((kind, i, t, seconds))
+        if kind == 0:
+            runners[i] = RequestRunner(brain, reqs[i], rec, t, reqs[i].at)
+            event = runners[i].begin()
+        elif kind == 1:
+            outcome, t0 = pending.pop(i)
+            event = runners[i].answered(outcome, t0)
+        else:
+            event = runners[i].woke(t, seconds)
+        if event is None:
+            continue
+        if isinstance(event, Send):
+            outcome = transport.send(event.attempt, t)
+            pending[i] = (outcome, t)
+            heapq.heappush(heap, (outcome.now, seq, 1, i, 0.0))
+        else:
+            heapq.heappush(heap, (t + event.seconds, seq, 2, i, event.seconds))
+        seq += 1
+    return order
+
+
+def bare_loop(reqs: list[LogicalRequest], order: list[Step]) -> int:
+    """The same steps in the recorded order, as a plain loop: no event queue, no traces.
+    What the brains themselves cost: the limit for any driver."""
     brain, transport = world(len(reqs))
     rec = TraceRecorder("bare", brain.catalog, NullSink(), virtual_stamp)
+    runners: dict[int, RequestRunner] = {}
+    pending: dict[int, tuple[Any, float]] = {}
     attempts = 0
-    for req in reqs:
-        runner = RequestRunner(brain, req, rec, req.at, req.at)
-        event = runner.begin()
-        now = req.at
-        while event is not None:
-            if isinstance(event, Send):
-                outcome = transport.send(event.attempt, now)
-                attempts += 1
-                event = runner.answered(outcome, now)
-                now = outcome.now
-            else:
-                now += event.seconds
-                event = runner.woke(now, event.seconds)
+    for kind, i, t, seconds in order:
+        if kind == 0:
+            runners[i] = RequestRunner(brain, reqs[i], rec, t, reqs[i].at)
+            event = runners[i].begin()
+        elif kind == 1:
+            outcome, t0 = pending.pop(i)
+            event = runners[i].answered(outcome, t0)
+        else:
+            event = runners[i].woke(t, seconds)
+        if isinstance(event, Send):
+            pending[i] = (transport.send(event.attempt, t), t)
+            attempts += 1
     return attempts
 
 
@@ -167,8 +211,9 @@ def main() -> int:
     args = ap.parse_args()
     reqs = workload(args.requests)
     print(f"herd of {len(reqs):,} logical requests, full jitter, RPM {args.requests // 3:,}")
+    order = schedule(reqs)
     with tempfile.TemporaryDirectory() as tmp:
-        bare = timed("bare loop", lambda: bare_loop(reqs))
+        bare = timed("bare loop", lambda: bare_loop(reqs, order))
         drv = timed("virtual driver", lambda: driver(reqs, Path(tmp) / "traces.jsonl"))
         sim = timed("SimPy", lambda: simpy_driven(reqs))
     print(f"driver / bare loop = {drv / bare:.2f} (target >= 0.7)")

@@ -71,11 +71,17 @@ def wall_stamp(now: float) -> str:
 _VIRTUAL_EPOCH = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
 
 
+_virtual_second: list[Any] = [None, ""]  # as _second, for virtual time
+
+
 def virtual_stamp(now: float) -> str:
     """A virtual run's timestamp: scenario time from a fixed epoch, so that the same seed
     writes the same bytes whenever it runs."""
     sec, ms = divmod(round((_VIRTUAL_EPOCH + now) * 1000), 1000)
-    return datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{ms:03d}+00:00"
+    if _virtual_second[0] != sec:
+        _virtual_second[0] = sec
+        _virtual_second[1] = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{_virtual_second[1]}.{ms:03d}+00:00"
 
 
 class TraceRecorder:

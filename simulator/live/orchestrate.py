@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -88,6 +89,13 @@ class MockProcess:
     def stop(self) -> None:
         stop_process(self.proc)
         self._log.close()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def reset_target(host: str, epoch: float, time_scale: float | None = None) -> bool:
@@ -325,7 +333,12 @@ class LiveRun:
             "--stampede-epoch", repr(epoch), "--stampede-workers", str(n),
         ]  # fmt: skip
         if n > 1:
-            cmd += ["--processes", str(n)]
+            # Locust's master binds every interface on port 5557 by default: loopback only,
+            # and a free port, so two runs on one machine do not collide.
+            port = str(free_port())
+            cmd += ["--processes", str(n), "--master-bind-host", "127.0.0.1",
+                    "--master-bind-port", port, "--master-host", "127.0.0.1",
+                    "--master-port", port]  # fmt: skip
         return cmd
 
     def run_strategy(self, host: str, strategy: str, expected: int) -> None:
