@@ -23,12 +23,14 @@ from simulator.report.metrics import (
     strategies_in_order,
     summarize,
 )
+from simulator.report.optimum import burst_optimum, efficiencies
 from simulator.report.page_parts import (
     CSS,
     comparison_table,
     dashboards,
     embedded_png,
     metric_definitions,
+    optimum_section,
     timing_section,
     verdict_table,
 )
@@ -137,6 +139,12 @@ def build_report(run_dir: str | Path) -> ReportResult:
     summary["objective"] = objective.as_dict()
     summary["winner"] = winner_record(ranking)
     summary["verdict"] = verdict_lines(summary, ranking)
+    optimum = burst_optimum(scenario)
+    if optimum is not None:
+        summary["optimum"] = {
+            **optimum.as_dict(),
+            "efficiency": efficiencies(optimum, summary, strategies),
+        }
     verdicts = evaluate(thresholds, summary)
     plots = render_all(df, strategies, run_dir / "plots", summary, scenario)
     del df
@@ -210,6 +218,10 @@ def render_page(
         + comparison_table(summary, strategies, ranking)
         + metric_definitions()
     )
+    if (optimum := burst_optimum(scenario)) is not None:
+        body.append(
+            "<h2>The best any client could do</h2>" + optimum_section(optimum, summary, strategies)
+        )
     if timing := timing_section(info, strategies):
         body.append("<h2>Live timing</h2>" + timing)
     found = alerts(summary, strategies, baseline)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.report.metrics import METRICS
+from simulator.report.optimum import BurstOptimum, efficiencies
 from simulator.report.tables import COMPARISON_COLUMNS, DETAIL_COLUMNS, shown_columns
 from simulator.report.thresholds import Verdict
 from simulator.report.units import format_value
@@ -26,6 +27,7 @@ __all__ = [
     "embedded_png",
     "group_grid",
     "metric_definitions",
+    "optimum_section",
     "strategy_table",
     "timing_section",
     "verdict_table",
@@ -325,3 +327,37 @@ def timing_section(info: Mapping[str, Any], strategies: Sequence[str]) -> str:
         f'<p class="note">Time scale {escape(str(scale))}.{escape(chosen)} {escape(rule)}</p>'
         + strategy_table(head, rows)
     )
+
+
+def optimum_section(
+    optimum: BurstOptimum, summary: Mapping[str, Any], strategies: Sequence[str]
+) -> str:
+    """Each strategy's makespan and p95 beside the best any client could do (``optimum``)."""
+    eff = efficiencies(optimum, summary, strategies)
+    per = summary["strategies"]
+    rows = []
+    for s in strategies:
+        m = per.get(s, {})
+        e = eff[s]
+        rows.append(
+            (
+                s,
+                [
+                    format_value("makespan_s", m.get("makespan_s")),
+                    "–" if e["makespan"] is None else f"{e['makespan']:.2f}",
+                    format_value("p95_latency_ms", m.get("p95_latency_ms")),
+                    "–" if e["p95"] is None else f"{e['p95']:.2f}",
+                ],
+            )
+        )
+    head = ["strategy", "makespan", "efficiency", "p95 latency", "efficiency"]
+    intro = (
+        f"A burst of {optimum.n:,} on a limit of {optimum.capacity:,} requests a minute: "
+        f"{optimum.capacity:,} get in at once and the rest at {optimum.refill_per_s:g} a "
+        f"second, so no client finishes before "
+        f"{format_value('makespan_s', optimum.makespan_s)}, or has a p95 below "
+        f"{format_value('p95_latency_ms', optimum.p95_latency_ms)} (each answer's own time "
+        "aside). Efficiency is that optimum over what the strategy took: 1.00 is the best any "
+        "client could do; a strategy that gave up on part of the burst has none."
+    )
+    return f'<p class="note">{escape(intro)}</p>' + strategy_table(head, rows)
