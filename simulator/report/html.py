@@ -135,6 +135,9 @@ def build_report(run_dir: str | Path) -> ReportResult:
     objective = parse_objective(scenario.get("objective"), scenario_file)
     summary = summarize(df, strategies, partial=partial)
     summary["not_run"] = [s for s in planned if s not in strategies]
+    summary["streaming"] = {
+        s: bool(((scenario.get("strategies") or {}).get(s) or {}).get("stream")) for s in strategies
+    }
     ranking = rank(summary, strategies, objective)
     summary["objective"] = objective.as_dict()
     summary["winner"] = winner_record(ranking)
