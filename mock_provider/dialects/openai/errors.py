@@ -42,6 +42,7 @@ _SERVER_ERRORS = {
     502: "Bad gateway.",
     503: "The server is overloaded or not ready yet.",
     504: "Gateway timeout. The request took too long to complete.",
+    529: "The engine is currently overloaded, please try again later.",  # Anthropic's status
 }
 
 
