@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
-from . import openai
+from . import anthropic, openai
 from .protocol import BadRequest, ChatCall, Dialect, StreamWriter
 
 __all__ = ["DIALECTS", "BadRequest", "ChatCall", "Dialect", "StreamWriter"]
 
-DIALECTS: dict[str, Dialect] = {openai.DIALECT.name: openai.DIALECT}
+DIALECTS: dict[str, Dialect] = {d.name: d for d in (openai.DIALECT, anthropic.DIALECT)}

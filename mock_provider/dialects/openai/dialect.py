@@ -103,3 +103,6 @@ class OpenAIDialect:
         code: str | None = None,
     ) -> bytes:
         return _encode(error_body(message, error_type(kind), param, code))
+
+    def with_request_id(self, body: bytes, request_id: str) -> bytes:
+        return body  # OpenAI's error bodies carry no request id (the header does)
