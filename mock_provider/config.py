@@ -151,6 +151,9 @@ class ModelConfig(StrictModel):
     itpm: int | None = Field(None, gt=0)  # Anthropic models: input tokens per minute
     otpm: int | None = Field(None, gt=0)  # Anthropic models: output tokens per minute
     max_in_flight: int | None = Field(None, gt=0)
+    # Keys allowed to call this model (empty: every key the provider accepts); any other
+    # key gets a 403 (permission_error).
+    api_keys: list[str] = Field(default_factory=list)
 
 
 class FaultWindowConfig(StrictModel):

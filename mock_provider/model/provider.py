@@ -284,23 +284,12 @@ class Provider:
                 404, "model_not_found", {"model": model, "dialect": spec.dialect}, None,
                 latency_s=REFUSAL_NETWORK_S,
             )  # fmt: skip
-        wanted = max_tokens or 0
-        if input_tokens + wanted > spec.context_window:
-            return Rejection(
-                400,
-                "context_length",
-                {
-                    "limit": spec.context_window,
-                    "input": input_tokens,
-                    "output": wanted,
-                    "total": input_tokens + wanted,
-                },
-                self._view(state, now),
-                latency_s=draw_network(spec.latency, None),
-            )
         if split:
             assert isinstance(state, SplitLimits)
             return self._chat_split(req, spec, state, instant, now)
+        wanted = max_tokens or 0
+        if input_tokens + wanted > spec.context_window:
+            return self._too_long(spec, state, input_tokens, wanted, now)
         assert isinstance(state, LimitState)
         seq = self._seq  # self._next_rng(), inline, and the generator only if a draw can happen
         self._seq = seq + 1
@@ -382,6 +371,12 @@ class Provider:
             return Rejection(
                 404, "model_not_found", {"model": model}, None, latency_s=REFUSAL_NETWORK_S
             )
+        m = self.cfg.models.get(spec.name)
+        if m is not None and m.api_keys and api_key not in m.api_keys:
+            return Rejection(
+                403, "permission", {"model": model, "key": api_key}, None,
+                latency_s=REFUSAL_NETWORK_S,
+            )  # fmt: skip
         route = (
             spec,
             self._limits_for(api_key, spec, now),
@@ -391,6 +386,24 @@ class Provider:
         )
         self._routes[(api_key, model)] = route
         return route
+
+    def _too_long(
+        self,
+        spec: ModelSpec,
+        state: LimitState | SplitLimits,
+        input_tokens: int,
+        wanted: int,
+        now: float,
+    ) -> Rejection:
+        """The 400 for a prompt plus ``max_tokens`` over the model's context window."""
+        return Rejection(
+            400,
+            "context_length",
+            {"limit": spec.context_window, "input": input_tokens, "output": wanted,
+             "total": input_tokens + wanted},
+            self._view(state, now),
+            latency_s=draw_network(spec.latency, None),
+        )  # fmt: skip
 
     def _draw_output(self, rng: RequestRandom) -> int:
         """The answer's natural length (before ``max_tokens`` cuts it), log-normal."""
@@ -404,7 +417,7 @@ class Provider:
 
         The cache is consulted before admission, since ITPM charges cache writes but not
         reads; it is written only if the request is admitted. ``max_tokens`` above the
-        model's output cap is a 400, as the API says.
+        model's output cap is a 400, checked before the context window, as the API does.
         """
         max_tokens = req.max_tokens or self._default_max_tokens
         if max_tokens > spec.max_output_tokens:
@@ -414,6 +427,8 @@ class Provider:
                  "cap": spec.max_output_tokens},
                 state.view(now), latency_s=draw_network(spec.latency, None),
             )  # fmt: skip
+        if req.input_tokens + max_tokens > spec.context_window:
+            return self._too_long(spec, state, req.input_tokens, max_tokens, now)
         request_id, rng = self._next_rng()
         fault = self.faults.decide(spec.name, now - self.epoch, rng) if self._faulty else None
         if fault is not None:

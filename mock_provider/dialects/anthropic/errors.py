@@ -65,6 +65,8 @@ def _message(r: Rejection) -> str:
     a = r.message_args
     if r.kind == "auth":
         return "invalid x-api-key" if a["key"] else "x-api-key header is required"
+    if r.kind == "permission":
+        return f"Your API key does not have permission to use the specified resource: {a['model']}"
     if r.kind == "model_not_found":
         return f"model: {a['model']}"
     if r.kind == "context_length":
