@@ -288,3 +288,18 @@ def test_litellm_completion_for_an_anthropic_model(mock_server, monkeypatch):
     text = "".join(chunk.choices[0].delta.content or "" for chunk in stream)
     assert count_text(text) == 12
     assert counts(m, 200) == 2
+
+
+def test_memoised_text_delta_equals_the_structured_event():
+    """A stream's text deltas, rendered once per piece, are the structured event's bytes."""
+    from mock_provider.dialects.anthropic.sse import AnthropicStream, event
+    from mock_provider.model.provider import ChatRequest, Completion, Provider
+
+    provider = Provider(fast_cfg())
+    c = provider.chat(ChatRequest("k", MODEL, 30, 50, True, (), dialect="anthropic"), 0.0)
+    assert isinstance(c, Completion)
+    writer = AnthropicStream(c)
+    for piece in (*c.pieces, 'quo"te', "\n", "é"):
+        data = {"type": "content_block_delta", "index": 0,
+                "delta": {"type": "text_delta", "text": piece}}  # fmt: skip
+        assert writer.token(piece) == event("content_block_delta", data)
