@@ -303,3 +303,18 @@ def test_memoised_text_delta_equals_the_structured_event():
         data = {"type": "content_block_delta", "index": 0,
                 "delta": {"type": "text_delta", "text": piece}}  # fmt: skip
         assert writer.token(piece) == event("content_block_delta", data)
+
+
+def test_templated_message_equals_the_structured_message():
+    """The memoised message bytes say exactly what the structured body says."""
+    from mock_provider.dialects.anthropic.bodies import message_body, message_bytes
+    from mock_provider.model.provider import ChatRequest, Completion, Provider
+
+    provider = Provider(fast_cfg(output_tokens={"median": 40, "spread": 0.5}))
+    blocks = ((1, 2100, 300.0), (2, 2200, 0.0))
+    for i in range(20):
+        req = ChatRequest("k", MODEL, 2200, 10 + i * 5, False, blocks, lambda b: b, "anthropic")
+        c = provider.chat(req, float(i))
+        assert isinstance(c, Completion)
+        assert json.loads(message_bytes(c)) == message_body(c)
+    assert c.cached_tokens and message_body(c)["usage"]["cache_read_input_tokens"]

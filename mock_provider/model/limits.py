@@ -241,7 +241,8 @@ class TokenBucket:
 
     def refill(self, now: float) -> None:
         if now > self.updated:
-            self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
+            level = self.level + (now - self.updated) * self.rate
+            self.level = level if level < self.capacity else float(self.capacity)  # min()
             self.updated = now
 
     def wait_s(self, need: int) -> float:
@@ -258,10 +259,11 @@ class TokenBucket:
         self.level = min(self.capacity, self.level + amount)
 
     def show(self) -> Bucket:
+        level = self.level
         return Bucket(
             self.capacity,
-            max(0, math.floor(self.level)),
-            max(0.0, (self.capacity - self.level) / self.rate),
+            _floor(level) if level > 0 else 0,
+            (self.capacity - level) / self.rate if level < self.capacity else 0.0,
         )
 
 
@@ -269,7 +271,9 @@ class SplitLimits:
     """Anthropic's limits of one (API key, model) pair: RPM, ITPM, OTPM and an optional
     combined token cap (see the module docstring for the rules)."""
 
-    __slots__ = ("combined", "in_flight", "input", "max_in_flight", "output", "requests")
+    __slots__ = (
+        "_buckets", "combined", "in_flight", "input", "max_in_flight", "output", "requests",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -286,13 +290,16 @@ class SplitLimits:
         self.combined = None if tpm is None else TokenBucket(tpm, now)
         self.max_in_flight = max_in_flight
         self.in_flight = 0
-
-    def _buckets(self) -> list[tuple[str, TokenBucket]]:
-        out = [("requests", self.requests), ("input_tokens", self.input),
-               ("output_tokens", self.output)]  # fmt: skip
+        # (view name, bucket), in the order a refusal's tie is broken.
+        buckets = [("requests", self.requests), ("input_tokens", self.input),
+                   ("output_tokens", self.output)]  # fmt: skip
         if self.combined is not None:
-            out.append(("tokens", self.combined))
-        return out
+            buckets.append(("tokens", self.combined))
+        self._buckets = tuple(buckets)
+
+    def _refill(self, now: float) -> None:
+        for _, bucket in self._buckets:
+            bucket.refill(now)
 
     def admit(
         self, input_tokens: int, output_tokens: int, now: float, actual_output: int | None = None
@@ -303,37 +310,48 @@ class SplitLimits:
         ``actual_output`` settles at once a response finished the moment it is admitted
         (see :meth:`LimitState.admit`); otherwise pass the estimate to :meth:`settle` later.
         """
-        needs = {"requests": 1, "input_tokens": input_tokens, "output_tokens": output_tokens,
-                 "tokens": input_tokens + output_tokens}  # fmt: skip
-        buckets = self._buckets()
-        for _, bucket in buckets:
-            bucket.refill(now)
-        for name, bucket in buckets:
-            if needs[name] > bucket.capacity:  # waiting can never help
-                return Limited("too_large", bucket.capacity, 0, needs[name], None,
-                               self.view(now), name)  # fmt: skip
-        name, bucket = max(buckets, key=lambda nb: nb[1].wait_s(needs[nb[0]]))
-        wait = bucket.wait_s(needs[name])
-        if wait > 0:
-            used = bucket.capacity - math.floor(max(bucket.level, 0.0))
-            kind: LimitKind = name  # type: ignore[assignment]
-            return Limited(kind, bucket.capacity, used, needs[name], wait, self.view(now), name)
+        self._refill(now)
+        requests, inp, out, combined = self.requests, self.input, self.output, self.combined
+        both = input_tokens + output_tokens
+        if (
+            requests.wait_s(1)
+            or inp.wait_s(input_tokens)
+            or out.wait_s(output_tokens)
+            or (combined is not None and combined.wait_s(both))
+        ):
+            return self._refused(input_tokens, output_tokens)
         if self.max_in_flight is not None and self.in_flight >= self.max_in_flight:
             return Limited("concurrency", self.max_in_flight, self.in_flight, 1, None,
-                           self.view(now), "requests")  # fmt: skip
-        for name, bucket in buckets:
-            bucket.take(needs[name])
+                           self._show(), "requests")  # fmt: skip
+        requests.take(1)
+        inp.take(input_tokens)
+        out.take(output_tokens)
+        if combined is not None:
+            combined.take(both)
         if actual_output is None:
             self.in_flight += 1
         else:
             self._give_back_output(output_tokens - actual_output)
-        return self.view(now)
+        return self._show()
+
+    def _refused(self, input_tokens: int, output_tokens: int) -> Limited:
+        """Why a request that does not fit now is refused (the buckets are refilled)."""
+        needs = {"requests": 1, "input_tokens": input_tokens, "output_tokens": output_tokens,
+                 "tokens": input_tokens + output_tokens}  # fmt: skip
+        view = self._show()
+        for name, bucket in self._buckets:
+            if needs[name] > bucket.capacity:  # waiting can never help
+                return Limited("too_large", bucket.capacity, 0, needs[name], None, view, name)
+        name, bucket = max(self._buckets, key=lambda nb: nb[1].wait_s(needs[nb[0]]))
+        used = bucket.capacity - math.floor(max(bucket.level, 0.0))
+        kind: LimitKind = name  # type: ignore[assignment]
+        return Limited(kind, bucket.capacity, used, needs[name], bucket.wait_s(needs[name]), view,
+                       name)  # fmt: skip
 
     def settle(self, charged: int, actual: int, now: float) -> None:
         """Correct the output charge once the response is done (or cut). ``charged`` and
         ``actual`` are totals whose input parts are equal (input is charged exactly)."""
-        for _, bucket in self._buckets():
-            bucket.refill(now)
+        self._refill(now)
         self._give_back_output(charged - actual)
         if self.in_flight > 0:
             self.in_flight -= 1
@@ -344,10 +362,13 @@ class SplitLimits:
             self.combined.give_back(amount)
 
     def view(self, now: float) -> RateLimitView:
-        for _, bucket in self._buckets():
-            bucket.refill(now)
+        self._refill(now)
+        return self._show()
+
+    def _show(self) -> RateLimitView:
         i, o = self.input.show(), self.output.show()
-        tokens = Bucket(i.limit + o.limit, i.remaining + o.remaining, max(i.reset_s, o.reset_s))
+        tokens = Bucket(i.limit + o.limit, i.remaining + o.remaining,
+                        i.reset_s if i.reset_s > o.reset_s else o.reset_s)  # fmt: skip
         if self.combined is not None:
             c = self.combined.show()
             if c.remaining < tokens.remaining:  # the most restrictive token limit in effect

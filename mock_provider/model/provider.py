@@ -448,7 +448,13 @@ class Provider:
         if isinstance(view, Limited):
             network = 0.0 if instant else draw_network(spec.latency, rng)
             return _rate_limited(spec.name, view, network)
-        plan = draw_plan(spec.latency, req.input_tokens - use.read, output, rng)
+        if instant:
+            try:
+                plan = _instant_plans[output]
+            except KeyError:
+                plan = fill(_instant_plans, output, instant_plan)
+        else:
+            plan = draw_plan(spec.latency, req.input_tokens - use.read, output, rng)
         if use is not NO_CACHE_USE:
             cache.commit(use, now, now + plan.ttft_s)
         ticket = None if done_now else Ticket(state, charged_input + max_tokens, charged_input)

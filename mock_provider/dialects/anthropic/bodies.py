@@ -12,12 +12,14 @@ from typing import Any
 import msgspec
 
 from ...model.catalog import ModelSpec
+from ...model.memo import fill
 from ...model.provider import Completion
 
 __all__ = [
     "CREATED_AT",
     "STOP_REASONS",
     "message_body",
+    "message_bytes",
     "message_id",
     "model_info",
     "models_page",
@@ -62,6 +64,34 @@ def message_body(c: Completion, text: str | None = None) -> dict[str, Any]:
         "stop_sequence": None,
         "usage": usage(c),
     }
+
+
+# Rendered tails of message bodies (everything after the id), memoised as the OpenAI
+# dialect's chat bodies are (see openai/bodies.py): under load the same few (text, model,
+# stop reason, usage) combinations recur, and building and encoding the nested dicts costs
+# several times a lookup. Keyed by id(pieces), checked with ``is``: a reused id can never
+# render another text. Byte for byte ``_encode(message_body(c))`` (a test holds them equal).
+_tails: dict[tuple[int, str, str, int, int, int, int, int], tuple[tuple[str, ...], bytes]] = {}
+_HEAD = b'{"id":"msg_'
+
+
+def _render_tail(c: Completion) -> bytes:
+    body = _encode(message_body(c))
+    return body[body.index(b'",') :]  # from the end of the id on
+
+
+def message_bytes(c: Completion) -> bytes:
+    """:func:`message_body`, encoded, from a memo of its tail: every non-streamed call."""
+    pieces = c.pieces
+    key = (id(pieces), c.model.name, c.finish_reason, c.input_tokens, c.cached_tokens,
+           c.output_tokens, c.cache_write_5m, c.cache_write_1h)  # fmt: skip
+    hit = _tails.get(key)
+    if hit is not None and hit[0] is pieces:
+        tail = hit[1]
+    else:
+        tail = _render_tail(c)
+        fill(_tails, key, lambda _: (pieces, tail))
+    return _HEAD + c.request_id[4:].encode() + tail  # request ids start with "req_"
 
 
 def model_info(spec: ModelSpec) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from ...model.provider import Completion, Rejection
 from ...model.vocabulary import RejectionKind
 from ..openai.dialect import bearer_key
 from ..protocol import ChatCall
-from .bodies import message_body
+from .bodies import message_bytes
 from .errors import error_body, rejection, with_request_id
 from .headers import ratelimit_headers
 from .parsing import decode, validate
@@ -40,8 +40,7 @@ class AnthropicDialect:
 
     def parse_chat(self, raw: bytes) -> ChatCall:
         body = decode(raw)
-        validate(body)
-        input_tokens, blocks = cache_blocks(body)
+        input_tokens, blocks = cache_blocks(body, validate(body))
         return ChatCall(
             body["model"], input_tokens, body["max_tokens"], bool(body.get("stream")), blocks
         )
@@ -50,7 +49,7 @@ class AnthropicDialect:
         return messages  # parse_chat cut them already: (key, cumulative tokens, ttl_s)
 
     def completion(self, c: Completion, call: ChatCall, created: int) -> bytes:
-        return _encode(message_body(c))
+        return message_bytes(c)
 
     def stream(self, c: Completion, call: ChatCall, created: int) -> AnthropicStream:
         return AnthropicStream(c)

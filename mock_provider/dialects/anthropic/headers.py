@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 
-from ...model.limits import Bucket, RateLimitView
+from ...model.limits import RateLimitView
 from ...model.memo import fill
 
 __all__ = [
@@ -72,26 +72,62 @@ def _nearest_thousand(n: int) -> int:
     return (n + 500) // 1000 * 1000
 
 
+# Rendered counts (limits, remaining), which recur as buckets drain and refill: str() costs
+# several times a lookup. A plain dict, see model.memo.
+_count_text: dict[int, str] = {}
+_wall, _ceil = time.time, math.ceil
+
+
+def _fill_missing(view: RateLimitView, seconds: tuple[int, ...]) -> None:
+    for bucket in (view.requests, view.tokens, view.input_tokens, view.output_tokens):
+        if bucket is not None:
+            for n in (bucket.limit, bucket.remaining, _nearest_thousand(bucket.remaining)):
+                if n not in _count_text:
+                    fill(_count_text, n, str)
+    for second in seconds:
+        if second not in _times:
+            fill(_times, second, _render_time)
+
+
 def ratelimit_headers(
     view: RateLimitView | None, time_scale: float, now_unix: float | None = None
 ) -> dict[str, str]:
-    """The headers of ``view``; ``now_unix`` (default: the wall clock) dates the resets."""
+    """The headers of ``view``; ``now_unix`` (default: the wall clock) dates the resets.
+
+    Written out, with every value looked up in a memo, rather than looped over the buckets:
+    this runs for every response, and twelve headers make the loop's overhead the cost.
+    """
     if view is None:
         return {}
-    now = time.time() if now_unix is None else now_unix
-    out: dict[str, str] = {}
-    buckets: tuple[tuple[str, Bucket | None], ...] = (
-        ("requests", view.requests),
-        ("tokens", view.tokens),
-        ("input-tokens", view.input_tokens),
-        ("output-tokens", view.output_tokens),
+    now = _wall() if now_unix is None else now_unix
+    counts, times, ceil = _count_text, _times, _ceil
+    r, t, i, o = view.requests, view.tokens, view.input_tokens, view.output_tokens
+    resets = (
+        ceil(now + r.reset_s / time_scale),
+        ceil(now + t.reset_s / time_scale),
+        *((ceil(now + i.reset_s / time_scale),) if i is not None else ()),
+        *((ceil(now + o.reset_s / time_scale),) if o is not None else ()),
     )
-    for name, bucket in buckets:
-        if bucket is None:
-            continue
-        limit, remaining, reset = _NAMES[name]
-        left = bucket.remaining if name == "requests" else _nearest_thousand(bucket.remaining)
-        out[limit] = str(bucket.limit)
-        out[remaining] = str(left)
-        out[reset] = rfc3339(now + bucket.reset_s / time_scale)
+    try:
+        out = {
+            _R[0]: counts[r.limit],
+            _R[1]: counts[r.remaining],
+            _R[2]: times[resets[0]],
+            _T[0]: counts[t.limit],
+            _T[1]: counts[(t.remaining + 500) // 1000 * 1000],
+            _T[2]: times[resets[1]],
+        }
+        if i is not None and o is not None:
+            out[_I[0]] = counts[i.limit]
+            out[_I[1]] = counts[(i.remaining + 500) // 1000 * 1000]
+            out[_I[2]] = times[resets[2]]
+            out[_O[0]] = counts[o.limit]
+            out[_O[1]] = counts[(o.remaining + 500) // 1000 * 1000]
+            out[_O[2]] = times[resets[3]]
+    except KeyError:  # render what is missing, then look everything up again
+        _fill_missing(view, resets)
+        return ratelimit_headers(view, time_scale, now)
     return out
+
+
+_R, _T, _I, _O = (_NAMES[b] for b in ("requests", "tokens", "input-tokens", "output-tokens"))

@@ -287,13 +287,58 @@ def _thinking(thinking: Any, max_tokens: int | None) -> None:
             )
 
 
-def validate(body: dict[str, Any], fields: frozenset[str] = MESSAGES_FIELDS) -> None:
-    """Refuse ``body`` (a :class:`BadRequest`) as the API would, or return.
+def _sampling(body: dict[str, Any]) -> None:
+    for name, kind, label in (("stream", bool, "boolean"), ("temperature", float, "number"),
+                              ("top_p", float, "number"), ("top_k", int, "integer")):  # fmt: skip
+        if body.get(name) is not None:
+            _expect(body[name], name, kind, label)
+    if body.get("temperature") is not None:
+        _range(body["temperature"], "temperature", 0, 1)
+    if body.get("top_p") is not None:
+        _range(body["top_p"], "top_p", 0, 1)
+    if body.get("top_k") is not None:
+        _range(body["top_k"], "top_k", 0)
+
+
+def _metadata(meta: Any) -> None:
+    _expect(meta, "metadata", dict, "dictionary")
+    _only(meta, frozenset({"user_id"}), "metadata")
+    if meta.get("user_id") is not None:
+        _expect(meta["user_id"], "metadata.user_id", str, "string")
+
+
+def _stop_sequences(stops: Any) -> None:
+    _expect(stops, "stop_sequences", list, "list")
+    for j, stop in enumerate(stops):
+        _expect(stop, f"stop_sequences.{j}", str, "string")
+
+
+def _service_tier(tier: Any) -> None:
+    if tier not in ("auto", "standard_only"):
+        raise _bad("service_tier", "Input should be 'auto' or 'standard_only'")
+
+
+_SAMPLING = frozenset({"stream", "temperature", "top_p", "top_k"})
+_OPTIONAL_CHECKS = (
+    ("metadata", _metadata),
+    ("stop_sequences", _stop_sequences),
+    ("tool_choice", _tool_choice),
+    ("service_tier", _service_tier),
+)
+_ROLES = frozenset({"user", "assistant"})
+
+
+def validate(body: dict[str, Any], fields: frozenset[str] = MESSAGES_FIELDS) -> int:
+    """Refuse ``body`` (a :class:`BadRequest`) as the API would; else the number of
+    ``cache_control`` breakpoints it marks.
 
     ``fields``: the endpoint's top-level fields (:data:`MESSAGES_FIELDS` or
-    :data:`COUNT_TOKENS_FIELDS`); ``max_tokens`` is required where it is one of them.
+    :data:`COUNT_TOKENS_FIELDS`); ``max_tokens`` is required where it is one of them. Runs
+    for every request served: the optional fields are visited only when present, and a
+    message with plain string content is checked inline.
     """
-    _only(body, fields, "")
+    if not fields.issuperset(body):
+        _only(body, fields, "")
     required = ("model", "max_tokens", "messages") if "max_tokens" in fields else (
         "model", "messages"
     )  # fmt: skip
@@ -316,6 +361,11 @@ def validate(body: dict[str, Any], fields: frozenset[str] = MESSAGES_FIELDS) -> 
         _system(body["system"], marks)
     last = len(messages) - 1
     for i, m in enumerate(messages):
+        # The common case, inline: {"role": "user" | "assistant", "content": "<text>"}.
+        if type(m) is dict and len(m) == 2 and m.get("role") in _ROLES:
+            content = m.get("content")
+            if type(content) is str and content:
+                continue
         _message(m, f"messages.{i}", i == last, marks)
     if body.get("cache_control") is not None:  # automatic: marks the last cacheable block
         _cache_control(body["cache_control"], "cache_control")
@@ -325,33 +375,12 @@ def validate(body: dict[str, Any], fields: frozenset[str] = MESSAGES_FIELDS) -> 
             f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided. "
             f"Found {marks.n}."
         )
-    for name, kind, label in (("stream", bool, "boolean"), ("temperature", float, "number"),
-                              ("top_p", float, "number"), ("top_k", int, "integer")):  # fmt: skip
-        if body.get(name) is not None:
-            _expect(body[name], name, kind, label)
-    if body.get("temperature") is not None:
-        _range(body["temperature"], "temperature", 0, 1)
-    if body.get("top_p") is not None:
-        _range(body["top_p"], "top_p", 0, 1)
-    if body.get("top_k") is not None:
-        _range(body["top_k"], "top_k", 0)
-    if body.get("metadata") is not None:
-        meta = body["metadata"]
-        _expect(meta, "metadata", dict, "dictionary")
-        _only(meta, frozenset({"user_id"}), "metadata")
-        if meta.get("user_id") is not None:
-            _expect(meta["user_id"], "metadata.user_id", str, "string")
-    if body.get("stop_sequences") is not None:
-        stops = body["stop_sequences"]
-        _expect(stops, "stop_sequences", list, "list")
-        for j, stop in enumerate(stops):
-            _expect(stop, f"stop_sequences.{j}", str, "string")
-    if body.get("tool_choice") is not None:
-        _tool_choice(body["tool_choice"])
-    if body.get("thinking") is not None:
-        _thinking(body["thinking"], max_tokens)
-    if body.get("service_tier") is not None and body["service_tier"] not in (
-        "auto",
-        "standard_only",
-    ):
-        raise _bad("service_tier", "Input should be 'auto' or 'standard_only'")
+    if len(body) > len(required) + (body.get("system") is not None):  # optional fields given
+        if not _SAMPLING.isdisjoint(body):
+            _sampling(body)
+        for name, check in _OPTIONAL_CHECKS:
+            if body.get(name) is not None:
+                check(body[name])
+        if body.get("thinking") is not None:
+            _thinking(body["thinking"], max_tokens)
+    return marks.n

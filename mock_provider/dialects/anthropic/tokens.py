@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from ...model.tokens import count_text
+from ...model.tokens import count_text, memo_of_counts
 from .parsing import TTL_S
 
 __all__ = ["MEDIA_TOKENS", "TOKENS_PER_MESSAGE", "cache_blocks", "count_request"]
@@ -54,7 +54,7 @@ def _block_tokens(block: Mapping[str, Any]) -> int:
         if isinstance(content, str):
             return count_text(content)
         if isinstance(content, list):
-            return sum(_block_tokens(b) for b in content if isinstance(b, Mapping))
+            return sum(_block_tokens(b) for b in content if isinstance(b, dict))
         return 0
     return count_text(_json_text({k: v for k, v in block.items() if k != "cache_control"}))
 
@@ -92,11 +92,27 @@ def _blocks(body: Mapping[str, Any]) -> list[tuple[str, Any, int]]:
 
 def count_request(body: Mapping[str, Any]) -> int:
     """Input tokens of a validated request body (see the module docstring)."""
-    return sum(tokens for _, _, tokens in _blocks(body))
+    system = body.get("system")
+    if body.get("tools") or (system is not None and not isinstance(system, str)):
+        return sum(tokens for _, _, tokens in _blocks(body))
+    # The common case, without building the block list: a string system prompt, messages.
+    counts = memo_of_counts()
+    total = 0
+    if system:
+        total = counts[system] if system in counts else count_text(system)
+    for m in body["messages"]:
+        content = m["content"]
+        if type(content) is str:
+            total += TOKENS_PER_MESSAGE + (
+                counts[content] if content in counts else count_text(content)
+            )
+        else:
+            total += TOKENS_PER_MESSAGE + sum(_block_tokens(b) for b in content)
+    return total
 
 
 def _ttl(block: Any) -> float:
-    if isinstance(block, Mapping) and block.get("cache_control") is not None:
+    if isinstance(block, dict) and block.get("cache_control") is not None:
         return TTL_S[block["cache_control"].get("ttl", "5m")]
     return 0.0
 
@@ -110,8 +126,13 @@ def _identity(block: Any) -> Any:
     return _json_text({k: v for k, v in block.items() if k != "cache_control"})
 
 
-def cache_blocks(body: Mapping[str, Any]) -> tuple[int, Sequence[tuple[int, int, float]]]:
-    """(input tokens, block boundaries): the boundaries are empty when nothing is marked."""
+def cache_blocks(
+    body: Mapping[str, Any], breakpoints: int = 1
+) -> tuple[int, Sequence[tuple[int, int, float]]]:
+    """(input tokens, block boundaries): the boundaries are empty when nothing is marked
+    (``breakpoints``, validation's count, 0 says so at once)."""
+    if not breakpoints:
+        return count_request(body), ()
     blocks = _blocks(body)
     total = sum(tokens for _, _, tokens in blocks)
     ttls = [_ttl(block) for _, block, _ in blocks]
