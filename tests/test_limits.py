@@ -70,6 +70,71 @@ def test_fast_limiter_agrees_with_the_token_bucket_reference(seed: int) -> None:
             open_tickets.append(estimate)
 
 
+class ReferenceSplit:
+    """SplitLimits' rules, spelled with the TokenBucket methods."""
+
+    def __init__(self, rpm: int, itpm: int, otpm: int, tpm: int | None, now: float) -> None:
+        self.buckets = {"requests": TokenBucket(rpm, now), "input_tokens": TokenBucket(itpm, now),
+                        "output_tokens": TokenBucket(otpm, now)}  # fmt: skip
+        if tpm is not None:
+            self.buckets["tokens"] = TokenBucket(tpm, now)
+
+    def admit(self, i: int, o: int, now: float) -> tuple[str, float | None]:
+        needs = {"requests": 1, "input_tokens": i, "output_tokens": o, "tokens": i + o}
+        for b in self.buckets.values():
+            b.refill(now)
+        if any(needs[n] > b.capacity for n, b in self.buckets.items()):
+            return "too_large", None
+        waits = {n: b.wait_s(needs[n]) for n, b in self.buckets.items()}
+        worst = max(waits, key=lambda n: waits[n])  # ties: the first, in bucket order
+        if waits[worst]:
+            return worst, waits[worst]
+        for n, b in self.buckets.items():
+            b.take(needs[n])
+        return "ok", None
+
+    def settle(self, charged_output: int, actual_output: int, now: float) -> None:
+        for n, b in self.buckets.items():
+            b.refill(now)
+            if n in ("output_tokens", "tokens"):
+                b.give_back(charged_output - actual_output)
+
+    def remaining(self, name: str) -> int:
+        return self.buckets[name].show().remaining
+
+
+@pytest.mark.parametrize(("seed", "tpm"), [(1, None), (2, None), (3, 9000), (4, 2500)])
+def test_split_limits_agree_with_the_token_bucket_reference(seed: int, tpm: int | None) -> None:
+    rng = random.Random(seed)
+    rpm, itpm, otpm = 120, 20_000, 4_000
+    fast, ref = SplitLimits(rpm, itpm, otpm, tpm, 0.0), ReferenceSplit(rpm, itpm, otpm, tpm, 0.0)
+    now, open_charges = 0.0, []
+    for _ in range(3000):
+        now += rng.expovariate(2.0)
+        if open_charges and rng.random() < 0.5:
+            i, o = open_charges.pop(rng.randrange(len(open_charges)))
+            used = rng.randint(0, o)
+            fast.settle(i + o, i + used, now)
+            ref.settle(o, used, now)
+            continue
+        i, o = rng.randint(1, itpm // 5), rng.randint(1, otpm // 5)
+        got = fast.admit(i, o, now)
+        want, wait = ref.admit(i, o, now)
+        if isinstance(got, Limited):
+            assert got.kind == want
+            if wait is None:
+                assert got.retry_after_s is None
+            else:
+                assert got.retry_after_s == pytest.approx(wait, rel=1e-9, abs=1e-9)
+        else:
+            assert want == "ok"
+            assert got.input_tokens is not None and got.output_tokens is not None
+            assert got.requests.remaining == ref.remaining("requests")
+            assert got.input_tokens.remaining == ref.remaining("input_tokens")
+            assert got.output_tokens.remaining == ref.remaining("output_tokens")
+            open_charges.append((i, o))
+
+
 def test_split_limits_charge_input_exactly_and_output_by_max_tokens_then_settle() -> None:
     lim = SplitLimits(rpm=100, itpm=6000, otpm=1200, tpm=None, now=0.0)
     view = lim.admit(1000, 400, 0.0)

@@ -173,6 +173,9 @@ def _pieces_of(key: int) -> tuple[str, ...]:
     return token_pieces(key >> 6, key & 63)
 
 
+# The generator of a request that never draws: using it is a bug, and fails loudly.
+_NO_DRAWS: Any = None
+
 # "00" .. "ff": the last two hex digits of a request id (see Provider._request_id).
 _HEX2 = tuple(f"{i:02x}" for i in range(256))
 
@@ -286,7 +289,7 @@ class Provider:
             )  # fmt: skip
         if split:
             assert isinstance(state, SplitLimits)
-            return self._chat_split(req, spec, state, instant, now)
+            return self._chat_split(req, spec, state, instant, drawless, now)
         wanted = max_tokens or 0
         if input_tokens + wanted > spec.context_window:
             return self._too_long(spec, state, input_tokens, wanted, now)
@@ -411,7 +414,13 @@ class Provider:
         return max(1, round(d.median * math.exp(d.spread * rng.gen.standard_normal())))
 
     def _chat_split(
-        self, req: ChatRequest, spec: ModelSpec, state: SplitLimits, instant: bool, now: float
+        self,
+        req: ChatRequest,
+        spec: ModelSpec,
+        state: SplitLimits,
+        instant: bool,
+        drawless: bool,
+        now: float,
     ) -> Decision:
         """A chat request under Anthropic's rules: explicit caching, then split limits.
 
@@ -429,7 +438,11 @@ class Provider:
             )  # fmt: skip
         if req.input_tokens + max_tokens > spec.context_window:
             return self._too_long(spec, state, req.input_tokens, max_tokens, now)
-        request_id, rng = self._next_rng()
+        seq = self._seq
+        self._seq = seq + 1
+        request_id = self._request_id(seq)
+        # A model that never draws (see Provider.__init__) gets no generator.
+        rng = _NO_DRAWS if drawless else RequestRandom(self.cfg.seed, seq)
         fault = self.faults.decide(spec.name, now - self.epoch, rng) if self._faulty else None
         if fault is not None:
             return Rejection(
