@@ -318,3 +318,20 @@ def test_templated_message_equals_the_structured_message():
         assert isinstance(c, Completion)
         assert json.loads(message_bytes(c)) == message_body(c)
     assert c.cached_tokens and message_body(c)["usage"]["cache_read_input_tokens"]
+
+
+def test_openai_dialect_words_a_529_as_an_overloaded_engine(mock_server):
+    """A 529 fault window on an OpenAI model: the openai SDK reads a server error."""
+    import openai
+
+    outage = {"kind": "outage", "model": "gpt-4o-mini", "status": 529}
+    cfg = ProviderConfig.model_validate(
+        {"models": {"gpt-4o-mini": {"latency": INSTANT.model_dump()}}, "faults": [outage]}
+    )
+    m = mock_server(cfg)
+    oai = openai.OpenAI(base_url=m.base_url, api_key="sk-test", max_retries=0)
+    with pytest.raises(openai.InternalServerError) as info:
+        oai.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert info.value.status_code == 529
+    assert info.value.type == "server_error"
+    assert "overloaded" in info.value.message
