@@ -41,8 +41,27 @@ def test_anthropic_call_moves_system_out_of_messages():
     body = json.loads(call.body)
     assert call.path == "/v1/messages"
     assert call.headers["x-api-key"] == "sk-k"
-    assert body["system"] == "Be brief."
+    # The system prompt is a text block marked as a cache breakpoint (default TTL).
+    assert body["system"] == [
+        {"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}
+    ]
     assert [m["role"] for m in body["messages"]] == ["user"]
+
+
+def test_anthropic_usage_counts_cache_reads_and_writes_in_the_prompt():
+    usage = {"input_tokens": 10, "cache_read_input_tokens": 2000, "output_tokens": 7,
+             "cache_creation_input_tokens": 300}  # fmt: skip
+    body = {"type": "message", "stop_reason": "max_tokens", "usage": usage}
+    facts = read_body(200, json.dumps(body).encode())
+    assert (facts.input_tokens, facts.cached_tokens, facts.output_tokens) == (2310, 2000, 7)
+    assert facts.cache_write_tokens == 300
+    assert facts.finish_reason == "length"
+    reader = SSEReader()
+    start = {"type": "message_start", "message": {"usage": {**usage, "output_tokens": 1}}}
+    reader.feed(b"event: message_start\ndata: " + json.dumps(start).encode() + b"\n\n")
+    assert (reader.input_tokens, reader.cached_tokens, reader.cache_write_tokens) == (
+        2310, 2000, 300
+    )  # fmt: skip
 
 
 def test_retry_after_ms_preferred_over_seconds():
