@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -30,6 +29,7 @@ from .clock import WallClock
 from .dialects import DIALECTS, BadRequest, ChatCall, Dialect
 from .dialects import anthropic as ant
 from .dialects import openai as oai
+from .journal import RESET_PATH, JournalEntry, fingerprint, redact_key, write_entry
 from .model.provider import ChatRequest, Completion, EmbedRequest, Provider, Rejection
 from .plan_header import PLAN_HEADER, plan_ms_text
 
@@ -50,20 +50,23 @@ class MockState:
     def record(
         self, request: web.Request, model: str, status: int, count: bool = True, **extra: Any
     ) -> None:
+        """Count a response, and journal it when a request log is kept (``extra``: further
+        :class:`~mock_provider.journal.JournalEntry` fields)."""
         if count:
             key = (request.path, model, status)
             self.counts[key] = self.counts.get(key, 0) + 1
         if self.log is not None:
-            entry = {
-                "t": round(self.clock.now(), 6),
-                "path": request.path,
-                "model": model,
-                "status": status,
-                "retry_count": request.headers.get("x-stainless-retry-count"),
-                "user_agent": request.headers.get("user-agent"),
+            headers = request.headers
+            entry = JournalEntry(
+                t=round(self.clock.now(), 6),
+                path=request.path,
+                status=status,
+                model=model,
+                retry_count=headers.get("x-stainless-retry-count"),
+                user_agent=headers.get("user-agent"),
                 **extra,
-            }
-            self.log.write(json.dumps(entry, separators=(",", ":")) + "\n")
+            )
+            write_entry(self.log, entry)
 
 
 APP_STATE = web.AppKey("APP_STATE", MockState)
@@ -131,7 +134,9 @@ def _refusal(request: web.Request, dialect: Dialect, exc: Exception) -> web.Resp
     """The response for an exception that escaped a handler (see :func:`provider_errors`)."""
     if isinstance(exc, BadRequest):
         body = dialect.error(exc.status, exc.kind, exc.message, exc.param, exc.code)
-        request.app[APP_STATE].record(request, "", exc.status, error=exc.code or exc.kind)
+        request.app[APP_STATE].record(
+            request, "", exc.status, error=exc.code or exc.kind, dialect=dialect.name
+        )
         return _error(request, dialect, exc.status, body)
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         limit = request.app[APP_STATE].cfg.max_body_bytes
@@ -216,7 +221,8 @@ def _reject(
     else:
         state.record(
             request, model, status, error=r.kind, retry_after_s=r.retry_after_s,
-            start_t=start_t, plan_ms=r.latency_s * 1000.0,
+            start_t=start_t, plan_ms=r.latency_s * 1000.0, dialect=dialect.name,
+            key=redact_key(dialect.api_key(request.headers)),
         )  # fmt: skip
     return _error(request, dialect, status, body, headers)
 
@@ -294,7 +300,9 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
                 state.record(request, model, 200, count=False, stream=False,
                              input_tokens=call.input_tokens, output_tokens=delivered,
                              request_id=decision.request_id, start_t=now,
-                             plan_ms=plan_s * 1000.0)  # fmt: skip
+                             plan_ms=plan_s * 1000.0, dialect=dialect.name,
+                             key=redact_key(key), prompt=fingerprint(call.messages),
+                             max_tokens=call.max_tokens)  # fmt: skip
             return web.Response(
                 body=render(decision, call, _floor(_wall())),
                 content_type="application/json",
@@ -351,9 +359,15 @@ async def _stream(
     finally:
         assert c.ticket is not None  # a streamed completion is settled when it ends
         state.provider.settle(c.ticket, delivered, clock.now())
-        state.record(request, c.model.name, 200, stream=True, input_tokens=c.input_tokens,
-                     output_tokens=delivered, request_id=c.request_id, start_t=start_t,
-                     plan_ms=c.plan.total_s * 1000.0)  # fmt: skip
+        if state.log is not None:
+            state.record(request, c.model.name, 200, stream=True, input_tokens=c.input_tokens,
+                         output_tokens=delivered, request_id=c.request_id, start_t=start_t,
+                         plan_ms=c.plan.total_s * 1000.0, dialect=dialect.name,
+                         key=redact_key(dialect.api_key(request.headers)),
+                         prompt=fingerprint(call.messages), max_tokens=call.max_tokens,
+                         ttft_ms=c.plan.ttft_s * 1000.0)  # fmt: skip
+        else:
+            state.record(request, c.model.name, 200)
     return resp
 
 
@@ -506,8 +520,8 @@ async def admin_reset(request: web.Request) -> web.StreamResponse:
     state.provider.reset(0.0)
     state.counts.clear()
     if state.log is not None:  # what follows in the log belongs to this reset's run
-        entry = {"t": 0.0, "path": request.path, "time_scale": state.clock.time_scale}
-        state.log.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        entry = JournalEntry(t=0.0, path=RESET_PATH, status=200, time_scale=state.clock.time_scale)
+        write_entry(state.log, entry)
     return _json(200, {"ok": True, "time_scale": state.clock.time_scale})
 
 

@@ -142,3 +142,20 @@ def test_trace_record_json_round_trips_awkward_values():
             assert back[name] is None, name  # JSON has no NaN/inf: written as null
         else:
             assert back[name] == value and type(back[name]) is type(value), name
+
+
+def test_the_journal_reads_back_what_was_written_and_skips_a_torn_line(tmp_path) -> None:
+    from mock_provider.journal import JournalEntry, fingerprint, read_journal, write_entry
+
+    path = tmp_path / "requests.jsonl"
+    messages = [{"role": "user", "content": "hi"}]
+    with open(path, "w") as fh:
+        write_entry(fh, JournalEntry(t=1.5, path="/v1/chat/completions", status=429,
+                                     model="m", prompt=fingerprint(messages)))  # fmt: skip
+        write_entry(fh, JournalEntry(t=2.0, path="/v1/chat/completions", status=200))
+        fh.write('{"t": 3.0, "path": "/v1/chat')  # a run killed mid-write
+    entries = list(read_journal(path))
+    assert [(e.t, e.status) for e in entries] == [(1.5, 429), (2.0, 200)]
+    # the same messages, the same fingerprint; other messages, another
+    assert entries[0].prompt == fingerprint([{"role": "user", "content": "hi"}])
+    assert entries[0].prompt != fingerprint([{"role": "user", "content": "hi!"}])
