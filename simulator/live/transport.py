@@ -20,7 +20,15 @@ import gevent
 
 from mock_provider.clock import WallClock
 from simulator.client.events import AttemptSpec, Outcome
-from simulator.wire import HttpCall, ResponseFacts, SSEReader, build_call, read_body, read_headers
+from simulator.wire import (
+    HttpCall,
+    ResponseFacts,
+    SSEReader,
+    build_call,
+    read_body,
+    read_headers,
+    stream_error,
+)
 
 __all__ = ["WARM_UP_PATH", "LocustTransport"]
 
@@ -31,6 +39,10 @@ WARM_UP_PATH = "/_stampede/health"  # a stampede mock's: touches no limit, count
 def _error_kind(exc: BaseException | None) -> str:
     if exc is None:
         return "connection"
+    # geventhttpclient wraps what failed (RetriesExceeded(..., original=timed out))
+    original = getattr(exc, "original", None)
+    if isinstance(original, BaseException):
+        exc = original
     if isinstance(exc, socket.timeout | TimeoutError) or "timeout" in type(exc).__name__.lower():
         return "timeout"
     return "connection"
@@ -41,6 +53,15 @@ def _headers(resp: Any) -> Any:
     truth test of geventhttpclient's Headers is a Python-level count of every header.)"""
     headers = resp.headers
     return {} if headers is None else headers
+
+
+def _truncated(resp: Any, content: bytes) -> bool:
+    """A body shorter than its Content-Length said."""
+    length = _headers(resp).get("content-length")
+    try:
+        return length is not None and len(content) < int(length)
+    except ValueError:
+        return False
 
 
 class LocustTransport:
@@ -83,9 +104,14 @@ class LocustTransport:
         if status == 0:
             return Outcome(self.now(), 0, _error_kind(resp.error), latency_s=self._scen(started))
         try:
-            body = read_body(status, resp.content or b"")
+            content = resp.content or b""
+            body = read_body(status, content)
         except Exception as exc:  # the body was cut off mid-read
             return Outcome(self.now(), 0, _error_kind(exc), latency_s=self._scen(started))
+        if (body.error == "malformed" or not content) and _truncated(resp, content):
+            # the connection broke before the body was whole: httpx raises for it (the SDKs'
+            # APIConnectionError), where geventhttpclient hands over what arrived
+            return Outcome(self.now(), 0, "connection", latency_s=self._scen(started))
         headers = resp.headers  # not ``or {}``: see _headers
         ok = 200 <= status < 300
         facts = read_headers({} if headers is None else headers, ok, spec.dialect)
@@ -164,8 +190,7 @@ class LocustTransport:
                     ttft = self._scen(started)
         except Exception as exc:
             error = _error_kind(exc)
-        if error is None and (reader.error or not reader.done):
-            error = reader.error or "stream_cut"
+        error = stream_error(reader, error)
         resp.request_meta["response_time"] = (time.perf_counter() - started) * 1000.0
         if error is None:
             resp.success()
