@@ -113,7 +113,11 @@ def _journal(
 ) -> None:
     fault = c.fault.kind if c.fault is not None else None
     state.count_fault(dialect.name, c.model.name, status, fault)
-    if state.log is None:
+    if status == 200 and state.observed is not None:
+        state.observed.latency.observe(c.plan.total_s)
+        if ttft and delivered:
+            state.observed.ttft.observe(c.plan.ttft_s)
+    if not state.journaling:
         state.record(request, c.model.name, status)
         return
     state.record(

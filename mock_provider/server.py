@@ -15,6 +15,7 @@ import asyncio
 import functools
 import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +23,11 @@ from typing import IO, Any
 
 import msgspec
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from mock_provider.config import ProviderConfig
 
+from .admin import MockCollector, Observations, setup_admin_routes
 from .clock import WallClock
 from .dialects import DIALECTS, BadRequest, ChatCall, Dialect
 from .dialects import anthropic as ant
@@ -40,16 +43,39 @@ __all__ = ["APP_STATE", "MockState", "create_app"]
 
 @dataclass
 class MockState:
+    """The served mock: the brain, its clock, the journal and the counters.
+
+    The journal goes to the request log file when one is kept (``log``) and to ``recent``,
+    the entries since the last reset that ``GET /_stampede/requests`` serves (the last
+    ``journal_size``; none when it is 0). ``journaling`` says whether either wants entries:
+    the hot path builds none otherwise.
+    """
+
     cfg: ProviderConfig
     provider: Provider
     clock: WallClock
     log: IO[str] | None = None
+    recent: deque[JournalEntry] | None = None
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     # Responses by (path, model, status). A plain dict, not a Counter: Counter defines
     # __delitem__ in Python, which puts every store into it through a slow generic slot.
     counts: dict[tuple[str, str, int], int] = field(default_factory=dict)
     # Responses a fault struck, by (dialect, model, status, fault kind): also in ``counts``.
     fault_counts: dict[tuple[str, str, int, str], int] = field(default_factory=dict)
     errors: int = 0
+    observed: Observations | None = None
+
+    def __post_init__(self) -> None:
+        self.observed = Observations(self.registry)
+        self.registry.register(MockCollector(self))
+
+    @property
+    def journaling(self) -> bool:
+        return self.log is not None or self.recent is not None
+
+    @staticmethod
+    def dialect_of_path(path: str) -> str:
+        return _PATH_DIALECTS.get(path, "openai")
 
     def count_fault(self, dialect: str, model: str, status: int, fault: str | None) -> None:
         if fault is not None:
@@ -64,7 +90,7 @@ class MockState:
         if count:
             key = (request.path, model, status)
             self.counts[key] = self.counts.get(key, 0) + 1
-        if self.log is not None:
+        if self.log is not None or self.recent is not None:
             headers = request.headers
             entry = JournalEntry(
                 t=round(self.clock.now(), 6),
@@ -75,7 +101,10 @@ class MockState:
                 user_agent=headers.get("user-agent"),
                 **extra,
             )
-            write_entry(self.log, entry)
+            if self.log is not None:
+                write_entry(self.log, entry)
+            if self.recent is not None:
+                self.recent.append(entry)
 
 
 APP_STATE = web.AppKey("APP_STATE", MockState)
@@ -83,6 +112,8 @@ APP_STATE = web.AppKey("APP_STATE", MockState)
 # half of ``int(time.time())``, which goes through the int type's constructor.
 _floor, _wall = math.floor, time.time
 COUNT_TOKENS_PATH = "/v1/messages/count_tokens"  # Anthropic's
+_PATH_DIALECTS = {d.chat_path: d.name for d in DIALECTS.values()}
+_PATH_DIALECTS[COUNT_TOKENS_PATH] = "anthropic"
 API_PATHS = (
     *(d.chat_path for d in DIALECTS.values()),
     COUNT_TOKENS_PATH,
@@ -226,7 +257,7 @@ def _reject(
     headers[PLAN_HEADER] = plan_ms_text(r.latency_s, state.clock.time_scale)
     if r.fault is not None:
         state.count_fault(dialect.name, model, status, r.fault)
-    if state.log is None:  # state.record() without building a log entry no one reads
+    if not state.journaling:  # state.record() without building a log entry no one reads
         counted = (request.path, model, status)
         state.counts[counted] = state.counts.get(counted, 0) + 1
     else:
@@ -264,6 +295,8 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
     id_header = dialect.request_id_header
     dialect_name = dialect.serves  # a model answers only in its own wire format's family
     route = dialect.name
+    assert state.observed is not None
+    observe_latency = state.observed.latency.observe
 
     async def handler(request: web.Request) -> web.StreamResponse:
         # provider_errors written out (the try/except around the body) rather than applied:
@@ -313,12 +346,13 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
                 transport = request.transport
                 if transport is None or transport.is_closing():  # the client left: no 200
                     return _abandoned(state, request, dialect, call, decision, now)
+            observe_latency(plan_s)
             # The route's own path: request.path would be the same string, decoded anew.
             counted = (path, decision.model.name, 200)
             counts[counted] = counts.get(counted, 0) + 1
             if decision.fault is not None:
                 state.count_fault(dialect.name, model, 200, decision.fault.kind)
-            if state.log is not None:  # build the log entry only when someone reads it
+            if state.journaling:  # build the log entry only when someone reads it
                 state.record(request, model, 200, count=False, stream=False,
                              input_tokens=call.input_tokens, output_tokens=delivered,
                              request_id=decision.request_id, start_t=now,
@@ -472,21 +506,6 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
     return _json(200, {"input_tokens": ant.count_request(body)})
 
 
-async def metrics(request: web.Request) -> web.StreamResponse:
-    """Prometheus text format: responses by path, model and status."""
-    state = request.app[APP_STATE]
-    lines = [
-        "# HELP stampede_mock_responses_total Responses sent by the mock provider.",
-        "# TYPE stampede_mock_responses_total counter",
-    ]
-    for (path, model, status), n in sorted(state.counts.items()):
-        lines.append(
-            f'stampede_mock_responses_total{{path="{path}",model="{model}",status="{status}"}} {n}'
-        )
-    lines.append(f"stampede_mock_scenario_seconds {state.clock.now():.3f}")
-    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
-
-
 @provider_errors
 async def admin_reset(request: web.Request) -> web.StreamResponse:
     """Fresh limits, caches, faults clock and counters: each strategy starts on equal terms.
@@ -513,6 +532,9 @@ async def admin_reset(request: web.Request) -> web.StreamResponse:
     state.clock.reset(epoch)
     state.provider.reset(0.0)
     state.counts.clear()
+    state.fault_counts.clear()
+    if state.recent is not None:
+        state.recent.clear()
     if state.log is not None:  # what follows in the log belongs to this reset's run
         entry = JournalEntry(t=0.0, path=RESET_PATH, status=200, time_scale=state.clock.time_scale)
         write_entry(state.log, entry)
@@ -531,7 +553,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post(COUNT_TOKENS_PATH, count_tokens)
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/v1/models/{model_id}", get_model)
-    app.router.add_get("/metrics", metrics)
+    setup_admin_routes(app)
     app.router.add_post("/_stampede/reset", admin_reset)
     app.router.add_get("/_stampede/health", health)
     for path in API_PATHS:
@@ -539,11 +561,18 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_route("*", "/{tail:.*}", no_route)
 
 
-def create_app(cfg: ProviderConfig, request_log: str | Path | None = None) -> web.Application:
-    """The mock as an aiohttp app (tests mount it with ``aiohttp_client``)."""
+def create_app(
+    cfg: ProviderConfig, request_log: str | Path | None = None, journal_size: int = 10_000
+) -> web.Application:
+    """The mock as an aiohttp app (tests mount it with ``aiohttp_client``).
+
+    ``journal_size``: how many journal entries ``GET /_stampede/requests`` keeps (0: none,
+    and the hot path builds no entry unless a ``request_log`` is kept).
+    """
     app = web.Application(client_max_size=cfg.max_body_bytes)
     clock = WallClock(cfg.time_scale)
-    app[APP_STATE] = MockState(cfg, Provider(cfg, clock.now()), clock)
+    recent: deque[JournalEntry] | None = deque(maxlen=journal_size) if journal_size else None
+    app[APP_STATE] = MockState(cfg, Provider(cfg, clock.now()), clock, recent=recent)
 
     async def request_log_ctx(app: web.Application) -> Any:
         if request_log is None:
