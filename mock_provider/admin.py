@@ -27,7 +27,7 @@ from prometheus_client.registry import Collector
 from pydantic import ValidationError
 
 from .config import FaultWindowConfig, format_errors
-from .journal import redact_key
+from .journal import RESET_PATH, read_journal, redact_key
 
 if TYPE_CHECKING:
     from .server import MockState
@@ -93,7 +93,15 @@ async def clear_faults(request: web.Request) -> web.StreamResponse:
 async def list_requests(request: web.Request) -> web.StreamResponse:
     """The journal since the last reset, filtered by the query (see the module docstring)."""
     q = request.query
-    entries: Any = _state(request).recent
+    state = _state(request)
+    entries: Any = state.recent
+    if entries is None:
+        if state.log is None or state.log_path is None:
+            return _json(404, {"error": {"message": "this mock keeps no journal: serve it with "
+                                         "--request-log FILE or --journal-size N"}})  # fmt: skip
+        state.log.flush()
+        entries = [e for e in read_journal(state.log_path, state.log_offset)
+                   if e.path != RESET_PATH]  # fmt: skip
     try:
         status = int(q["status"]) if "status" in q else None
         since = float(q["since"]) if "since" in q else None

@@ -46,15 +46,17 @@ class MockState:
     """The served mock: the brain, its clock, the journal and the counters.
 
     The journal goes to the request log file when one is kept (``log``) and to ``recent``,
-    the entries since the last reset that ``GET /_stampede/requests`` serves (the last
-    ``journal_size``; none when it is 0). ``journaling`` says whether either wants entries:
-    the hot path builds none otherwise.
+    the last ``journal_size`` entries since the last reset (none when it is 0).
+    ``GET /_stampede/requests`` serves ``recent``, else the log file from the last reset on.
+    ``journaling`` says whether either wants entries: the hot path builds none otherwise.
     """
 
     cfg: ProviderConfig
     provider: Provider
     clock: WallClock
     log: IO[str] | None = None
+    log_path: Path | None = None
+    log_offset: int = 0  # where the last reset's entries start in the log file
     recent: deque[JournalEntry] | None = None
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     # Responses by (path, model, status). A plain dict, not a Counter: Counter defines
@@ -538,6 +540,8 @@ async def admin_reset(request: web.Request) -> web.StreamResponse:
     if state.log is not None:  # what follows in the log belongs to this reset's run
         entry = JournalEntry(t=0.0, path=RESET_PATH, status=200, time_scale=state.clock.time_scale)
         write_entry(state.log, entry)
+        state.log.flush()
+        state.log_offset = state.log.buffer.tell() if hasattr(state.log, "buffer") else 0
     return _json(200, {"ok": True, "time_scale": state.clock.time_scale})
 
 
@@ -579,9 +583,11 @@ def create_app(
             yield
             return
         with open(request_log, "a", buffering=1) as fh:
-            app[APP_STATE].log = fh
+            state = app[APP_STATE]
+            state.log, state.log_path = fh, Path(request_log)
+            state.log_offset = fh.tell()
             yield
-            app[APP_STATE].log = None
+            state.log = None
 
     app.cleanup_ctx.append(request_log_ctx)
     setup_routes(app)

@@ -126,3 +126,18 @@ def test_stampede_fault_add_list_clear_against_a_served_mock(mock_server, capsys
     assert main(["fault", "clear", *target]) == 0
     assert capsys.readouterr().out.strip() == f"removed 1: {other}"
     assert main(["fault", "list", "--target", "http://127.0.0.1:9"]) == 3
+
+
+async def test_without_a_memory_journal_the_request_log_is_served(aiohttp_client, tmp_path):
+    log = tmp_path / "requests.jsonl"
+    log.write_text("")
+    client = await aiohttp_client(create_app(CFG, log, journal_size=0))
+    await chat(client)
+    await client.post("/_stampede/reset")
+    await chat(client, key="sk-beta-0002")
+    await chat(client)
+    got = (await (await client.get("/_stampede/requests")).json())["requests"]
+    assert [e["key"] for e in got] == ["sk-...0002", "sk-...0001"]  # since the reset only
+    bare = await aiohttp_client(create_app(CFG, journal_size=0))
+    resp = await bare.get("/_stampede/requests")
+    assert resp.status == 404 and "--request-log" in (await resp.json())["error"]["message"]

@@ -45,6 +45,9 @@ class AttemptSpec(NamedTuple):
     connect_timeout_s: float
     read_timeout_s: float
     api_key: str
+    # What is left of the logical request's total timeout when this attempt starts: an
+    # attempt still running then is given up, as a client's overall deadline does.
+    total_timeout_s: float = float("inf")
 
 
 class Send(NamedTuple):

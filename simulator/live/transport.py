@@ -33,6 +33,7 @@ from simulator.wire import (
 __all__ = ["WARM_UP_PATH", "LocustTransport"]
 
 _CHUNK = 512
+_FOREVER = float("inf")
 WARM_UP_PATH = "/_stampede/health"  # a stampede mock's: touches no limit, counter or log
 
 
@@ -71,6 +72,7 @@ class LocustTransport:
         self.session = session
         self.now = clock.now
         self.scenario = clock.scenario  # wall seconds read off the wire, as scenario seconds
+        self.wall = clock.wall
 
     def warm_up(self, n: int, timeout: float, path: str = WARM_UP_PATH) -> None:
         """Open ``n`` connections with a GET of ``path`` each, outside Locust's statistics.
@@ -91,6 +93,24 @@ class LocustTransport:
         gevent.killall(openers)
 
     def send(self, spec: AttemptSpec) -> Outcome:
+        """One attempt; the session's own timeouts are connect and read (set on the user),
+        and what is left of the logical request's total timeout bounds the whole attempt."""
+        total = spec.total_timeout_s
+        if total == _FOREVER:
+            return self._send(spec)
+        started = time.perf_counter()
+        deadline = gevent.Timeout(self.wall(total))
+        deadline.start()
+        try:
+            return self._send(spec)
+        except gevent.Timeout as exc:
+            if exc is not deadline:
+                raise
+            return Outcome(self.now(), 0, "timeout", latency_s=self._scen(started))
+        finally:
+            deadline.close()
+
+    def _send(self, spec: AttemptSpec) -> Outcome:
         call = build_call(spec)
         if spec.stream:
             return self._send_stream(spec, call)

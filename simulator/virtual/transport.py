@@ -15,9 +15,11 @@ HTTP, through the same code wherever the two could differ:
    through ``simulator.wire`` (the same error codes, Retry-After rounding and usage); so is a
    stream's frame (its opening and closing events: usage, finish reason), its timing taken
    from the plan (time to first token, length);
-4. the client's read timeout applies as live: an answer planned to take longer than
+4. the client's timeouts apply as live: an answer planned to take longer than
    ``read_timeout_s`` (to its first byte, for a stream) is a ``timeout`` at ``now`` plus the
-   timeout, while the brain still finishes and settles it;
+   timeout, and so is one that would end after the logical request's total timeout
+   (``total_timeout_s``, what is left of it), while the brain still finishes and settles it.
+   The connect timeout never bites: the mock accepts every connection at once;
 5. a completion is settled when its plan ends: :meth:`ProviderTransport.settle_until` (the
    driver calls it before each step) applies every settlement due by then, in time order, so
    a decision sees exactly the responses that had ended before it;
@@ -76,6 +78,13 @@ class ProviderTransport:
             self.provider.settle(ticket, delivered, at)
 
     def send(self, spec: AttemptSpec, now: float) -> Outcome:
+        outcome = self._send(spec, now)
+        total = spec.total_timeout_s
+        if outcome.now - now > total:  # the logical request's deadline falls mid-attempt
+            return Outcome(now + total, 0, "timeout", latency_s=total, plan_s=outcome.plan_s)
+        return outcome
+
+    def _send(self, spec: AttemptSpec, now: float) -> Outcome:
         self.settle_until(now)
         dialect = self.dialects[spec.dialect]
         call = build_call(spec)
