@@ -220,6 +220,25 @@ def test_a_client_closing_a_stream_midway_is_a_499_without_traceback(tmp_path, c
         state = m.app[__import__("mock_provider.server").server.APP_STATE]
         limits = next(iter(state.provider._limits.values()))
         wait_for(lambda: limits.in_flight == 0)
+        view = state.provider.view("sk-test", "gpt-4o-mini", state.clock.now())
     assert (entry.status, entry.disconnected) == (499, True)
     assert 5 <= entry.output_tokens < 200
     assert "Traceback" not in caplog.text and "Error handling request" not in caplog.text
+    # the limiter settled on what was produced, not on the input + 4096 tokens it charged at
+    # admission: unsettled, over 4106 - 1667 (a second of refill at 100k TPM) would be used
+    used = 100_000 - view.tokens.remaining
+    assert used < 1_000
+
+
+def test_a_request_abandoned_after_the_client_timeout_is_a_499_not_a_200(tmp_path, caplog):
+    log = tmp_path / "requests.jsonl"
+    slow = ModelConfig(latency=LatencyConfig(network_ms=DistConfig(median=800)))
+    config = PC.model_validate({"models": {"gpt-4o-mini": slow}})
+    caplog.set_level(logging.DEBUG)
+    with running_mock(config, str(log)) as m:
+        client = oai(m.base_url, max_retries=0, timeout=0.2)
+        with pytest.raises(openai.APITimeoutError):
+            client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+        (entry,) = wait_for(lambda: journal(log), timeout=10)
+    assert (entry.status, entry.disconnected, entry.output_tokens) == (499, True, 0)
+    assert "Traceback" not in caplog.text
