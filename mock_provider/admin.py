@@ -186,6 +186,14 @@ class MockCollector(Collector):
                 remaining.add_metric([shown, model, name], bucket)
         yield in_flight
         yield remaining
+        model_load = GaugeMetricFamily(
+            "stampede_mock_model_in_flight",
+            "Requests in flight per model with a load curve (its latency and capacity follow it).",
+            labels=["model"],
+        )  # fmt: skip
+        for model, load in sorted(provider._loads.items()):
+            model_load.add_metric([model], load.in_flight)
+        yield model_load
         clock = GaugeMetricFamily("stampede_mock_scenario_seconds", "Scenario time now.")
         clock.add_metric([], now)
         yield clock

@@ -25,6 +25,7 @@ __all__ = [
     "FaultWindowConfig",
     "KindFields",
     "LatencyConfig",
+    "LoadConfig",
     "ModelConfig",
     "ProviderConfig",
     "Seconds",
@@ -134,6 +135,18 @@ class LatencyConfig(StrictModel):
     decode_ms_per_token: DistConfig | None = None
 
 
+class LoadConfig(StrictModel):
+    """How a model slows down, and refuses, with its requests in flight
+    (``mock_provider/model/load.py``): latency after the round trip times
+    ``1 + slope * max(0, in_flight - free) ** exponent``; above ``capacity`` a 503 (OpenAI) or
+    529 (Anthropic)."""
+
+    free: int = Field(0, ge=0)
+    slope: float = Field(0.0, ge=0)
+    exponent: float = Field(1.0, gt=0, le=4)
+    capacity: int | None = Field(None, gt=0)
+
+
 class ModelConfig(StrictModel):
     """Overrides for one catalogue model (or a new model) plus its limits."""
 
@@ -151,7 +164,8 @@ class ModelConfig(StrictModel):
     tpm: int | None = Field(None, gt=0)
     itpm: int | None = Field(None, gt=0)  # Anthropic models: input tokens per minute
     otpm: int | None = Field(None, gt=0)  # Anthropic models: output tokens per minute
-    max_in_flight: int | None = Field(None, gt=0)
+    max_in_flight: int | None = Field(None, gt=0)  # per key: a 429 above it
+    load: LoadConfig | None = None  # the model's own load curve and capacity, across keys
     # Keys allowed to call this model (empty: every key the provider accepts); any other
     # key gets a 403 (permission_error).
     api_keys: list[str] = Field(default_factory=list)

@@ -43,6 +43,7 @@ from .latency import (
     make_plan,
 )
 from .limits import Limited, LimitState, RateLimitView, SplitLimits
+from .load import ModelLoad
 from .memo import fill
 from .randomness import RequestRandom
 from .tokens import count_text, token_pieces
@@ -127,6 +128,7 @@ class Ticket(msgspec.Struct, frozen=True, gc=False):
     limits: LimitState | SplitLimits
     charged: int
     input_tokens: int
+    load: ModelLoad | None = None  # the model's requests in flight, when it has a load curve
 
 
 class Completion(msgspec.Struct, frozen=True, gc=False):
@@ -209,6 +211,8 @@ class Provider:
         self._faulty = bool(self.faults.rules)
         self._cache_min_tokens = cfg.cache_min_tokens
         self._default_max_tokens = cfg.default_max_tokens
+        self._load_cfg = {n: m.load for n, m in cfg.models.items() if m.load is not None}
+        self._loaded = bool(self._load_cfg)
         self.reset(now)
 
     def reset(self, now: float) -> None:
@@ -217,6 +221,7 @@ class Provider:
         self._routes: dict[tuple[str, str], _Route] = {}
         self._caches: dict[str, PromptCache] = {}
         self._breakpoint_caches: dict[str, BreakpointCache] = {}
+        self._loads = {name: ModelLoad(c) for name, c in self._load_cfg.items()}
         self._seq = 0
         self._id_high = -1  # seq >> 8 of the cached _id_block
         self._id_block = ""
@@ -316,6 +321,9 @@ class Provider:
             fault = self._fault(req, spec, now, rng)
             if isinstance(fault, ErrorFault):
                 return _fault_error(fault, draw_network(spec.latency, rng), "server_error")
+        load = self._loads.get(spec.name) if self._loaded else None
+        if load is not None and load.full():
+            return _overloaded(spec, load, 503, draw_network(spec.latency, rng))
         natural = self._fixed_output
         if natural is None:
             assert rng is not None
@@ -348,6 +356,10 @@ class Provider:
         else:
             assert rng is not None
             plan = draw_plan(spec.latency, input_tokens - cached, output, rng)
+        if load is not None and ticket is not None:
+            plan = load.stretch(plan)
+            load.in_flight += 1
+            ticket = Ticket(state, estimate, input_tokens, load)
         key = output << 6 | (self._seq & 63)  # token_pieces(output, self._seq % 64)
         try:
             pieces = _pieces[key]
@@ -493,6 +505,9 @@ class Provider:
             if isinstance(fault, ErrorFault):
                 kind: RejectionKind = "overloaded" if fault.status == 529 else "server_error"
                 return _fault_error(fault, draw_network(spec.latency, rng), kind)
+        load = self._loads.get(spec.name) if self._loaded else None
+        if load is not None and load.full():
+            return _overloaded(spec, load, 529, draw_network(spec.latency, rng))
         natural = self._fixed_output or self._draw_output(rng)
         output = min(natural, max_tokens, spec.max_output_tokens)
         cache = self._breakpoint_cache(spec)
@@ -515,6 +530,10 @@ class Provider:
         if use is not NO_CACHE_USE:
             cache.commit(use, now, now + plan.ttft_s)
         ticket = None if done_now else Ticket(state, charged_input + max_tokens, charged_input)
+        if load is not None and ticket is not None:
+            plan = load.stretch(plan)
+            load.in_flight += 1
+            ticket = Ticket(state, charged_input + max_tokens, charged_input, load)
         completion = Completion(
             request_id, spec, req.input_tokens, use.read, output,
             MAX_TOKENS if natural > output else END,
@@ -540,6 +559,8 @@ class Provider:
     def settle(self, ticket: Ticket, output_tokens: int, now: float) -> None:
         """Correct the TPM charge to what was actually used (a cut stream used less)."""
         ticket.limits.settle(ticket.charged, ticket.input_tokens + output_tokens, now)
+        if ticket.load is not None:
+            ticket.load.release()
 
     # -- embeddings ------------------------------------------------------------------------
 
@@ -646,3 +667,9 @@ def _with_fault(c: Completion, fault: Fault) -> Completion:
                          tuple(g * f for g in p.gaps_s))  # fmt: skip
         return msgspec.structs.replace(c, plan=plan, fault=fault)
     return msgspec.structs.replace(c, fault=fault)
+
+
+def _overloaded(spec: ModelSpec, load: ModelLoad, status: int, latency_s: float) -> Rejection:
+    """The model is over its capacity (its load curve's ``capacity`` in flight)."""
+    return Rejection(status, "overloaded", {"model": spec.name, "in_flight": load.in_flight},
+                     None, latency_s=latency_s)  # fmt: skip
