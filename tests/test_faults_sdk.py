@@ -7,6 +7,7 @@ raises, and what the mock's journal says about the request.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -81,7 +82,7 @@ def test_reset_is_an_api_connection_error_and_the_sdk_retries_it(tmp_path):
 def test_hang_with_a_short_timeout_is_an_api_timeout_error(tmp_path):
     log = tmp_path / "requests.jsonl"
     with running_mock(cfg(), str(log)) as m:
-        client = oai(m.base_url, max_retries=0, timeout=0.5)
+        client = oai(m.base_url, max_retries=0, timeout=2)
         started = time.monotonic()
         with pytest.raises(openai.APITimeoutError):
             client.chat.completions.create(
@@ -242,3 +243,26 @@ def test_a_request_abandoned_after_the_client_timeout_is_a_499_not_a_200(tmp_pat
         (entry,) = wait_for(lambda: journal(log), timeout=10)
     assert (entry.status, entry.disconnected, entry.output_tokens) == (499, True, 0)
     assert "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["error;status=503", "reset", "reset;after_bytes=40", "hang;max_hang=0.2", "empty",
+     "malformed", "slow;delay=0.01", "cut_stream;after_tokens=2", "stream_error;after_tokens=2"],
+)  # fmt: skip
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_header_fault_strikes_that_request_only(tmp_path, header, stream):
+    log = tmp_path / "requests.jsonl"
+    with running_mock(cfg(), str(log)) as m:
+        url = f"{m.base_url}/chat/completions"
+        body = {"model": "gpt-4o-mini", "messages": MESSAGES, "stream": stream}
+        auth = {"authorization": "Bearer sk-test"}
+        # a reset, an empty answer, a hang that ends in a close: a transport error
+        with contextlib.suppress(httpx.TransportError):
+            httpx.post(url, json=body, headers={**auth, **fault(header)}, timeout=5)
+        clean = httpx.post(url, json=body, headers=auth, timeout=5)
+        assert clean.status_code == 200
+        entries = wait_for(lambda: (e := journal(log)) and len(e) == 2 and e)
+    kind = header.split(";")[0]
+    first, second = sorted(entries, key=lambda e: e.start_t or 0.0)
+    assert (first.fault, second.fault) == (kind, None)
