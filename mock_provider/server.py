@@ -68,7 +68,7 @@ class MockState:
     observed: Observations | None = None
 
     def __post_init__(self) -> None:
-        self.observed = Observations(self.registry)
+        self.observed = Observations()
         self.registry.register(MockCollector(self))
 
     @property
