@@ -124,7 +124,8 @@ def test_the_header_asks_for_any_kind_with_params():
     assert isinstance(parse_fault_header("stream_error;status=500"), StreamError)
     for bad, words in [("boom", "unknown fault kind"), ("reset;after_bytes=-1", "after_bytes"),
                        ("cut_stream;factor=2", "not used by kind cut_stream"),
-                       ("error;status", "param=value")]:  # fmt: skip
+                       ("error;status", "param=value"),
+                       ("reset;times=2", "selection fields belong to rules")]:  # fmt: skip
         with pytest.raises(FaultHeaderError, match=words):
             parse_fault_header(bad)
     p = provider()

@@ -347,9 +347,20 @@ def parse_fault_header(value: str) -> Fault:
         if not sep:
             raise FaultHeaderError(f"expected param=value, got {p!r}")
         fields[name.strip()] = raw.strip()
+    selecting = sorted(set(fields) & _SELECTION)
+    if selecting:  # the header's request is the one selected: a selector would be ignored
+        raise FaultHeaderError(
+            f"{', '.join(selecting)}: a header fault strikes its own request; selection "
+            "fields belong to rules (provider.faults, POST /_stampede/faults)"
+        )
     try:
         cfg = FaultWindowConfig.model_validate(fields)
     except ValidationError as exc:
         problems = "; ".join(f"{path}: {msg}" for path, msg in format_errors(exc))
         raise FaultHeaderError(problems) from None
     return _event(cfg)
+
+
+_SELECTION = frozenset(
+    {"model", "key", "dialect", "path", "stream", "tools", "start", "end", "probability", "times"}
+)
