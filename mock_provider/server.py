@@ -29,7 +29,7 @@ from .clock import WallClock
 from .dialects import DIALECTS, BadRequest, ChatCall, Dialect
 from .dialects import anthropic as ant
 from .dialects import openai as oai
-from .journal import RESET_PATH, JournalEntry, fingerprint, redact_key, write_entry
+from .journal import RESET_PATH, JournalEntry, fingerprint, redact_key, request_tag, write_entry
 from .model.provider import ChatRequest, Completion, EmbedRequest, Provider, Rejection
 from .plan_header import PLAN_HEADER, plan_ms_text
 
@@ -130,13 +130,21 @@ def provider_errors(handler: Handler) -> Handler:
     return wrapped
 
 
-def _refusal(request: web.Request, dialect: Dialect, exc: Exception) -> web.Response:
-    """The response for an exception that escaped a handler (see :func:`provider_errors`)."""
+def _refusal(
+    request: web.Request, dialect: Dialect, exc: Exception, raw: bytes | None = None
+) -> web.Response:
+    """The response for an exception that escaped a handler (see :func:`provider_errors`);
+    ``raw``: the body, when the handler had read it (the journal takes its request tag)."""
     if isinstance(exc, BadRequest):
         body = dialect.error(exc.status, exc.kind, exc.message, exc.param, exc.code)
-        request.app[APP_STATE].record(
-            request, "", exc.status, error=exc.code or exc.kind, dialect=dialect.name
-        )
+        state = request.app[APP_STATE]
+        if state.log is not None:
+            state.record(
+                request, "", exc.status, error=exc.code or exc.kind, dialect=dialect.name,
+                key=redact_key(dialect.api_key(request.headers)), tag=request_tag(raw),
+            )  # fmt: skip
+        else:
+            state.record(request, "", exc.status)
         return _error(request, dialect, exc.status, body)
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         limit = request.app[APP_STATE].cfg.max_body_bytes
@@ -211,8 +219,12 @@ def _reject(
     model: str,
     r: Rejection,
     start_t: float,
+    call: ChatCall | None = None,
+    raw: bytes | None = None,
 ) -> web.Response:
-    """Render a refusal whose round trip (``r.latency_s``, from ``start_t``) has been waited."""
+    """Render a refusal whose round trip (``r.latency_s``, from ``start_t``) has been waited;
+    ``call`` and ``raw``: the parsed request and its body, when it got that far (the journal
+    takes the prompt's fingerprint, the request tag and max_tokens from them)."""
     status, body, headers = dialect.rejection(r, state.clock.time_scale)
     headers[PLAN_HEADER] = plan_ms_text(r.latency_s, state.clock.time_scale)
     if state.log is None:  # state.record() without building a log entry no one reads
@@ -222,7 +234,10 @@ def _reject(
         state.record(
             request, model, status, error=r.kind, retry_after_s=r.retry_after_s,
             start_t=start_t, plan_ms=r.latency_s * 1000.0, dialect=dialect.name,
-            key=redact_key(dialect.api_key(request.headers)),
+            key=redact_key(dialect.api_key(request.headers)), tag=request_tag(raw),
+            prompt=None if call is None else fingerprint(call.messages),
+            max_tokens=None if call is None else call.max_tokens,
+            stream=False if call is None else call.stream,
         )  # fmt: skip
     return _error(request, dialect, status, body, headers)
 
@@ -256,6 +271,7 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         # provider_errors written out (the try/except around the body) rather than applied:
         # the decorator's extra coroutine is a measurable share of this handler's cost.
+        raw: bytes | None = None
         try:
             key = key_of(request.headers)
             if not key or (api_keys and key not in api_keys):  # provider.authenticate(), inline
@@ -276,13 +292,13 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
             if isinstance(decision, Rejection):
                 if decision.latency_s:  # a refusal takes a round trip too (_refuse, inline)
                     await asyncio.sleep(clock.wall(decision.latency_s))
-                return _reject(state, request, dialect, model, decision, now)
+                return _reject(state, request, dialect, model, decision, now, call, raw)
             headers = ratelimit_headers(decision.ratelimit, clock.time_scale)
             headers[id_header] = decision.request_id
             plan_s = decision.plan.total_s
             headers[PLAN_HEADER] = plan_ms_text(plan_s, clock.time_scale)
             if call.stream:
-                return await _stream(request, state, dialect, call, decision, headers, now)
+                return await _stream(request, state, dialect, call, decision, headers, now, raw)
             ticket = decision.ticket
             if ticket is None:  # finished, and settled, at admission: nothing to wait for
                 delivered = decision.output_tokens
@@ -302,7 +318,10 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
                              request_id=decision.request_id, start_t=now,
                              plan_ms=plan_s * 1000.0, dialect=dialect.name,
                              key=redact_key(key), prompt=fingerprint(call.messages),
-                             max_tokens=call.max_tokens)  # fmt: skip
+                             max_tokens=call.max_tokens, tag=request_tag(raw),
+                             cached_tokens=decision.cached_tokens,
+                             cache_write_tokens=decision.cache_write_5m + decision.cache_write_1h,
+                             finish_reason=decision.finish_reason)  # fmt: skip
             return web.Response(
                 body=render(decision, call, _floor(_wall())),
                 content_type="application/json",
@@ -311,7 +330,7 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
         except (asyncio.CancelledError, ConnectionResetError):
             raise
         except Exception as exc:
-            return _refusal(request, dialect, exc)
+            return _refusal(request, dialect, exc, raw)
 
     return handler
 
@@ -324,6 +343,7 @@ async def _stream(
     c: Completion,
     headers: dict[str, str],
     start_t: float,
+    raw: bytes | None = None,
 ) -> web.StreamResponse:
     """The plan executor for a stream: the dialect renders the events, the plan times them.
 
@@ -365,7 +385,10 @@ async def _stream(
                          plan_ms=c.plan.total_s * 1000.0, dialect=dialect.name,
                          key=redact_key(dialect.api_key(request.headers)),
                          prompt=fingerprint(call.messages), max_tokens=call.max_tokens,
-                         ttft_ms=c.plan.ttft_s * 1000.0)  # fmt: skip
+                         ttft_ms=c.plan.ttft_s * 1000.0, tag=request_tag(raw),
+                         cached_tokens=c.cached_tokens,
+                         cache_write_tokens=c.cache_write_5m + c.cache_write_1h,
+                         finish_reason=c.finish_reason)  # fmt: skip
         else:
             state.record(request, c.model.name, 200)
     return resp
