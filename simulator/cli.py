@@ -225,13 +225,18 @@ def _narrowed(original: Scenario, sc: Scenario) -> list[Finding]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from simulator.apps.loading import app_problems
     from simulator.workload import describe
 
     try:
         sc, workload, findings = _prepare(args)
+        problems, import_s = app_problems(sc.apps, args.virtual, args.target, sc.time_scale)
+        if problems:
+            raise ConfigError(args.scenario, problems)
     except ConfigError as exc:
         _err(str(exc))
         return EXIT_CONFIG
+    args.app_import_s = import_s  # the live run waits for the apps' import before t=0
     warnings = [f for f in findings if f.level == "warning"]
     for f in warnings:
         print(wrap(f"warning: {f.field}: {f.message}"), file=sys.stderr)
@@ -286,7 +291,8 @@ def _run_once(
 
             run_live(
                 LiveRun(sc, run_dir, list(sc.strategies), workers=args.workers,
-                        target=args.target, preflight=preflight),
+                        target=args.target, preflight=preflight,
+                        import_s=getattr(args, "app_import_s", {})),
                 expected,
             )  # fmt: skip
     except Interrupted:

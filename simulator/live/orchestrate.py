@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -202,6 +203,7 @@ class LiveRun:
     timing: dict[str, Any] = field(default_factory=dict)  # per strategy (simulator/live/timing)
     warnings: list[dict[str, str]] = field(default_factory=list)
     scale_choice: dict[str, Any] | None = None  # --time-scale auto: what was chosen, and why
+    import_s: dict[str, float] = field(default_factory=dict)  # app strategies' import time
 
     @property
     def traces(self) -> Path:
@@ -343,7 +345,9 @@ class LiveRun:
 
     def run_strategy(self, host: str, strategy: str, expected: int) -> None:
         sc = self.scenario
-        epoch = time.time() + STARTUP_MARGIN_S + (1.0 if self.workers > 1 else 0.0)
+        # An app is imported in each Locust process before t=0: give it the time it took.
+        margin = STARTUP_MARGIN_S + 1.5 * self.import_s.get(strategy, 0.0)
+        epoch = time.time() + margin + (1.0 if self.workers > 1 else 0.0)
         log = self.mock_log
         log_offset = log.stat().st_size if log is not None and log.exists() else 0
         if not reset_target(host, epoch, sc.scale):
@@ -381,6 +385,8 @@ class LiveRun:
         finally:
             stop_process(proc, LOCUST_EXIT_S, self.stops, signal.SIGUSR1)  # see stopping.py
             locust_log.close()
+            if strategy in sc.apps:
+                self._attribute(strategy, epoch, log_offset)
             progress.read(self.traces)
             text = progress.line(min(total, clock.now()), total)
             print(("\r" if tty else "") + text, file=self.out)
@@ -393,6 +399,42 @@ class LiveRun:
             )
         self.completed.append(strategy)
 
+    def _attribute(self, strategy: str, epoch: float, log_offset: int) -> None:
+        """An app strategy's trace records: its calls joined with the mock's journal."""
+        from mock_provider.journal import read_journal
+        from mock_provider.model.catalog import build_catalog
+        from simulator.apps.attribution import attribute
+        from simulator.apps.calls import calls_path, read_calls
+        from simulator.traces import TraceWriter
+        from simulator.workload import build_workload, laid_out
+
+        sc = self.scenario
+        if self.mock_log is None or not self.mock_log.exists():
+            return  # the CLI refuses an app strategy without a mock of its own
+        layout = sc.strategies[strategy].prompt_layout
+        workload = build_workload(laid_out(sc.workload, layout), sc.seed, sc.duration)
+        requests = list(workload.open_loop) + [r for u in workload.closed_loop for r in u]
+        scale = sc.scale
+
+        def stamp(t: float) -> str:
+            return datetime.fromtimestamp(epoch + t / scale, UTC).isoformat(timespec="milliseconds")
+
+        joined = attribute(
+            strategy,
+            requests,
+            read_calls(calls_path(self.run_dir, strategy)),
+            read_journal(self.mock_log, log_offset),
+            build_catalog(sc.provider),
+            stamp,
+        )
+        with TraceWriter(self.traces) as writer:
+            for record in joined.records:
+                writer.write(record)
+        for message in joined.warnings(strategy):
+            print(textwrap.fill(message, 100, initial_indent="  warning: ",
+                                subsequent_indent="    "), file=self.out)  # fmt: skip
+            self.warnings.append({"source": "attribution", "message": message})
+
 
 def with_time_scale(sc: Scenario, time_scale: float) -> Scenario:
     """The scenario at ``time_scale``, for its clients and its mock alike."""
@@ -402,8 +444,6 @@ def with_time_scale(sc: Scenario, time_scale: float) -> Scenario:
 
 def run_live(run: LiveRun, expected: int) -> None:
     """Run every strategy in turn; raises :class:`Interrupted` after cleaning up on a signal."""
-    from datetime import UTC, datetime
-
     fresh_run_dir(run.run_dir)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     write_scenario(run.scenario, run.run_dir)
