@@ -61,13 +61,21 @@ def test_forty_identical_one_shot_requests_are_forty_requests_and_no_finding() -
     assert status_of(result, "jitter") == "not shown"
 
 
-def test_one_shot_requests_with_the_retry_header_are_never_read_as_retries() -> None:
-    # Sequential identical calls, each after the previous one failed: the header says 0.
-    entries = [entry(i * 0.05, 429, retry_after=1.0, count="0") for i in range(10)]
-    assert len(group_requests(entries)) == 10
+def test_the_sdk_retry_header_chains_attempts_and_a_wrapper_retry_is_seen_too() -> None:
     chained = [entry(0.0, 429, retry_after=0.5, count="0"), entry(0.6, 429, count="1"),
                entry(1.7, 200, count="2")]  # fmt: skip
     assert [len(r.attempts) for r in group_requests(chained)] == [3]
+    # Two SDK calls of the same prompt in flight at once: each retry joins its own chain.
+    two = [entry(0.0, 503, count="0"), entry(0.01, 503, count="0"),
+           entry(0.5, 200, count="1"), entry(0.6, 200, count="1")]  # fmt: skip
+    assert [len(r.attempts) for r in group_requests(two)] == [2, 2]
+    # LangChain's with_retry around an SDK with max_retries=0: each retry is a new SDK call,
+    # whose header says 0 again; it follows the failed call, so it is a retry.
+    wrapper = [entry(0.0, 400, count="0"), entry(1.2, 400, count="0"), entry(3.5, 400, count="0")]
+    assert [len(r.attempts) for r in group_requests(wrapper)] == [3]
+    # A successful call is never continued: the same prompt again is a new request.
+    again = [entry(0.0, 200, count="0"), entry(0.5, 200, count="0")]
+    assert len(group_requests(again)) == 2
 
 
 def test_a_reset_starts_a_new_run() -> None:

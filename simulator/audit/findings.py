@@ -34,7 +34,7 @@ arrival):
 - **timeout**: an attempt the mock hung (fault ``hang``) that the client did not abandon.
 - **truncated streams**: a stream cut by a fault that was its request's last attempt: the
   client accepted a partial answer.
-- **token limits**: every logical request's first attempt set ``max_tokens``.
+- **token limits**: every logical request whose body the mock could read set ``max_tokens``.
 - **streaming**: every logical request streamed.
 """
 
@@ -420,14 +420,15 @@ def truncated_streams(requests: Sequence[LogicalRequest]) -> Finding:
 
 def token_limits(requests: Sequence[LogicalRequest]) -> Finding:
     title = "max_tokens on every request"
-    if not requests:
-        return Finding("token_limits", title, "not shown", "-", "no request in the journal")
-    # A refused body's max_tokens may be unknown: judge each request by any attempt's.
-    limited = sum(any(e.max_tokens is not None for e in r.attempts) for r in requests)
-    value = f"{limited} of {len(requests)}"
-    if limited < len(requests):
+    # Only requests whose body the mock read: a body it refused (a 400) journals no prompt.
+    read = [r for r in requests if any(e.prompt is not None for e in r.attempts)]
+    if not read:
+        return Finding("token_limits", title, "not shown", "-", "no request body was read")
+    limited = sum(any(e.max_tokens is not None for e in r.attempts) for r in read)
+    value = f"{limited} of {len(read)}"
+    if limited < len(read):
         return Finding("token_limits", title, "fail", value,
-                       f"{len(requests) - limited} requests set no max_tokens: one runaway "
+                       f"{len(read) - limited} requests set no max_tokens: one runaway "
                        "answer is billed in full")  # fmt: skip
     return Finding("token_limits", title, "pass", value, "every request set max_tokens")
 

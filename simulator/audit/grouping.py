@@ -11,21 +11,24 @@ the audit first rebuilds them. The rules, in order:
    only if they come from the same key with the same prompt (the journal's fingerprint of
    the messages, which leaves out the model: a fallback to another model with the same
    messages continues the request).
-3. **The retry-count header decides when the client sends one** (``x-stainless-retry-count``,
-   as the openai and anthropic SDKs do): ``0`` starts a new logical request, ``n`` continues
-   the request of that key and prompt whose last attempt carried ``n - 1`` and had ended
-   before this one arrived (the latest such, if several).
-4. Otherwise an attempt continues a request only if that request's last attempt had *ended*
-   before this one arrived, *failed* (not a complete 2xx answer), and was not already
-   continued, and the gap is at most :data:`MAX_RETRY_GAP_S`; of several, the one that ended
-   last. Everything else starts a new logical request.
+3. **A retry-count header above 0 is the SDK's own retry** (``x-stainless-retry-count``, as
+   the openai and anthropic SDKs send it): ``n`` continues the request of that key and prompt
+   whose last attempt carried ``n - 1`` and had ended before this one arrived (the latest
+   such, if several).
+4. Otherwise (no header, or ``0``) an attempt continues a request only if that request's last
+   attempt had *ended* before this one arrived, *failed* (not a complete 2xx answer), and was
+   not already continued, and the gap is at most :data:`MAX_RETRY_GAP_S`; of several, the one
+   that ended last. Everything else starts a new logical request. A ``0`` is not taken as
+   "new": a wrapper around the SDK (tenacity, LangChain's ``with_retry``, a LiteLLM router)
+   retries by calling the SDK again, whose count starts at 0 each time.
 
 Rule 4 is why independent requests with identical bodies are not taken for retries: under
 load, identical requests overlap in time, and an attempt that arrives while the other is
 still in flight cannot be its retry. Forty identical one-shot requests sent at once are forty
 logical requests, whatever their statuses. What the journal cannot tell apart, and is read
-as a retry: one key sending an identical body right after an identical body failed, with no
-retry-count header. A client that sends the header is never misread.
+as a retry: one key sending an identical body right after an identical body failed, which is
+what a retry looks like on the wire. (Stampede's own workloads never send two logical
+requests the same prompt: each carries its request tag.)
 """
 
 from __future__ import annotations
@@ -123,10 +126,8 @@ def _group_run(run: int, entries: list[JournalEntry]) -> list[LogicalRequest]:
             for r in pending
             if not r.continued and r.last.t <= t + _EPS and t - r.last.t <= MAX_RETRY_GAP_S
         ]
-        if count is not None:
-            chosen = None
-            if count > 0:
-                chosen = _latest([r for r in candidates if _count(r.last) == count - 1])
+        if count:  # the SDK's own retry number n: the attempt that carried n - 1
+            chosen = _latest([r for r in candidates if _count(r.last) == count - 1])
         else:
             chosen = _latest([r for r in candidates if not complete(r.last)])
         if chosen is None:
