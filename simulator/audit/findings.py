@@ -255,9 +255,13 @@ def jitter(requests: Sequence[LogicalRequest], lim: AuditLimits) -> Finding:
     if not judged:
         return Finding("jitter", title, "not shown", "-",
                        f"fewer than {lim.min_jitter_samples} retries of any one kind")  # fmt: skip
+    value = f"{len(judged) - len(problems)} of {len(judged)} groups spread"
     if problems:
-        return Finding("jitter", title, "fail", "; ".join(judged), "; ".join(problems))
-    return Finding("jitter", title, "pass", "; ".join(judged),
+        shown = problems[:3] + (
+            [f"and {len(problems) - 3} more groups"] if len(problems) > 3 else []
+        )
+        return Finding("jitter", title, "fail", value, "; ".join(shown))
+    return Finding("jitter", title, "pass", value + ": " + "; ".join(judged[:3]),
                    "retry delays are spread (coefficient of variation >= "
                    f"{lim.min_delay_cv:g})")  # fmt: skip
 

@@ -8,6 +8,7 @@ measurement and the sentence that explains it.
 from __future__ import annotations
 
 import json
+import textwrap
 from html import escape
 from pathlib import Path
 
@@ -40,7 +41,8 @@ def audit_table(result: Audit, width: int = 100) -> str:
     if failures:
         lines.append("")
         for f in failures:
-            lines.append(f"FAIL {f.title}: {f.detail}")
+            lines.append(textwrap.fill(f"FAIL {f.title}: {f.detail}", width,
+                                       subsequent_indent="    "))  # fmt: skip
     verdict = "passes" if result.passed else f"fails {len(failures)} finding(s)"
     lines.append("")
     lines.append(
