@@ -219,3 +219,15 @@ def test_real_sdk_apps_agree_with_the_journal(tmp_path: Path) -> None:
         assert abs(summary[name]["amplification"] - len(chat) / 10) < 1e-9
         assert summary[name]["success_rate"] >= 0.7, name  # retried the 503s
     assert "sdk" in proc.stdout and "async_sdk" in proc.stdout  # its rows in the table
+
+
+def test_the_shipped_my_app_scenario_names_an_app_that_imports() -> None:
+    from simulator.apps.loading import app_problems
+    from simulator.config import AppConfig, ClientConfig, load_scenario
+
+    sc = load_scenario(ROOT / "scenarios" / "my_app.yaml")
+    assert isinstance(sc.strategies["my_app"], AppConfig)
+    assert any(isinstance(s, ClientConfig) for s in sc.strategies.values())
+    assert Path(sc.apps["my_app"].path) == EXAMPLES  # relative to the scenario file
+    problems, import_s = app_problems(sc.apps, time_scale=sc.time_scale)
+    assert problems == [] and import_s["my_app"] > 0

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from mock_provider.clock import WallClock
+from simulator.apps.calls import calls_path
 from simulator.config import Scenario
 from simulator.live.stopping import (
     LOCUST_EXIT_S,
@@ -133,6 +134,7 @@ class Progress:
     timing: TimingSamples = field(default_factory=TimingSamples)
     _offset: int = 0
     _partial: bytes = field(default=b"", repr=False)
+    _calls_offset: int = 0  # in an app strategy's calls file
 
     def read(self, path: Path) -> None:
         if not path.exists():
@@ -161,6 +163,24 @@ class Progress:
                 self.requests += 1
                 self.successes += bool(rec.get("success"))
                 self.fallbacks += rec.get("fallback_used") is not None
+
+    def read_calls(self, path: Path) -> None:
+        """An app strategy's progress: its calls as they end (its attempts are the journal's,
+        joined when the strategy has run)."""
+        if not path.exists():
+            return
+        with open(path, "rb") as fh:
+            fh.seek(self._calls_offset)
+            data = fh.read()
+        end = data.rfind(b"\n") + 1  # whole lines only
+        self._calls_offset += end
+        for line in data[:end].splitlines():
+            try:
+                call = json.loads(line)
+            except ValueError:
+                continue
+            self.requests += 1
+            self.successes += bool(call.get("success"))
 
     def line(self, t: float, total: float, width: int = 100) -> str:
         """One line of at most ``width`` columns: tighter spacing, then 12.3k-style counts,
@@ -362,15 +382,20 @@ class LiveRun:
             start_new_session=True,
             env=env,
         )
-        progress = Progress(strategy, expected)
+        traces_offset = self.traces.stat().st_size if self.traces.exists() else 0
+        progress = Progress(strategy, expected, _offset=traces_offset)
         clock = WallClock(sc.scale, epoch)
         total = sc.duration + sc.drain
         tty = self.out.isatty()
         last_print = 0.0
         try:
+            calls = calls_path(self.run_dir, strategy) if strategy in sc.apps else None
             while proc.poll() is None and not self.stops.requested:
                 time.sleep(0.1)
-                progress.read(self.traces)
+                if calls is None:
+                    progress.read(self.traces)
+                else:
+                    progress.read_calls(calls)
                 now = time.time()
                 if tty or now - last_print >= 5.0:
                     text = progress.line(clock.now(), total)
@@ -387,6 +412,7 @@ class LiveRun:
             locust_log.close()
             if strategy in sc.apps:
                 self._attribute(strategy, epoch, log_offset)
+                progress = Progress(strategy, expected, _offset=traces_offset)
             progress.read(self.traces)
             text = progress.line(min(total, clock.now()), total)
             print(("\r" if tty else "") + text, file=self.out)
@@ -404,7 +430,7 @@ class LiveRun:
         from mock_provider.journal import read_journal
         from mock_provider.model.catalog import build_catalog
         from simulator.apps.attribution import attribute
-        from simulator.apps.calls import calls_path, read_calls
+        from simulator.apps.calls import read_calls
         from simulator.traces import TraceWriter
         from simulator.workload import build_workload, laid_out
 
