@@ -174,13 +174,14 @@ def test_an_exception_fails_its_request_and_a_hang_is_cut_at_the_drain(tmp_path:
     assert summary["hanging"]["success_rate"] == 0.0
 
 
-FAULTS = {"kind": "error_rate", "model": "gpt-4o-mini", "start": 0, "end": 2, "rate": 0.3,
+# For the whole run: however late a loaded machine starts the calls, some meet it.
+FAULTS = {"kind": "error_rate", "model": "gpt-4o-mini", "start": 0, "end": 60, "rate": 0.3,
           "statuses": [503]}  # fmt: skip
 
 
 def test_real_sdk_apps_agree_with_the_journal(tmp_path: Path) -> None:
     """The openai SDK (sync, built at import) and an async app, on two Locust workers, while
-    a limit of 8 requests a minute meets a burst of 10 and 30% of requests fail with 503
+    a limit of 8 requests a minute meets a burst of 10 and 30% of attempts fail with 503
     (seeded): their attempts, 429s, 503s and amplification in the traces and the summary are
     the journal's."""
     out = tmp_path / "run"
@@ -217,7 +218,7 @@ def test_real_sdk_apps_agree_with_the_journal(tmp_path: Path) -> None:
             assert sum(r["status"] == status for r in attempts) == sent > 0, (name, status)
         assert summary[name]["logical_requests"] == 10
         assert abs(summary[name]["amplification"] - len(chat) / 10) < 1e-9
-        assert summary[name]["success_rate"] >= 0.7, name  # retried the 503s
+        assert summary[name]["success_rate"] >= 0.5, name  # retried the 503s
     assert "sdk" in proc.stdout and "async_sdk" in proc.stdout  # its rows in the table
 
 

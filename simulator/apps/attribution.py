@@ -35,16 +35,15 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from mock_provider.dialects import DIALECTS
 from mock_provider.journal import RESET_PATH, JournalEntry, request_tag
 from mock_provider.model.catalog import ModelSpec
 from simulator.apps.calls import AppCall
+from simulator.audit.grouping import CHAT_PATHS
 from simulator.traces import TraceRecord
 from simulator.workload import LogicalRequest
 
-__all__ = ["CHAT_PATHS", "CLIENT_WENT_AWAY", "Attribution", "attribute", "tag_of"]
+__all__ = ["CLIENT_WENT_AWAY", "Attribution", "attribute", "tag_of"]
 
-CHAT_PATHS = frozenset(d.chat_path for d in DIALECTS.values())
 CLIENT_WENT_AWAY = "client_went_away"  # the error of a 499 entry's attempt record
 _SLACK_S = 0.05  # clocks of two processes agree to a few ms; an attempt may look early
 

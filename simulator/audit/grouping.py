@@ -37,6 +37,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from mock_provider.dialects import DIALECTS
 from mock_provider.journal import RESET_PATH, JournalEntry
 
 __all__ = [
@@ -49,7 +50,7 @@ __all__ = [
     "group_requests",
 ]
 
-CHAT_PATHS = frozenset({"/v1/chat/completions", "/v1/responses", "/v1/messages"})
+CHAT_PATHS = frozenset(d.chat_path for d in DIALECTS.values())  # the journal's chat attempts
 MAX_RETRY_GAP_S = 300.0  # longer than any library's backoff cap (LiteLLM, tenacity: 60 s)
 TRUNCATING_FAULTS = frozenset({"cut_stream", "stream_error", "reset", "malformed"})
 _EPS = 1e-6

@@ -365,8 +365,9 @@ class LiveRun:
 
     def run_strategy(self, host: str, strategy: str, expected: int) -> None:
         sc = self.scenario
-        # An app is imported in each Locust process before t=0: give it the time it took.
-        margin = STARTUP_MARGIN_S + 1.5 * self.import_s.get(strategy, 0.0)
+        # An app is imported in each Locust process before t=0: give it the time the check
+        # took, once per process and once more (the processes import it at the same time).
+        margin = STARTUP_MARGIN_S + (1 + self.workers) * self.import_s.get(strategy, 0.0)
         epoch = time.time() + margin + (1.0 if self.workers > 1 else 0.0)
         log = self.mock_log
         log_offset = log.stat().st_size if log is not None and log.exists() else 0
