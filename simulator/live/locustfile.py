@@ -315,7 +315,11 @@ class StampedeUser(FastHttpUser):
         app = sc.apps[self.strategy]
         host = self.environment.host.rstrip("/").removesuffix("/v1")
         os.environ.update(sdk_environment(host, app.api_key))
-        caller = AppCaller(load_app(app.app, app.path))  # checked by `stampede run` already
+        # Imported in a native thread: a module that takes seconds to import (LiteLLM does)
+        # would otherwise hold the gevent hub, and a worker that sends no heartbeat for 3 s
+        # is dropped by the master, which stops the run. (Checked by `stampede run` already.)
+        fn = gevent.get_hub().threadpool.apply(load_app, (app.app, app.path))
+        caller = AppCaller(fn)
         fallback = tuple(app.fallback)
 
         def make_request(req: LogicalRequest) -> AppRequest:

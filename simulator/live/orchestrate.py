@@ -344,7 +344,9 @@ class LiveRun:
 
     def _locust_cmd(self, host: str, strategy: str, epoch: float) -> list[str]:
         sc = self.scenario
-        wall = WallClock(sc.scale).wall(sc.duration + sc.drain) + STARTUP_MARGIN_S + 10
+        # Until t=0 (an app strategy's start waits for its import too), the run, and a margin.
+        until_t0 = max(STARTUP_MARGIN_S, epoch - time.time())
+        wall = WallClock(sc.scale).wall(sc.duration + sc.drain) + until_t0 + 10
         n = self.workers
         cmd = [
             sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
@@ -438,6 +440,7 @@ class LiveRun:
         sc = self.scenario
         if self.mock_log is None or not self.mock_log.exists():
             return  # the CLI refuses an app strategy without a mock of its own
+        _settled(self.mock_log)
         layout = sc.strategies[strategy].prompt_layout
         workload = build_workload(laid_out(sc.workload, layout), sc.seed, sc.duration)
         requests = list(workload.open_loop) + [r for u in workload.closed_loop for r in u]
@@ -461,6 +464,25 @@ class LiveRun:
             print(textwrap.fill(message, 100, initial_indent="  warning: ",
                                 subsequent_indent="    "), file=self.out)  # fmt: skip
             self.warnings.append({"source": "attribution", "message": message})
+
+
+JOURNAL_QUIET_S = 0.5  # no new entry for this long: the attempts in flight have landed
+JOURNAL_SETTLE_S = 5.0  # at most
+
+
+def _settled(journal: Path) -> None:
+    """Wait until the mock's journal stops growing (bounded): an attempt still in flight when
+    the app's call was cut is journalled when the mock sees its connection close, just after
+    Locust exits, and it belongs to this strategy."""
+    deadline = time.monotonic() + JOURNAL_SETTLE_S
+    size, quiet_since = journal.stat().st_size, time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now_size = journal.stat().st_size
+        if now_size != size:
+            size, quiet_since = now_size, time.monotonic()
+        elif time.monotonic() - quiet_since >= JOURNAL_QUIET_S:
+            return
 
 
 def with_time_scale(sc: Scenario, time_scale: float) -> Scenario:
