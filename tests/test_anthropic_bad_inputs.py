@@ -80,6 +80,8 @@ BAD_REQUESTS: list[tuple[str, Any, dict[str, str], int, str, str]] = [
      "messages: Input should be a valid list"),
     ("bad-role", _with(messages=[{"role": "system", "content": "x"}]), AUTH, 400,
      "invalid_request_error", "messages.0.role: Input should be 'user' or 'assistant'"),
+    ("role-is-a-list", _with(messages=[{"role": ["user"], "content": "x"}]), AUTH, 400,
+     "invalid_request_error", "messages.0.role: Input should be 'user' or 'assistant'"),
     ("empty-content", _with(messages=[{"role": "user", "content": ""}]), AUTH, 400,
      "invalid_request_error", "messages.0: all messages must have non-empty content"),
     ("empty-text-block", _with(messages=[{"role": "user", "content": [_block("")]}]), AUTH,

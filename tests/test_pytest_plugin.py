@@ -36,6 +36,7 @@ def naive_answer(mock: StampedeMock, model: str) -> None:
             mock.openai_base_url + "/chat/completions",
             json={"model": model, "messages": [{"role": "user", "content": "hello"}]},
             headers={"authorization": f"Bearer {mock.api_key}"},
+            timeout=60.0,  # no max_tokens: a long answer at the catalogue's pace (seconds)
         )
         if resp.status_code == 200:
             return

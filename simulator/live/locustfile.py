@@ -147,7 +147,8 @@ def _on_init(environment: Any, **_: Any) -> None:
     run_dir = Path(opts.stampede_run_dir)
     opts.stampede_scenario_yaml = (run_dir / "scenario.yaml").read_text()
     scenario_of(opts)  # fail here, not in a worker, if it does not validate
-    if not opts.stampede_epoch:  # started by hand: t=0 a moment from now, mock reset to it
+    if not opts.stampede_epoch and not opts.stampede_start_dir:
+        # started by hand: t=0 a moment from now, mock reset to it
         opts.stampede_epoch = time.time() + STARTUP_S
         if not reset_target(environment.host, opts.stampede_epoch):
             logging.warning(

@@ -362,7 +362,12 @@ def validate(body: dict[str, Any], fields: frozenset[str] = MESSAGES_FIELDS) -> 
     last = len(messages) - 1
     for i, m in enumerate(messages):
         # The common case, inline: {"role": "user" | "assistant", "content": "<text>"}.
-        if type(m) is dict and len(m) == 2 and m.get("role") in _ROLES:
+        if (
+            type(m) is dict
+            and len(m) == 2
+            and type(role := m.get("role")) is str
+            and role in _ROLES
+        ):
             content = m.get("content")
             if type(content) is str and content:
                 continue
