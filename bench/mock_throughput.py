@@ -123,7 +123,7 @@ def reference_response(cfg: ProviderConfig) -> tuple[bytes, dict[str, str]]:
     decision = provider.chat(req, 0.0)
     assert isinstance(decision, Completion), decision
     headers = oai.ratelimit_headers(decision.ratelimit, cfg.time_scale)
-    headers["x-request-id"] = decision.request_id
+    oai.DIALECT.stamp(headers, decision.request_id, decision.plan.total_s, cfg.time_scale)
     return oai.chat_body_bytes(decision, int(time.time())), headers
 
 

@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 
 __all__ = [
     "FAULT_FIELDS",
+    "PROFILE_RETRY_AFTER",
     "ConfigError",
     "DistConfig",
     "FaultWindowConfig",
@@ -26,6 +27,7 @@ __all__ = [
     "LatencyConfig",
     "ModelConfig",
     "ProviderConfig",
+    "RetryAfter",
     "Seconds",
     "StrictModel",
     "check_kind_fields",
@@ -133,8 +135,16 @@ class LatencyConfig(StrictModel):
     decode_ms_per_token: DistConfig | None = None
 
 
+RetryAfter = Literal["exact", "seconds", "none"]
+
+
 class ModelConfig(StrictModel):
-    """Overrides for one catalogue model (or a new model) plus its limits."""
+    """Overrides for one catalogue model (or a new model) plus its limits.
+
+    ``retry_after`` is what a 429 says about when to retry: ``exact`` sends ``retry-after-ms``
+    and ``retry-after`` (whole seconds, rounded up), ``seconds`` only ``retry-after``, and
+    ``none`` neither. Unset, the provider's ``profile`` decides (see :class:`ProviderConfig`).
+    """
 
     dialect: Literal["openai", "anthropic"] | None = None
     context_window: int | None = Field(None, gt=0)
@@ -146,6 +156,7 @@ class ModelConfig(StrictModel):
     rpm: int | None = Field(None, gt=0)
     tpm: int | None = Field(None, gt=0)
     max_in_flight: int | None = Field(None, gt=0)
+    retry_after: RetryAfter | None = None
 
 
 class FaultWindowConfig(StrictModel):
@@ -178,8 +189,18 @@ FAULT_FIELDS: dict[str, KindFields] = {
 }
 
 
+# What each profile's 429s carry, for models that do not set ``retry_after`` themselves.
+PROFILE_RETRY_AFTER: dict[str, RetryAfter] = {"openai": "seconds", "azure": "exact"}
+
+
 class ProviderConfig(StrictModel):
-    """Everything the mock provider needs; a scenario's ``provider:`` section is one of these."""
+    """Everything the mock provider needs; a scenario's ``provider:`` section is one of these.
+
+    ``profile`` names the service imitated where OpenAI-compatible services differ:
+    ``openai`` (api.openai.com: a 429 carries a whole-second ``retry-after``) or ``azure``
+    (Azure OpenAI: ``retry-after-ms`` too). ``tool_call_probability`` is how often a request
+    that offers tools with ``tool_choice: auto`` gets a tool call rather than text.
+    """
 
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     default_rpm: int = Field(10_000, gt=0)
@@ -193,6 +214,10 @@ class ProviderConfig(StrictModel):
     max_body_bytes: int = Field(4 * 1024 * 1024, gt=0)
     time_scale: float = Field(1.0, gt=0)
     seed: int = 0
+    profile: Literal["openai", "azure"] = "openai"
+    # Half: an agent loop around the mock then makes two model calls on average (a geometric
+    # number), so its tool path and its answer path both run, and the loop ends.
+    tool_call_probability: float = Field(0.5, ge=0, le=1)
 
 
 # --------------------------------------------------------------------------- loading

@@ -161,12 +161,16 @@ def _error(
     status: int,
     body: bytes,
     headers: dict[str, str] | None = None,
+    processing_s: float = 0.0,
 ) -> web.Response:
-    """An error response; it carries a request id as the real API's do."""
+    """An error response; it carries a request id and the dialect's headers as the real API's
+    do (the id from the brain's stream for responses no numbered request stands behind)."""
     state = request.app[APP_STATE]
     state.errors += 1
     headers = dict(headers or {})
-    headers[dialect.request_id_header] = f"req_err{state.errors:010x}"
+    dialect.stamp(
+        headers, state.provider.unnumbered_request_id(), processing_s, state.clock.time_scale
+    )
     return web.Response(status=status, body=body, content_type="application/json", headers=headers)
 
 
@@ -220,9 +224,10 @@ def _reject(
     model: str,
     r: Rejection,
     start_t: float,
+    call: ChatCall | None = None,
 ) -> web.Response:
     """Render a refusal whose round trip (``r.latency_s``, from ``start_t``) has been waited."""
-    status, body, headers = dialect.rejection(r, state.clock.time_scale)
+    status, body, headers = dialect.rejection(r, state.clock.time_scale, call)
     headers[PLAN_HEADER] = plan_ms_text(r.latency_s, state.clock.time_scale)
     if state.log is None:  # state.record() without building a log entry no one reads
         counted = (request.path, model, status)
@@ -232,7 +237,7 @@ def _reject(
             request, model, status, error=r.kind, retry_after_s=r.retry_after_s,
             start_t=start_t, plan_ms=r.latency_s * 1000.0,
         )  # fmt: skip
-    return _error(request, dialect, status, body, headers)
+    return _error(request, dialect, status, body, headers, r.latency_s)
 
 
 async def _refuse(
@@ -257,8 +262,7 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
     max_body = state.cfg.max_body_bytes
     path = dialect.chat_path
     key_of, parse, prefixes_of = dialect.api_key, dialect.parse_chat, dialect.cache_prefixes
-    ratelimit_headers, render = dialect.ratelimit_headers, dialect.completion
-    id_header = dialect.request_id_header
+    ratelimit_headers, render, stamp = dialect.ratelimit_headers, dialect.completion, dialect.stamp
 
     async def handler(request: web.Request) -> web.StreamResponse:
         # provider_errors written out (the try/except around the body) rather than applied:
@@ -277,17 +281,20 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
             now = clock.now()
             decision = provider.chat(
                 ChatRequest(key, model, call.input_tokens, call.max_tokens, call.stream,
-                            call.messages, prefixes_of),
+                            call.messages, prefixes_of, call.output),
                 now,
             )  # fmt: skip
             if isinstance(decision, Rejection):
                 if decision.latency_s:  # a refusal takes a round trip too (_refuse, inline)
                     await asyncio.sleep(clock.wall(decision.latency_s))
-                return _reject(state, request, dialect, model, decision, now)
-            headers = ratelimit_headers(decision.ratelimit, clock.time_scale)
-            headers[id_header] = decision.request_id
-            plan_s = decision.plan.total_s
-            headers[PLAN_HEADER] = plan_ms_text(plan_s, clock.time_scale)
+                return _reject(state, request, dialect, model, decision, now, call)
+            scale = clock.time_scale
+            headers = ratelimit_headers(decision.ratelimit, scale)
+            plan = decision.plan
+            plan_s = plan.total_s
+            # A stream's headers go out at its first token; a whole body's when it is done.
+            stamp(headers, decision.request_id, plan.ttft_s if call.stream else plan_s, scale)
+            headers[PLAN_HEADER] = plan_ms_text(plan_s, scale)
             if call.stream:
                 return await _stream(request, state, dialect, call, decision, headers, now)
             ticket = decision.ticket
@@ -363,9 +370,10 @@ async def _stream(
         await resp.write_eof()
     finally:
         assert c.ticket is not None  # a streamed completion is settled when it ends
-        state.provider.settle(c.ticket, delivered, clock.now())
+        tokens = c.tokens_after(delivered)  # steps sent, in tokens of every choice
+        state.provider.settle(c.ticket, tokens, clock.now())
         state.record(request, c.model.name, 200, stream=True, input_tokens=c.input_tokens,
-                     output_tokens=delivered, request_id=c.request_id, start_t=start_t,
+                     output_tokens=tokens, request_id=c.request_id, start_t=start_t,
                      plan_ms=c.plan.total_s * 1000.0)  # fmt: skip
     return resp
 
@@ -378,7 +386,7 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
     if denied:
         return await _refuse(state, request, oai.DIALECT, "", denied)
     body = oai.parse_embeddings(await _read_body(request))
-    inputs = [body["input"]] if isinstance(body["input"], str) else body["input"]
+    inputs = oai.embedding_inputs(body)
     now = state.clock.now()
     result = state.provider.embed(EmbedRequest(key, body["model"], inputs), now,
                                   body.get("dimensions"))  # fmt: skip
@@ -388,7 +396,7 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
     await asyncio.sleep(state.clock.wall(plan_s))
     state.provider.settle(result.ticket, 0, state.clock.now())
     headers = oai.ratelimit_headers(result.ratelimit, state.clock.time_scale)
-    headers["x-request-id"] = result.request_id
+    oai.DIALECT.stamp(headers, result.request_id, plan_s, state.clock.time_scale)
     headers[PLAN_HEADER] = plan_ms_text(plan_s, state.clock.time_scale)
     state.record(request, body["model"], 200, input_tokens=result.input_tokens, start_t=now,
                  plan_ms=plan_s * 1000.0)  # fmt: skip
@@ -402,7 +410,35 @@ async def list_models(request: web.Request) -> web.StreamResponse:
     if denied:
         return await _refuse(state, request, oai.DIALECT, "", denied)
     names = [(m.name, m.owned_by) for m in state.provider.catalog.values()]
-    return _json(200, oai.models_body(names, 1_700_000_000))
+    return _ok(state, oai.models_body(names, MODELS_CREATED))
+
+
+@provider_errors
+async def get_model(request: web.Request) -> web.StreamResponse:
+    """``GET /v1/models/{model}``: one model, or OpenAI's 404 for a name it does not serve."""
+    state = request.app[APP_STATE]
+    denied = state.provider.authenticate(oai.bearer_key(request.headers))
+    if denied:
+        return await _refuse(state, request, oai.DIALECT, "", denied)
+    name = request.match_info["model"]
+    spec = state.provider.catalog.get(name)
+    if spec is None:
+        body = oai.DIALECT.error(
+            404, "model_not_found", f"The model '{name}' does not exist", "model",
+            "model_not_found",
+        )  # fmt: skip
+        return _error(request, oai.DIALECT, 404, body)
+    return _ok(state, oai.model_body(spec.name, spec.owned_by, MODELS_CREATED))
+
+
+MODELS_CREATED = 1_700_000_000  # the models' "created" time (a fixed, plausible one)
+
+
+def _ok(state: MockState, body: dict[str, Any]) -> web.Response:
+    """A 200 JSON body off the chat path, with the headers every response carries."""
+    headers: dict[str, str] = {}
+    oai.DIALECT.stamp(headers, state.provider.unnumbered_request_id(), 0.0, state.clock.time_scale)
+    return _json(200, body, headers)
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:
@@ -462,6 +498,7 @@ def setup_routes(app: web.Application) -> None:
         app.router.add_post(dialect.chat_path, chat_handler(app[APP_STATE], dialect))
     app.router.add_post("/v1/embeddings", embeddings)
     app.router.add_get("/v1/models", list_models)
+    app.router.add_get("/v1/models/{model}", get_model)
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/_stampede/reset", admin_reset)
     app.router.add_get("/_stampede/health", health)

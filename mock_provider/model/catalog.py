@@ -8,10 +8,9 @@ profiles are scenario-time milliseconds (see ``latency.py`` for how they are dra
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    from mock_provider.config import ProviderConfig
+from mock_provider.config import PROFILE_RETRY_AFTER, ProviderConfig
 
 __all__ = [
     "DEFAULT_CATALOG",
@@ -24,6 +23,7 @@ __all__ = [
 ]
 
 Dialect = Literal["openai", "anthropic"]
+RetryAfter = Literal["exact", "seconds", "none"]  # what a 429 says (ModelConfig.retry_after)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +78,7 @@ class ModelSpec:
     kind: Literal["chat", "embedding"] = "chat"
     embedding_dims: int = 0
     owned_by: str = "openai"
+    retry_after: RetryAfter = "seconds"
 
     def cost_usd(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float:
         """Price one call; cached tokens are part of ``input_tokens`` billed at the cached rate."""
@@ -163,10 +164,21 @@ def _dist(cfg: Any, default: Dist) -> Dist:
 
 
 def build_catalog(cfg: ProviderConfig) -> dict[str, ModelSpec]:
-    """The default catalogue with the config's per-model overrides applied."""
-    out = dict(DEFAULT_CATALOG)
+    """The default catalogue with the config's per-model overrides applied.
+
+    A model's ``retry_after`` is its own setting, else the provider profile's default.
+    """
+    profile_default = PROFILE_RETRY_AFTER[cfg.profile]
+    out = {
+        name: spec
+        if spec.retry_after == profile_default
+        else replace(spec, retry_after=profile_default)
+        for name, spec in DEFAULT_CATALOG.items()
+    }
     for name, m in cfg.models.items():
-        base = out.get(name) or ModelSpec(name, m.dialect or "openai", 128_000, 1.0, 0.5, 4.0)
+        base = out.get(name) or ModelSpec(
+            name, m.dialect or "openai", 128_000, 1.0, 0.5, 4.0, retry_after=profile_default
+        )
         fields: dict[str, Any] = {
             k: v
             for k, v in m.model_dump(exclude={"latency", "rpm", "tpm", "max_in_flight"}).items()

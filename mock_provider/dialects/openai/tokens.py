@@ -13,9 +13,11 @@ from typing import Any
 from ...model.tokens import count_text, memo_of_counts
 
 __all__ = [
+    "PART_TYPES",
     "REPLY_PRIMING",
     "TOKENS_PER_MESSAGE",
     "TOKENS_PER_NAME",
+    "UnknownPart",
     "cache_prefixes",
     "content_text",
     "count_chat_tokens",
@@ -27,14 +29,33 @@ REPLY_PRIMING = 3
 _counts = memo_of_counts()
 
 
+# The content part types of chat messages, in the order the API lists them.
+PART_TYPES = ("text", "image_url", "input_audio", "refusal", "audio", "file")
+
+
+class UnknownPart(ValueError):
+    """A content part the API does not know (``parsing`` finds which, and says so)."""
+
+
 def content_text(content: Any) -> str:
-    """The billed text of a message's content: a string, or the text parts of a list."""
+    """The billed text of a message's content: a string, or the text parts of a list.
+
+    A part of no known type, or a text part without text, raises :class:`UnknownPart`.
+    """
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(
-            p.get("text", "") for p in content if isinstance(p, Mapping) and p.get("type") == "text"
-        )
+        texts = []
+        for p in content:
+            kind = p.get("type") if isinstance(p, Mapping) else None
+            if kind == "text":
+                text = p.get("text")
+                if not isinstance(text, str):
+                    raise UnknownPart(kind)
+                texts.append(text)
+            elif kind not in PART_TYPES:
+                raise UnknownPart(kind)
+        return "".join(texts)
     return ""
 
 
