@@ -35,7 +35,7 @@ from mock_provider.config import ProviderConfig
 from .cache import PromptCache
 from .catalog import ModelSpec, build_catalog
 from .faults import FaultSchedule
-from .ids import IdStream
+from .ids import BLOCK, SHIFT, IdStream
 from .latency import (
     REFUSAL_NETWORK_S,
     RequestRandom,
@@ -189,6 +189,9 @@ _instant_plans: dict[int, TimingPlan] = {}
 _Route = tuple[ModelSpec, LimitState, bool, bool]
 
 
+_ID_MASK = BLOCK - 1  # a request's place in its block of ids
+
+
 def _pieces_of(key: int) -> tuple[str, ...]:
     return token_pieces(key >> 6, key & 63)
 
@@ -307,7 +310,10 @@ class Provider:
             )
         seq = self._seq  # self._next_rng(), inline, and the generator only if a draw can happen
         self._seq = seq + 1
-        request_id, response_key = self._ids.ids(seq)
+        ids = self._ids  # ids.ids(seq), inline: a block is read directly
+        if seq >> SHIFT != ids.block:
+            ids.fill(seq >> SHIFT)
+        request_id, response_key = ids.request_ids[seq & _ID_MASK], ids.keys[seq & _ID_MASK]
         rng = None if drawless else RequestRandom(self.cfg.seed, seq)
         if self._faulty:
             assert rng is not None

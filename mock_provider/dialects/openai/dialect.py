@@ -38,12 +38,12 @@ class CallOptions(msgspec.Struct, frozen=True, gc=False):
     max_tokens_param: str = "max_tokens"  # the field that capped the output, for refusals
 
 
-# One shared instance per combination: a request builds none.
-_OPTIONS = {
-    (usage, param): CallOptions(usage, param)
+# One shared instance per combination, indexed [include_usage][max_completion_tokens given]:
+# a request builds none.
+_OPTIONS = tuple(
+    (CallOptions(usage, "max_tokens"), CallOptions(usage, "max_completion_tokens"))
     for usage in (False, True)
-    for param in ("max_tokens", "max_completion_tokens")
-}
+)
 
 
 def bearer_key(headers: Mapping[str, str]) -> str | None:
@@ -92,17 +92,15 @@ class OpenAIDialect:
         body, input_tokens, max_tokens = parse_chat(raw)
         output = None if _PLAIN.issuperset(body) else read_options(body)
         stream_options = body.get("stream_options")
-        include_usage = bool(stream_options and stream_options.get("include_usage"))
-        param = (
-            "max_tokens" if body.get("max_completion_tokens") is None else "max_completion_tokens"
-        )
+        usage = bool(stream_options and stream_options.get("include_usage"))
+        options = _OPTIONS[usage][body.get("max_completion_tokens") is not None]
         return ChatCall(
             body["model"],
             input_tokens,
             max_tokens,
             bool(body.get("stream")),
             body["messages"],
-            _OPTIONS[include_usage, param],
+            options,
             output,
         )
 
@@ -123,10 +121,8 @@ class OpenAIDialect:
     def ratelimit_headers(self, view: RateLimitView | None, time_scale: float) -> dict[str, str]:
         return ratelimit_headers(view, time_scale)
 
-    def stamp(
-        self, headers: dict[str, str], request_id: str, processing_s: float, time_scale: float
-    ) -> None:
-        stamp(headers, request_id, processing_s, time_scale)
+    # The function itself, not a method calling it: this runs for every response.
+    stamp = staticmethod(stamp)
 
     def rejection(
         self, r: Rejection, time_scale: float, call: ChatCall | None = None
