@@ -163,12 +163,13 @@ def driver_us_per_request(requests: int) -> float:
     import random
 
     from bench.overhead_locustfile import CLIENT, REQUEST
+    from mock_provider.clock import WallClock
     from mock_provider.model.catalog import DEFAULT_CATALOG
     from simulator.client.engine import ClientBrain
     from simulator.client.events import AttemptSpec, Outcome
-    from simulator.live.driver import LiveDriver, ScenarioClock
-    from simulator.live.wire import build_call
+    from simulator.live.driver import LiveDriver
     from simulator.traces import TraceWriter
+    from simulator.wire import build_call
 
     class FixedTransport:
         def __init__(self, now: object) -> None:
@@ -178,7 +179,7 @@ def driver_us_per_request(requests: int) -> float:
             build_call(spec)
             return Outcome(self.now(), 200, None, None, 30, 4, 0, "stop", None, 0.0001, 999)  # type: ignore[operator]
 
-    clock = ScenarioClock(time.time(), 1.0)
+    clock = WallClock(1.0, time.time())
     brain = ClientBrain(CLIENT, DEFAULT_CATALOG, random.Random(0))
     best = float("inf")
     with tempfile.TemporaryDirectory() as tmp, TraceWriter(Path(tmp, "t.jsonl")) as writer:

@@ -14,14 +14,15 @@ from pathlib import Path
 
 from locust import FastHttpUser, task
 
+from mock_provider.clock import WallClock
 from mock_provider.dialects.openai.tokens import count_chat_tokens
 from mock_provider.model.catalog import DEFAULT_CATALOG
 from simulator.client.engine import ClientBrain
 from simulator.config import ClientConfig, RetryConfig
-from simulator.live.driver import LiveDriver, ScenarioClock
+from simulator.live.driver import LiveDriver
 from simulator.live.transport import LocustTransport
-from simulator.live.wire import build_call
 from simulator.traces import TraceWriter
+from simulator.wire import build_call
 from simulator.workload import LogicalRequest
 
 MESSAGES = (("system", "You are a helpful assistant."), ("user", "Summarise the plan in a line."))
@@ -76,9 +77,9 @@ class BrainUser(FastHttpUser):
         self.writer: TraceWriter | _NoTraces = (
             TraceWriter(path) if self.with_traces else _NoTraces()
         )
-        clock = ScenarioClock(time.time(), 1.0)
+        clock = WallClock(1.0, time.time())
         brain = ClientBrain(CLIENT, DEFAULT_CATALOG, random.Random(0))
-        transport = LocustTransport(self.client, clock.now, 1.0)
+        transport = LocustTransport(self.client, clock)
         self.driver = LiveDriver(brain, transport, clock, self.writer, "bench")
 
     def on_stop(self) -> None:

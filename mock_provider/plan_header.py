@@ -5,7 +5,7 @@ after admitting it: the timing plan's total for a completion (streamed or not), 
 round trip for a refusal. A client that measures an attempt subtracts it to see what the host
 added on top: the mock's own handling, both event loops' scheduling, loopback HTTP. Wall
 milliseconds, like every other time header (``retry-after-ms``): the client multiplies by the
-time scale. No real provider sends it; ``simulator/live/wire.py`` reads it by this name.
+time scale. No real provider sends it; ``simulator/wire.py`` reads it by this name.
 """
 
 from __future__ import annotations

@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=1, help="Locust worker processes (default 1)")
     run.add_argument("--seed", type=int, help="override the scenario seed")
     run.add_argument(
+        "--virtual",
+        action="store_true",
+        help="run in virtual time: the same brains in a discrete-event loop, no mock, no Locust",
+    )
+    run.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -178,7 +183,11 @@ def _prepare(args: argparse.Namespace) -> tuple[Scenario, Workload, list[Finding
     parse_thresholds(sc.thresholds, list(sc.strategies), args.scenario)
     parse_objective(sc.objective, args.scenario)
     problems = model_problems(sc, own_mock=getattr(args, "target", None) is None)
-    if sc.time_scale == "auto" and shortest_latency(sc) is None:
+    if (
+        sc.time_scale == "auto"
+        and not getattr(args, "virtual", False)
+        and shortest_latency(sc) is None
+    ):
         problems.append(
             ("time_scale", "auto needs a model the clients call with a network latency; "
              "every one answers instantly, so set a number")
@@ -216,7 +225,6 @@ def _narrowed(original: Scenario, sc: Scenario) -> list[Finding]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from simulator.live.orchestrate import Interrupted, LiveRun, RunError, run_live
     from simulator.workload import describe
 
     try:
@@ -231,39 +239,62 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_dir = Path(args.out or Path("reports") / f"{sc.name}-{stamp}")
     strategies = list(sc.strategies)
     total = sc.duration + sc.drain
-    scale = (
-        "a time scale chosen by calibration (auto)"
-        if sc.time_scale == "auto"
-        else f"time scale {sc.scale:g} (about {total / sc.scale:.0f} s wall each)"
-    )
+    if args.virtual:
+        pace = "in virtual time"
+    elif sc.time_scale == "auto":
+        pace = "at a time scale chosen by calibration (auto)"
+    else:
+        pace = f"at time scale {sc.scale:g} (about {total / sc.scale:.0f} s wall each)"
     print(
         wrap(
             f"stampede run {sc.name}: {len(strategies)} "
             f"strateg{'y' if len(strategies) == 1 else 'ies'}, {describe(workload)}\n"
-            f"  scenario time up to {total:.0f} s per strategy at {scale}\n"
+            f"  scenario time up to {total:.0f} s per strategy {pace}\n"
             f"  output: {run_dir}"
         )
     )
     kept = [f.as_dict() for f in warnings]
     if args.repeat > 1:
         return _run_repeats(args, sc, run_dir, kept)
-    run = LiveRun(sc, run_dir, strategies, workers=args.workers, target=args.target,
-                  preflight=kept)  # fmt: skip
-    status = EXIT_OK
-    try:
-        run_live(run, workload.total)
-    except Interrupted:
-        status = EXIT_INTERRUPTED
-    except RunError as exc:
-        _err(str(exc))
-        status = EXIT_RUN
-    if not run.traces.exists():
+    status = _run_once(args, sc, run_dir, kept, workload.total)
+    if not (run_dir / "traces.jsonl").exists():
         if status == EXIT_OK:
             _err("no traces were recorded")
             status = EXIT_RUN
         return status
     report_status = _report(run_dir)
     return status if status != EXIT_OK else report_status
+
+
+def _run_once(
+    args: argparse.Namespace,
+    sc: Scenario,
+    run_dir: Path,
+    preflight: list[dict[str, str]],
+    expected: int,
+) -> int:
+    """Run every strategy of ``sc`` once, live or virtually, into ``run_dir``; the status."""
+    from simulator.run_folder import Interrupted, RunError
+
+    try:
+        if args.virtual:
+            from simulator.virtual.run import VirtualRun, run_virtual
+
+            run_virtual(VirtualRun(sc, run_dir, list(sc.strategies), preflight))
+        else:
+            from simulator.live.orchestrate import LiveRun, run_live
+
+            run_live(
+                LiveRun(sc, run_dir, list(sc.strategies), workers=args.workers,
+                        target=args.target, preflight=preflight),
+                expected,
+            )  # fmt: skip
+    except Interrupted:
+        return EXIT_INTERRUPTED
+    except RunError as exc:
+        _err(str(exc))
+        return EXIT_RUN
+    return EXIT_OK
 
 
 def _run_repeats(
@@ -273,7 +304,6 @@ def _run_repeats(
     (see ``simulator.report.repeats``). Ctrl-C keeps the repeats that finished."""
     import json
 
-    from simulator.live.orchestrate import Interrupted, LiveRun, RunError, run_live
     from simulator.report.html import ReportResult, build_report
     from simulator.report.repeats import build_repeat_report, spread_note
     from simulator.workload import build_workload
@@ -285,16 +315,9 @@ def _run_repeats(
         sub = run_dir / f"repeat-{i}"
         one = _with_seed(sc, seed)
         print(f"\nrepeat {i} of {len(seeds)}, seed {seed}: {sub}")
-        run = LiveRun(one, sub, list(one.strategies), workers=args.workers, target=args.target,
-                      preflight=preflight)  # fmt: skip
-        try:
-            run_live(run, build_workload(one.workload, seed, one.duration).total)
-        except Interrupted:
-            status = EXIT_INTERRUPTED
-        except RunError as exc:
-            _err(str(exc))
-            status = EXIT_RUN
-        if run.traces.exists() and not run.interrupted:
+        expected = build_workload(one.workload, seed, one.duration).total
+        status = _run_once(args, one, sub, preflight, expected)
+        if (sub / "traces.jsonl").exists() and status == EXIT_OK:
             result = build_report(sub)
             winner = (result.summary.get("winner") or {}).get("strategy") or "no clear winner"
             print(f"  repeat {i}: {winner}; thresholds {'pass' if result.passed else 'FAIL'}")
@@ -303,11 +326,12 @@ def _run_repeats(
             break
     info = {
         "scenario": sc.name,
+        "mode": "virtual" if args.virtual else "live",
         "strategies": list(sc.strategies),
         "repeats": len(results),
         "seeds": seeds[: len(results)],
         "partial": len(results) < len(seeds),
-        "time_scale": sc.time_scale,
+        "time_scale": None if args.virtual else sc.time_scale,
         "duration_s": sc.duration,
         "drain_s": sc.drain,
         "preflight": preflight,

@@ -138,7 +138,7 @@ def model_run(
     Returns what the request did and the virtual time it ended at.
     """
     if isinstance(brain, ClientConfig):
-        brain = ClientBrain(brain, DEFAULT_CATALOG, PinnedRandom(u))
+        brain = ClientBrain(brain, DEFAULT_CATALOG, PinnedRandom(u), lambda seq: PinnedRandom(u))
 
     def reply(spec: AttemptSpec, at: float) -> Outcome:
         c = case.get(spec.model) if isinstance(case, dict) else case

@@ -70,12 +70,20 @@ def test_retry_after_is_honoured_by_openai_default() -> None:
 
 
 def test_openai_default_delays_reproduce_with_same_seed() -> None:
-    b = brain(seed=5, retry=RetryConfig(kind="openai_default", max_attempts=5))
-    res, ev = run_scripted(b.request(req(), 0.0), [respond(500)] * 5)
-    rng = random.Random(5)
-    want = [min(0.5 * 2**n, 8.0) * (1 - 0.25 * rng.random()) for n in range(4)]
-    assert [s.seconds for s in sleeps(ev)] == want
-    assert not res.success and res.attempts == 5 and res.error == "http_500"
+    def delays(seed: int, seq: int = 0) -> list[float]:
+        b = brain(seed=seed, retry=RetryConfig(kind="openai_default", max_attempts=5))
+        res, ev = run_scripted(b.request(req(seq=seq), 0.0), [respond(500)] * 5)
+        assert not res.success and res.attempts == 5 and res.error == "http_500"
+        return [s.seconds for s in sleeps(ev)]
+
+    got = delays(5)
+    for n, d in enumerate(got):  # the SDK's rule: min(0.5 * 2^n, 8) * (1 - 0.25 U)
+        base = min(0.5 * 2**n, 8.0)
+        assert 0.75 * base <= d <= base
+    assert delays(5) == got  # same seed, same waits
+    assert delays(6) != got  # another seed, other waits
+    # each logical request has its own draws: another request, other waits
+    assert delays(5, seq=1) != got
 
 
 def test_call_with_backoff_and_aware_strategies_wait_retry_after() -> None:

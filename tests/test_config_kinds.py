@@ -247,7 +247,7 @@ def test_the_run_folder_scenario_round_trips(tmp_path):
     import argparse
 
     from simulator.cli import _apply_overrides
-    from simulator.live.orchestrate import write_scenario
+    from simulator.run_folder import write_scenario
 
     src = ROOT / "scenarios" / "launch_day.yaml"
     args = argparse.Namespace(

@@ -116,7 +116,7 @@ def ours(u: float, fallback: bool, **retry: Any) -> ClientBrain:
         retry=RetryConfig(kind="litellm_router", **retry),
         fallback=["gpt-4o-mini"] if fallback else [],
     )
-    return ClientBrain(cfg, DEFAULT_CATALOG, PinnedRandom(u))
+    return ClientBrain(cfg, DEFAULT_CATALOG, PinnedRandom(u), lambda seq: PinnedRandom(u))
 
 
 def why(case: str, theirs: Run, low: Run, high: Run) -> str:

@@ -11,11 +11,12 @@ import gevent
 import pytest
 from gevent.event import Event
 
+from mock_provider.clock import WallClock
 from mock_provider.model.catalog import DEFAULT_CATALOG
 from simulator.client.engine import ClientBrain
 from simulator.client.events import AttemptSpec, Outcome
 from simulator.config import ClientConfig, RetryConfig
-from simulator.live.driver import LiveDriver, ScenarioClock
+from simulator.live.driver import LiveDriver
 from simulator.traces import TraceRecord, TraceWriter, iter_traces
 from simulator.workload import LogicalRequest
 
@@ -27,7 +28,7 @@ def req(seq: int, at: float = 0.0) -> LogicalRequest:
 class SlowTransport:
     """Answers ``status`` after ``wall_s`` seconds; ``busy`` is set once ``n`` are in flight."""
 
-    def __init__(self, clock: ScenarioClock, status: int, wall_s: float, n: int = 1) -> None:
+    def __init__(self, clock: WallClock, status: int, wall_s: float, n: int = 1) -> None:
         self.clock, self.status, self.wall_s, self.n = clock, status, wall_s, n
         self.in_flight = 0
         self.busy = Event()
@@ -39,7 +40,7 @@ class SlowTransport:
         gevent.sleep(self.wall_s)
         self.in_flight -= 1
         return Outcome(self.clock.now(), self.status, None if self.status == 200 else "err",
-                       latency_s=self.wall_s * self.clock.k)  # fmt: skip
+                       latency_s=self.clock.scenario(self.wall_s))  # fmt: skip
 
 
 class Sink(list[TraceRecord]):
@@ -57,7 +58,7 @@ class Sink(list[TraceRecord]):
 
 
 def driver(transport_args: tuple[int, float, int], retry: RetryConfig, grace_s: float = 5.0):
-    clock = ScenarioClock(time.time(), 1.0)
+    clock = WallClock(1.0, time.time())
     transport = SlowTransport(clock, *transport_args)
     brain = ClientBrain(ClientConfig(retry=retry), DEFAULT_CATALOG, random.Random(0))
     sink = Sink()

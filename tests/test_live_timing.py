@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 
+from mock_provider.clock import WallClock
 from mock_provider.model.catalog import DEFAULT_CATALOG
 from mock_provider.plan_header import PLAN_HEADER, plan_ms_text
 from simulator.client.engine import ClientBrain
 from simulator.client.events import AttemptSpec, Outcome
 from simulator.config import ClientConfig, RetryConfig, Scenario
-from simulator.live.driver import LiveDriver, ScenarioClock
+from simulator.live.driver import LiveDriver
 from simulator.live.timing import (
     SHARE,
     STATISTIC,
@@ -27,8 +28,8 @@ from simulator.live.timing import (
     shortest_latency,
 )
 from simulator.live.transport import LocustTransport
-from simulator.live.wire import read_headers
 from simulator.traces import TraceRecord
+from simulator.wire import read_headers
 from simulator.workload import LogicalRequest
 
 
@@ -64,7 +65,7 @@ OK_BODY = (
 def test_a_plain_2xx_has_its_latency_as_ttft_and_the_plan_in_scenario_seconds() -> None:
     k = 10.0
     session = FakeSession(FakeResponse(200, OK_BODY, {PLAN_HEADER: "3.000"}), 0.005)
-    out = LocustTransport(session, lambda: 1.0, k).send(SPEC)
+    out = LocustTransport(session, WallClock(k)).send(SPEC)
     assert out.ok and out.latency_s >= 0.05  # 5 wall ms at 10x
     assert out.ttft_s == out.latency_s  # the first token arrives with the whole body
     assert out.plan_s == pytest.approx(0.030)
@@ -73,7 +74,7 @@ def test_a_plain_2xx_has_its_latency_as_ttft_and_the_plan_in_scenario_seconds() 
 def test_a_refusal_has_no_ttft_but_carries_its_plan() -> None:
     body = b'{"error":{"code":"rate_limit_exceeded","type":"requests"}}'
     headers = {PLAN_HEADER: "2.000", "retry-after-ms": "100"}
-    out = LocustTransport(FakeSession(FakeResponse(429, body, headers), 0.0), lambda: 1.0, 20.0)
+    out = LocustTransport(FakeSession(FakeResponse(429, body, headers), 0.0), WallClock(20.0))
     outcome = out.send(SPEC)
     assert outcome.status == 429 and outcome.ttft_s is None
     assert outcome.plan_s == pytest.approx(0.040) and outcome.retry_after_s == pytest.approx(2.0)
@@ -82,7 +83,7 @@ def test_a_refusal_has_no_ttft_but_carries_its_plan() -> None:
 class Scripted:
     """Answers each attempt at once: a 429 with a 1 s Retry-After, then a 200."""
 
-    def __init__(self, clock: ScenarioClock) -> None:
+    def __init__(self, clock: WallClock) -> None:
         self.clock, self.calls = clock, 0
 
     def send(self, spec: AttemptSpec) -> Outcome:
@@ -93,7 +94,7 @@ class Scripted:
 
 
 def test_the_driver_records_how_late_the_arrival_and_the_wake_up_came() -> None:
-    clock = ScenarioClock(time.time(), 10.0)
+    clock = WallClock(10.0, time.time())
     cfg = ClientConfig(retry=RetryConfig(kind="fixed", delay_s=0, honor_retry_after=True))
     records: list[TraceRecord] = []
 

@@ -134,7 +134,7 @@ def test_a_completion_bills_every_choice_and_the_estimate_holds_room_for_each() 
     assert c.choices is not None and len(c.choices) == 3
     assert c.output_tokens == sum(ch.tokens for ch in c.choices)
     assert c.finish_reason == c.choices[0].finish_reason
-    assert c.ratelimit.remaining_tokens == 100_000 - (30 + 3 * 100)  # prompt + n * max_tokens
+    assert c.ratelimit.tokens.remaining == 100_000 - (30 + 3 * 100)  # prompt + n * max_tokens
     assert len(c.plan.gaps_s) == max(ch.tokens for ch in c.choices) - 1  # one step per token
     assert c.tokens_after(2) == sum(min(ch.tokens, 2) for ch in c.choices)
     plain = _ask(p, None)

@@ -83,7 +83,7 @@ def test_old_kind_names_still_load(tmp_path: Path) -> None:
 
 
 def test_a_preset_strategy_round_trips_through_the_run_folder(tmp_path: Path) -> None:
-    from simulator.live.orchestrate import write_scenario
+    from simulator.run_folder import write_scenario
 
     path = tmp_path / "s.yaml"
     path.write_text(SCENARIO.replace("STRATEGY", "{preset: tenacity_cookbook, stream: true}"))

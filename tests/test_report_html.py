@@ -324,3 +324,41 @@ def test_compare_warns_when_settings_differ_and_marks_changes(tmp_path: Path) ->
     assert naive.rstrip().endswith("worse")
     html = (tmp_path / "c.html").read_text()
     assert 'class="worse"' in html and "the runs differ" in html
+
+
+def test_live_timing_and_run_warnings_are_on_the_page(tmp_path: Path) -> None:
+    run = make_run(tmp_path)
+    info = json.loads((run / "run.json").read_text())
+    spread = {"p50": 5.0, "p95": 9.0, "max": 12.0}
+    slow = {"p50": 45.0, "p95": 90.0, "max": 120.0}
+    info["timing"] = {
+        "statistic": "p50",
+        "bound_ms": 20.0,
+        "strategies": {
+            "naive": {"mock_ms": spread, "lag_ms": slow, "excess_ms": slow},
+            "jitter": {"mock_ms": spread, "lag_ms": spread, "excess_ms": spread},
+        },
+    }
+    info["warnings"] = [{"source": "timing", "message": "naive: live timing drifted"}]
+    info["preflight"] = [{"level": "warning", "field": "provider.models.x", "message": "no rpm"}]
+    (run / "run.json").write_text(json.dumps(info))
+    html = build_report(run).html_path.read_text()
+    assert "<h2>Live timing</h2>" in html
+    assert html.count('class="worse"') == 2  # naive's lag and excess are past the 20 ms bound
+    assert "naive: live timing drifted" in html and "provider.models.x: no rpm" in html
+    # the warnings come before the verdict: the first screen
+    assert html.index("Read before the numbers") < html.index('class="winner"')
+
+
+def test_a_burst_run_shows_the_best_any_client_could_do(tmp_path: Path) -> None:
+    run = make_run(tmp_path)
+    scenario = SCENARIO + "provider:\n  models:\n    gpt-4o-mini: {rpm: 12}\n"
+    run.joinpath("scenario.yaml").write_text(scenario)
+    result = build_report(run)
+    optimum = result.summary["optimum"]
+    # 20 at once on 12 RPM: 12 in, the other 8 at one every 5 s; p95: the 19th, 7 after
+    assert (optimum["makespan_s"], optimum["p95_latency_ms"]) == (40.0, 35_000.0)
+    eff = optimum["efficiency"]
+    assert eff["naive"] == {"makespan": None, "p95": None}  # gave up on 2: not comparable
+    assert eff["jitter"]["p95"] == pytest.approx(35_000.0 / 400.0)
+    assert "The best any client could do" in result.html_path.read_text()

@@ -101,7 +101,9 @@ SCHEMAS = st.recursive(LEAVES, _extend, max_leaves=12)
 
 
 def _validate(value: Any, schema: Any) -> None:
-    jsonschema.validate(value, schema, format_checker=jsonschema.FormatChecker())
+    jsonschema.validate(
+        value, schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from mock_provider.config import FaultWindowConfig
 
-from .latency import RequestRandom
+from .randomness import RequestRandom
 
 __all__ = ["ErrorRate", "Fault", "FaultRule", "FaultSchedule", "Outage"]
 
@@ -58,9 +58,9 @@ class ErrorRate(_Window):
     statuses: tuple[int, ...] = (500,)
 
     def draw(self, rng: RequestRandom) -> Fault | None:
-        if rng.gen.random() >= self.rate:
+        if rng.random() >= self.rate:
             return None
-        status = self.statuses[int(rng.gen.integers(len(self.statuses)))]
+        status = self.statuses[rng.integers(len(self.statuses))]
         return Fault(status, "error_rate")
 
 

@@ -1,7 +1,8 @@
 """Timing plans: when each token of a response is due, in scenario seconds.
 
-A plan is drawn once per request from that request's seeded generator, so the HTTP driver
-only executes it (sleeping ``ttft_s``, then each gap) and the virtual driver can add it up.
+A plan is drawn once per request from that request's seeded stream (``.randomness``), so the
+HTTP driver only executes it (sleeping ``ttft_s``, then each gap) and the virtual driver can
+add it up.
 """
 
 from __future__ import annotations
@@ -10,41 +11,17 @@ import math
 from functools import lru_cache
 from typing import NamedTuple
 
-import numpy as np
-
 from .catalog import Dist, LatencyProfile
+from .randomness import RequestRandom
 
 __all__ = [
     "REFUSAL_NETWORK_S",
-    "RequestRandom",
     "TimingPlan",
     "draw_network",
     "draw_plan",
     "instant_plan",
     "make_plan",
 ]
-
-
-class RequestRandom:
-    """A request's own seeded generator, built on first use.
-
-    Seeding a numpy generator costs more than the rest of a simple request, and a request
-    with constant latencies and no fault window never draws; so it is only built when needed.
-    The stream depends only on (seed, request number), never on what else ran.
-    """
-
-    __slots__ = ("_gen", "seed", "seq")
-
-    def __init__(self, seed: int, seq: int) -> None:
-        self.seed = seed
-        self.seq = seq
-        self._gen: np.random.Generator | None = None
-
-    @property
-    def gen(self) -> np.random.Generator:
-        if self._gen is None:
-            self._gen = np.random.default_rng((self.seed, self.seq))
-        return self._gen
 
 
 class TimingPlan(NamedTuple):
@@ -76,7 +53,7 @@ def _draw(d: Dist, rng: RequestRandom) -> float:
         return 0.0
     if d.spread <= 0:
         return d.median
-    return float(d.median * math.exp(d.spread * rng.gen.standard_normal()))
+    return d.median * math.exp(d.spread * rng.standard_normal())
 
 
 # The round trip of a refusal that names no model the catalogue knows (a bad key is refused
@@ -118,6 +95,6 @@ def draw_plan(
     elif d.spread <= 0:
         gaps = (d.median / 1000.0,) * n_gaps
     else:
-        draws = rng.gen.lognormal(math.log(d.median / 1000.0), d.spread, n_gaps)
+        draws = rng.lognormal(math.log(d.median / 1000.0), d.spread, n_gaps)
         gaps = tuple(draws.tolist())
     return make_plan(network, prefill, network + prefill + first, gaps)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import TypeVar
 
 from mock_provider.model.catalog import ModelSpec
+from mock_provider.model.randomness import RequestRandom
 from simulator.client.events import (
     AttemptSpec,
     Event,
@@ -41,6 +42,7 @@ from simulator.client.guards import (
     clamp_max_tokens,
     estimate_cost,
 )
+from simulator.client.overload import Draws
 from simulator.client.policies import build_retry_policy
 from simulator.config import ClientConfig
 from simulator.workload import LogicalRequest
@@ -67,12 +69,22 @@ class ClientBrain:
     """The decisions of one client strategy; drivers own time and the network."""
 
     def __init__(
-        self, config: ClientConfig, catalog: dict[str, ModelSpec], rng: random.Random
+        self,
+        config: ClientConfig,
+        catalog: dict[str, ModelSpec],
+        rng: random.Random,
+        draws: Callable[[int], Draws] | None = None,
     ) -> None:
         self.config = config
         self.catalog = catalog
         self.rng = rng
         self.policy = build_retry_policy(config.retry, rng, config.fallback)
+        # Each logical request draws its waits from a stream of its own, seeded by this and
+        # its number: the draws do not depend on the order requests happen to interleave in,
+        # so a live run and a virtual one draw the same waits for the same request.
+        # (``draws`` replaces that stream: tests pin every draw to see a policy's range.)
+        seed = rng.getrandbits(63)
+        self.draws = draws or (lambda seq: RequestRandom(seed, seq))
         self.ledger = BudgetLedger(config.guards)
         self._chains: dict[str, tuple[str, ...]] = {}  # first model -> chain (config is frozen)
 
@@ -110,9 +122,11 @@ class ClientBrain:
         final: Outcome | None = None
         model = chain[0]
 
+        charged = 0.0  # the answered attempt's cost, until an event or the result carries it
+
         def done(success: bool, error: str | None) -> RequestResult:
             used = model if success and model != chain[0] else None
-            return RequestResult(success, model, attempts, used, error, cost, slept, final)
+            return RequestResult(success, model, attempts, used, error, cost, slept, final, charged)
 
         refusal = check_input(req.input_tokens, cfg.guards)
         if refusal is not None:
@@ -128,6 +142,7 @@ class ClientBrain:
         # a daily budget the ledger never refuses, so its reservations need not be kept.
         shared = policy.shares_state
         budgeted = ledger.budgeted
+        draws = self.draws(req.seq)
         hold, held_at = 0.0, now
 
         for idx, model in enumerate(chain):  # ``done`` reads ``model``: the last one tried
@@ -142,7 +157,7 @@ class ClientBrain:
                     if refusal is not None:
                         return done(False, refusal)
                 if shared:
-                    local = policy.admit(model, now)
+                    local = policy.admit(model, now, draws)
                     if local is not None:
                         error = local
                         break
@@ -156,10 +171,11 @@ class ClientBrain:
                     hold = estimate_cost(m, req.input_tokens, max_tokens)
                     held_at = now
                     ledger.charge(user, feature, held_at, hold)
-                outcome = _expect((yield Send(spec, pending)), Outcome)
+                outcome = _expect((yield Send(spec, pending, charged)), Outcome)
                 pending, now, final = 0.0, outcome.now, outcome
                 c = attempt_cost(m, outcome)
                 cost += c
+                charged = c
                 if budgeted:
                     ledger.charge(user, feature, held_at, c - hold)
                 if shared:
@@ -169,13 +185,15 @@ class ClientBrain:
                 error = _error_of(outcome)
                 # None: no retry on this model (for the idealised kinds always so after a 400,
                 # 401, 403 or 404); a ``last`` backoff is slept, then this model is done.
-                backoff = policy.next_backoff(on_model, outcome, prev, model)
+                backoff = policy.next_backoff(on_model, outcome, prev, model, draws)
                 if has_next and backoff is not None and policy.skips_wait(outcome, fb_on):
                     break
                 if backoff is not None:
                     if now + backoff.seconds > deadline:
                         return done(False, "total_timeout")
-                    now = _expect((yield Sleep(backoff.seconds, backoff.reason)), Woke).now
+                    sleep = Sleep(backoff.seconds, backoff.reason, charged)
+                    charged = 0.0
+                    now = _expect((yield sleep), Woke).now
                     pending += backoff.seconds
                     slept += backoff.seconds
                     prev = backoff.seconds

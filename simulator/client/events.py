@@ -4,7 +4,10 @@ Theory of operation: a logical request is a generator. It yields :class:`Send` (
 attempt) or :class:`Sleep` (wait, in scenario seconds). The driver answers a ``Send`` with an
 :class:`Outcome` and a ``Sleep`` with a :class:`Woke`; both carry ``now`` in scenario seconds,
 which is the only clock the brain ever sees. The generator finally returns a
-:class:`RequestResult`. Events are immutable, typed and free of behaviour (the h11 style).
+:class:`RequestResult`. Each attempt's cost is priced once, by the brain, and handed to the
+driver with the next event (``charged_usd``) or, for the last attempt, the result: a driver
+records it and never prices an attempt again. Events are immutable, typed and free of
+behaviour (the h11 style).
 
 They are ``NamedTuple``s rather than frozen slotted dataclasses: the live driver builds four
 of them per logical request, and a tuple is several times cheaper to create than a frozen
@@ -46,11 +49,13 @@ class AttemptSpec(NamedTuple):
 class Send(NamedTuple):
     attempt: AttemptSpec
     slept_s: float = 0.0  # how long the brain waited before this attempt
+    charged_usd: float = 0.0  # what the attempt answered just before cost (0: none was)
 
 
 class Sleep(NamedTuple):
     seconds: float
     reason: str = "backoff"  # "backoff" | "retry_after" | "throttle"
+    charged_usd: float = 0.0  # what the attempt answered just before cost (0: none was)
 
 
 class Outcome(NamedTuple):
@@ -70,6 +75,9 @@ class Outcome(NamedTuple):
     remaining_tokens: int | None = None
     should_retry: bool | None = None  # the server's x-should-retry header, when it sent one
     plan_s: float | None = None  # the latency the provider planned (a live mock says it)
+    # Prompt tokens written to an explicit (Anthropic) prompt cache, part of input_tokens:
+    # billed above the base input price, so the cost needs them.
+    cache_write_tokens: int = 0
 
     @property
     def ok(self) -> bool:
@@ -95,3 +103,4 @@ class RequestResult(NamedTuple):
     cost_usd: float
     slept_s: float
     final: Outcome | None  # the last outcome, None when refused before any attempt
+    charged_usd: float = 0.0  # the cost of the attempt answered last, if no event carried it

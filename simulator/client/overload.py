@@ -7,15 +7,34 @@ clock, so it composes with any wait strategy in :mod:`simulator.client.policies`
 
 from __future__ import annotations
 
-import random
 from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Protocol
 
 from simulator.client.events import Outcome
 from simulator.client.outcomes import NEVER_RETRY, effective_status, is_overload
 
-__all__ = ["AdaptiveThrottle", "BreakerState", "CircuitBreaker", "RetryBudget"]
+__all__ = [
+    "AdaptiveThrottle",
+    "BreakerState",
+    "CircuitBreaker",
+    "Draws",
+    "RetryBudget",
+]
+
+
+class Draws(Protocol):
+    """The draws a policy makes: ``random.Random`` has them, and so has a request's own
+    stream (``mock_provider.model.randomness.RequestRandom``)."""
+
+    def random(self) -> float:
+        """Uniform on [0, 1)."""
+        ...
+
+    def uniform(self, a: float, b: float) -> float:
+        """Uniform on [a, b)."""
+        ...
 
 
 @dataclass(slots=True)
@@ -70,7 +89,7 @@ class AdaptiveThrottle:
         req, acc = len(self._requests), len(self._accepts)
         return max(0.0, (req - self.k * acc) / (req + 1))
 
-    def admit(self, now: float, rng: random.Random) -> bool:
+    def admit(self, now: float, rng: Draws) -> bool:
         """Count a request at ``now``; False means reject locally (no HTTP call)."""
         p = self.reject_probability(now)
         self._requests.append(now)

@@ -30,7 +30,13 @@ from simulator.client.libraries import (
 )
 from simulator.client.litellm_router import LiteLLMRouter, RouterCooldowns
 from simulator.client.outcomes import NEVER_RETRY, effective_status, is_overload
-from simulator.client.overload import AdaptiveThrottle, BreakerState, CircuitBreaker, RetryBudget
+from simulator.client.overload import (
+    AdaptiveThrottle,
+    BreakerState,
+    CircuitBreaker,
+    Draws,
+    RetryBudget,
+)
 from simulator.config import AdaptiveThrottleConfig, CircuitBreakerConfig, RetryConfig
 
 __all__ = [
@@ -66,7 +72,7 @@ class RetryState:
     n: int
     prev_delay: float | None
     outcome: Outcome
-    rng: random.Random
+    rng: Draws
 
 
 WaitStrategy = Callable[[RetryState], float]
@@ -187,7 +193,7 @@ class RetryPolicy:
     wait: WaitStrategy
     max_attempts: int
     retry_on: frozenset[int]
-    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    rng: Draws = field(default_factory=lambda: random.Random(0))
     budget: RetryBudget | None = None
     throttle_cfg: AdaptiveThrottleConfig | None = None
     breaker_cfg: CircuitBreakerConfig | None = None
@@ -230,16 +236,18 @@ class RetryPolicy:
             )
         return self.throttles[model]
 
-    def admit(self, model: str, now: float) -> str | None:
+    def admit(self, model: str, now: float, rng: Draws | None = None) -> str | None:
         """None to go ahead, else the local refusal: ``"circuit_open"``, ``"throttled"`` or
-        ``"cooldown"`` (the LiteLLM Router has the model's deployment cooling down)."""
+        ``"cooldown"`` (the LiteLLM Router has the model's deployment cooling down).
+
+        ``rng``: the request's own draws (the policy's shared generator if None)."""
         if self.cooldowns is not None and self.cooldowns.cooling(model, now):
             return "cooldown"
         br = self.breaker(model)
         if br is not None and not br.admit(now):
             return "circuit_open"
         th = self.throttle(model)
-        if th is not None and not th.admit(now, self.rng):
+        if th is not None and not th.admit(now, rng or self.rng):
             return "throttled"
         return None
 
@@ -259,12 +267,18 @@ class RetryPolicy:
         return s in self.retry_on
 
     def next_backoff(
-        self, attempts_made: int, outcome: Outcome, prev: float | None, model: str = ""
+        self,
+        attempts_made: int,
+        outcome: Outcome,
+        prev: float | None,
+        model: str = "",
+        rng: Draws | None = None,
     ) -> Backoff | None:
         """The wait before retrying ``model``, or None to stop trying it at once.
 
         ``attempts_made`` counts attempts on this model so far (>= 1). A ``last`` backoff is
-        slept before moving on: the library sleeps even when no retry follows.
+        slept before moving on: the library sleeps even when no retry follows. ``rng``: the
+        request's own draws (the policy's shared generator if None).
         """
         if outcome.ok and outcome.error is None:
             return None
@@ -277,7 +291,7 @@ class RetryPolicy:
             return None
         if self.budget is not None and not self.budget.allows_retry():
             return None
-        state = RetryState(attempts_made - 1, prev, outcome, self.rng)
+        state = RetryState(attempts_made - 1, prev, outcome, rng or self.rng)
         delay = max(0.0, self.wait(state))
         if self.library is not None:
             reason = "retry_after" if self.library.waits_retry_after(state) else "backoff"

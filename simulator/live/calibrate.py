@@ -33,6 +33,7 @@ import yaml
 from locust.contrib.fasthttp import FastHttpSession
 from locust.event import EventHook
 
+from mock_provider.clock import WallClock
 from mock_provider.model.catalog import build_catalog
 from simulator.client.events import AttemptSpec
 from simulator.config import Scenario
@@ -91,7 +92,7 @@ def probe(
         base_url=host, request_event=EventHook(), user=None, concurrency=concurrency,
         max_retries=0, network_timeout=30.0, connection_timeout=5.0,
     )  # fmt: skip
-    transport = LocustTransport(session, lambda: 0.0, scale)
+    transport = LocustTransport(session, WallClock(scale))
     transport.warm_up(concurrency, SETTLE_S)  # as the run's users do before t=0
     excess: list[float] = []
     lag: list[float] = []

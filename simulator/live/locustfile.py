@@ -7,11 +7,13 @@ fires its share of the scenario's arrivals open-loop: a burst really is N reques
 Workers ship their trace records to the master with Locust messages, so traces from every
 host end up in the master's run directory.
 
-Stopping (SIGTERM or Ctrl-C to Locust; the orchestrator sends SIGTERM): Locust fires
-``quitting`` before it stops its users, and the listener here carries out the stop order
-before anything closes: the driver stops new arrivals, attempts and waits, attempts in flight
-finish (``STOP_GRACE_S`` at most), their records are written (a worker's are sent to the
-master, which waits for every worker's last batch), and only then is the writer closed.
+Stopping: the orchestrator sends SIGUSR1 (:data:`STOP_SIGNAL`) to Locust (the master), and
+the stop order runs before anything closes: the driver stops new arrivals, attempts and
+waits, attempts in flight finish (``STOP_GRACE_S`` at most), their records are written (a
+worker's are sent to the master, which waits for every worker's last batch); then the runner
+quits as at a normal end, and the writer is closed last. SIGTERM or Ctrl-C to Locust itself
+run the same order from Locust's ``quitting`` event (a Ctrl-C may land in an attempt in
+flight, though: see :func:`_on_stop_signal`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import logging
 import random
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -30,17 +33,20 @@ from locust import FastHttpUser, events, task
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
+from mock_provider.clock import WallClock
 from mock_provider.model.provider import build_catalog
 from simulator.client.engine import ClientBrain
 from simulator.config import Scenario
-from simulator.live.driver import LiveDriver, ScenarioClock
-from simulator.live.orchestrate import STOP_GRACE_S, reset_target
+from simulator.live.driver import LiveDriver
+from simulator.live.orchestrate import reset_target
+from simulator.live.stopping import STOP_GRACE_S
 from simulator.live.timing import expected_concurrency
 from simulator.live.transport import LocustTransport
 from simulator.traces import TraceRecord, TraceWriter
-from simulator.workload import build_workload
+from simulator.workload import build_workload, laid_out
 
 TRACE_MSG, DONE_MSG, STOP_MSG = "stampede_traces", "stampede_done", "stampede_stop"
+STOP_SIGNAL = signal.SIGUSR1  # from the orchestrator (see _on_stop_signal)
 FLUSH_EVERY_S = 0.25
 STARTUP_S = 3.0
 # After the grace period the driver cuts what is still in flight; this is for writing and
@@ -117,6 +123,7 @@ def _on_init(environment: Any, **_: Any) -> None:
         return
     if not opts.stampede_run_dir:
         return
+    gevent.signal_handler(STOP_SIGNAL, _on_stop_signal, environment)
     run_dir = Path(opts.stampede_run_dir)
     opts.stampede_scenario_yaml = (run_dir / "scenario.yaml").read_text()
     scenario_of(opts)  # fail here, not in a worker, if it does not validate
@@ -152,13 +159,9 @@ def _request_stop() -> None:
         RUN.driver.stop()
 
 
-@events.quitting.add_listener
-def _on_quit(environment: Any, **_: Any) -> None:
-    """The stop order (see the module docstring); at a normal end there is nothing to wait for.
-
-    Locust fires ``quitting`` before it stops its users, and may fire it twice (a signal's
-    shutdown, then the main greenlet's): every step is idempotent.
-    """
+def _stop_and_wait(environment: Any) -> None:
+    """Stop this process's share (a master: every worker's) and wait until its last records
+    are written or shipped. Idempotent: at a normal end there is nothing to wait for."""
     runner = environment.runner
     wait_s = STOP_GRACE_S + STOP_MARGIN_S
     if isinstance(runner, MasterRunner):
@@ -171,6 +174,28 @@ def _on_quit(environment: Any, **_: Any) -> None:
         _request_stop()
         if RUN.driver is not None and not RUN.share_done.wait(wait_s):
             logging.warning("stop: the run did not end in %.0f s", wait_s)
+
+
+def _on_stop_signal(environment: Any) -> None:
+    """SIGUSR1, the orchestrator's stop: the stop order, then quit as a finished run does.
+
+    Locust's own SIGTERM shutdown runs in a greenlet and exits from there, racing its CSV
+    statistics writer against the closing of its files; on SIGINT, Python raises
+    KeyboardInterrupt in whichever greenlet is running, which may be an attempt in flight.
+    Here the run is stopped first and Locust then shuts down from its main greenlet.
+    """
+    _stop_and_wait(environment)
+    environment.runner.quit()
+
+
+@events.quitting.add_listener
+def _on_quit(environment: Any, **_: Any) -> None:
+    """The stop order (see the module docstring), then the writer is closed.
+
+    Locust fires ``quitting`` before it stops its users, and may fire it twice (a signal's
+    shutdown, then the main greenlet's): every step is idempotent.
+    """
+    _stop_and_wait(environment)
     if RUN.writer is not None:
         RUN.writer.close()
 
@@ -186,8 +211,9 @@ class StampedeUser(FastHttpUser):
         sc = scenario_of(opts)
         self.strategy = opts.stampede_strategy or next(iter(sc.strategies))
         timeouts = sc.strategies[self.strategy].timeouts
-        self.connection_timeout = timeouts.connect_s / sc.scale
-        self.network_timeout = timeouts.read_s / sc.scale
+        clock = WallClock(sc.scale)  # only to convert: each run's own clock is in run_share
+        self.connection_timeout = clock.wall(timeouts.connect_s)
+        self.network_timeout = clock.wall(timeouts.read_s)
         super().__init__(environment)
 
     @task
@@ -197,10 +223,11 @@ class StampedeUser(FastHttpUser):
         sc = scenario_of(opts)
         worker = getattr(runner, "worker_index", 0)
         workers = opts.stampede_workers if isinstance(runner, WorkerRunner) else 1
-        workload = build_workload(sc.workload, sc.seed, sc.duration)
+        layout = sc.strategies[self.strategy].prompt_layout
+        workload = build_workload(laid_out(sc.workload, layout), sc.seed, sc.duration)
         mine_open = [r for r in workload.open_loop if r.seq % workers == worker]
         mine_closed = [u for i, u in enumerate(workload.closed_loop) if i % workers == worker]
-        clock = ScenarioClock(opts.stampede_epoch or time.time(), sc.scale)
+        clock = WallClock(sc.scale, opts.stampede_epoch or time.time())
         brain = ClientBrain(
             sc.strategies[self.strategy],
             build_catalog(sc.provider),
@@ -217,7 +244,7 @@ class StampedeUser(FastHttpUser):
                     sink.flush()
 
             flusher = gevent.spawn(flush_forever)
-        transport = LocustTransport(self.client, clock.now, sc.scale)
+        transport = LocustTransport(self.client, clock)
         # Connections for the busiest moment of this share, opened before t=0.
         busiest = -(-expected_concurrency(sc, workload) // workers)
         transport.warm_up(busiest, max(0.0, clock.wall_until(0.0) - 0.1))
@@ -226,7 +253,7 @@ class StampedeUser(FastHttpUser):
             self.environment.events.request.fire(
                 request_type="LOGICAL",
                 name=self.strategy,
-                response_time=rec.latency_ms / sc.scale,
+                response_time=clock.wall(rec.latency_ms),  # wall ms, as Locust counts
                 response_length=0,
                 exception=None if rec.success else Exception(rec.error),
                 context={},

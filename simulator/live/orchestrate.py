@@ -2,20 +2,9 @@
 
 The parent process owns no event loop and no gevent: it starts the mock (unless ``--target``
 names one), resets it to a shared wall-clock epoch before each strategy, starts Locust on
-``locustfile.py``, tails ``traces.jsonl`` for progress, and stops everything cleanly on
-Ctrl-C or SIGTERM, so every trace recorded so far is kept and the summary still gets written.
-
-The stop order. Children run in their own sessions, so a terminal's Ctrl-C reaches only this
-process (whether it is sent to the process or to its group); its handler only notes the
-signal, and the run loop, which looks every 0.1 s, carries the stop out in order:
-
-1. SIGTERM to Locust. Its ``quitting`` listener stops new arrivals, attempts and waits, lets
-   the attempts in flight finish (:data:`STOP_GRACE_S` at most), writes their records
-   (workers ship theirs to the master first) and closes the trace writer; Locust exits.
-2. Only then is the mock stopped, so every attempt it answered reached the client.
-3. ``run.json`` (``partial: true``), then the CLI writes the partial summary and report.
-
-A second signal while stopping kills Locust at once instead of waiting for it.
+``locustfile.py``, tails ``traces.jsonl`` for progress and timing, and stops everything
+cleanly on Ctrl-C or SIGTERM in the order ``stopping.py`` states, so every trace recorded so
+far is kept and the summary still gets written.
 """
 
 from __future__ import annotations
@@ -23,22 +12,27 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import IO, Any
 
-import yaml
-
+from mock_provider.clock import WallClock
 from simulator.config import Scenario
+from simulator.live.stopping import (
+    LOCUST_EXIT_S,
+    STOP_GRACE_S,
+    Interrupted,
+    StopRequests,
+    noting_signals,
+    stop_process,
+)
 from simulator.live.timing import (
     MEASURES,
     STATISTIC,
@@ -48,6 +42,7 @@ from simulator.live.timing import (
     read_mock_log,
     shortest_latency,
 )
+from simulator.run_folder import RunError, fresh_run_dir, write_scenario
 
 __all__ = [
     "STOP_GRACE_S",
@@ -63,86 +58,7 @@ __all__ = [
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 STARTUP_MARGIN_S = 2.5  # wall seconds for Locust to start before scenario t=0
-# Wall seconds the attempts in flight at a stop get to finish. The longest planned attempt in
-# the shipped scenarios (a 1,000-token answer at about 18 ms a token, streaming_latency at
-# time scale 5) takes about 4 s of wall time, a 429 or a 503 a few milliseconds; past 5 s,
-# someone who pressed Ctrl-C is kept waiting, and what is still running is cut (recorded as
-# ``run_stopped_in_flight``).
-STOP_GRACE_S = 5.0
-# Then Locust writes or ships its last records and exits; after this it is killed.
-LOCUST_EXIT_S = STOP_GRACE_S + 10.0
-CALIBRATION_TIMEOUT_S = 30.0  # --time-scale auto (simulator/live/calibrate.py: about 8 s)
-
-
-class RunError(Exception):
-    """The run could not go on (mock did not start, Locust failed): exit status 3."""
-
-
-class Interrupted(Exception):
-    """Ctrl-C or SIGTERM: stop, keep what was recorded, write a partial summary."""
-
-
-class StopRequests:
-    """SIGINT and SIGTERM during a run, noted rather than raised.
-
-    An exception raised from a signal handler can land anywhere, between a fork and the
-    assignment of its ``Popen`` for one, and leave a child running; the run loop looks at
-    ``count`` instead and carries out the stop order (module docstring).
-    """
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.name = ""
-
-    def note(self, signum: int, frame: FrameType | None) -> None:
-        self.count += 1
-        self.name = self.name or signal.Signals(signum).name
-
-    @property
-    def requested(self) -> bool:
-        return self.count > 0
-
-    @property
-    def hurry(self) -> bool:
-        """A second signal: kill children instead of waiting for them."""
-        return self.count > 1
-
-    def check(self) -> None:
-        if self.count:
-            raise Interrupted(self.name)
-
-
-@contextmanager
-def _noting_signals(stops: StopRequests) -> Iterator[None]:
-    old = {s: signal.signal(s, stops.note) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-
-def _stop(
-    proc: subprocess.Popen[Any], timeout: float = 15.0, stops: StopRequests | None = None
-) -> None:
-    """SIGTERM (Locust and the mock both shut down gracefully on it), then SIGKILL.
-
-    Waits ``timeout`` seconds, less if a second Ctrl-C asks to hurry.
-    """
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while proc.poll() is None and time.monotonic() < deadline:
-        if stops is not None and stops.hurry:
-            break
-        try:
-            proc.wait(0.1)
-        except subprocess.TimeoutExpired:
-            continue
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait(5)
+CALIBRATION_TIMEOUT_S = 30.0  # --time-scale auto (calibrate.py; 6 s for thundering_herd)
 
 
 class MockProcess:
@@ -171,8 +87,15 @@ class MockProcess:
         self.host = self.base_url.removesuffix("/v1")
 
     def stop(self) -> None:
-        _stop(self.proc)
+        stop_process(self.proc)
         self._log.close()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def reset_target(host: str, epoch: float, time_scale: float | None = None) -> bool:
@@ -399,7 +322,7 @@ class LiveRun:
 
     def _locust_cmd(self, host: str, strategy: str, epoch: float) -> list[str]:
         sc = self.scenario
-        wall = (sc.duration + sc.drain) / sc.scale + STARTUP_MARGIN_S + 10
+        wall = WallClock(sc.scale).wall(sc.duration + sc.drain) + STARTUP_MARGIN_S + 10
         n = self.workers
         cmd = [
             sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
@@ -410,7 +333,12 @@ class LiveRun:
             "--stampede-epoch", repr(epoch), "--stampede-workers", str(n),
         ]  # fmt: skip
         if n > 1:
-            cmd += ["--processes", str(n)]
+            # Locust's master binds every interface on port 5557 by default: loopback only,
+            # and a free port, so two runs on one machine do not collide.
+            port = str(free_port())
+            cmd += ["--processes", str(n), "--master-bind-host", "127.0.0.1",
+                    "--master-bind-port", port, "--master-host", "127.0.0.1",
+                    "--master-port", port]  # fmt: skip
         return cmd
 
     def run_strategy(self, host: str, strategy: str, expected: int) -> None:
@@ -431,6 +359,7 @@ class LiveRun:
             env=env,
         )
         progress = Progress(strategy, expected)
+        clock = WallClock(sc.scale, epoch)
         total = sc.duration + sc.drain
         tty = self.out.isatty()
         last_print = 0.0
@@ -440,7 +369,7 @@ class LiveRun:
                 progress.read(self.traces)
                 now = time.time()
                 if tty or now - last_print >= 5.0:
-                    text = progress.line((now - epoch) * sc.scale, total)
+                    text = progress.line(clock.now(), total)
                     print("\r" + text if tty else text, end="" if tty else "\n", file=self.out)
                     self.out.flush()
                     last_print = now
@@ -450,10 +379,10 @@ class LiveRun:
                     file=self.out,
                 )
         finally:
-            _stop(proc, LOCUST_EXIT_S, self.stops)
+            stop_process(proc, LOCUST_EXIT_S, self.stops, signal.SIGUSR1)  # see stopping.py
             locust_log.close()
             progress.read(self.traces)
-            text = progress.line(min(total, (time.time() - epoch) * sc.scale), total)
+            text = progress.line(min(total, clock.now()), total)
             print(("\r" if tty else "") + text, file=self.out)
             self._record_timing(strategy, progress.timing, log_offset)
         self.stops.check()
@@ -471,22 +400,16 @@ def with_time_scale(sc: Scenario, time_scale: float) -> Scenario:
     return sc.model_copy(update={"time_scale": time_scale, "provider": provider})
 
 
-def write_scenario(sc: Scenario, run_dir: Path) -> None:
-    """The effective scenario (overrides applied): what Locust processes and reports read."""
-    data = sc.model_dump(mode="json", exclude_unset=True)  # re-validates: no ignored fields
-    (run_dir / "scenario.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-
-
 def run_live(run: LiveRun, expected: int) -> None:
     """Run every strategy in turn; raises :class:`Interrupted` after cleaning up on a signal."""
     from datetime import UTC, datetime
 
-    run.run_dir.mkdir(parents=True, exist_ok=True)
+    fresh_run_dir(run.run_dir)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     write_scenario(run.scenario, run.run_dir)
     run.write_run_info(started)
     mock: MockProcess | None = None
-    with _noting_signals(run.stops):
+    with noting_signals(run.stops):
         try:
             if run.target:
                 host = run.target.rstrip("/").removesuffix("/v1")

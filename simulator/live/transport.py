@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
 from typing import Any
 
 import gevent
 
+from mock_provider.clock import WallClock
 from simulator.client.events import AttemptSpec, Outcome
-
-from .wire import HttpCall, ResponseFacts, SSEReader, build_call, read_body, read_headers
+from simulator.wire import HttpCall, ResponseFacts, SSEReader, build_call, read_body, read_headers
 
 __all__ = ["WARM_UP_PATH", "LocustTransport"]
 
@@ -47,10 +46,10 @@ def _headers(resp: Any) -> Any:
 class LocustTransport:
     """``send(spec) -> Outcome``; ``now`` is the driver's scenario clock."""
 
-    def __init__(self, session: Any, now: Callable[[], float], time_scale: float) -> None:
+    def __init__(self, session: Any, clock: WallClock) -> None:
         self.session = session
-        self.now = now
-        self.k = time_scale
+        self.now = clock.now
+        self.scenario = clock.scenario  # wall seconds read off the wire, as scenario seconds
 
     def warm_up(self, n: int, timeout: float, path: str = WARM_UP_PATH) -> None:
         """Open ``n`` connections with a GET of ``path`` each, outside Locust's statistics.
@@ -96,7 +95,7 @@ class LocustTransport:
             self.now(),
             status,
             body.error,
-            None if retry_after is None else retry_after * self.k,
+            None if retry_after is None else self.scenario(retry_after),
             body.input_tokens,
             body.output_tokens,
             body.cached_tokens,
@@ -107,7 +106,8 @@ class LocustTransport:
             facts.remaining_requests,
             facts.remaining_tokens,
             facts.should_retry,
-            None if plan is None else plan * self.k,
+            None if plan is None else self.scenario(plan),
+            body.cache_write_tokens,
         )
 
     def _send_stream(self, spec: AttemptSpec, call: HttpCall) -> Outcome:
@@ -127,7 +127,9 @@ class LocustTransport:
                 resp.failure(f"{kind}: {resp.error}")
                 return Outcome(self.now(), 0, kind, latency_s=self._scen(started))
             facts = read_headers(_headers(resp), 200 <= status < 300, spec.dialect)
-            retry_after = None if facts.retry_after_s is None else facts.retry_after_s * self.k
+            retry_after = (
+                None if facts.retry_after_s is None else self.scenario(facts.retry_after_s)
+            )
             if 200 <= status < 300:
                 return self._stream(resp, started, facts, retry_after)
             body = read_body(status, resp.content or b"")
@@ -145,10 +147,10 @@ class LocustTransport:
             )
 
     def _plan(self, facts: ResponseFacts) -> float | None:
-        return None if facts.plan_s is None else facts.plan_s * self.k
+        return None if facts.plan_s is None else self.scenario(facts.plan_s)
 
     def _scen(self, started: float) -> float:
-        return (time.perf_counter() - started) * self.k
+        return self.scenario(time.perf_counter() - started)
 
     def _stream(
         self, resp: Any, started: float, facts: ResponseFacts, retry_after: float | None
@@ -183,4 +185,5 @@ class LocustTransport:
             remaining_requests=facts.remaining_requests,
             remaining_tokens=facts.remaining_tokens,
             plan_s=self._plan(facts),
+            cache_write_tokens=reader.cache_write_tokens,
         )

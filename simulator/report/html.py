@@ -23,12 +23,15 @@ from simulator.report.metrics import (
     strategies_in_order,
     summarize,
 )
+from simulator.report.optimum import burst_optimum, efficiencies
 from simulator.report.page_parts import (
     CSS,
     comparison_table,
     dashboards,
     embedded_png,
     metric_definitions,
+    optimum_section,
+    timing_section,
     verdict_table,
 )
 from simulator.report.plots import render_all
@@ -132,10 +135,19 @@ def build_report(run_dir: str | Path) -> ReportResult:
     objective = parse_objective(scenario.get("objective"), scenario_file)
     summary = summarize(df, strategies, partial=partial)
     summary["not_run"] = [s for s in planned if s not in strategies]
+    summary["streaming"] = {
+        s: bool(((scenario.get("strategies") or {}).get(s) or {}).get("stream")) for s in strategies
+    }
     ranking = rank(summary, strategies, objective)
     summary["objective"] = objective.as_dict()
     summary["winner"] = winner_record(ranking)
     summary["verdict"] = verdict_lines(summary, ranking)
+    optimum = burst_optimum(scenario)
+    if optimum is not None:
+        summary["optimum"] = {
+            **optimum.as_dict(),
+            "efficiency": efficiencies(optimum, summary, strategies),
+        }
     verdicts = evaluate(thresholds, summary)
     plots = render_all(df, strategies, run_dir / "plots", summary, scenario)
     del df
@@ -177,8 +189,8 @@ def render_page(
     baseline = scenario.get("baseline") or (strategies[0] if strategies else None)
     facts = ", ".join(
         f"{k} {info[k]}"
-        for k in ("seed", "seeds", "time_scale", "started", "duration_s")
-        if k in info
+        for k in ("mode", "seed", "seeds", "time_scale", "started", "duration_s")
+        if info.get(k) is not None
     )
     body = [f"<h1>llm-stampede report: {escape(name)}</h1>"]
     if scenario.get("description"):
@@ -209,6 +221,12 @@ def render_page(
         + comparison_table(summary, strategies, ranking)
         + metric_definitions()
     )
+    if (optimum := burst_optimum(scenario)) is not None:
+        body.append(
+            "<h2>The best any client could do</h2>" + optimum_section(optimum, summary, strategies)
+        )
+    if timing := timing_section(info, strategies):
+        body.append("<h2>Live timing</h2>" + timing)
     found = alerts(summary, strategies, baseline)
     body.append("<h2>Alerts</h2>")
     body.append(

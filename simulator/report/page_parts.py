@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.report.metrics import METRICS
+from simulator.report.optimum import BurstOptimum, efficiencies
 from simulator.report.tables import COMPARISON_COLUMNS, DETAIL_COLUMNS, shown_columns
 from simulator.report.thresholds import Verdict
 from simulator.report.units import format_value
@@ -26,7 +27,9 @@ __all__ = [
     "embedded_png",
     "group_grid",
     "metric_definitions",
+    "optimum_section",
     "strategy_table",
+    "timing_section",
     "verdict_table",
 ]
 
@@ -275,3 +278,86 @@ def metric_definitions() -> str:
         for n, m in METRICS.items()
     )
     return f"<details><summary>Metric definitions</summary><dl>{items}</dl></details>"
+
+
+_TIMING_MEASURES = (
+    ("mock_ms", "mock handling"),
+    ("lag_ms", "client lag"),
+    ("excess_ms", "attempt excess"),
+)
+
+
+def timing_section(info: Mapping[str, Any], strategies: Sequence[str]) -> str:
+    """How far the live run's timing drifted (``run.json``'s ``timing``), against its bound.
+
+    Empty for a run without timing figures (an old run folder, or one not run live).
+    """
+    timing = info.get("timing") or {}
+    per = timing.get("strategies") or {}
+    if not per:
+        return ""
+    bound = timing.get("bound_ms")
+    stat = timing.get("statistic", "p50")
+    rows = []
+    for s in strategies:
+        figures = per.get(s) or {}
+        cells: list[str | tuple[str, str]] = []
+        for key, _ in _TIMING_MEASURES:
+            spread = figures.get(key)
+            if not spread:
+                cells.append("–")
+                continue
+            over = bound is not None and spread.get(stat, 0.0) > bound
+            text = f"{spread['p50']:,.0f} / {spread['p95']:,.0f} ms"
+            cells.append((text, "worse" if over else ""))
+        rows.append((s, cells))
+    head = ["strategy", *(f"{title} (p50 / p95)" for _, title in _TIMING_MEASURES)]
+    scale = info.get("time_scale")
+    auto = info.get("time_scale_auto") or {}
+    chosen = f" chosen by calibration: {auto.get('reason')}" if auto.get("reason") else ""
+    rule = (
+        f"The host adds wall time of its own, which a run at time scale {scale} reads back "
+        f"{scale} times larger. A strategy's timing is faithful when the {stat} of each "
+        f"measure is within {bound:,.0f} ms, half the shortest latency of the models its "
+        "clients call; red cells are past it, and their numbers may depend on the time scale."
+        if bound is not None
+        else "No model the clients call has a network latency, so no bound applies."
+    )
+    return (
+        f'<p class="note">Time scale {escape(str(scale))}.{escape(chosen)} {escape(rule)}</p>'
+        + strategy_table(head, rows)
+    )
+
+
+def optimum_section(
+    optimum: BurstOptimum, summary: Mapping[str, Any], strategies: Sequence[str]
+) -> str:
+    """Each strategy's makespan and p95 beside the best any client could do (``optimum``)."""
+    eff = efficiencies(optimum, summary, strategies)
+    per = summary["strategies"]
+    rows = []
+    for s in strategies:
+        m = per.get(s, {})
+        e = eff[s]
+        rows.append(
+            (
+                s,
+                [
+                    format_value("makespan_s", m.get("makespan_s")),
+                    "–" if e["makespan"] is None else f"{e['makespan']:.2f}",
+                    format_value("p95_latency_ms", m.get("p95_latency_ms")),
+                    "–" if e["p95"] is None else f"{e['p95']:.2f}",
+                ],
+            )
+        )
+    head = ["strategy", "makespan", "efficiency", "p95 latency", "efficiency"]
+    intro = (
+        f"A burst of {optimum.n:,} on a limit of {optimum.capacity:,} requests a minute: "
+        f"{optimum.capacity:,} get in at once and the rest at {optimum.refill_per_s:g} a "
+        f"second, so no client finishes before "
+        f"{format_value('makespan_s', optimum.makespan_s)}, or has a p95 below "
+        f"{format_value('p95_latency_ms', optimum.p95_latency_ms)} (each answer's own time "
+        "aside). Efficiency is that optimum over what the strategy took: 1.00 is the best any "
+        "client could do; a strategy that gave up on part of the burst has none."
+    )
+    return f'<p class="note">{escape(intro)}</p>' + strategy_table(head, rows)

@@ -101,6 +101,9 @@ def wrap(text: str, width: int = TERMINAL_WIDTH, indent: str = "  ") -> str:
     return textwrap.fill(text, width, subsequent_indent=indent, break_on_hyphens=False)
 
 
+_TTFT = frozenset({"p50_ttft_ms", "p95_ttft_ms", "p99_ttft_ms"})
+
+
 def shown_columns(
     summary: Mapping[str, Any], strategies: Sequence[str], columns: Sequence[tuple[str, str]]
 ) -> tuple[list[tuple[str, str]], list[str]]:
@@ -111,7 +114,10 @@ def shown_columns(
     """
     per = summary["strategies"]
     shown, same = [], []
+    streams = summary.get("streaming")  # strategy -> streams; absent in older summaries
     for m, title in columns:
+        if m in _TTFT and streams is not None and not any(streams.values()):
+            continue  # without streaming, time to first token is the whole answer again
         texts = {format_value(m, per.get(s, {}).get(m)) for s in strategies}
         if len(texts) > 1 or (len(strategies) == 1 and texts != {"–"}):
             shown.append((m, title))

@@ -82,9 +82,9 @@ def herd_waves(
     per = summary_or_compute(df, strategies, summary)["strategies"]
     edges = time_edges(float(att["t"].max()))
     width = edges[1] - edges[0]
-    fig, axes = figure(
-        len(strategies), 1, height=1.2 + 1.9 * len(strategies), sharex=True, sharey=True
-    )
+    # Each panel its own y scale: a flood of immediate retries would flatten the others'
+    # waves, and the shape of each strategy's retries is the point.
+    fig, axes = figure(len(strategies), 1, height=1.2 + 1.9 * len(strategies), sharex=True)
     colors = strategy_colors(strategies)
     cls_all = outcome_class(att["status"])
     present = [k for k in OUTCOME_COLORS if (cls_all == k).any()]
@@ -128,7 +128,8 @@ def herd_waves(
     fig.legend(handles, labels, loc="outside lower center", ncols=len(handles))
     axes[-1, 0].set_xlabel(f"scenario time (s), {width:g} s bins by attempt start")
     axes[-1, 0].set_xlim(0, edges[-1])
-    axes[-1, 0].set_ylim(bottom=0)
+    for ax in axes[:, 0]:
+        ax.set_ylim(bottom=0)
     fig.suptitle(
         "Attempts per second by outcome — retries without jitter return in synchronised waves, "
         "jitter flattens them"

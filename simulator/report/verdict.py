@@ -349,11 +349,11 @@ def winner_record(ranking: Ranking) -> dict[str, Any] | None:
 
 # --------------------------------------------------------------------------- in words
 
-# Metrics worth naming when the runner-up beats the winner on them.
+# Metrics worth naming when the runner-up beats the winner on them. (Not time to first
+# token: without streaming it is the whole answer again, and a stated objective names it.)
 _TRADE_OFFS = (
     "success_rate",
     "p95_latency_ms",
-    "p95_ttft_ms",
     "amplification",
     "cost_per_success_usd",
     "herd_index",

@@ -1,6 +1,6 @@
 """The client side of OpenAI's format: the request an attempt sends, what its response says.
 
-The live driver (``simulator/live/wire.py``) reads OpenAI responses through here. Header
+The simulator (``simulator/wire.py``) reads OpenAI responses through here. Header
 names and body fields are the ones the mock's renderers in this package write, so each is
 spelled once. Finish reasons come back in the article's trace words, which for OpenAI are its
 own (``stop``, ``length``, ``tool_calls``).
@@ -16,6 +16,7 @@ from .headers import REMAINING_REQUESTS, REMAINING_TOKENS
 __all__ = [
     "CHAT_PATH",
     "REMAINING",
+    "cache_writes_of",
     "error_of",
     "finish_of",
     "read_event",
@@ -58,6 +59,11 @@ def usage_of(usage: Mapping[str, Any] | None) -> tuple[int, int, int]:
         int(details.get("cached_tokens") or 0),
         int(usage.get("completion_tokens") or 0),
     )
+
+
+def cache_writes_of(usage: Mapping[str, Any] | None) -> int:
+    """OpenAI's prompt cache is written for free and reports no writes."""
+    return 0
 
 
 def finish_of(data: Mapping[str, Any]) -> str | None:

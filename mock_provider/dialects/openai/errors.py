@@ -46,6 +46,7 @@ _SERVER_ERRORS = {
     502: "Bad gateway.",
     503: "The server is overloaded or not ready yet.",
     504: "Gateway timeout. The request took too long to complete.",
+    529: "The engine is currently overloaded, please try again later.",  # Anthropic's status
 }
 
 
@@ -96,6 +97,9 @@ def rejection(
                 "https://platform.openai.com/account/api-keys."
             )
         return 401, error_body(msg, "invalid_request_error", None, "invalid_api_key"), headers
+    if r.kind == "permission":
+        msg = f"Project `proj_stampede` does not have access to model `{a['model']}`"
+        return 403, error_body(msg, "invalid_request_error", None, "model_not_found"), headers
     if r.kind == "invalid_request" and a.get("reason") == "max_tokens":
         msg = (
             f"{max_tokens_param} is too large: {a['requested']}. This model supports at most "

@@ -208,7 +208,7 @@ def parse_chat(raw: bytes) -> tuple[ChatBody, int, int | None]:
         raise _below_one("max_tokens", legacy_cap)
     max_tokens = legacy_cap if cap is None else cap
     try:
-        tokens = count_chat_tokens(body["messages"])
+        tokens = count_chat_tokens(body["messages"], strict=True)
     except UnknownPart:
         raise _bad_part(body["messages"]) from None
     return body, tokens, max_tokens

@@ -37,10 +37,12 @@ class UnknownPart(ValueError):
     """A content part the API does not know (``parsing`` finds which, and says so)."""
 
 
-def content_text(content: Any) -> str:
+def content_text(content: Any, strict: bool = False) -> str:
     """The billed text of a message's content: a string, or the text parts of a list.
 
-    A part of no known type, or a text part without text, raises :class:`UnknownPart`.
+    With ``strict`` (a chat request's own content), a part of no type chat knows, or a text
+    part without text, raises :class:`UnknownPart`; otherwise such parts are unbilled (the
+    Responses API's image and file parts, which its own parsing has checked).
     """
     if isinstance(content, str):
         return content
@@ -50,17 +52,19 @@ def content_text(content: Any) -> str:
             kind = p.get("type") if isinstance(p, Mapping) else None
             if kind == "text":
                 text = p.get("text")
-                if not isinstance(text, str):
+                if isinstance(text, str):
+                    texts.append(text)
+                elif strict:
                     raise UnknownPart(kind)
-                texts.append(text)
-            elif kind not in PART_TYPES:
+            elif strict and kind not in PART_TYPES:
                 raise UnknownPart(kind)
         return "".join(texts)
     return ""
 
 
-def count_chat_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
-    """Prompt tokens of a chat request, as OpenAI bills them."""
+def count_chat_tokens(messages: Iterable[Mapping[str, Any]], strict: bool = False) -> int:
+    """Prompt tokens of a chat request, as OpenAI bills them (``strict``: see
+    :func:`content_text`)."""
     total = REPLY_PRIMING
     counts = _counts
     for m in messages:
@@ -72,7 +76,7 @@ def count_chat_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
         if type(role) is not str:
             role = str(role)
         if type(content) is not str:
-            content = content_text(content)
+            content = content_text(content, strict)
         try:
             total += TOKENS_PER_MESSAGE + counts[role] + counts[content]
         except KeyError:  # nothing was added: count (and remember) both

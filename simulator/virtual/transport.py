@@ -1,0 +1,122 @@
+"""An attempt carried out by the provider brain itself, in virtual time: no socket, no sleep.
+
+Theory of operation
+-------------------
+:meth:`ProviderTransport.send` does, at scenario time ``now``, what the live path does over
+HTTP, through the same code wherever the two could differ:
+
+1. the request is the one the live client would send: ``simulator.wire.build_call`` writes
+   the body and headers, and the model's dialect reads them back (``Dialect.api_key``,
+   ``Dialect.parse_chat``), so the brain sees the same prompt tokens and cache prefixes;
+2. the brain decides at ``now`` (the request reaches it the moment it is sent, as on the
+   loopback of a live run); the plan's network time covers both ways;
+3. the answer becomes the :class:`~simulator.client.events.Outcome` the live client would
+   have read: a refusal and a plain completion are rendered by the dialect and read back
+   through ``simulator.wire`` (the same error codes, Retry-After rounding and usage); so is a
+   stream's frame (its opening and closing events: usage, finish reason), its timing taken
+   from the plan (time to first token, length);
+4. the client's read timeout applies as live: an answer planned to take longer than
+   ``read_timeout_s`` (to its first byte, for a stream) is a ``timeout`` at ``now`` plus the
+   timeout, while the brain still finishes and settles it;
+5. a completion is settled when its plan ends: :meth:`ProviderTransport.settle_until` (the
+   driver calls it before each step) applies every settlement due by then, in time order, so
+   a decision sees exactly the responses that had ended before it.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping
+
+from mock_provider.dialects import DIALECTS, BadRequest, ChatCall, Dialect
+from mock_provider.model.provider import ChatRequest, Completion, Provider, Rejection, Ticket
+from simulator.client.events import AttemptSpec, Outcome
+from simulator.wire import HttpCall, SSEReader, build_call, read_body, read_headers
+
+__all__ = ["ProviderTransport"]
+
+_CREATED = 1_767_225_600  # the ``created`` second of every virtual response (2026-01-01)
+
+
+class ProviderTransport:
+    """``send(spec, now) -> Outcome`` against one :class:`Provider` (one strategy's world)."""
+
+    def __init__(self, provider: Provider, dialects: Mapping[str, Dialect] = DIALECTS) -> None:
+        self.provider = provider
+        self.dialects = dialects
+        self._settlements: list[tuple[float, int, Ticket, int]] = []  # (at, seq, ticket, tokens)
+        self._seq = 0
+
+    def settle_until(self, now: float) -> None:
+        """Settle every completion whose plan ended at or before ``now``."""
+        due = self._settlements
+        while due and due[0][0] <= now:
+            at, _, ticket, delivered = heapq.heappop(due)
+            self.provider.settle(ticket, delivered, at)
+
+    def send(self, spec: AttemptSpec, now: float) -> Outcome:
+        self.settle_until(now)
+        dialect = self.dialects[spec.dialect]
+        call = build_call(spec)
+        try:
+            parsed = _parse(dialect, call)
+        except BadRequest as exc:  # the mock would refuse this body: the same 4xx, at once
+            body = dialect.error(exc.status, exc.kind, exc.message, exc.param, exc.code)
+            return Outcome(now, exc.status, read_body(exc.status, body).error)
+        key = dialect.api_key(call.headers)
+        request = ChatRequest(
+            key, parsed.model, parsed.input_tokens, parsed.max_tokens, parsed.stream,
+            parsed.messages, dialect.cache_prefixes, dialect.serves,
+        )  # fmt: skip
+        decision = self.provider.chat(request, now)
+        if isinstance(decision, Rejection):
+            return _refused(dialect, decision, now)
+        return self._answered(dialect, parsed, decision, spec, now)
+
+    def _answered(
+        self, dialect: Dialect, call: ChatCall, c: Completion, spec: AttemptSpec, now: float
+    ) -> Outcome:
+        plan = c.plan
+        ends = now + plan.total_s
+        if c.ticket is not None:
+            self._seq += 1
+            heapq.heappush(self._settlements, (ends, self._seq, c.ticket, c.output_tokens))
+        headers = read_headers(dialect.ratelimit_headers(c.ratelimit, 1.0), True, spec.dialect)
+        first_byte = plan.ttft_s if call.stream else plan.total_s
+        if first_byte > spec.read_timeout_s:  # the client gives up; the brain finishes anyway
+            t = spec.read_timeout_s
+            return Outcome(now + t, 0, "timeout", latency_s=t, plan_s=plan.total_s)
+        if call.stream:
+            # The stream's frame, read as the live client reads it (usage, finish reason);
+            # the tokens in between carry no facts the client keeps but their count.
+            writer = dialect.stream(c, call, _CREATED)
+            reader = SSEReader()
+            reader.feed(writer.opening() + writer.closing(c.output_tokens))
+            return Outcome(
+                ends, 200, reader.error, None, reader.input_tokens,
+                reader.output_tokens or c.output_tokens, reader.cached_tokens,
+                reader.finish_reason, plan.ttft_s, plan.total_s, headers.remaining_requests,
+                headers.remaining_tokens, None, plan.total_s,
+            )  # fmt: skip
+        body = read_body(200, dialect.completion(c, call, _CREATED))
+        return Outcome(
+            ends, 200, body.error, None, body.input_tokens, body.output_tokens,
+            body.cached_tokens, body.finish_reason, plan.total_s, plan.total_s,
+            headers.remaining_requests, headers.remaining_tokens, None, plan.total_s,
+        )  # fmt: skip
+
+
+def _parse(dialect: Dialect, call: HttpCall) -> ChatCall:
+    return dialect.parse_chat(call.body)
+
+
+def _refused(dialect: Dialect, r: Rejection, now: float) -> Outcome:
+    status, body, headers = dialect.rejection(r, 1.0)
+    facts = read_headers(headers, False)
+    latency = r.latency_s
+    return Outcome(
+        now + latency, status, read_body(status, body).error, facts.retry_after_s,
+        latency_s=latency, remaining_requests=facts.remaining_requests,
+        remaining_tokens=facts.remaining_tokens, should_retry=facts.should_retry,
+        plan_s=latency,
+    )  # fmt: skip
