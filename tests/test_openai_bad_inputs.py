@@ -162,6 +162,15 @@ def test_the_real_wording_of_a_range_and_a_cap() -> None:
     )
 
 
+def test_the_responses_api_names_its_own_cap_field() -> None:
+    body = {"model": MODEL, "input": "hi", "max_output_tokens": 100_000}
+    status, payload, headers = asyncio.run(_post("/v1/responses", _bytes(body)))
+    assert status == 400
+    _check_error(status, payload, headers)
+    assert payload["error"]["param"] == "max_output_tokens"
+    assert payload["error"]["message"].startswith("max_output_tokens is too large: 100000.")
+
+
 EMBEDDING_CASES: list[tuple[str, Any, str | None, str | None]] = [
     # (id, body, code, param): all 400
     ("dimensions--1", {"model": EMBED, "input": "hi", "dimensions": -1},
