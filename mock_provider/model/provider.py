@@ -492,7 +492,10 @@ class Provider:
             return self._too_long(spec, state, req.input_tokens, max_tokens, now)
         seq = self._seq
         self._seq = seq + 1
-        request_id = self._request_id(seq)
+        ids = self._ids  # self._request_id(seq), inline as in chat()
+        if seq >> SHIFT != ids.block:
+            ids.fill(seq >> SHIFT)
+        request_id = ids.request_ids[seq & _ID_MASK]
         # A model that never draws (see Provider.__init__) gets no generator.
         rng = _NO_DRAWS if drawless else RequestRandom(self.cfg.seed, seq)
         fault = self.faults.decide(spec.name, now - self.epoch, rng) if self._faulty else None
