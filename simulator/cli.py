@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("run_dir_a")
     compare.add_argument("run_dir_b")
     compare.add_argument("--out", help="HTML output (default <run_dir_b>/compare.html)")
+
+    from simulator.fault_cli import add_fault_arguments
+
+    add_fault_arguments(sub)
     return parser
 
 
@@ -481,6 +485,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_report(args)
         if args.command == "compare":
             return cmd_compare(args)
+        if args.command == "fault":
+            from simulator.fault_cli import cmd_fault
+
+            return cmd_fault(args)
         return EXIT_RUN
 
 

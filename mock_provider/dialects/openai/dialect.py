@@ -12,7 +12,7 @@ from ...model.provider import Completion, Rejection
 from ...model.vocabulary import RejectionKind
 from ..protocol import ChatCall, StreamWriter
 from .bodies import FINISH_REASONS, chat_body, chat_body_bytes, usage
-from .errors import error_body, error_type, rejection
+from .errors import error_body, error_type, fault_error, rejection
 from .headers import ratelimit_headers, stamp
 from .params import read_options
 from .parsing import parse_chat
@@ -79,6 +79,9 @@ class OpenAIStream:
             out += chunk(c, created, None, with_usage=True, usage_body=usage(c, delivered))
         return out + DONE
 
+    def error(self, status: int, error_type: str | None, message: str | None) -> bytes:
+        return b"data: " + _encode(fault_error(status, error_type, message)) + b"\n\n"
+
 
 class OpenAIDialect:
     name = "openai"
@@ -102,6 +105,7 @@ class OpenAIDialect:
             bool(body.get("stream")),
             body["messages"],
             options,
+            bool(body.get("tools")),
             output,
         )
 

@@ -10,6 +10,7 @@ from ...model.memo import fill
 from ...model.outputs import Choice
 from ...model.provider import Completion
 from .bodies import FINISH_REASONS, call_id, completion_id, logprob_entry, usage
+from .errors import fault_error
 
 __all__ = ["DONE", "ChoicesStream", "chunk", "chunk_head", "content_chunk"]
 
@@ -124,6 +125,10 @@ class ChoicesStream:
     def _choices(self) -> tuple[Choice, ...]:
         assert self.c.choices is not None
         return self.c.choices
+
+    def error(self, status: int, error_type: str | None, message: str | None) -> bytes:
+        body = fault_error(status, error_type, message)
+        return b"data: " + json.dumps(body, separators=(",", ":")).encode() + b"\n\n"
 
     def token(self, piece: str) -> bytes:
         k = self.step
