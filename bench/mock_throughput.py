@@ -153,7 +153,7 @@ def reference_response(
     decision = provider.chat(req, 0.0)
     assert isinstance(decision, Completion), decision
     headers = d.ratelimit_headers(decision.ratelimit, cfg.time_scale)
-    headers[d.request_id_header] = decision.request_id
+    d.stamp(headers, decision.request_id, decision.plan.total_s, cfg.time_scale)
     return d.completion(decision, call, int(time.time())), headers
 
 

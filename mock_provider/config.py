@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 
 __all__ = [
     "FAULT_FIELDS",
+    "PROFILE_RETRY_AFTER",
     "ConfigError",
     "DistConfig",
     "FaultKind",
@@ -28,6 +29,7 @@ __all__ = [
     "LoadConfig",
     "ModelConfig",
     "ProviderConfig",
+    "RetryAfter",
     "Seconds",
     "StrictModel",
     "check_kind_fields",
@@ -135,6 +137,9 @@ class LatencyConfig(StrictModel):
     decode_ms_per_token: DistConfig | None = None
 
 
+RetryAfter = Literal["exact", "seconds", "none"]
+
+
 class LoadConfig(StrictModel):
     """How a model slows down, and refuses, with its requests in flight
     (``mock_provider/model/load.py``): latency after the round trip times
@@ -148,7 +153,12 @@ class LoadConfig(StrictModel):
 
 
 class ModelConfig(StrictModel):
-    """Overrides for one catalogue model (or a new model) plus its limits."""
+    """Overrides for one catalogue model (or a new model) plus its limits.
+
+    ``retry_after`` is what a 429 says about when to retry: ``exact`` sends ``retry-after-ms``
+    and ``retry-after`` (whole seconds, rounded up), ``seconds`` only ``retry-after``, and
+    ``none`` neither. Unset, the provider's ``profile`` decides (see :class:`ProviderConfig`).
+    """
 
     dialect: Literal["openai", "anthropic"] | None = None
     context_window: int | None = Field(None, gt=0)
@@ -166,6 +176,7 @@ class ModelConfig(StrictModel):
     otpm: int | None = Field(None, gt=0)  # Anthropic models: output tokens per minute
     max_in_flight: int | None = Field(None, gt=0)  # per key: a 429 above it
     load: LoadConfig | None = None  # the model's own load curve and capacity, across keys
+    retry_after: RetryAfter | None = None
     # Keys allowed to call this model (empty: every key the provider accepts); any other
     # key gets a 403 (permission_error).
     api_keys: list[str] = Field(default_factory=list)
@@ -263,8 +274,18 @@ FAULT_FIELDS: dict[str, KindFields] = {
 }
 
 
+# What each profile's 429s carry, for models that do not set ``retry_after`` themselves.
+PROFILE_RETRY_AFTER: dict[str, RetryAfter] = {"openai": "seconds", "azure": "exact"}
+
+
 class ProviderConfig(StrictModel):
-    """Everything the mock provider needs; a scenario's ``provider:`` section is one of these."""
+    """Everything the mock provider needs; a scenario's ``provider:`` section is one of these.
+
+    ``profile`` names the service imitated where OpenAI-compatible services differ:
+    ``openai`` (api.openai.com: a 429 carries a whole-second ``retry-after``) or ``azure``
+    (Azure OpenAI: ``retry-after-ms`` too). ``tool_call_probability`` is how often a request
+    that offers tools with ``tool_choice: auto`` gets a tool call rather than text.
+    """
 
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     default_rpm: int = Field(10_000, gt=0)
@@ -278,6 +299,10 @@ class ProviderConfig(StrictModel):
     max_body_bytes: int = Field(4 * 1024 * 1024, gt=0)
     time_scale: float = Field(1.0, gt=0)
     seed: int = 0
+    profile: Literal["openai", "azure"] = "openai"
+    # Half: an agent loop around the mock then makes two model calls on average (a geometric
+    # number), so its tool path and its answer path both run, and the loop ends.
+    tool_call_probability: float = Field(0.5, ge=0, le=1)
 
 
 # --------------------------------------------------------------------------- loading

@@ -172,7 +172,7 @@ async def carry_out(
                 "should_retry": None}  # fmt: skip
         r = Rejection(fault.status, "injected", args, None, fault="stream_error")
         status, body, err_headers = dialect.rejection(r, clock.time_scale)
-        err_headers[dialect.request_id_header] = c.request_id
+        dialect.stamp(err_headers, c.request_id, c.plan.network_s, clock.time_scale)
         _journal(state, request, dialect, call, c, status, start_t, 0)
         return web.Response(
             status=status, body=body, content_type="application/json", headers=err_headers
@@ -316,8 +316,10 @@ async def stream(
         produced = delivered
         if status == CLIENT_GONE:  # tokens the model had produced by the time it noticed
             produced = max(delivered, _produced_by(c, clock.now() - start_t))
-        _settle(state, c, produced)
-        _journal(state, request, dialect, call, c, status, start_t, delivered, ttft=True)
+        # steps of the stream, in tokens of every choice (a stream of choices, n > 1)
+        _settle(state, c, c.tokens_after(produced))
+        _journal(state, request, dialect, call, c, status, start_t, c.tokens_after(delivered),
+                 ttft=True)  # fmt: skip
     return resp
 
 

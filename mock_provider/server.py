@@ -202,13 +202,15 @@ def _error(
     status: int,
     body: bytes,
     headers: dict[str, str] | None = None,
+    processing_s: float = 0.0,
 ) -> web.Response:
-    """An error response; it carries a request id as the real API's do."""
+    """An error response; it carries a request id and the dialect's headers as the real API's
+    do (the id from the brain's stream for responses no numbered request stands behind)."""
     state = request.app[APP_STATE]
     state.errors += 1
     headers = dict(headers or {})
-    request_id = f"req_err{state.errors:010x}"
-    headers[dialect.request_id_header] = request_id
+    request_id = state.provider.unnumbered_request_id()
+    dialect.stamp(headers, request_id, processing_s, state.clock.time_scale)
     body = dialect.with_request_id(body, request_id)
     return web.Response(status=status, body=body, content_type="application/json", headers=headers)
 
@@ -261,9 +263,9 @@ def _reject(
     call: ChatCall | None = None,
 ) -> web.Response:
     """Render a refusal whose round trip (``r.latency_s``, from ``start_t``) has been waited;
-    ``call``: the parsed request, when it got that far (the journal takes the prompt's
-    fingerprint, max_tokens and streaming from it)."""
-    status, body, headers = dialect.rejection(r, state.clock.time_scale)
+    ``call``: the parsed request, when it got that far (the dialect words some refusals by
+    it; the journal takes the prompt's fingerprint, max_tokens and streaming from it)."""
+    status, body, headers = dialect.rejection(r, state.clock.time_scale, call)
     headers[PLAN_HEADER] = plan_ms_text(r.latency_s, state.clock.time_scale)
     if r.fault is not None:
         state.count_fault(dialect.name, model, status, r.fault)
@@ -279,7 +281,7 @@ def _reject(
             max_tokens=None if call is None else call.max_tokens,
             stream=False if call is None else call.stream,
         )  # fmt: skip
-    return _error(request, dialect, status, body, headers)
+    return _error(request, dialect, status, body, headers, r.latency_s)
 
 
 async def _refuse(
@@ -304,8 +306,7 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
     max_body = state.cfg.max_body_bytes
     path = dialect.chat_path
     key_of, parse, prefixes_of = dialect.api_key, dialect.parse_chat, dialect.cache_prefixes
-    ratelimit_headers, render = dialect.ratelimit_headers, dialect.completion
-    id_header = dialect.request_id_header
+    ratelimit_headers, render, stamp = dialect.ratelimit_headers, dialect.completion, dialect.stamp
     dialect_name = dialect.serves  # a model answers only in its own wire format's family
     route = dialect.name
     assert state.observed is not None
@@ -332,17 +333,20 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
             decision = provider.chat(
                 ChatRequest(key, model, call.input_tokens, call.max_tokens, call.stream,
                             call.messages, prefixes_of, dialect_name, route, path, call.tools,
-                            fault),
+                            fault, call.output),
                 now,
             )  # fmt: skip
             if isinstance(decision, Rejection):
                 if decision.latency_s:  # a refusal takes a round trip too (_refuse, inline)
                     await asyncio.sleep(clock.wall(decision.latency_s))
                 return _reject(state, request, dialect, model, decision, now, call)
-            headers = ratelimit_headers(decision.ratelimit, clock.time_scale)
-            headers[id_header] = decision.request_id
-            plan_s = decision.plan.total_s
-            headers[PLAN_HEADER] = plan_ms_text(plan_s, clock.time_scale)
+            scale = clock.time_scale
+            headers = ratelimit_headers(decision.ratelimit, scale)
+            plan = decision.plan
+            plan_s = plan.total_s
+            # A stream's headers go out at its first token; a whole body's when it is done.
+            stamp(headers, decision.request_id, plan.ttft_s if call.stream else plan_s, scale)
+            headers[PLAN_HEADER] = plan_ms_text(plan_s, scale)
             if decision.fault is not None and not isinstance(decision.fault, SlowFault):
                 return await carry_out(request, state, dialect, call, decision, headers, now)
             if call.stream:
@@ -424,7 +428,7 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
     if denied:
         return await _refuse(state, request, oai.DIALECT, "", denied)
     body = oai.parse_embeddings(await _read_body(request))
-    inputs = [body["input"]] if isinstance(body["input"], str) else body["input"]
+    inputs = oai.embedding_inputs(body)
     now = state.clock.now()
     result = state.provider.embed(EmbedRequest(key, body["model"], inputs), now,
                                   body.get("dimensions"))  # fmt: skip
@@ -434,7 +438,7 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
     await asyncio.sleep(state.clock.wall(plan_s))
     state.provider.settle(result.ticket, 0, state.clock.now())
     headers = oai.ratelimit_headers(result.ratelimit, state.clock.time_scale)
-    headers["x-request-id"] = result.request_id
+    oai.DIALECT.stamp(headers, result.request_id, plan_s, state.clock.time_scale)
     headers[PLAN_HEADER] = plan_ms_text(plan_s, state.clock.time_scale)
     state.record(request, body["model"], 200, input_tokens=result.input_tokens, start_t=now,
                  plan_ms=plan_s * 1000.0)  # fmt: skip
@@ -455,7 +459,17 @@ async def list_models(request: web.Request) -> web.StreamResponse:
     if denied:
         return await _refuse(state, request, oai.DIALECT, "", denied)
     names = [(m.name, m.owned_by) for m in state.provider.catalog.values()]
-    return _json(200, oai.models_body(names, 1_700_000_000))
+    return _ok(state, oai.models_body(names, MODELS_CREATED))
+
+
+MODELS_CREATED = 1_700_000_000  # the models' "created" time (a fixed, plausible one)
+
+
+def _ok(state: MockState, body: dict[str, Any], dialect: Dialect = oai.DIALECT) -> web.Response:
+    """A 200 JSON body off the chat path, with the headers every response carries."""
+    headers: dict[str, str] = {}
+    dialect.stamp(headers, state.provider.unnumbered_request_id(), 0.0, state.clock.time_scale)
+    return _json(200, body, headers)
 
 
 def _claude_models(state: MockState) -> list[Any]:
@@ -481,7 +495,7 @@ async def _anthropic_models(request: web.Request, state: MockState) -> web.Strea
     for cursor, value in (("before_id", before), ("after_id", after)):
         if value is not None and value not in names:
             raise BadRequest(f"{cursor}: no model with id {value!r}", cursor)
-    return _json(200, ant.models_page(specs, limit, before, after))
+    return _ok(state, ant.models_page(specs, limit, before, after), ant.DIALECT)
 
 
 @provider_errors
@@ -501,8 +515,8 @@ async def get_model(request: web.Request) -> web.StreamResponse:
         return _error(request, dialect, 404, dialect.error(404, "model_not_found", msg, "model",
                                                            "model_not_found"))  # fmt: skip
     if anthropic:
-        return _json(200, ant.model_info(spec))
-    return _json(200, oai.models_body([(spec.name, spec.owned_by)], 1_700_000_000)["data"][0])
+        return _ok(state, ant.model_info(spec), ant.DIALECT)
+    return _ok(state, oai.model_body(spec.name, spec.owned_by, MODELS_CREATED))
 
 
 @provider_errors
@@ -520,7 +534,7 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
         msg = f"model: {body['model']}"
         return _error(request, ant.DIALECT, 404, ant.DIALECT.error(404, "model_not_found", msg))
     state.record(request, spec.name, 200)
-    return _json(200, {"input_tokens": ant.count_request(body)})
+    return _ok(state, {"input_tokens": ant.count_request(body)}, ant.DIALECT)
 
 
 @provider_errors

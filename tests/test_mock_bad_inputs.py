@@ -41,7 +41,7 @@ BAD_REQUESTS = [
     ("content-wrong-type", {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": 5}]},
      AUTH, 400, "invalid_type", "messages[0].content"),
     ("bad-role", {"model": "gpt-4o-mini", "messages": [{"role": "wizard", "content": "x"}]},
-     AUTH, 400, "invalid_type", "messages[0].role"),
+     AUTH, 400, "invalid_value", "messages[0].role"),
     ("empty-messages", {"model": "gpt-4o-mini", "messages": []}, AUTH, 400, "empty_array",
      "messages"),
     ("zero-max-tokens", {**GOOD, "max_tokens": 0}, AUTH, 400, "integer_below_min_value",

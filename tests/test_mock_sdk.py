@@ -132,21 +132,35 @@ def test_sixth_call_is_rate_limited_with_openai_headers(mock_server):
     _, err = _sixth_call_refused(mock_server(fast_cfg(default_rpm=5, time_scale=20.0)))
     assert err.code == "rate_limit_exceeded"
     assert err.type == "requests"
-    assert "Limit 5, Used 5, Requested 1" in err.message
+    message = err.body["message"]  # type: ignore[index]
+    assert message.startswith(
+        "Rate limit reached for gpt-4o-mini in organization org-StampedeMock7q2XW9kd4fZp on "
+        "requests per min (RPM): Limit 5, Used 5, Requested 1. Please try again in "
+    )
+    assert message.endswith("Visit https://platform.openai.com/account/rate-limits to learn more.")
     h = err.response.headers
     assert h["x-ratelimit-limit-requests"] == "5"
     assert h["x-ratelimit-remaining-requests"] == "0"
     for name in ("x-ratelimit-reset-requests", "x-ratelimit-reset-tokens", "x-request-id"):
         assert h.get(name), name
-    retry_ms = int(h["retry-after-ms"])
-    # One request refills in 60/5 = 12 scenario seconds = 0.6 wall seconds at time scale 20.
-    assert 400 <= retry_ms <= 600
-    assert int(h["retry-after"]) >= retry_ms / 1000
+    # The default profile (api.openai.com) tells whole seconds only: one request refills in
+    # 60/5 = 12 scenario seconds, sent as 12/20 = 0.6 wall seconds at time scale 20.
+    assert "retry-after-ms" not in h
+    assert h["retry-after"] == "0.6"
+
+
+def test_azure_profile_sends_retry_after_ms_too(mock_server):
+    _, err = _sixth_call_refused(
+        mock_server(fast_cfg(default_rpm=5, time_scale=20.0, profile="azure"))
+    )
+    h = err.response.headers
+    assert 400 <= int(h["retry-after-ms"]) <= 600  # 12 scenario seconds, less a round trip
+    assert h["retry-after"] == "0.6"
 
 
 def test_waiting_out_retry_after_is_admitted(mock_server):
     client, err = _sixth_call_refused(mock_server(fast_cfg(default_rpm=5, time_scale=20.0)))
-    time.sleep(int(err.response.headers["retry-after-ms"]) / 1000)
+    time.sleep(float(err.response.headers["retry-after"]))
     ok = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=5)
     assert ok.choices[0].message.content
 

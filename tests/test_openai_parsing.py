@@ -84,4 +84,8 @@ def test_parse_chat_falls_back_to_the_schema_and_its_refusals() -> None:
     with pytest.raises(parsing.BadRequest) as refused:
         parsing.parse_chat(json.dumps({**GOOD, "messages": [{"role": "wizard"}]}).encode())
     assert refused.value.param == "messages[0].role"
-    assert refused.value.code == "invalid_type"
+    assert refused.value.code == "invalid_value"  # the API's word for an unknown role
+    assert refused.value.message == (
+        "Invalid value: 'wizard'. Supported values are: 'system', 'assistant', 'user', "
+        "'function', 'tool', and 'developer'."
+    )

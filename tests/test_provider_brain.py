@@ -86,7 +86,17 @@ def _limited(d: Decision) -> Limited:
     assert (rej.status, rej.kind) == (429, "rate_limit")
     assert rej.limited is not None
     wait = rej.limited.retry_after_s  # from admission; the Rejection's, from receipt
-    assert rej.retry_after_s == (None if wait is None else max(0.0, wait - rej.latency_s))
+    exact = None if wait is None else max(0.0, wait - rej.latency_s)
+    if rej.limited.kind == "concurrency":
+        exact = 1.0  # a second, whatever the limits say
+    assert rej.message_args["wait_s"] == exact
+    # What the 429 tells: the model's retry_after (the default profile: whole seconds).
+    told = {
+        "exact": exact,
+        "seconds": None if exact is None else float(max(1, math.ceil(exact))),
+        "none": None,
+    }[rej.message_args["retry_after"]]
+    assert rej.retry_after_s == told
     return rej.limited
 
 

@@ -47,6 +47,9 @@ def refused(d: Decision) -> Rejection:
 
 
 def provider(rpm: int = 1, seed: int = 0, **model: Any) -> Provider:
+    """These tests check the exact wait a 429 can tell: the ``exact`` setting tells it, the
+    default (``seconds``) rounds it up (tests/test_retry_after_modes.py)."""
+    model.setdefault("retry_after", "exact")
     cfg = ProviderConfig(
         models={MODEL: ModelConfig(rpm=rpm, **model)},
         output_tokens=DistConfig(median=10, spread=0.2),
@@ -138,7 +141,9 @@ def test_retry_after_headers_count_from_receipt_in_wall_time(time_scale: float) 
 
 async def test_the_server_waits_the_round_trip_and_says_so(aiohttp_client) -> None:
     network = LatencyConfig(network_ms=DistConfig(median=600, spread=0.0))
-    cfg = ProviderConfig(models={MODEL: ModelConfig(rpm=1, latency=network)}, time_scale=60.0)
+    cfg = ProviderConfig(
+        models={MODEL: ModelConfig(rpm=1, latency=network, retry_after="exact")}, time_scale=60.0
+    )
     client = await aiohttp_client(create_app(cfg))
     body = {"model": MODEL, "messages": HELLO, "max_tokens": 5}
     auth = {"Authorization": f"Bearer {KEY}"}

@@ -29,10 +29,11 @@ FIXED = LatencyConfig(
 )
 
 
-def provider(rpm: int = 600, tpm: int = 1_000_000) -> Provider:
+def provider(rpm: int = 600, tpm: int = 1_000_000, profile: str = "openai") -> Provider:
     cfg = ProviderConfig(
         models={MODEL: ModelConfig(rpm=rpm, tpm=tpm, latency=FIXED)},
         output_tokens=DistConfig(median=50),
+        profile=profile,
     )
     return Provider(cfg, 0.0)
 
@@ -68,7 +69,7 @@ def test_the_client_times_out_and_the_brain_still_settles_later() -> None:
 
 
 def test_a_429_is_read_as_the_live_client_reads_it() -> None:
-    t = ProviderTransport(provider(rpm=1))
+    t = ProviderTransport(provider(rpm=1, profile="azure"))  # retry-after-ms: the exact wait
     assert t.send(spec(), 0.0).status == 200
     refused = t.send(spec(), 0.0)
     assert refused.status == 429 and refused.error == "rate_limit_exceeded"
@@ -76,6 +77,13 @@ def test_a_429_is_read_as_the_live_client_reads_it() -> None:
     # Retry-After counts from receipt: the bucket refills in 60 s, less the round trip
     assert refused.retry_after_s == pytest.approx(60 - 0.04, abs=0.002)
     assert refused.remaining_requests == 0
+
+
+def test_a_429_from_api_openai_com_tells_whole_seconds() -> None:
+    t = ProviderTransport(provider(rpm=1))  # the default profile: retry-after only
+    assert t.send(spec(), 0.0).status == 200
+    refused = t.send(spec(), 0.0)
+    assert refused.status == 429 and refused.retry_after_s == 60.0  # 59.96 s, rounded up
 
 
 class ListSink:

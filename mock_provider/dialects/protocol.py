@@ -16,7 +16,8 @@ request the handler
 4. has the dialect render the answer: a whole body (:meth:`Dialect.completion`), a
    :class:`StreamWriter` whose events the plan executor sends when the timing plan says, or
    an error (:meth:`Dialect.rejection`, :meth:`Dialect.error`), each with the dialect's
-   rate-limit headers (:meth:`Dialect.ratelimit_headers`).
+   rate-limit headers (:meth:`Dialect.ratelimit_headers`) and the headers every response of
+   the dialect carries, its request id first (:meth:`Dialect.stamp`).
 
 Times handed to a dialect are scenario seconds plus the ``time_scale``: what a client must
 see is wall time, and the dialect writes it (``retry-after``, reset times).
@@ -33,6 +34,7 @@ from typing import Any, Protocol
 import msgspec
 
 from ..model.limits import RateLimitView
+from ..model.outputs import OutputSpec
 from ..model.provider import Completion, Rejection
 from ..model.vocabulary import RejectionKind
 
@@ -69,6 +71,7 @@ class ChatCall(msgspec.Struct, frozen=True, gc=False):
     messages: Any  # the dialect's own, for its cache prefixes
     options: Any = None  # the dialect's own rendering options (usage in the stream, ...)
     tools: bool = False  # the request offers tools (fault rules may select by it)
+    output: OutputSpec | None = None  # the brain's: choices, tools, structured content...
 
 
 class StreamWriter(Protocol):
@@ -98,7 +101,7 @@ class Dialect(Protocol):
     name: str  # "openai" | "openai_responses" | "anthropic"
     serves: str  # the catalogue dialect of the models it answers ("openai" | "anthropic")
     chat_path: str
-    request_id_header: str  # the header every response carries its request id in
+    request_id_header: str  # the header every response carries its request id in (stamp)
 
     def api_key(self, headers: Mapping[str, str]) -> str | None: ...
 
@@ -116,8 +119,19 @@ class Dialect(Protocol):
         self, view: RateLimitView | None, time_scale: float
     ) -> dict[str, str]: ...
 
-    def rejection(self, r: Rejection, time_scale: float) -> tuple[int, bytes, dict[str, str]]:
-        """(status, body, headers) for a refusal of the brain's."""
+    def stamp(
+        self, headers: dict[str, str], request_id: str, processing_s: float, time_scale: float
+    ) -> None:
+        """Write the headers every response carries: the request id (in
+        ``request_id_header``) and any the provider always sends; ``processing_s`` is the
+        scenario time the provider spent on the response."""
+        ...
+
+    def rejection(
+        self, r: Rejection, time_scale: float, call: ChatCall | None = None
+    ) -> tuple[int, bytes, dict[str, str]]:
+        """(status, body, headers) for a refusal of the brain's; ``call`` is the request when
+        it was parsed (its options may word the refusal)."""
         ...
 
     def error(

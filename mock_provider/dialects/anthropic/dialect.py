@@ -63,7 +63,14 @@ class AnthropicDialect:
     def ratelimit_headers(self, view: RateLimitView | None, time_scale: float) -> dict[str, str]:
         return ratelimit_headers(view, time_scale)
 
-    def rejection(self, r: Rejection, time_scale: float) -> tuple[int, bytes, dict[str, str]]:
+    def stamp(
+        self, headers: dict[str, str], request_id: str, processing_s: float, time_scale: float
+    ) -> None:
+        headers["request-id"] = request_id  # the one header Anthropic puts on every response
+
+    def rejection(
+        self, r: Rejection, time_scale: float, call: ChatCall | None = None
+    ) -> tuple[int, bytes, dict[str, str]]:
         status, error, headers = rejection(r, time_scale)
         return status, _encode({"type": "error", "error": error}), headers
 

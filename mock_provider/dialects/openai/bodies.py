@@ -1,4 +1,9 @@
-"""OpenAI response bodies: chat completions (dict and pre-rendered bytes), embeddings, models."""
+"""OpenAI response bodies: chat completions (dict and pre-rendered bytes), embeddings, models.
+
+A plain completion (one text answer) is rendered from cached fragments
+(:func:`chat_body_bytes`); one with choices (``n``, tool calls, structured content,
+log probabilities) from :func:`chat_body`, which renders both.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,18 @@ import json
 from typing import Any
 
 from ...model.memo import fill
+from ...model.outputs import Choice, TokenLogprob
 from ...model.provider import Completion, Embedding
 
 __all__ = [
     "FINISH_REASONS",
+    "call_id",
     "chat_body",
     "chat_body_bytes",
     "completion_id",
     "embedding_body",
+    "logprob_entry",
+    "model_body",
     "models_body",
     "usage",
 ]
@@ -41,28 +50,70 @@ def usage(c: Completion, output_tokens: int | None = None) -> dict[str, Any]:
 
 
 def completion_id(c: Completion) -> str:
-    return "chatcmpl-" + c.request_id.removeprefix("req_")
+    return "chatcmpl-" + c.response_key
+
+
+def call_id(key: str) -> str:
+    return "call_" + key
+
+
+def logprob_entry(piece: str, lp: TokenLogprob) -> dict[str, Any]:
+    """One token's ``logprobs.content`` entry: token, log probability, UTF-8 bytes, top."""
+    return {
+        "token": piece,
+        "logprob": lp.logprob,
+        "bytes": list(piece.encode()),
+        "top_logprobs": [{"token": t, "logprob": v, "bytes": list(t.encode())} for t, v in lp.top],
+    }
+
+
+def _message(choice: Choice) -> dict[str, Any]:
+    call = choice.tool_call
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": None if call else choice.text,
+        "refusal": None,
+        "annotations": [],
+    }
+    if call:
+        message["tool_calls"] = [
+            {
+                "id": call_id(call.key),
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.text},
+            }
+        ]
+    return message
+
+
+def _choice(index: int, choice: Choice) -> dict[str, Any]:
+    logprobs = None
+    if choice.logprobs is not None:
+        logprobs = {
+            "content": [
+                logprob_entry(p, lp) for p, lp in zip(choice.pieces, choice.logprobs, strict=True)
+            ],
+            "refusal": None,
+        }
+    return {
+        "index": index,
+        "message": _message(choice),
+        "logprobs": logprobs,
+        "finish_reason": FINISH_REASONS[choice.finish_reason],
+    }
 
 
 def chat_body(c: Completion, created: int) -> dict[str, Any]:
+    if c.choices is None:
+        choices = [_choice(0, Choice(c.pieces, c.finish_reason))]
+    else:
+        choices = [_choice(i, ch) for i, ch in enumerate(c.choices)]
     return {
         "id": completion_id(c),
         "object": "chat.completion",
         "created": created,
         "model": c.model.name,
-        "choices": [
-            {
-                "index": 0,
-                "message": {
-                    "role": "assistant",
-                    "content": c.text,
-                    "refusal": None,
-                    "annotations": [],
-                },
-                "logprobs": None,
-                "finish_reason": FINISH_REASONS[c.finish_reason],
-            }
-        ],
+        "choices": choices,
         "usage": usage(c),
         "service_tier": "default",
         "system_fingerprint": "fp_stampede",
@@ -121,9 +172,7 @@ def chat_body_bytes(c: Completion, created: int) -> bytes:
         created_json = _created_json[created]
     except KeyError:
         created_json = fill(_created_json, created, _render_second)
-    return b"".join(
-        (_BODY_HEAD, c.request_id[4:].encode(), _BODY_CREATED, created_json, tail)
-    )  # request ids start with "req_"; completion ids are "chatcmpl-" + the rest
+    return b"".join((_BODY_HEAD, c.response_key.encode(), _BODY_CREATED, created_json, tail))
 
 
 def embedding_body(e: Embedding, encoding_format: str) -> dict[str, Any]:
@@ -143,11 +192,10 @@ def embedding_body(e: Embedding, encoding_format: str) -> dict[str, Any]:
     }
 
 
+def model_body(name: str, owner: str, created: int) -> dict[str, Any]:
+    """One model, as ``GET /v1/models/{id}`` and each entry of the list give it."""
+    return {"id": name, "object": "model", "created": created, "owned_by": owner}
+
+
 def models_body(names: list[tuple[str, str]], created: int) -> dict[str, Any]:
-    return {
-        "object": "list",
-        "data": [
-            {"id": name, "object": "model", "created": created, "owned_by": owner}
-            for name, owner in names
-        ],
-    }
+    return {"object": "list", "data": [model_body(n, o, created) for n, o in names]}

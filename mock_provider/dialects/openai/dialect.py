@@ -10,17 +10,40 @@ import msgspec
 from ...model.limits import RateLimitView
 from ...model.provider import Completion, Rejection
 from ...model.vocabulary import RejectionKind
-from ..protocol import ChatCall
-from .bodies import FINISH_REASONS, chat_body_bytes, usage
+from ..protocol import ChatCall, StreamWriter
+from .bodies import FINISH_REASONS, chat_body, chat_body_bytes, usage
 from .errors import error_body, error_type, fault_error, rejection
-from .headers import ratelimit_headers
+from .headers import ratelimit_headers, stamp
+from .params import read_options
 from .parsing import parse_chat
-from .sse import DONE, chunk, chunk_head, content_chunk
+from .sse import DONE, ChoicesStream, chunk, chunk_head, content_chunk
 from .tokens import cache_prefixes
 
-__all__ = ["OpenAIDialect", "OpenAIStream", "bearer_key"]
+__all__ = ["CallOptions", "OpenAIDialect", "OpenAIStream", "bearer_key"]
 
 _encode = msgspec.json.encode
+
+# Fields of a body that asks for one plain answer. A body with no other field skips the
+# option checks (params.py) altogether: the common request pays one subset test for them.
+_PLAIN = frozenset(
+    ("model", "messages", "max_tokens", "max_completion_tokens", "stream", "stream_options",
+     "user", "store", "metadata", "service_tier")
+)  # fmt: skip
+
+
+class CallOptions(msgspec.Struct, frozen=True, gc=False):
+    """What OpenAI's renderers need to know of a request (``ChatCall.options``)."""
+
+    include_usage: bool = False  # stream_options.include_usage
+    max_tokens_param: str = "max_tokens"  # the field that capped the output, for refusals
+
+
+# One shared instance per combination, indexed [include_usage][max_completion_tokens given]:
+# a request builds none.
+_OPTIONS = tuple(
+    (CallOptions(usage, "max_tokens"), CallOptions(usage, "max_completion_tokens"))
+    for usage in (False, True)
+)
 
 
 def bearer_key(headers: Mapping[str, str]) -> str | None:
@@ -71,32 +94,46 @@ class OpenAIDialect:
 
     def parse_chat(self, raw: bytes) -> ChatCall:
         body, input_tokens, max_tokens = parse_chat(raw)
-        options = body.get("stream_options")
-        include_usage = bool(options and options.get("include_usage"))
+        output = None if _PLAIN.issuperset(body) else read_options(body)
+        stream_options = body.get("stream_options")
+        usage = bool(stream_options and stream_options.get("include_usage"))
+        options = _OPTIONS[usage][body.get("max_completion_tokens") is not None]
         return ChatCall(
             body["model"],
             input_tokens,
             max_tokens,
             bool(body.get("stream")),
             body["messages"],
-            include_usage,
+            options,
             bool(body.get("tools")),
+            output,
         )
 
     def cache_prefixes(self, messages: Any) -> Sequence[tuple[int, int]]:
         return cache_prefixes(messages)
 
     def completion(self, c: Completion, call: ChatCall, created: int) -> bytes:
-        return chat_body_bytes(c, created)
+        if c.choices is None:
+            return chat_body_bytes(c, created)
+        return _encode(chat_body(c, created))
 
-    def stream(self, c: Completion, call: ChatCall, created: int) -> OpenAIStream:
-        return OpenAIStream(c, created, bool(call.options))
+    def stream(self, c: Completion, call: ChatCall, created: int) -> StreamWriter:
+        include_usage = call.options.include_usage
+        if c.choices is None:
+            return OpenAIStream(c, created, include_usage)
+        return ChoicesStream(c, created, include_usage)
 
     def ratelimit_headers(self, view: RateLimitView | None, time_scale: float) -> dict[str, str]:
         return ratelimit_headers(view, time_scale)
 
-    def rejection(self, r: Rejection, time_scale: float) -> tuple[int, bytes, dict[str, str]]:
-        status, body, headers = rejection(r, time_scale)
+    # The function itself, not a method calling it: this runs for every response.
+    stamp = staticmethod(stamp)
+
+    def rejection(
+        self, r: Rejection, time_scale: float, call: ChatCall | None = None
+    ) -> tuple[int, bytes, dict[str, str]]:
+        param = call.options.max_tokens_param if call is not None else "max_tokens"
+        status, body, headers = rejection(r, time_scale, param)
         return status, _encode(body), headers
 
     def error(

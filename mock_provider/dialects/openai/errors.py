@@ -1,7 +1,11 @@
 """OpenAI error responses: ``{"error": {"message", "type", "param", "code"}}`` and a status.
 
 A provider :class:`Rejection` is dialect-neutral; here it gets OpenAI's wording, codes and
-headers: ``retry-after`` plus ``retry-after-ms`` on a 429, in wall-clock time.
+headers. What a 429 says about when to retry is the model's ``retry_after`` setting, in
+wall-clock time: ``exact`` sends ``retry-after-ms`` and a whole-second ``retry-after``,
+``seconds`` only the whole-second ``retry-after`` (api.openai.com, the default profile),
+``none`` neither. The exact wait is in the message either way ("Please try again in 1.2s"),
+as the real one has it.
 """
 
 from __future__ import annotations
@@ -11,11 +15,11 @@ from typing import Any
 
 from ...model.provider import Rejection
 from ...model.vocabulary import RejectionKind
-from .headers import RETRY_AFTER, RETRY_AFTER_MS, ratelimit_headers
+from .headers import ORGANIZATION_ID, RETRY_AFTER, RETRY_AFTER_MS, ratelimit_headers
 
 SHOULD_RETRY = "x-should-retry"  # the Stainless SDKs obey it, OpenAI's included
 
-__all__ = ["SHOULD_RETRY", "error_body", "error_type", "fault_error", "rejection"]
+__all__ = ["SHOULD_RETRY", "error_body", "error_type", "fault_error", "rejection", "retry_headers"]
 
 
 def error_body(message: str, type_: str, param: str | None, code: str | None) -> dict[str, Any]:
@@ -48,8 +52,37 @@ _SERVER_ERRORS = {
 }
 
 
-def rejection(r: Rejection, time_scale: float) -> tuple[int, dict[str, Any], dict[str, str]]:
-    """(status, body, extra headers) for a provider rejection, worded as OpenAI does."""
+def _seconds_text(seconds: float) -> str:
+    """Whole seconds as an integer; a time-scaled wait with up to three decimals, rounded up
+    (a client that waits what it is told must not come back early)."""
+    if seconds == int(seconds):
+        return str(int(seconds))
+    return f"{math.ceil(seconds * 1000) / 1000:.3f}".rstrip("0").rstrip(".")
+
+
+def retry_headers(headers: dict[str, str], r: Rejection, time_scale: float) -> None:
+    """Write what a 429 says about when to retry, in wall time (see the module docstring).
+
+    The brain has already rounded ``r.retry_after_s`` as the model's ``retry_after`` says, in
+    scenario seconds; at a time scale above 1 a whole scenario second is a fraction of a wall
+    second, which the header carries as a decimal (the SDKs read it as a float).
+    """
+    told = r.retry_after_s
+    if told is None:
+        return
+    headers[RETRY_AFTER] = _seconds_text(max(1, math.ceil(told)) / time_scale)
+    if r.message_args.get("retry_after") == "exact":
+        headers[RETRY_AFTER_MS] = str(max(1, math.ceil(told * 1000 / time_scale)))
+
+
+def rejection(
+    r: Rejection, time_scale: float, max_tokens_param: str = "max_tokens"
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """(status, body, extra headers) for a provider rejection, worded as OpenAI does.
+
+    ``max_tokens_param`` is the field the request capped its output with, which a refusal of
+    that cap names.
+    """
     a = r.message_args
     headers = ratelimit_headers(r.ratelimit, time_scale)
     if r.kind == "auth":
@@ -60,12 +93,32 @@ def rejection(r: Rejection, time_scale: float) -> tuple[int, dict[str, Any], dic
                 "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
             )
         else:
-            shown = key[:3] + "*" * max(0, len(key) - 7) + key[-4:] if len(key) > 8 else "***"
-            msg = f"Incorrect API key provided: {shown}."
+            shown = key[:8] + "*" * (len(key) - 12) + key[-4:] if len(key) > 12 else "***"
+            msg = (
+                f"Incorrect API key provided: {shown}. You can find your API key at "
+                "https://platform.openai.com/account/api-keys."
+            )
         return 401, error_body(msg, "invalid_request_error", None, "invalid_api_key"), headers
     if r.kind == "permission":
         msg = f"Project `proj_stampede` does not have access to model `{a['model']}`"
         return 403, error_body(msg, "invalid_request_error", None, "model_not_found"), headers
+    if r.kind == "invalid_request" and a.get("reason") == "max_tokens":
+        msg = (
+            f"{max_tokens_param} is too large: {a['requested']}. This model supports at most "
+            f"{a['limit']} completion tokens, whereas you provided {a['requested']}."
+        )
+        body = error_body(msg, "invalid_request_error", max_tokens_param, "invalid_value")
+        return 400, body, headers
+    if r.kind == "invalid_request" and a.get("reason") == "dimensions":
+        requested, limit = a["requested"], a["limit"]
+        below = requested < 1
+        msg = (
+            f"Invalid 'dimensions': integer {'below minimum' if below else 'above maximum'} "
+            f"value. Expected a value {'>= 1' if below else f'<= {limit}'}, but got "
+            f"{requested} instead."
+        )
+        code = "integer_below_min_value" if below else "integer_above_max_value"
+        return 400, error_body(msg, "invalid_request_error", "dimensions", code), headers
     if r.kind == "model_not_found":
         msg = f"The model `{a['model']}` does not exist or you do not have access to it."
         return 404, error_body(msg, "invalid_request_error", None, "model_not_found"), headers
@@ -80,30 +133,30 @@ def rejection(r: Rejection, time_scale: float) -> tuple[int, dict[str, Any], dic
     if r.kind == "rate_limit":
         lim = r.limited
         assert lim is not None
+        where = f"{a['model']} in organization {ORGANIZATION_ID}"
         if lim.kind == "too_large":
             msg = (
-                f"Request too large for {a['model']} on tokens per min (TPM): Limit "
+                f"Request too large for {where} on tokens per min (TPM): Limit "
                 f"{lim.limit}, Requested {lim.requested}. The input or output tokens must be "
-                "reduced in order to run successfully."
+                "reduced in order to run successfully. Visit "
+                "https://platform.openai.com/account/rate-limits to learn more."
             )
             return 429, error_body(msg, "tokens", None, "rate_limit_exceeded"), headers
         if lim.kind == "concurrency":
             msg = (
-                f"Too many concurrent requests for {a['model']}: Limit {lim.limit}, "
+                f"Too many concurrent requests for {where}: Limit {lim.limit}, "
                 f"In flight {lim.used}. Please retry when a request completes."
             )
-            headers[RETRY_AFTER] = "1"
-            headers[RETRY_AFTER_MS] = str(math.ceil(1000 / time_scale))
+            retry_headers(headers, r, time_scale)
             return 429, error_body(msg, "requests", None, "rate_limit_exceeded"), headers
         unit = "requests per min (RPM)" if lim.kind == "requests" else "tokens per min (TPM)"
-        wait = (r.retry_after_s or 0.0) / time_scale  # from receipt (see Rejection)
+        wait = (a.get("wait_s") or 0.0) / time_scale  # from receipt (see Rejection)
         msg = (
-            f"Rate limit reached for {a['model']} on {unit}: Limit {lim.limit}, Used "
+            f"Rate limit reached for {where} on {unit}: Limit {lim.limit}, Used "
             f"{lim.used}, Requested {lim.requested}. Please try again in {_retry_in(wait)}. "
             "Visit https://platform.openai.com/account/rate-limits to learn more."
         )
-        headers[RETRY_AFTER] = str(max(1, math.ceil(wait)))
-        headers[RETRY_AFTER_MS] = str(max(1, math.ceil(wait * 1000)))
+        retry_headers(headers, r, time_scale)
         return 429, error_body(msg, lim.kind, None, "rate_limit_exceeded"), headers
     if r.kind == "injected":
         return _injected(r, headers, time_scale)

@@ -13,9 +13,11 @@ from typing import Any
 from ...model.tokens import count_text, memo_of_counts
 
 __all__ = [
+    "PART_TYPES",
     "REPLY_PRIMING",
     "TOKENS_PER_MESSAGE",
     "TOKENS_PER_NAME",
+    "UnknownPart",
     "cache_prefixes",
     "content_text",
     "count_chat_tokens",
@@ -27,19 +29,42 @@ REPLY_PRIMING = 3
 _counts = memo_of_counts()
 
 
-def content_text(content: Any) -> str:
-    """The billed text of a message's content: a string, or the text parts of a list."""
+# The content part types of chat messages, in the order the API lists them.
+PART_TYPES = ("text", "image_url", "input_audio", "refusal", "audio", "file")
+
+
+class UnknownPart(ValueError):
+    """A content part the API does not know (``parsing`` finds which, and says so)."""
+
+
+def content_text(content: Any, strict: bool = False) -> str:
+    """The billed text of a message's content: a string, or the text parts of a list.
+
+    With ``strict`` (a chat request's own content), a part of no type chat knows, or a text
+    part without text, raises :class:`UnknownPart`; otherwise such parts are unbilled (the
+    Responses API's image and file parts, which its own parsing has checked).
+    """
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(
-            p.get("text", "") for p in content if isinstance(p, Mapping) and p.get("type") == "text"
-        )
+        texts = []
+        for p in content:
+            kind = p.get("type") if isinstance(p, Mapping) else None
+            if kind == "text":
+                text = p.get("text")
+                if isinstance(text, str):
+                    texts.append(text)
+                elif strict:
+                    raise UnknownPart(kind)
+            elif strict and kind not in PART_TYPES:
+                raise UnknownPart(kind)
+        return "".join(texts)
     return ""
 
 
-def count_chat_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
-    """Prompt tokens of a chat request, as OpenAI bills them."""
+def count_chat_tokens(messages: Iterable[Mapping[str, Any]], strict: bool = False) -> int:
+    """Prompt tokens of a chat request, as OpenAI bills them (``strict``: see
+    :func:`content_text`)."""
     total = REPLY_PRIMING
     counts = _counts
     for m in messages:
@@ -51,7 +76,7 @@ def count_chat_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
         if type(role) is not str:
             role = str(role)
         if type(content) is not str:
-            content = content_text(content)
+            content = content_text(content, strict)
         try:
             total += TOKENS_PER_MESSAGE + counts[role] + counts[content]
         except KeyError:  # nothing was added: count (and remember) both

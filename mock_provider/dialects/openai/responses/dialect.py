@@ -28,7 +28,7 @@ from ....model.vocabulary import RejectionKind
 from ...protocol import BadRequest, ChatCall
 from ..dialect import bearer_key
 from ..errors import error_body, error_type, rejection
-from ..headers import ratelimit_headers
+from ..headers import ratelimit_headers, stamp
 from ..tokens import cache_prefixes, count_chat_tokens
 from .bodies import output_message, output_text, response_body, status_of, usage
 from .parsing import ResponsesRequest, parse_request
@@ -128,13 +128,18 @@ class ResponsesDialect:
     def ratelimit_headers(self, view: RateLimitView | None, time_scale: float) -> dict[str, str]:
         return ratelimit_headers(view, time_scale)
 
-    def rejection(self, r: Rejection, time_scale: float) -> tuple[int, bytes, dict[str, str]]:
+    # OpenAI's service behind a second route: the same headers on every response.
+    stamp = staticmethod(stamp)
+
+    def rejection(
+        self, r: Rejection, time_scale: float, call: ChatCall | None = None
+    ) -> tuple[int, bytes, dict[str, str]]:
         if r.kind == "context_length":
             body = error_body(
                 CONTEXT_WINDOW_MESSAGE, "invalid_request_error", "input", "context_length_exceeded"
             )
             return 400, _encode(body), ratelimit_headers(r.ratelimit, time_scale)
-        status, body, headers = rejection(r, time_scale)
+        status, body, headers = rejection(r, time_scale, "max_output_tokens")
         return status, _encode(body), headers
 
     def with_request_id(self, body: bytes, request_id: str) -> bytes:

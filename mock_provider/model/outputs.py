@@ -1,0 +1,199 @@
+"""What a request asks of its answer beyond one plain text, and the choices the brain makes.
+
+Theory of operation
+-------------------
+A plain chat request (one answer, free text, no tools) never comes here: the brain's fast
+path writes it. A request that asks for more carries an :class:`OutputSpec`, the dialect's
+reading of its options in the brain's words, and :func:`shape` makes its answers:
+
+- ``choices`` answers (OpenAI's ``n``), each drawn on its own: the first keeps the length the
+  plain path drew, the others draw theirs from the same distribution;
+- each answer is either content or one tool call. With tools offered, ``tool_choice``
+  decides: ``none`` never calls one, ``required`` always calls one (picked at random), a
+  named tool always calls that one, and ``auto`` calls one with probability
+  ``tool_call_probability`` (a provider setting);
+- a tool call's arguments are an instance of the tool's parameter schema
+  (:mod:`.structured`); content is an instance of the request's schema when it gives one, a
+  one-key JSON object when it asks for JSON without a schema, and words otherwise;
+- an answer longer than the cap (``max_tokens``, or the model's own limit) is cut there and
+  ends with ``max_tokens``: cut JSON is not valid JSON, as with the real service;
+- with ``logprobs`` each content token gets a log probability and ``logprobs`` alternatives.
+
+Tokens are what the response bills: content and arguments are cut into their real tokens
+(:func:`~.tokens.token_strings`), one stream step each. Answers are generated side by side,
+so the timing plan has as many steps as the longest answer; usage sums every answer.
+
+All draws come from the request's own generator (``random.Random``), so the same request
+number under the same seed gets the same answers whatever else ran.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import string
+from typing import Any, Literal
+
+import msgspec
+
+from .structured import instance, render
+from .tokens import WORDS, token_pieces, token_strings
+from .vocabulary import END, MAX_TOKENS, TOOL_USE, FinishReason
+
+__all__ = [
+    "Choice",
+    "OutputSpec",
+    "Shaped",
+    "TokenLogprob",
+    "Tool",
+    "ToolCall",
+    "ToolChoice",
+    "shape",
+]
+
+ToolChoice = Literal["none", "auto", "required", "named"]
+CALL_KEY_LENGTH = 24  # OpenAI's call_ ids: 24 characters from [A-Za-z0-9]
+_ALNUM = string.ascii_letters + string.digits
+_ANY_OBJECT = {"type": "object", "properties": {}, "additionalProperties": False}
+_SPACED = tuple(" " + w for w in WORDS)  # alternatives to a token, as the vocabulary writes them
+
+
+class Tool(msgspec.Struct, frozen=True, gc=False):
+    """A tool the model may call: its name and its parameters' JSON schema (None: any object)."""
+
+    name: str
+    parameters: Any = None
+
+
+class OutputSpec(msgspec.Struct, frozen=True):
+    """A request's wishes for its answers (see the module docstring)."""
+
+    choices: int = 1
+    json: bool = False  # the content must be a JSON object
+    schema: Any = None  # ... valid against this JSON schema
+    tools: tuple[Tool, ...] = ()
+    tool_choice: ToolChoice = "auto"
+    tool_name: str | None = None  # the tool a "named" choice names
+    logprobs: int | None = None  # alternatives per content token; None: no log probabilities
+
+
+class ToolCall(msgspec.Struct, frozen=True, gc=False):
+    key: str  # CALL_KEY_LENGTH characters from [A-Za-z0-9]; the dialect prefixes it
+    name: str
+    arguments: tuple[str, ...]  # the arguments' JSON, one string per token
+
+    @property
+    def text(self) -> str:
+        return "".join(self.arguments)
+
+
+class TokenLogprob(msgspec.Struct, frozen=True, gc=False):
+    """One content token's log probability, and the most likely tokens at that place."""
+
+    logprob: float
+    top: tuple[tuple[str, float], ...]  # (token, log probability), most likely first
+
+
+class Choice(msgspec.Struct, frozen=True, gc=False):
+    """One answer: content tokens or one tool call, and how it ended."""
+
+    pieces: tuple[str, ...]  # the content, one string per token (empty for a tool call)
+    finish_reason: FinishReason
+    tool_call: ToolCall | None = None
+    logprobs: tuple[TokenLogprob, ...] | None = None  # one per content token, when asked
+
+    @property
+    def tokens(self) -> int:
+        """Billed tokens, and the number of stream steps the answer takes."""
+        return len(self.tool_call.arguments) if self.tool_call else len(self.pieces)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+
+class Shaped(msgspec.Struct, frozen=True, gc=False):
+    choices: tuple[Choice, ...]
+    tokens: int  # all answers' tokens: what usage bills
+    steps: int  # the longest answer's tokens: what the timing plan covers
+    pieces: tuple[str, ...]  # the longest answer's stream, one string per step
+
+
+def shape(
+    spec: OutputSpec,
+    natural: int,
+    cap: int,
+    rng: random.Random,
+    response_key: str,
+    tool_call_probability: float,
+    output_median: float,
+    output_spread: float,
+) -> Shaped:
+    """The answers for ``spec`` (see the module docstring).
+
+    ``natural`` is the first answer's drawn length, ``cap`` the most tokens an answer may
+    have; later answers draw their length from (``output_median``, ``output_spread``), the
+    provider's output distribution. Tool call keys derive from ``response_key``, so they are
+    as unique as the response's own id.
+    """
+    keys = random.Random(response_key)
+    choices = []
+    for i in range(max(1, spec.choices)):
+        if i > 0:
+            natural = max(1, round(output_median * math.exp(output_spread * rng.gauss(0.0, 1.0))))
+        tool = _tool_to_call(spec, rng, tool_call_probability)
+        if tool is not None:
+            arguments = instance(tool.parameters or _ANY_OBJECT, rng)
+            if not isinstance(arguments, dict):  # a tool's arguments are always an object
+                arguments = {}
+            tokens = token_strings(render(arguments))
+            key = "".join(keys.choices(_ALNUM, k=CALL_KEY_LENGTH))
+            finish: FinishReason = TOOL_USE if len(tokens) <= cap else MAX_TOKENS
+            call = ToolCall(key, tool.name, tokens[:cap])
+            choices.append(Choice((), finish, call))
+            continue
+        pieces = _content(spec, natural, rng, i)
+        finish = END if len(pieces) <= cap else MAX_TOKENS
+        pieces = pieces[:cap]
+        logprobs = None if spec.logprobs is None else _logprobs(pieces, spec.logprobs, rng)
+        choices.append(Choice(pieces, finish, None, logprobs))
+    longest = max(choices, key=lambda c: c.tokens)
+    stream = longest.tool_call.arguments if longest.tool_call else longest.pieces
+    return Shaped(tuple(choices), sum(c.tokens for c in choices), longest.tokens, stream)
+
+
+def _tool_to_call(spec: OutputSpec, rng: random.Random, probability: float) -> Tool | None:
+    if not spec.tools or spec.tool_choice == "none":
+        return None
+    if spec.tool_choice == "named":
+        return next((t for t in spec.tools if t.name == spec.tool_name), None)
+    if spec.tool_choice == "auto" and rng.random() >= probability:
+        return None
+    return rng.choice(spec.tools)
+
+
+def _content(spec: OutputSpec, natural: int, rng: random.Random, index: int) -> tuple[str, ...]:
+    if spec.schema is not None:
+        return token_strings(render(instance(spec.schema, rng)))
+    if spec.json:
+        words = "".join(token_pieces(max(1, natural - 6), rng.randrange(64))).lstrip()
+        return token_strings(render({"answer": words}))
+    return token_pieces(natural, rng.randrange(64) if index else 0)
+
+
+def _logprobs(
+    pieces: tuple[str, ...], alternatives: int, rng: random.Random
+) -> tuple[TokenLogprob, ...]:
+    """Each token most likely (p in [0.5, 1)), the rest of the mass halving down the list."""
+    out = []
+    for piece in pieces:
+        p = rng.uniform(0.5, 1.0 - 1e-6)
+        top: list[tuple[str, float]] = []
+        if alternatives:
+            top.append((piece, math.log(p)))
+            others = [w for w in rng.sample(_SPACED, alternatives) if w != piece]
+            rest = 1.0 - p
+            top += [(w, math.log(rest * 0.5**j)) for j, w in enumerate(others, 1)]
+            del top[alternatives:]
+        out.append(TokenLogprob(math.log(p), tuple(top)))
+    return tuple(out)
