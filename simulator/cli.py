@@ -86,7 +86,33 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("run_dir_a")
     compare.add_argument("run_dir_b")
     compare.add_argument("--out", help="HTML output (default <run_dir_b>/compare.html)")
+    _add_check_parser(sub)
     return parser
+
+
+def _add_check_parser(sub: Any) -> None:
+    check = sub.add_parser(
+        "check", help="gate a client config: the production checklist and a chaos battery"
+    )
+    check.add_argument(
+        "client", help="a client config file, a preset or retry kind name, or a scenario file"
+    )
+    check.add_argument(
+        "--battery", default="default", metavar="default|FILE", help="the battery to run"
+    )
+    mode = check.add_mutually_exclusive_group()
+    mode.add_argument("--virtual", dest="live", action="store_false", help="virtual time (default)")
+    mode.add_argument("--live", action="store_true", help="live, against the mock")
+    check.add_argument("--out", help="output folder (default reports/check-<client>-<timestamp>/)")
+    check.set_defaults(live=False)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from simulator.check.run import CheckRun, run_check
+
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out or Path("reports") / f"check-{Path(args.client).stem}-{stamp}")
+    return run_check(CheckRun(args.client, args.battery, args.live, out))
 
 
 def _version() -> str:
@@ -481,6 +507,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_report(args)
         if args.command == "compare":
             return cmd_compare(args)
+        if args.command == "check":
+            return cmd_check(args)
         return EXIT_RUN
 
 
