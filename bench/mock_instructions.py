@@ -3,6 +3,7 @@
     python bench/mock_instructions.py [--requests 3000] [--warmup 1000] [--connections 32]
                                       [--server both|mock|bare] [--keep DIR]
                                       [--bare-read read|buffer] [--refused] [--latency]
+                                      [--dialect openai|anthropic]
 
 Wall-clock throughput on a small shared machine moves by +-20% between runs; an instruction
 count moves by well under 1%, so it is the measure to compare one change against the next.
@@ -12,6 +13,9 @@ switched on, the measured requests are sent over keep-alive connections by a sma
 client in this process, and the dump's total is divided by the request count. Instructions are
 not time (a cache miss costs more than an add), but the ranking of changes follows them.
 
+``--dialect anthropic`` sends the same prompt to Anthropic's ``POST /v1/messages``
+(``claude-3-5-haiku``) instead of OpenAI's chat completions.
+
 ``--refused`` measures the 429 path instead: the model's limit is 1 RPM, so every measured
 request is refused. ``--latency`` gives the mock's model the catalogue's latency profile
 instead of zero latency, so a plan's sleeps (a 429's network round trip) are counted too.
@@ -20,7 +24,6 @@ instead of zero latency, so a plan's sleeps (a 429's network round trip) are cou
 from __future__ import annotations
 
 import argparse
-import json
 import selectors
 import shutil
 import socket
@@ -36,36 +39,36 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.mock_throughput import (
-    API_KEY,
     BARE_READS,
-    MODEL,
-    PATH,
+    ROUTES,
     ServerProcess,
     _start,
     bare_argv,
     bench_config,
-    reference_response,
     request_body,
+    request_headers,
+    write_responses,
 )
 
 __all__ = ["drive", "instructions_per_request"]
 
 
-def _raw_request(host: str, port: int) -> bytes:
-    body = request_body()
-    head = (
-        f"POST {PATH} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-        f"Authorization: Bearer {API_KEY}\r\nContent-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
+def _raw_request(host: str, port: int, dialect: str = "openai") -> bytes:
+    body = request_body(dialect)
+    lines = [f"POST {ROUTES[dialect][1]} HTTP/1.1", f"Host: {host}:{port}"]
+    lines += [f"{k}: {v}" for k, v in request_headers(dialect).items()]
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def drive(url: str, requests: int, connections: int, status: int = 200) -> None:
+def drive(
+    url: str, requests: int, connections: int, status: int = 200, dialect: str = "openai"
+) -> None:
     """Send ``requests`` POSTs over ``connections`` keep-alive sockets, one in flight each;
     every answer must have ``status``."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    raw = _raw_request(host, port)
+    raw = _raw_request(host, port, dialect)
     sel = selectors.DefaultSelector()
     sent = done = 0
     buffers: dict[socket.socket, bytes] = {}
@@ -123,12 +126,13 @@ def instructions_per_request(
     warmup: int,
     connections: int,
     status: int = 200,
+    dialect: str = "openai",
 ) -> float:
     if status != 200:
-        drive(server.url, 1, 1)  # the one request a 1 RPM limit admits
-    drive(server.url, warmup, connections, status)
+        drive(server.url, 1, 1, 200, dialect)  # the one request a 1 RPM limit admits
+    drive(server.url, warmup, connections, status, dialect)
     _callgrind(server.proc.pid, "-i", "on")
-    drive(server.url, requests, connections, status)
+    drive(server.url, requests, connections, status, dialect)
     _callgrind(server.proc.pid, "-d")
     time.sleep(0.5)
     totals = 0
@@ -150,23 +154,25 @@ def main() -> int:
                    help="how the bare app reads the body (see mock_throughput.py)")  # fmt: skip
     p.add_argument("--refused", action="store_true", help="measure the 429 path (1 RPM)")
     p.add_argument("--latency", action="store_true", help="the catalogue's latency, not zero")
+    p.add_argument("--dialect", choices=list(ROUTES), default="openai",
+                   help="the chat route measured (default: OpenAI's)")  # fmt: skip
     args = p.parse_args()
 
     cfg = bench_config()
+    model_name = ROUTES[args.dialect][0]
     if args.refused or args.latency:
-        model = cfg.models[MODEL].model_copy(
-            update={"rpm": 1 if args.refused else cfg.models[MODEL].rpm}
+        model = cfg.models[model_name].model_copy(
+            update={"rpm": 1 if args.refused else cfg.models[model_name].rpm}
             | ({"latency": None} if args.latency else {})
         )
-        cfg = cfg.model_copy(update={"models": {MODEL: model}})
+        cfg = cfg.model_copy(update={"models": {**cfg.models, model_name: model}})
     if args.refused and args.server != "mock":
         p.error("--refused measures the mock only: pass --server mock")
-    body, headers = reference_response(cfg)
     with tempfile.TemporaryDirectory(prefix="stampede-instr-") as tmp:
         config_path = Path(tmp, "provider.yaml")
         config_path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
         response_path = Path(tmp, "response.json")
-        response_path.write_text(json.dumps({"body": body.decode(), "headers": headers}))
+        write_responses(response_path, cfg)
         argvs = {
             "bare": bare_argv(response_path, args.bare_read)[1:],
             "mock": ["-m", "mock_provider", "--port", "0", "--config", str(config_path)],
@@ -182,11 +188,11 @@ def main() -> int:
             try:
                 ipr = instructions_per_request(
                     server, out, args.requests, args.warmup, args.connections,
-                    429 if args.refused else 200,
+                    429 if args.refused else 200, args.dialect,
                 )  # fmt: skip
             finally:
                 server.stop()
-            print(f"{name}: {ipr / 1000:.1f}k instructions/request", flush=True)
+            print(f"{name} ({args.dialect}): {ipr / 1000:.1f}k instructions/request", flush=True)
             if args.keep is not None:
                 args.keep.mkdir(parents=True, exist_ok=True)
                 for dump in out.parent.glob(out.name + "*"):

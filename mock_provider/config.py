@@ -143,9 +143,17 @@ class ModelConfig(StrictModel):
     price_output: float | None = Field(None, ge=0)
     max_output_tokens: int | None = Field(None, gt=0)
     latency: LatencyConfig | None = None
+    cache_min_tokens: int | None = Field(None, ge=0)  # explicit (Anthropic) caching minimum
     rpm: int | None = Field(None, gt=0)
+    # OpenAI models: tokens per minute, prompt + output. Anthropic models: an optional
+    # combined cap over input and output (a workspace-style limit), off unless set.
     tpm: int | None = Field(None, gt=0)
+    itpm: int | None = Field(None, gt=0)  # Anthropic models: input tokens per minute
+    otpm: int | None = Field(None, gt=0)  # Anthropic models: output tokens per minute
     max_in_flight: int | None = Field(None, gt=0)
+    # Keys allowed to call this model (empty: every key the provider accepts); any other
+    # key gets a 403 (permission_error).
+    api_keys: list[str] = Field(default_factory=list)
 
 
 class FaultWindowConfig(StrictModel):
@@ -159,9 +167,9 @@ class FaultWindowConfig(StrictModel):
     model: str = "*"
     start: Seconds = 0.0
     end: Seconds | None = None
-    status: Literal[500, 502, 503, 504] = 503
+    status: Literal[500, 502, 503, 504, 529] = 503  # 529: Anthropic's "overloaded"
     rate: float = Field(1.0, ge=0, le=1)
-    statuses: list[Literal[500, 502, 503, 504]] = [500]
+    statuses: list[Literal[500, 502, 503, 504, 529]] = [500]
 
     @model_validator(mode="after")
     def _window(self) -> FaultWindowConfig:

@@ -70,6 +70,9 @@ def banner(base_url: str, key: str) -> str:
         "Point the openai SDK at it:\n"
         "    from openai import OpenAI\n"
         f'    client = OpenAI(base_url="{base_url}", api_key="{key}")\n'
+        "or the anthropic SDK (Claude models):\n"
+        "    from anthropic import Anthropic\n"
+        f'    client = Anthropic(base_url="{base_url.removesuffix("/v1")}", api_key="{key}")\n'
     )
 
 

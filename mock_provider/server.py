@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -28,7 +27,9 @@ from mock_provider.config import ProviderConfig
 
 from .clock import WallClock
 from .dialects import DIALECTS, BadRequest, ChatCall, Dialect
+from .dialects import anthropic as ant
 from .dialects import openai as oai
+from .journal import RESET_PATH, JournalEntry, fingerprint, redact_key, write_entry
 from .model.provider import ChatRequest, Completion, EmbedRequest, Provider, Rejection
 from .plan_header import PLAN_HEADER, plan_ms_text
 
@@ -49,27 +50,36 @@ class MockState:
     def record(
         self, request: web.Request, model: str, status: int, count: bool = True, **extra: Any
     ) -> None:
+        """Count a response, and journal it when a request log is kept (``extra``: further
+        :class:`~mock_provider.journal.JournalEntry` fields)."""
         if count:
             key = (request.path, model, status)
             self.counts[key] = self.counts.get(key, 0) + 1
         if self.log is not None:
-            entry = {
-                "t": round(self.clock.now(), 6),
-                "path": request.path,
-                "model": model,
-                "status": status,
-                "retry_count": request.headers.get("x-stainless-retry-count"),
-                "user_agent": request.headers.get("user-agent"),
+            headers = request.headers
+            entry = JournalEntry(
+                t=round(self.clock.now(), 6),
+                path=request.path,
+                status=status,
+                model=model,
+                retry_count=headers.get("x-stainless-retry-count"),
+                user_agent=headers.get("user-agent"),
                 **extra,
-            }
-            self.log.write(json.dumps(entry, separators=(",", ":")) + "\n")
+            )
+            write_entry(self.log, entry)
 
 
 APP_STATE = web.AppKey("APP_STATE", MockState)
 # The ``created`` second of a response, read once per request: C functions bound here cost
 # half of ``int(time.time())``, which goes through the int type's constructor.
 _floor, _wall = math.floor, time.time
-API_PATHS = (*(d.chat_path for d in DIALECTS.values()), "/v1/embeddings", "/v1/models")
+COUNT_TOKENS_PATH = "/v1/messages/count_tokens"  # Anthropic's
+API_PATHS = (
+    *(d.chat_path for d in DIALECTS.values()),
+    COUNT_TOKENS_PATH,
+    "/v1/embeddings",
+    "/v1/models",
+)
 
 
 # msgspec's encoder: the same compact JSON as json.dumps(separators=(",", ":")), UTF-8 rather
@@ -124,7 +134,9 @@ def _refusal(request: web.Request, dialect: Dialect, exc: Exception) -> web.Resp
     """The response for an exception that escaped a handler (see :func:`provider_errors`)."""
     if isinstance(exc, BadRequest):
         body = dialect.error(exc.status, exc.kind, exc.message, exc.param, exc.code)
-        request.app[APP_STATE].record(request, "", exc.status, error=exc.code or exc.kind)
+        request.app[APP_STATE].record(
+            request, "", exc.status, error=exc.code or exc.kind, dialect=dialect.name
+        )
         return _error(request, dialect, exc.status, body)
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         limit = request.app[APP_STATE].cfg.max_body_bytes
@@ -148,7 +160,9 @@ def _error(
     state = request.app[APP_STATE]
     state.errors += 1
     headers = dict(headers or {})
-    headers[dialect.request_id_header] = f"req_err{state.errors:010x}"
+    request_id = f"req_err{state.errors:010x}"
+    headers[dialect.request_id_header] = request_id
+    body = dialect.with_request_id(body, request_id)
     return web.Response(status=status, body=body, content_type="application/json", headers=headers)
 
 
@@ -160,11 +174,6 @@ async def no_route(request: web.Request) -> web.StreamResponse:
         msg = f"Method {request.method} is not allowed for {request.path}."
         return _error(request, dialect, 405, dialect.error(405, "invalid_request", msg))
     msg = f"Invalid URL ({request.method} {request.path})"
-    if request.path == "/v1/messages" and "anthropic" not in DIALECTS:
-        msg += (
-            ": this mock does not serve Anthropic's Messages API yet; call the model through "
-            f"OpenAI's format at {oai.DIALECT.chat_path}"
-        )
     return _error(request, dialect, 404, dialect.error(404, "invalid_request", msg))
 
 
@@ -212,7 +221,8 @@ def _reject(
     else:
         state.record(
             request, model, status, error=r.kind, retry_after_s=r.retry_after_s,
-            start_t=start_t, plan_ms=r.latency_s * 1000.0,
+            start_t=start_t, plan_ms=r.latency_s * 1000.0, dialect=dialect.name,
+            key=redact_key(dialect.api_key(request.headers)),
         )  # fmt: skip
     return _error(request, dialect, status, body, headers)
 
@@ -241,6 +251,7 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
     key_of, parse, prefixes_of = dialect.api_key, dialect.parse_chat, dialect.cache_prefixes
     ratelimit_headers, render = dialect.ratelimit_headers, dialect.completion
     id_header = dialect.request_id_header
+    dialect_name = dialect.serves  # a model answers only in its own wire format's family
 
     async def handler(request: web.Request) -> web.StreamResponse:
         # provider_errors written out (the try/except around the body) rather than applied:
@@ -259,7 +270,7 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
             now = clock.now()
             decision = provider.chat(
                 ChatRequest(key, model, call.input_tokens, call.max_tokens, call.stream,
-                            call.messages, prefixes_of),
+                            call.messages, prefixes_of, dialect_name),
                 now,
             )  # fmt: skip
             if isinstance(decision, Rejection):
@@ -289,7 +300,9 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
                 state.record(request, model, 200, count=False, stream=False,
                              input_tokens=call.input_tokens, output_tokens=delivered,
                              request_id=decision.request_id, start_t=now,
-                             plan_ms=plan_s * 1000.0)  # fmt: skip
+                             plan_ms=plan_s * 1000.0, dialect=dialect.name,
+                             key=redact_key(key), prompt=fingerprint(call.messages),
+                             max_tokens=call.max_tokens)  # fmt: skip
             return web.Response(
                 body=render(decision, call, _floor(_wall())),
                 content_type="application/json",
@@ -346,9 +359,15 @@ async def _stream(
     finally:
         assert c.ticket is not None  # a streamed completion is settled when it ends
         state.provider.settle(c.ticket, delivered, clock.now())
-        state.record(request, c.model.name, 200, stream=True, input_tokens=c.input_tokens,
-                     output_tokens=delivered, request_id=c.request_id, start_t=start_t,
-                     plan_ms=c.plan.total_s * 1000.0)  # fmt: skip
+        if state.log is not None:
+            state.record(request, c.model.name, 200, stream=True, input_tokens=c.input_tokens,
+                         output_tokens=delivered, request_id=c.request_id, start_t=start_t,
+                         plan_ms=c.plan.total_s * 1000.0, dialect=dialect.name,
+                         key=redact_key(dialect.api_key(request.headers)),
+                         prompt=fingerprint(call.messages), max_tokens=call.max_tokens,
+                         ttft_ms=c.plan.ttft_s * 1000.0)  # fmt: skip
+        else:
+            state.record(request, c.model.name, 200)
     return resp
 
 
@@ -377,14 +396,86 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
     return _json(200, oai.embedding_body(result, body.get("encoding_format", "float")), headers)
 
 
+def _speaks_anthropic(request: web.Request) -> bool:
+    """A request to a shared path (``/v1/models``) in Anthropic's format: it names a version."""
+    return ant.VERSION in request.headers
+
+
 @provider_errors
 async def list_models(request: web.Request) -> web.StreamResponse:
     state = request.app[APP_STATE]
+    if _speaks_anthropic(request):
+        return await _anthropic_models(request, state)
     denied = state.provider.authenticate(oai.bearer_key(request.headers))
     if denied:
         return await _refuse(state, request, oai.DIALECT, "", denied)
     names = [(m.name, m.owned_by) for m in state.provider.catalog.values()]
     return _json(200, oai.models_body(names, 1_700_000_000))
+
+
+def _claude_models(state: MockState) -> list[Any]:
+    return [m for m in state.provider.catalog.values() if m.dialect == "anthropic"]
+
+
+async def _anthropic_models(request: web.Request, state: MockState) -> web.StreamResponse:
+    """``GET /v1/models`` in Anthropic's shape: the models that speak its API, paged by
+    ``limit`` (1-1000, default 20), ``before_id`` and ``after_id``."""
+    denied = state.provider.authenticate(ant.api_key(request.headers))
+    if denied:
+        return await _refuse(state, request, ant.DIALECT, "", denied)
+    query = request.query
+    try:
+        limit = int(query.get("limit", "20"))
+    except ValueError:
+        raise BadRequest("limit: Input should be a valid integer", "limit") from None
+    if not 1 <= limit <= 1000:
+        raise BadRequest("limit: Input should be between 1 and 1000", "limit")
+    specs = _claude_models(state)
+    names = {s.name for s in specs}
+    before, after = query.get("before_id"), query.get("after_id")
+    for cursor, value in (("before_id", before), ("after_id", after)):
+        if value is not None and value not in names:
+            raise BadRequest(f"{cursor}: no model with id {value!r}", cursor)
+    return _json(200, ant.models_page(specs, limit, before, after))
+
+
+@provider_errors
+async def get_model(request: web.Request) -> web.StreamResponse:
+    """``GET /v1/models/{id}``: one model, in Anthropic's shape when the request names an
+    ``anthropic-version``, else OpenAI's."""
+    state = request.app[APP_STATE]
+    model_id = request.match_info["model_id"]
+    anthropic = _speaks_anthropic(request)
+    dialect: Dialect = ant.DIALECT if anthropic else oai.DIALECT
+    denied = state.provider.authenticate(dialect.api_key(request.headers))
+    if denied:
+        return await _refuse(state, request, dialect, "", denied)
+    spec = state.provider.catalog.get(model_id)
+    if spec is None or (anthropic and spec.dialect != "anthropic"):
+        msg = f"model: {model_id}" if anthropic else f"The model '{model_id}' does not exist"
+        return _error(request, dialect, 404, dialect.error(404, "model_not_found", msg, "model",
+                                                           "model_not_found"))  # fmt: skip
+    if anthropic:
+        return _json(200, ant.model_info(spec))
+    return _json(200, oai.models_body([(spec.name, spec.owned_by)], 1_700_000_000)["data"][0])
+
+
+@provider_errors
+async def count_tokens(request: web.Request) -> web.StreamResponse:
+    """``POST /v1/messages/count_tokens``: ``{"input_tokens": N}``, counted as a message's
+    prompt is (``mock_provider/dialects/anthropic/tokens.py``); no limit is charged."""
+    state = request.app[APP_STATE]
+    denied = state.provider.authenticate(ant.api_key(request.headers))
+    if denied:
+        return await _refuse(state, request, ant.DIALECT, "", denied)
+    body = ant.decode(await _read_body(request))
+    ant.validate(body, ant.COUNT_TOKENS_FIELDS)
+    spec = state.provider.catalog.get(body["model"])
+    if spec is None or spec.kind != "chat" or spec.dialect != "anthropic":
+        msg = f"model: {body['model']}"
+        return _error(request, ant.DIALECT, 404, ant.DIALECT.error(404, "model_not_found", msg))
+    state.record(request, spec.name, 200)
+    return _json(200, {"input_tokens": ant.count_request(body)})
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:
@@ -429,8 +520,8 @@ async def admin_reset(request: web.Request) -> web.StreamResponse:
     state.provider.reset(0.0)
     state.counts.clear()
     if state.log is not None:  # what follows in the log belongs to this reset's run
-        entry = {"t": 0.0, "path": request.path, "time_scale": state.clock.time_scale}
-        state.log.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        entry = JournalEntry(t=0.0, path=RESET_PATH, status=200, time_scale=state.clock.time_scale)
+        write_entry(state.log, entry)
     return _json(200, {"ok": True, "time_scale": state.clock.time_scale})
 
 
@@ -443,7 +534,9 @@ def setup_routes(app: web.Application) -> None:
     for dialect in DIALECTS.values():
         app.router.add_post(dialect.chat_path, chat_handler(app[APP_STATE], dialect))
     app.router.add_post("/v1/embeddings", embeddings)
+    app.router.add_post(COUNT_TOKENS_PATH, count_tokens)
     app.router.add_get("/v1/models", list_models)
+    app.router.add_get("/v1/models/{model_id}", get_model)
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/_stampede/reset", admin_reset)
     app.router.add_get("/_stampede/health", health)

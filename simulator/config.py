@@ -205,6 +205,9 @@ class ClientConfig(StrictModel):
     timeouts: TimeoutConfig = TimeoutConfig()
     stream: bool = False
     api_key: str = "sk-stampede"
+    # The application's own prompt template, overriding workload.prompts.layout for this
+    # strategy: the same arrivals, users and user messages, laid out differently.
+    prompt_layout: Literal["plain", "cache_friendly", "cache_busting"] | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -37,7 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mock_provider.model.catalog import LatencyProfile, ModelSpec
+from mock_provider.model.catalog import LatencyProfile, ModelSpec, build_catalog
+from mock_provider.model.provider import keeps_anthropic_rules
 from simulator.client.guards import clamp_max_tokens
 from simulator.config import ArrivalConfig, ClientConfig, Scenario
 from simulator.workload import Workload
@@ -53,6 +54,9 @@ class Limits:
     tpm: int
     rpm_default: bool
     tpm_default: bool
+    # Anthropic's split limits (ITPM, OTPM; tpm an optional combined cap): their token demand
+    # is not estimated, since what ITPM is charged depends on the run's cache reads.
+    split: bool = False
 
 
 def limits_of(sc: Scenario, model: str) -> Limits:
@@ -60,11 +64,13 @@ def limits_of(sc: Scenario, model: str) -> Limits:
     m = sc.provider.models.get(model)
     rpm = m.rpm if m is not None and m.rpm else None
     tpm = m.tpm if m is not None and m.tpm else None
+    spec = build_catalog(sc.provider).get(model)
     return Limits(
         rpm or sc.provider.default_rpm,
         tpm or sc.provider.default_tpm,
         rpm is None,
         tpm is None,
+        spec is not None and keeps_anthropic_rules(spec),
     )
 
 

@@ -3,7 +3,10 @@
 A misspelt model name is a config error, not a run in which every request gets a 404 and the
 report shows 0% success. So ``stampede run`` checks every model a client will call (the
 workload's model and each strategy's fallbacks) against the catalogue the mock serves: the
-built-in models plus the scenario's ``provider.models``. Faults may name a model too.
+built-in models plus the scenario's ``provider.models``. Faults may name a model too. The
+mock serves every chat model in its own dialect (Claude models through Anthropic's Messages
+API), so any chat model can be called; ``itpm`` and ``otpm`` are refused on a model that does
+not speak Anthropic's API, where they would be silently ignored.
 """
 
 from __future__ import annotations
@@ -31,8 +34,7 @@ def model_problems(sc: Scenario, own_mock: bool = True) -> list[tuple[str, str]]
     """(field path, what is wrong and the fix) for each model the mock cannot answer.
 
     ``own_mock`` False: the run targets a mock started elsewhere, with a catalogue of its
-    own, so names are not checked against this scenario's; the wire format still is, since
-    the clients take it from this scenario's catalogue.
+    own, so names are not checked against this scenario's.
     """
     catalog = build_catalog(sc.provider)
     servable = sorted(n for n, s in catalog.items() if _servable(s))
@@ -46,14 +48,15 @@ def model_problems(sc: Scenario, own_mock: bool = True) -> list[tuple[str, str]]
         elif spec.kind != "chat":
             problems.append((where, f"{model!r} is an {spec.kind} model, not a chat model: "
                                     f"{choose}"))  # fmt: skip
-        elif spec.dialect != "openai":
-            problems.append((
-                where,
-                f"{model!r} speaks the {spec.dialect.title()} Messages API, which the mock "
-                f"does not serve yet (it serves OpenAI's /v1/chat/completions): set "
-                f"provider.models.{model}.dialect to openai to call it in OpenAI's format, "
-                f"or {choose}",
-            ))  # fmt: skip
+    for name, m in sc.provider.models.items():
+        spec = catalog[name]
+        for limit in ("itpm", "otpm"):
+            if getattr(m, limit) is not None and spec.dialect != "anthropic":
+                problems.append((
+                    f"provider.models.{name}.{limit}",
+                    f"{limit} limits models that speak Anthropic's Messages API, and {name!r} "
+                    f"speaks {spec.dialect.title()}'s: use tpm (prompt + output tokens) for it",
+                ))  # fmt: skip
     if own_mock:
         for i, fault in enumerate(sc.provider.faults):
             if fault.model != "*" and fault.model not in catalog:
@@ -66,4 +69,4 @@ def model_problems(sc: Scenario, own_mock: bool = True) -> list[tuple[str, str]]
 
 
 def _servable(spec: ModelSpec) -> bool:
-    return spec.kind == "chat" and spec.dialect == "openai"
+    return spec.kind == "chat"

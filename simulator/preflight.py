@@ -153,16 +153,33 @@ def _fault_windows(sc: Scenario) -> Iterator[Finding]:
 
 
 def _default_limits(sc: Scenario) -> Iterator[Finding]:
-    """A called model without rpm/tpm of its own gets the provider's defaults: say so."""
+    """A called model without rpm/tpm of its own gets the provider's defaults: say so.
+
+    A model that keeps Anthropic's rules is limited by rpm, itpm and otpm (its tpm is an
+    optional combined cap), and those are the ones named; itpm and otpm default to
+    ``default_tpm``. (Its ITPM and OTPM demand is not estimated here: what ITPM is charged
+    depends on the cache reads of the run.)
+    """
     given = sc.provider.model_fields_set
+    catalog = build_catalog(sc.provider)
     for model, callers in _called_models(sc).items():
         lim = limits_of(sc, model)
-        missing = [n for n, dflt in (("rpm", lim.rpm_default), ("tpm", lim.tpm_default)) if dflt]
+        spec = catalog.get(model)
+        m = sc.provider.models.get(model)
+        if spec is not None and spec.dialect == "anthropic":
+            unset = [("rpm", lim.rpm_default)]
+            unset += [(n, m is None or getattr(m, n) is None) for n in ("itpm", "otpm")]
+        else:
+            unset = [("rpm", lim.rpm_default), ("tpm", lim.tpm_default)]
+        missing = [n for n, dflt in unset if dflt]
         if not missing:
             continue
-        stock = [n for n in missing if f"default_{n}" not in given]
+        default_of = {"rpm": "rpm", "tpm": "tpm", "itpm": "tpm", "otpm": "tpm"}
+        stock = [n for n in missing if f"default_{default_of[n]}" not in given]
         values = " and ".join(
-            f"provider.default_{n} {_int(lim.rpm if n == 'rpm' else lim.tpm)}" for n in missing
+            f"provider.default_{default_of[n]} "
+            f"{_int(lim.rpm if n == 'rpm' else sc.provider.default_tpm)}"
+            for n in missing
         )
         fix = " and ".join(f"provider.models.{model}.{n}" for n in missing)
         message = (
@@ -264,7 +281,7 @@ def _load_findings(load: _Load, every: int) -> Iterator[Finding]:
         else:
             fine.append(f"a burst of {_int(d.burst)} fits its {_int(lim.rpm)} RPM bucket")
         at_once = int(lim.tpm // d.admission_tokens) if d.admission_tokens else d.burst
-        if at_once < d.burst:
+        if at_once < d.burst and not lim.split:
             yield Finding("warning", tpm_field, (
                 f"{who}: a burst of {_int(d.burst)} requests x {_n(d.admission_tokens)} tokens "
                 f"= {_n(d.burst * d.admission_tokens)} tokens against a TPM limit of "
@@ -284,7 +301,9 @@ def _load_findings(load: _Load, every: int) -> Iterator[Finding]:
             fine.append(f"{per_min} requests/min at peak against {_int(lim.rpm)} RPM "
                         f"({_pct(d.per_min / lim.rpm)})")  # fmt: skip
         tokens = d.per_min * d.settled_tokens
-        if tokens > lim.tpm:
+        if lim.split:
+            pass  # ITPM / OTPM demand depends on the run's cache reads: not estimated
+        elif tokens > lim.tpm:
             admitted = min(d.per_min, lim.tpm / d.settled_tokens)
             yield Finding("warning", tpm_field, (
                 f"{who}: about {per_min} requests/min{guard} x {_n(d.settled_tokens)} tokens "
@@ -297,7 +316,7 @@ def _load_findings(load: _Load, every: int) -> Iterator[Finding]:
                         f"({_pct(tokens / lim.tpm)}; {_n(d.settled_tokens)} tokens a request "
                         f"settled, {_n(d.admission_tokens)} charged at admission)")  # fmt: skip
 
-    if d.too_large:
+    if d.too_large and not lim.split:
         yield Finding("warning", tpm_field, (
             f"{who}: {_int(d.too_large)} of {_int(d.requests)} requests are charged more than the "
             f"whole TPM limit ({_int(lim.tpm)}) at admission (up to {_int(d.largest_admission)} "

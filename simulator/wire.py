@@ -169,6 +169,7 @@ class BodyFacts(NamedTuple):
     cached_tokens: int = 0
     finish_reason: str | None = None
     error: str | None = None
+    cache_write_tokens: int = 0  # prompt tokens written to an explicit cache (Anthropic's)
 
 
 def _dialect_of(data: Mapping[str, Any]) -> Any:
@@ -189,8 +190,11 @@ def read_body(status: int, body: bytes) -> BodyFacts:
     wire = _dialect_of(data)
     if status >= 400 or "error" in data:
         return BodyFacts(error=wire.error_of(data, status))
-    tokens_in, cached, tokens_out = wire.usage_of(data.get("usage"))
-    return BodyFacts(tokens_in, tokens_out, cached, wire.finish_of(data))
+    usage = data.get("usage")
+    tokens_in, cached, tokens_out = wire.usage_of(usage)
+    return BodyFacts(
+        tokens_in, tokens_out, cached, wire.finish_of(data), None, wire.cache_writes_of(usage)
+    )
 
 
 class SSEReader:
@@ -206,6 +210,7 @@ class SSEReader:
         self.input_tokens = 0
         self.output_tokens = 0
         self.cached_tokens = 0
+        self.cache_write_tokens = 0
         self.finish_reason: str | None = None
         self.content_deltas = 0
         self.error: str | None = None

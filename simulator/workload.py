@@ -48,7 +48,7 @@ from mock_provider.dialects.openai.tokens import REPLY_PRIMING, TOKENS_PER_MESSA
 from mock_provider.model.tokens import count_text, text_of_tokens
 from simulator.config import ArrivalConfig, PromptConfig, WorkloadConfig
 
-__all__ = ["LogicalRequest", "Workload", "build_workload", "describe"]
+__all__ = ["LogicalRequest", "Workload", "build_workload", "describe", "laid_out"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,6 +346,15 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def laid_out(cfg: WorkloadConfig, layout: str | None) -> WorkloadConfig:
+    """``cfg`` with the prompts laid out as ``layout`` (a strategy's ``prompt_layout``); the
+    same config when None. Arrivals, users and user messages do not depend on the layout."""
+    if layout is None or layout == cfg.prompts.layout:
+        return cfg
+    prompts = cfg.prompts.model_copy(update={"layout": layout})
+    return cfg.model_copy(update={"prompts": prompts})
 
 
 def build_workload(cfg: WorkloadConfig, seed: int, duration: float) -> Workload:

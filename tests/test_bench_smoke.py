@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import urllib.request
 from pathlib import Path
 
@@ -34,31 +33,36 @@ def test_live_limiter_over_loopback() -> None:
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("bare_read", mt.BARE_READS)
 def test_throughput_servers_answer_alike(tmp_path: Path, bare_read: str) -> None:
-    """Both servers answer 200 under the fallback load, with bodies of the same size."""
+    """Both servers answer 200 on each dialect's route under the fallback load, with bodies of
+    the same size."""
     cfg = mt.bench_config()
-    body, headers = mt.reference_response(cfg)
     config_path = tmp_path / "provider.yaml"
     config_path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
     response_path = tmp_path / "response.json"
-    response_path.write_text(json.dumps({"body": body.decode(), "headers": headers}))
+    mt.write_responses(response_path, cfg)
     servers = []
+    limit_header = {"openai": "x-ratelimit-limit-requests",
+                    "anthropic": "anthropic-ratelimit-requests-limit"}  # fmt: skip
     try:
         servers.append(mt.start_bare(response_path, read=bare_read))
         servers.append(mt.start_mock(config_path))
-        sizes = []
-        for server in servers:
-            req = urllib.request.Request(
-                server.url,
-                data=mt.request_body(),
-                headers={"Content-Type": "application/json", "Authorization": "Bearer sk-x"},
-            )
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                assert resp.status == 200
-                sizes.append(len(resp.read()))
-                assert resp.headers["x-ratelimit-limit-requests"] == str(mt.UNREACHABLE)
-            load = mt.run_aiohttp_load(server.url, connections=4, duration=0.5)
-            assert load.requests > 0 and load.non_200 == 0 and load.errors == 0
-        assert abs(sizes[0] - sizes[1]) <= 4, sizes  # same shape; ids/numbers may differ a digit
+        for dialect in mt.ROUTES:
+            sizes = []
+            for server in servers:
+                req = urllib.request.Request(
+                    server.url_for(dialect),
+                    data=mt.request_body(dialect),
+                    headers=mt.request_headers(dialect),
+                )
+                with urllib.request.urlopen(req, timeout=10) as resp:
+                    assert resp.status == 200
+                    sizes.append(len(resp.read()))
+                    assert resp.headers[limit_header[dialect]] == str(mt.UNREACHABLE)
+                load = mt.run_aiohttp_load(
+                    server.url_for(dialect), connections=4, duration=0.5, dialect=dialect
+                )
+                assert load.requests > 0 and load.non_200 == 0 and load.errors == 0
+            assert abs(sizes[0] - sizes[1]) <= 4, (dialect, sizes)  # ids/numbers may differ
     finally:
         for server in servers:
             server.stop()

@@ -143,18 +143,18 @@ def test_serve_on_a_busy_port_is_one_line_and_exit_2(capsys):
 
 
 def test_config_errors_wrap_to_100_columns(tmp_path, capsys):
-    path = tmp_path / "claude.yaml"
+    path = tmp_path / "itpm.yaml"
     path.write_text(
-        "name: c\nworkload:\n  model: claude-3-5-haiku\n  arrivals: {kind: burst, n: 1}\n"
-        "strategies:\n  a: {}\n"
+        "name: c\nworkload:\n  model: gpt-4o-mini\n  arrivals: {kind: burst, n: 1}\n"
+        "strategies:\n  a: {}\nprovider:\n  models:\n    gpt-4o-mini: {itpm: 1000}\n"
     )
     assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) > 2  # the long message was wrapped...
     assert fits(err)  # ...to 100 columns...
     flat = " ".join(err.split())  # ...and nothing was lost
-    assert "workload.model: 'claude-3-5-haiku' speaks the Anthropic Messages API" in flat
-    assert "set provider.models.claude-3-5-haiku.dialect to openai" in flat
+    assert "provider.models.gpt-4o-mini.itpm: itpm limits models that speak Anthropic's" in flat
+    assert "use tpm (prompt + output tokens) for it" in flat
 
 
 def test_progress_lines_fit_100_columns():

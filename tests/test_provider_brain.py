@@ -31,7 +31,13 @@ from mock_provider.model.cache import PromptCache
 from mock_provider.model.catalog import Dist, LatencyProfile, build_catalog
 from mock_provider.model.faults import FaultSchedule
 from mock_provider.model.latency import draw_plan
-from mock_provider.model.limits import Limited, LimitState, RateLimitView, format_go_duration
+from mock_provider.model.limits import (
+    Bucket,
+    Limited,
+    LimitState,
+    RateLimitView,
+    format_go_duration,
+)
 from mock_provider.model.provider import ChatRequest, Completion, Decision, Provider, Rejection
 from mock_provider.model.randomness import RequestRandom
 from mock_provider.model.tokens import ENCODING_NAME
@@ -128,11 +134,11 @@ def test_rpm_bucket_starts_full_and_retry_after_is_the_refill_time(rpm: int, t0:
     p = Provider(_cfg(models={MODEL: ModelConfig(rpm=rpm)}), t0)
     for i in range(rpm):  # a full bucket: rpm requests at one instant
         c = _completion(_ask(p, t0))
-        assert c.ratelimit.limit_requests == rpm
-        assert c.ratelimit.remaining_requests == rpm - 1 - i
+        assert c.ratelimit.requests.limit == rpm
+        assert c.ratelimit.requests.remaining == rpm - 1 - i
     limited = _limited(_ask(p, t0))
     assert limited.kind == "requests"
-    assert limited.remaining_requests == 0
+    assert limited.view.requests.remaining == 0
     retry = limited.retry_after_s
     assert retry is not None
     assert retry == pytest.approx(60 / rpm, rel=1e-12)  # one request refills in 60/rpm s
@@ -147,9 +153,9 @@ def test_rate_limits_are_per_key_and_per_model() -> None:
     _completion(_ask(p, 0.0))
     assert _limited(_ask(p, 0.0)).kind == "requests"
     other_key = _completion(_ask(p, 0.0, key="sk-other"))
-    assert other_key.ratelimit.remaining_requests == 1
+    assert other_key.ratelimit.requests.remaining == 1
     other_model = _completion(_ask(p, 0.0, model="gpt-4o"))
-    assert other_model.ratelimit.remaining_requests == 1
+    assert other_model.ratelimit.requests.remaining == 1
     assert _limited(_ask(p, 0.0)).kind == "requests"  # the first pair is still empty
 
 
@@ -159,23 +165,23 @@ def test_rate_limits_are_per_key_and_per_model() -> None:
 def test_admission_charges_prompt_plus_max_tokens_or_the_default() -> None:
     p = Provider(_cfg(default_tpm=1000, default_max_tokens=250), 0.0)
     c = _completion(_ask(p, 0.0, input_tokens=100, max_tokens=200))
-    assert c.ratelimit.limit_tokens == 1000
-    assert c.ratelimit.remaining_tokens == 1000 - (100 + 200)
+    assert c.ratelimit.tokens.limit == 1000
+    assert c.ratelimit.tokens.remaining == 1000 - (100 + 200)
     c = _completion(_ask(p, 0.0, input_tokens=100, max_tokens=None))
-    assert c.ratelimit.remaining_tokens == 700 - (100 + 250)
+    assert c.ratelimit.tokens.remaining == 700 - (100 + 250)
 
 
 def test_token_limit_names_tokens_and_waits_for_the_shortfall() -> None:
     p = Provider(_cfg(default_tpm=600), 0.0)  # refills 10 tokens a second
     c = _completion(_ask(p, 0.0, input_tokens=100, max_tokens=400))
-    assert c.ratelimit.remaining_tokens == 100
+    assert c.ratelimit.tokens.remaining == 100
     limited = _limited(_ask(p, 0.0, input_tokens=100, max_tokens=200))
     assert limited.kind == "tokens"
     assert (limited.limit, limited.used, limited.requested) == (600, 500, 300)
     assert limited.retry_after_s == pytest.approx((300 - 100) / 10)
     assert _limited(_ask(p, 19.8, input_tokens=100, max_tokens=200)).kind == "tokens"
     c = _completion(_ask(p, 20.0, input_tokens=100, max_tokens=200))
-    assert c.ratelimit.remaining_tokens == 0
+    assert c.ratelimit.tokens.remaining == 0
 
 
 def test_a_request_larger_than_the_whole_tpm_is_too_large_for_good() -> None:
@@ -188,23 +194,23 @@ def test_a_request_larger_than_the_whole_tpm_is_too_large_for_good() -> None:
         assert rej.retry_after_s is None
     # Refusals charged nothing: a request of exactly the capacity still fits.
     c = _completion(_ask(p, 3600.0, input_tokens=600, max_tokens=400))
-    assert c.ratelimit.remaining_tokens == 0
+    assert c.ratelimit.tokens.remaining == 0
 
 
 def test_settle_corrects_the_charge_to_actual_usage() -> None:
     p = Provider(_cfg(default_tpm=1000, output_tokens=DistConfig(median=10)), 0.0)
     c = _completion(_ask(p, 0.0, input_tokens=100, max_tokens=200))
-    assert c.ratelimit.remaining_tokens == 700
+    assert c.ratelimit.tokens.remaining == 700
     assert c.output_tokens == 10
     assert c.ticket is not None  # a model with latency: settled when the response is done
     p.settle(c.ticket, c.output_tokens, 0.0)  # used 110 of the 300 charged
     c = _completion(_ask(p, 0.0, input_tokens=100, max_tokens=200))
-    assert c.ratelimit.remaining_tokens == 1000 - 110 - 300
+    assert c.ratelimit.tokens.remaining == 1000 - 110 - 300
 
 
 def test_limit_state_settle_refunds_and_is_capped_at_capacity() -> None:
     state = LimitState(60, 1000, 0.0)
-    assert _view(state.admit(300, 0.0)).remaining_tokens == 700
+    assert _view(state.admit(300, 0.0)).tokens.remaining == 700
     state.settle(300, 50, 0.0)
     rr, rt, sr, st = state.snapshot(0.0)
     assert (rr, rt) == (59, 950)
@@ -222,15 +228,15 @@ def test_remaining_and_reset_follow_a_continuous_capped_refill() -> None:
     state = LimitState(60, 6000, 10.0)
     for _ in range(3):
         v = _view(state.admit(500, 10.0))
-    assert (v.limit_requests, v.limit_tokens) == (60, 6000)
-    assert (v.remaining_requests, v.remaining_tokens) == (57, 4500)
-    assert v.reset_requests_s == pytest.approx(3.0)
-    assert v.reset_tokens_s == pytest.approx(1500 / 100)
+    assert (v.requests.limit, v.tokens.limit) == (60, 6000)
+    assert (v.requests.remaining, v.tokens.remaining) == (57, 4500)
+    assert v.requests.reset_s == pytest.approx(3.0)
+    assert v.tokens.reset_s == pytest.approx(1500 / 100)
 
     v = _view(state.admit(500, 12.5))  # 57 + 2.5 - 1 = 58.5; 4500 + 250 - 500 = 4250
-    assert (v.remaining_requests, v.remaining_tokens) == (58, 4250)
-    assert v.reset_requests_s == pytest.approx(1.5)
-    assert v.reset_tokens_s == pytest.approx(1750 / 100)
+    assert (v.requests.remaining, v.tokens.remaining) == (58, 4250)
+    assert v.requests.reset_s == pytest.approx(1.5)
+    assert v.tokens.reset_s == pytest.approx(1750 / 100)
 
     rr, rt, sr, st = state.snapshot(14.0)  # requests full again; 4250 + 150
     assert (rr, rt) == (60, 4400)
@@ -239,19 +245,24 @@ def test_remaining_and_reset_follow_a_continuous_capped_refill() -> None:
 
     assert state.snapshot(1000.0) == (60, 6000, 0.0, 0.0)  # capped, not overfull
     v = _view(state.admit(500, 1000.0))
-    assert (v.remaining_requests, v.remaining_tokens) == (59, 5500)
-    assert v.reset_requests_s == pytest.approx(1.0)
-    assert v.reset_tokens_s == pytest.approx(5.0)
+    assert (v.requests.remaining, v.tokens.remaining) == (59, 5500)
+    assert v.requests.reset_s == pytest.approx(1.0)
+    assert v.tokens.reset_s == pytest.approx(5.0)
 
 
 def test_provider_view_reports_the_refilled_limits() -> None:
     p = Provider(_cfg(default_rpm=120, default_tpm=12_000), 0.0)  # 2 req/s, 200 tok/s
     c = _completion(_ask(p, 0.0, input_tokens=100, max_tokens=500))
-    assert astuple(c.ratelimit) == pytest.approx((120, 12_000, 119, 11_400, 0.5, 3.0))
+    assert _flat(c.ratelimit) == pytest.approx((120, 119, 0.5, 12_000, 11_400, 3.0))
     view = p.view(KEY, MODEL, 2.0)  # requests full again; 11_400 + 2 * 200 tokens
     assert view is not None
-    assert astuple(view) == pytest.approx((120, 12_000, 120, 11_800, 0.0, 1.0))
-    assert p.view(KEY, MODEL, 600.0) == RateLimitView(120, 12_000, 120, 12_000, 0.0, 0.0)
+    assert _flat(view) == pytest.approx((120, 120, 0.0, 12_000, 11_800, 1.0))
+    full = RateLimitView(Bucket(120, 120, 0.0), Bucket(12_000, 12_000, 0.0))
+    assert p.view(KEY, MODEL, 600.0) == full
+
+
+def _flat(view: RateLimitView) -> tuple[float, ...]:
+    return (*astuple(view.requests), *astuple(view.tokens))
 
 
 # -- 4. In-flight cap --------------------------------------------------------------------------
@@ -367,7 +378,7 @@ def test_context_window_overflow_is_a_400() -> None:
     rej = _rejection(_ask(p, 0.0, input_tokens=1001, max_tokens=None))
     assert (rej.status, rej.kind) == (400, "context_length")
     c = _completion(_ask(p, 0.0, input_tokens=600, max_tokens=400))  # exactly the window
-    assert c.ratelimit.remaining_requests == 9  # the refusals took no request
+    assert c.ratelimit.requests.remaining == 9  # the refusals took no request
 
 
 # -- 9. Model lookup and authentication --------------------------------------------------------

@@ -6,13 +6,11 @@ Responses API is a second dialect of OpenAI's (``openai_responses``, its own rou
 
 from __future__ import annotations
 
-from . import openai
+from . import anthropic, openai
 from .openai import responses as openai_responses
 from .protocol import BadRequest, ChatCall, Dialect, StreamWriter
 
 __all__ = ["DIALECTS", "BadRequest", "ChatCall", "Dialect", "StreamWriter"]
 
-DIALECTS: dict[str, Dialect] = {
-    openai.DIALECT.name: openai.DIALECT,
-    openai_responses.DIALECT.name: openai_responses.DIALECT,
-}
+_ALL: tuple[Dialect, ...] = (openai.DIALECT, openai_responses.DIALECT, anthropic.DIALECT)
+DIALECTS: dict[str, Dialect] = {d.name: d for d in _ALL}

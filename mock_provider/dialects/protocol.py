@@ -89,7 +89,8 @@ class StreamWriter(Protocol):
 class Dialect(Protocol):
     """One wire format (see the module docstring for how the server uses it)."""
 
-    name: str  # "openai" | "anthropic"
+    name: str  # "openai" | "openai_responses" | "anthropic"
+    serves: str  # the catalogue dialect of the models it answers ("openai" | "anthropic")
     chat_path: str
     request_id_header: str  # the header every response carries its request id in
 
@@ -97,7 +98,9 @@ class Dialect(Protocol):
 
     def parse_chat(self, raw: bytes) -> ChatCall: ...
 
-    def cache_prefixes(self, messages: Any) -> Sequence[tuple[int, int]]: ...
+    def cache_prefixes(self, messages: Any) -> Sequence[Any]:
+        """The cacheable prefixes the brain's cache reads (``mock_provider.model.cache``)."""
+        ...
 
     def completion(self, c: Completion, call: ChatCall, created: int) -> bytes: ...
 
@@ -120,4 +123,9 @@ class Dialect(Protocol):
         code: str | None = None,
     ) -> bytes:
         """An error body for a refusal made outside the brain (a bad body, a wrong path)."""
+        ...
+
+    def with_request_id(self, body: bytes, request_id: str) -> bytes:
+        """An error body carrying its response's request id, where the format has one
+        (Anthropic's ``request_id``; OpenAI's bodies have none)."""
         ...

@@ -1,8 +1,10 @@
 """The model catalogue, as data.
 
 Every entry is a frozen :class:`ModelSpec`; a provider config may override any field or add
-models. Prices are USD per one million tokens, as the providers publish them. Latency
-profiles are scenario-time milliseconds (see ``latency.py`` for how they are drawn).
+models. Prices are USD per one million tokens, as the providers publish them: base input,
+cached input (a cache read: 0.1x base for Claude) and output; a write to an explicit
+(Anthropic) cache costs :data:`CACHE_WRITE_5M` or :data:`CACHE_WRITE_1H` times base input.
+Latency profiles are scenario-time milliseconds (see ``latency.py`` for how they are drawn).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ if TYPE_CHECKING:
     from mock_provider.config import ProviderConfig
 
 __all__ = [
+    "CACHE_WRITE_1H",
+    "CACHE_WRITE_5M",
     "DEFAULT_CATALOG",
     "Dialect",
     "Dist",
@@ -24,6 +28,8 @@ __all__ = [
 ]
 
 Dialect = Literal["openai", "anthropic"]
+CACHE_WRITE_5M = 1.25  # a 5-minute cache write, times the base input price (Anthropic)
+CACHE_WRITE_1H = 2.0  # a 1-hour cache write
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +84,26 @@ class ModelSpec:
     kind: Literal["chat", "embedding"] = "chat"
     embedding_dims: int = 0
     owned_by: str = "openai"
+    # The shortest prompt prefix an explicit (Anthropic) cache breakpoint can cache; a
+    # shorter one is processed uncached, without error.
+    cache_min_tokens: int = 1024
+    display_name: str = ""  # Anthropic's /v1/models shows it
 
-    def cost_usd(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float:
-        """Price one call; cached tokens are part of ``input_tokens`` billed at the cached rate."""
-        fresh = max(0, input_tokens - cached_tokens)
+    def cost_usd(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        cached_tokens: int = 0,
+        cache_write_5m: int = 0,
+        cache_write_1h: int = 0,
+    ) -> float:
+        """Price one call. ``input_tokens`` is the whole prompt: the cached tokens read
+        (billed at the cached rate) and the tokens written to a cache (billed at
+        :data:`CACHE_WRITE_5M` or :data:`CACHE_WRITE_1H` times base input) are part of it."""
+        fresh = max(0, input_tokens - cached_tokens - cache_write_5m - cache_write_1h)
+        written = cache_write_5m * CACHE_WRITE_5M + cache_write_1h * CACHE_WRITE_1H
         return (
-            fresh * self.price_input
+            (fresh + written) * self.price_input
             + cached_tokens * self.price_cached_input
             + output_tokens * self.price_output
         ) / 1_000_000
@@ -111,6 +131,8 @@ DEFAULT_CATALOG: dict[str, ModelSpec] = {
         ModelSpec("gpt-4.1-mini", "openai", 1_047_576, 0.40, 0.10, 1.60, _FAST, 32_768),
         # An OpenAI-compatible third-party model (Mistral's API speaks the OpenAI dialect).
         ModelSpec("mistral-large", "openai", 128_000, 2.00, 2.00, 6.00, _BIG, owned_by="mistralai"),
+        # Claude models speak Anthropic's Messages API. Minimum cacheable prompt lengths per
+        # Anthropic's prompt-caching docs: 1024 tokens for Sonnet-class, 2048 for Haiku 3.5.
         ModelSpec(
             "claude-3-5-sonnet",
             "anthropic",
@@ -121,6 +143,8 @@ DEFAULT_CATALOG: dict[str, ModelSpec] = {
             _BIG,
             8_192,
             owned_by="anthropic",
+            cache_min_tokens=1024,
+            display_name="Claude Sonnet 3.5",
         ),
         ModelSpec(
             "claude-3-5-haiku",
@@ -132,6 +156,8 @@ DEFAULT_CATALOG: dict[str, ModelSpec] = {
             _FAST,
             8_192,
             owned_by="anthropic",
+            cache_min_tokens=2048,
+            display_name="Claude Haiku 3.5",
         ),
         ModelSpec(
             "text-embedding-3-small",
@@ -169,7 +195,9 @@ def build_catalog(cfg: ProviderConfig) -> dict[str, ModelSpec]:
         base = out.get(name) or ModelSpec(name, m.dialect or "openai", 128_000, 1.0, 0.5, 4.0)
         fields: dict[str, Any] = {
             k: v
-            for k, v in m.model_dump(exclude={"latency", "rpm", "tpm", "max_in_flight"}).items()
+            for k, v in m.model_dump(
+                exclude={"latency", "rpm", "tpm", "itpm", "otpm", "max_in_flight", "api_keys"}
+            ).items()
             if v is not None
         }
         spec = replace(base, name=name, **fields)

@@ -31,7 +31,7 @@ import numpy as np
 
 from mock_provider.config import ProviderConfig
 
-from .cache import PromptCache
+from .cache import NO_CACHE_USE, BreakpointCache, PromptCache
 from .catalog import ModelSpec, build_catalog
 from .faults import FaultSchedule
 from .latency import (
@@ -41,7 +41,7 @@ from .latency import (
     draw_plan,
     instant_plan,
 )
-from .limits import Limited, LimitState, RateLimitView
+from .limits import Limited, LimitState, RateLimitView, SplitLimits
 from .memo import fill
 from .randomness import RequestRandom
 from .tokens import count_text, token_pieces
@@ -57,15 +57,17 @@ __all__ = [
     "RateLimitView",
     "Rejection",
     "build_catalog",
+    "keeps_anthropic_rules",
 ]
 
 
-# The dialect's own messages, and how it cuts them into cacheable prefixes: (key, cumulative
-# prompt tokens) pairs (see .cache). The brain never looks inside the messages.
-PrefixesOf = Callable[[Any], Sequence[tuple[int, int]]]
+# The dialect's own messages, and how it cuts them into cacheable prefixes (see .cache):
+# (key, cumulative prompt tokens) pairs for automatic caching, (key, cumulative prompt tokens,
+# breakpoint ttl_s) triples for explicit caching. The brain never looks inside the messages.
+PrefixesOf = Callable[[Any], Sequence[Any]]
 
 
-def _no_prefixes(messages: Any) -> Sequence[tuple[int, int]]:
+def _no_prefixes(messages: Any) -> Sequence[Any]:
     return ()
 
 
@@ -84,6 +86,7 @@ class ChatRequest(msgspec.Struct, frozen=True, gc=False):
     stream: bool = False
     messages: Any = ()
     prefixes_of: PrefixesOf = _no_prefixes
+    dialect: str = "openai"  # the wire format it came in: a model answers only in its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +116,7 @@ class Ticket(msgspec.Struct, frozen=True, gc=False):
     """What :meth:`Provider.settle` needs: the limits charged (not their key, so settling
     costs no lookup; a ticket from before a reset settles the old, discarded limits)."""
 
-    limits: LimitState
+    limits: LimitState | SplitLimits
     charged: int
     input_tokens: int
 
@@ -129,6 +132,10 @@ class Completion(msgspec.Struct, frozen=True, gc=False):
     plan: TimingPlan
     ratelimit: RateLimitView
     ticket: Ticket | None  # None: settled at admission (see Provider.chat)
+    # Prompt tokens written to an explicit (breakpoint) cache, by TTL; part of input_tokens,
+    # as cached_tokens (the tokens read) are.
+    cache_write_5m: int = 0
+    cache_write_1h: int = 0
 
     @property
     def text(self) -> str:
@@ -156,14 +163,18 @@ _pieces: dict[int, tuple[str, ...]] = {}
 _instant_plans: dict[int, TimingPlan] = {}
 
 # A chat (key, model) pair that passed authentication and model lookup: its model, limits,
-# and whether the model has zero latency and never draws a random number. A plain tuple:
-# unpacking one is a single specialised instruction.
-_Route = tuple[ModelSpec, LimitState, bool, bool]
+# whether the model has zero latency and never draws a random number, and whether it keeps
+# Anthropic's rules (split limits, explicit caching). A plain tuple: unpacking one is a
+# single specialised instruction.
+_Route = tuple[ModelSpec, LimitState | SplitLimits, bool, bool, bool]
 
 
 def _pieces_of(key: int) -> tuple[str, ...]:
     return token_pieces(key >> 6, key & 63)
 
+
+# The generator of a request that never draws: using it is a bug, and fails loudly.
+_NO_DRAWS: Any = None
 
 # "00" .. "ff": the last two hex digits of a request id (see Provider._request_id).
 _HEX2 = tuple(f"{i:02x}" for i in range(256))
@@ -192,9 +203,10 @@ class Provider:
 
     def reset(self, now: float) -> None:
         self.epoch = now
-        self._limits: dict[tuple[str, str], LimitState] = {}
+        self._limits: dict[tuple[str, str], LimitState | SplitLimits] = {}
         self._routes: dict[tuple[str, str], _Route] = {}
         self._caches: dict[str, PromptCache] = {}
+        self._breakpoint_caches: dict[str, BreakpointCache] = {}
         self._seq = 0
         self._id_high = -1  # seq >> 8 of the cached _id_block
         self._id_block = ""
@@ -219,13 +231,23 @@ class Provider:
             return Rejection(401, "auth", {"key": api_key or ""}, None, latency_s=REFUSAL_NETWORK_S)
         return None
 
-    def _limits_for(self, key: str, spec: ModelSpec, now: float) -> LimitState:
+    def _limits_for(self, key: str, spec: ModelSpec, now: float) -> LimitState | SplitLimits:
+        """The pair's limits: RPM and TPM, or for a model that keeps Anthropic's rules
+        (:func:`keeps_anthropic_rules`) RPM, ITPM, OTPM and, if the model sets ``tpm``, a
+        combined cap. Unset limits take ``default_rpm`` / ``default_tpm``."""
         state = self._limits.get((key, spec.name))
         if state is None:
             m = self.cfg.models.get(spec.name)
             rpm = (m.rpm if m and m.rpm else None) or self.cfg.default_rpm
-            tpm = (m.tpm if m and m.tpm else None) or self.cfg.default_tpm
-            state = LimitState(rpm, tpm, now, m.max_in_flight if m else None)
+            in_flight = m.max_in_flight if m else None
+            if keeps_anthropic_rules(spec):
+                default = self.cfg.default_tpm
+                state = SplitLimits(rpm, (m.itpm if m else None) or default,
+                                    (m.otpm if m else None) or default,
+                                    m.tpm if m else None, now, in_flight)  # fmt: skip
+            else:
+                tpm = (m.tpm if m and m.tpm else None) or self.cfg.default_tpm
+                state = LimitState(rpm, tpm, now, in_flight)
             self._limits[(key, spec.name)] = state
         return state
 
@@ -259,21 +281,19 @@ class Provider:
             if isinstance(refused, Rejection):
                 return refused
             route = refused
-        spec, state, instant, drawless = route
+        spec, state, instant, drawless, split = route
+        if spec.dialect != req.dialect:  # a model answers only in its own wire format
+            return Rejection(
+                404, "model_not_found", {"model": model, "dialect": spec.dialect}, None,
+                latency_s=REFUSAL_NETWORK_S,
+            )  # fmt: skip
+        if split:
+            assert isinstance(state, SplitLimits)
+            return self._chat_split(req, spec, state, instant, drawless, now)
         wanted = max_tokens or 0
         if input_tokens + wanted > spec.context_window:
-            return Rejection(
-                400,
-                "context_length",
-                {
-                    "limit": spec.context_window,
-                    "input": input_tokens,
-                    "output": wanted,
-                    "total": input_tokens + wanted,
-                },
-                self._view(state, now),
-                latency_s=draw_network(spec.latency, None),
-            )
+            return self._too_long(spec, state, input_tokens, wanted, now)
+        assert isinstance(state, LimitState)
         seq = self._seq  # self._next_rng(), inline, and the generator only if a draw can happen
         self._seq = seq + 1
         if seq >> 8 == self._id_high:  # self._request_id(seq), inline when the block is cached
@@ -292,8 +312,7 @@ class Provider:
         natural = self._fixed_output
         if natural is None:
             assert rng is not None
-            d = self.cfg.output_tokens
-            natural = max(1, round(d.median * math.exp(d.spread * rng.standard_normal())))
+            natural = self._draw_output(rng)
         cap = spec.max_output_tokens
         if max_tokens and max_tokens < cap:
             cap = max_tokens
@@ -308,7 +327,7 @@ class Provider:
         if isinstance(view, Limited):
             # A model that never draws (``drawless``) is instant: no network time to draw.
             network = 0.0 if instant else draw_network(spec.latency, rng)
-            return _rate_limited(spec.name, state, view, network)
+            return _rate_limited(spec.name, view, network)
 
         cached = 0
         if input_tokens >= self._cache_min_tokens:  # shorter prompts can never hit
@@ -355,14 +374,115 @@ class Provider:
             return Rejection(
                 404, "model_not_found", {"model": model}, None, latency_s=REFUSAL_NETWORK_S
             )
+        m = self.cfg.models.get(spec.name)
+        if m is not None and m.api_keys and api_key not in m.api_keys:
+            return Rejection(
+                403, "permission", {"model": model, "key": api_key}, None,
+                latency_s=REFUSAL_NETWORK_S,
+            )  # fmt: skip
         route = (
             spec,
             self._limits_for(api_key, spec, now),
             spec.name in self._instant,
             spec.name in self._drawless,
+            keeps_anthropic_rules(spec),
         )
         self._routes[(api_key, model)] = route
         return route
+
+    def _too_long(
+        self,
+        spec: ModelSpec,
+        state: LimitState | SplitLimits,
+        input_tokens: int,
+        wanted: int,
+        now: float,
+    ) -> Rejection:
+        """The 400 for a prompt plus ``max_tokens`` over the model's context window."""
+        return Rejection(
+            400,
+            "context_length",
+            {"limit": spec.context_window, "input": input_tokens, "output": wanted,
+             "total": input_tokens + wanted},
+            self._view(state, now),
+            latency_s=draw_network(spec.latency, None),
+        )  # fmt: skip
+
+    def _draw_output(self, rng: RequestRandom) -> int:
+        """The answer's natural length (before ``max_tokens`` cuts it), log-normal."""
+        d = self.cfg.output_tokens
+        return max(1, round(d.median * math.exp(d.spread * rng.standard_normal())))
+
+    def _chat_split(
+        self,
+        req: ChatRequest,
+        spec: ModelSpec,
+        state: SplitLimits,
+        instant: bool,
+        drawless: bool,
+        now: float,
+    ) -> Decision:
+        """A chat request under Anthropic's rules: explicit caching, then split limits.
+
+        The cache is consulted before admission, since ITPM charges cache writes but not
+        reads; it is written only if the request is admitted. ``max_tokens`` above the
+        model's output cap is a 400, checked before the context window, as the API does.
+        """
+        max_tokens = req.max_tokens or self._default_max_tokens
+        if max_tokens > spec.max_output_tokens:
+            return Rejection(
+                400, "invalid_request",
+                {"reason": "max_tokens_cap", "model": spec.name, "max_tokens": max_tokens,
+                 "cap": spec.max_output_tokens},
+                state.view(now), latency_s=draw_network(spec.latency, None),
+            )  # fmt: skip
+        if req.input_tokens + max_tokens > spec.context_window:
+            return self._too_long(spec, state, req.input_tokens, max_tokens, now)
+        seq = self._seq
+        self._seq = seq + 1
+        request_id = self._request_id(seq)
+        # A model that never draws (see Provider.__init__) gets no generator.
+        rng = _NO_DRAWS if drawless else RequestRandom(self.cfg.seed, seq)
+        fault = self.faults.decide(spec.name, now - self.epoch, rng) if self._faulty else None
+        if fault is not None:
+            return Rejection(
+                fault.status, "overloaded" if fault.status == 529 else "server_error",
+                {"reason": fault.reason}, None, latency_s=draw_network(spec.latency, rng),
+            )  # fmt: skip
+        natural = self._fixed_output or self._draw_output(rng)
+        output = min(natural, max_tokens, spec.max_output_tokens)
+        cache = self._breakpoint_cache(spec)
+        use = NO_CACHE_USE
+        if req.input_tokens >= cache.min_tokens:  # shorter prompts can never be cached
+            use = cache.plan(req.prefixes_of(req.messages), now)
+        charged_input = req.input_tokens - use.read  # input + cache writes, not reads
+        done_now = instant and not req.stream
+        view = state.admit(charged_input, max_tokens, now, output if done_now else None)
+        if isinstance(view, Limited):
+            network = 0.0 if instant else draw_network(spec.latency, rng)
+            return _rate_limited(spec.name, view, network)
+        if instant:
+            try:
+                plan = _instant_plans[output]
+            except KeyError:
+                plan = fill(_instant_plans, output, instant_plan)
+        else:
+            plan = draw_plan(spec.latency, req.input_tokens - use.read, output, rng)
+        if use is not NO_CACHE_USE:
+            cache.commit(use, now, now + plan.ttft_s)
+        ticket = None if done_now else Ticket(state, charged_input + max_tokens, charged_input)
+        return Completion(
+            request_id, spec, req.input_tokens, use.read, output,
+            MAX_TOKENS if natural > output else END,
+            token_pieces(output, self._seq & 63), plan, view, ticket,
+            use.write_5m, use.write_1h,
+        )  # fmt: skip
+
+    def _breakpoint_cache(self, spec: ModelSpec) -> BreakpointCache:
+        cache = self._breakpoint_caches.get(spec.name)
+        if cache is None:
+            cache = self._breakpoint_caches[spec.name] = BreakpointCache(spec.cache_min_tokens)
+        return cache
 
     def _cache(self, model: str) -> PromptCache:
         cache = self._caches.get(model)
@@ -391,6 +511,7 @@ class Provider:
                 404, "model_not_found", {"model": req.model}, None, latency_s=REFUSAL_NETWORK_S
             )
         state = self._limits_for(req.api_key, spec, now)
+        assert isinstance(state, LimitState)  # embedding models are OpenAI's
         counts = [count_text(text) for text in req.inputs]
         if max(counts, default=0) > spec.context_window:
             return Rejection(
@@ -415,7 +536,7 @@ class Provider:
         total = sum(counts)
         verdict = state.admit(total, now)
         if isinstance(verdict, Limited):
-            return _rate_limited(spec.name, state, verdict, draw_network(spec.latency, rng))
+            return _rate_limited(spec.name, verdict, draw_network(spec.latency, rng))
         n_dims = dims or spec.embedding_dims
         vectors = _embed_vectors(req.inputs, n_dims)
         plan = draw_plan(spec.latency, total, 0, rng)
@@ -423,9 +544,8 @@ class Provider:
         return Embedding(request_id, spec, total, vectors, plan, verdict, ticket)
 
     @staticmethod
-    def _view(state: LimitState, now: float) -> RateLimitView:
-        rr, rt, sr, st = state.snapshot(now)
-        return RateLimitView(state.rpm, state.tpm, rr, rt, sr, st)
+    def _view(state: LimitState | SplitLimits, now: float) -> RateLimitView:
+        return state.view(now)
 
 
 def _embed_vectors(inputs: Sequence[str], dims: int) -> np.ndarray:
@@ -438,7 +558,7 @@ def _embed_vectors(inputs: Sequence[str], dims: int) -> np.ndarray:
     return out
 
 
-def _rate_limited(model: str, state: LimitState, limited: Limited, latency_s: float) -> Rejection:
+def _rate_limited(model: str, limited: Limited, latency_s: float) -> Rejection:
     """The 429 for a refused admission, with the limits as they stood when it was refused.
 
     Its Retry-After counts from when the client receives it, ``latency_s`` after admission:
@@ -450,12 +570,13 @@ def _rate_limited(model: str, state: LimitState, limited: Limited, latency_s: fl
     retry = limited.retry_after_s
     if retry is not None:
         retry = retry - latency_s if retry > latency_s else 0.0
-    view = RateLimitView(
-        state.rpm,
-        state.tpm,
-        limited.remaining_requests,
-        limited.remaining_tokens,
-        limited.reset_requests_s,
-        limited.reset_tokens_s,
-    )
-    return Rejection(429, "rate_limit", {"model": model}, view, retry, limited, latency_s)
+    return Rejection(429, "rate_limit", {"model": model}, limited.view, retry, limited, latency_s)
+
+
+def keeps_anthropic_rules(spec: ModelSpec) -> bool:
+    """Whether a model is served by Anthropic's rules: split limits, explicit caching.
+
+    A Claude model whose config sets ``dialect: openai`` is served as an OpenAI-compatible
+    model, with OpenAI's rules.
+    """
+    return spec.dialect == "anthropic"

@@ -75,6 +75,9 @@ class Outcome(NamedTuple):
     remaining_tokens: int | None = None
     should_retry: bool | None = None  # the server's x-should-retry header, when it sent one
     plan_s: float | None = None  # the latency the provider planned (a live mock says it)
+    # Prompt tokens written to an explicit (Anthropic) prompt cache, part of input_tokens:
+    # billed above the base input price, so the cost needs them.
+    cache_write_tokens: int = 0
 
     @property
     def ok(self) -> bool:

@@ -56,11 +56,18 @@ def attempt_cost(spec: ModelSpec | None, outcome: Outcome) -> float:
     """What one attempt is billed: the tokens it consumed, priced from the catalogue.
 
     A failed attempt reports 0 tokens and costs 0; a cut stream costs what it produced. A model
-    missing from the catalogue is priced at 0 (the provider would have answered 404).
+    missing from the catalogue is priced at 0 (the provider would have answered 404). Cache
+    reads are priced at the cached rate; cache writes (Anthropic's) at the 5-minute write
+    rate, the TTL the live client asks for.
     """
     if spec is None:
         return 0.0
-    return spec.cost_usd(outcome.input_tokens, outcome.output_tokens, outcome.cached_tokens)
+    return spec.cost_usd(
+        outcome.input_tokens,
+        outcome.output_tokens,
+        outcome.cached_tokens,
+        outcome.cache_write_tokens,
+    )
 
 
 def estimate_cost(spec: ModelSpec | None, input_tokens: int, max_tokens: int | None) -> float:

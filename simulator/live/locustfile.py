@@ -43,7 +43,7 @@ from simulator.live.stopping import STOP_GRACE_S
 from simulator.live.timing import expected_concurrency
 from simulator.live.transport import LocustTransport
 from simulator.traces import TraceRecord, TraceWriter
-from simulator.workload import build_workload
+from simulator.workload import build_workload, laid_out
 
 TRACE_MSG, DONE_MSG, STOP_MSG = "stampede_traces", "stampede_done", "stampede_stop"
 STOP_SIGNAL = signal.SIGUSR1  # from the orchestrator (see _on_stop_signal)
@@ -223,7 +223,8 @@ class StampedeUser(FastHttpUser):
         sc = scenario_of(opts)
         worker = getattr(runner, "worker_index", 0)
         workers = opts.stampede_workers if isinstance(runner, WorkerRunner) else 1
-        workload = build_workload(sc.workload, sc.seed, sc.duration)
+        layout = sc.strategies[self.strategy].prompt_layout
+        workload = build_workload(laid_out(sc.workload, layout), sc.seed, sc.duration)
         mine_open = [r for r in workload.open_loop if r.seq % workers == worker]
         mine_closed = [u for i, u in enumerate(workload.closed_loop) if i % workers == worker]
         clock = WallClock(sc.scale, opts.stampede_epoch or time.time())

@@ -42,7 +42,7 @@ from simulator.live.timing import (
     read_mock_log,
     shortest_latency,
 )
-from simulator.run_folder import RunError, write_scenario
+from simulator.run_folder import RunError, fresh_run_dir, write_scenario
 
 __all__ = [
     "STOP_GRACE_S",
@@ -404,7 +404,7 @@ def run_live(run: LiveRun, expected: int) -> None:
     """Run every strategy in turn; raises :class:`Interrupted` after cleaning up on a signal."""
     from datetime import UTC, datetime
 
-    run.run_dir.mkdir(parents=True, exist_ok=True)
+    fresh_run_dir(run.run_dir)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     write_scenario(run.scenario, run.run_dir)
     run.write_run_info(started)

@@ -107,6 +107,7 @@ class LocustTransport:
             facts.remaining_tokens,
             facts.should_retry,
             None if plan is None else self.scenario(plan),
+            body.cache_write_tokens,
         )
 
     def _send_stream(self, spec: AttemptSpec, call: HttpCall) -> Outcome:
@@ -184,4 +185,5 @@ class LocustTransport:
             remaining_requests=facts.remaining_requests,
             remaining_tokens=facts.remaining_tokens,
             plan_s=self._plan(facts),
+            cache_write_tokens=reader.cache_write_tokens,
         )

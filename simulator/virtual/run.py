@@ -29,12 +29,12 @@ from mock_provider.model.catalog import build_catalog
 from mock_provider.model.provider import Provider
 from simulator.client.engine import ClientBrain
 from simulator.config import Scenario
-from simulator.run_folder import Interrupted, write_scenario
+from simulator.run_folder import Interrupted, fresh_run_dir, write_scenario
 from simulator.runner import TraceRecorder, virtual_stamp
 from simulator.traces import TraceRecord, TraceWriter
 from simulator.virtual.driver import VirtualDriver
 from simulator.virtual.transport import ProviderTransport
-from simulator.workload import Workload, build_workload
+from simulator.workload import build_workload, laid_out
 
 __all__ = ["VirtualRun", "run_virtual"]
 
@@ -102,10 +102,13 @@ class VirtualRun:
         (self.run_dir / "run.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
-def run_strategy(
-    sc: Scenario, name: str, workload: Workload, sink: Any, stops: list[VirtualDriver]
-) -> int:
-    """One strategy against a fresh provider brain; returns how many requests were cut."""
+def run_strategy(sc: Scenario, name: str, sink: Any, stops: list[VirtualDriver]) -> int:
+    """One strategy against a fresh provider brain; returns how many requests were cut.
+
+    Its traffic is the scenario's, with the strategy's own prompt layout if it sets one.
+    """
+    layout = sc.strategies[name].prompt_layout
+    workload = build_workload(laid_out(sc.workload, layout), sc.seed, sc.duration)
     catalog = build_catalog(sc.provider)
     brain = ClientBrain(sc.strategies[name], catalog, random.Random(f"{sc.seed}:{name}:0"))
     recorder = TraceRecorder(name, catalog, sink, virtual_stamp)
@@ -136,7 +139,7 @@ def run_virtual(run: VirtualRun) -> None:
     """Run every strategy in turn; raises :class:`Interrupted` after a signal, once the
     traces are closed and ``run.json`` says partial."""
     sc = run.scenario
-    run.run_dir.mkdir(parents=True, exist_ok=True)
+    fresh_run_dir(run.run_dir)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     write_scenario(sc, run.run_dir)
     run.write_run_info(started)
@@ -149,7 +152,7 @@ def run_virtual(run: VirtualRun) -> None:
                     break
                 tally = _Tally()
                 began = time.perf_counter()
-                cut = run_strategy(sc, name, workload, _Tee(writer, tally), drivers)
+                cut = run_strategy(sc, name, _Tee(writer, tally), drivers)
                 run.wall_s[name] = round(time.perf_counter() - began, 3)
                 if run.interrupted:
                     break

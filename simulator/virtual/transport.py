@@ -66,7 +66,7 @@ class ProviderTransport:
         key = dialect.api_key(call.headers)
         request = ChatRequest(
             key, parsed.model, parsed.input_tokens, parsed.max_tokens, parsed.stream,
-            parsed.messages, dialect.cache_prefixes,
+            parsed.messages, dialect.cache_prefixes, dialect.serves,
         )  # fmt: skip
         decision = self.provider.chat(request, now)
         if isinstance(decision, Rejection):

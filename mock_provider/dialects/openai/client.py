@@ -16,6 +16,7 @@ from .headers import REMAINING_REQUESTS, REMAINING_TOKENS
 __all__ = [
     "CHAT_PATH",
     "REMAINING",
+    "cache_writes_of",
     "error_of",
     "finish_of",
     "read_event",
@@ -58,6 +59,11 @@ def usage_of(usage: Mapping[str, Any] | None) -> tuple[int, int, int]:
         int(details.get("cached_tokens") or 0),
         int(usage.get("completion_tokens") or 0),
     )
+
+
+def cache_writes_of(usage: Mapping[str, Any] | None) -> int:
+    """OpenAI's prompt cache is written for free and reports no writes."""
+    return 0
 
 
 def finish_of(data: Mapping[str, Any]) -> str | None:

@@ -59,6 +59,7 @@ class OpenAIStream:
 
 class OpenAIDialect:
     name = "openai"
+    serves = "openai"
     chat_path = "/v1/chat/completions"
     request_id_header = "x-request-id"
 
@@ -103,3 +104,6 @@ class OpenAIDialect:
         code: str | None = None,
     ) -> bytes:
         return _encode(error_body(message, error_type(kind), param, code))
+
+    def with_request_id(self, body: bytes, request_id: str) -> bytes:
+        return body  # OpenAI's error bodies carry no request id (the header does)

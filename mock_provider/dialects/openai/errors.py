@@ -42,6 +42,7 @@ _SERVER_ERRORS = {
     502: "Bad gateway.",
     503: "The server is overloaded or not ready yet.",
     504: "Gateway timeout. The request took too long to complete.",
+    529: "The engine is currently overloaded, please try again later.",  # Anthropic's status
 }
 
 
@@ -60,6 +61,9 @@ def rejection(r: Rejection, time_scale: float) -> tuple[int, dict[str, Any], dic
             shown = key[:3] + "*" * max(0, len(key) - 7) + key[-4:] if len(key) > 8 else "***"
             msg = f"Incorrect API key provided: {shown}."
         return 401, error_body(msg, "invalid_request_error", None, "invalid_api_key"), headers
+    if r.kind == "permission":
+        msg = f"Project `proj_stampede` does not have access to model `{a['model']}`"
+        return 403, error_body(msg, "invalid_request_error", None, "model_not_found"), headers
     if r.kind == "model_not_found":
         msg = f"The model `{a['model']}` does not exist or you do not have access to it."
         return 404, error_body(msg, "invalid_request_error", None, "model_not_found"), headers

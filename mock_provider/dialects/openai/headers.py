@@ -36,27 +36,23 @@ _duration_text: dict[float, str] = {}
 def ratelimit_headers(view: RateLimitView | None, time_scale: float) -> dict[str, str]:
     if view is None:
         return {}
-    reset_r, reset_t = view.reset_requests_s, view.reset_tokens_s
+    requests, tokens = view.requests, view.tokens
+    reset_r, reset_t = requests.reset_s, tokens.reset_s
     if time_scale != 1.0:
         reset_r /= time_scale
         reset_t /= time_scale
     counts, durations = _count_text, _duration_text
     try:
         return {
-            LIMIT_REQUESTS: counts[view.limit_requests],
-            LIMIT_TOKENS: counts[view.limit_tokens],
-            REMAINING_REQUESTS: counts[view.remaining_requests],
-            REMAINING_TOKENS: counts[view.remaining_tokens],
+            LIMIT_REQUESTS: counts[requests.limit],
+            LIMIT_TOKENS: counts[tokens.limit],
+            REMAINING_REQUESTS: counts[requests.remaining],
+            REMAINING_TOKENS: counts[tokens.remaining],
             RESET_REQUESTS: durations[reset_r],
             RESET_TOKENS: durations[reset_t],
         }
     except KeyError:  # render what is missing, then look everything up again
-        for n in (
-            view.limit_requests,
-            view.limit_tokens,
-            view.remaining_requests,
-            view.remaining_tokens,
-        ):
+        for n in (requests.limit, tokens.limit, requests.remaining, tokens.remaining):
             if n not in counts:
                 fill(counts, n, str)
         for s in (reset_r, reset_t):

@@ -55,6 +55,7 @@ class ResponsesCall(msgspec.Struct, frozen=True, gc=False):
 
 class ResponsesDialect:
     name = "openai_responses"
+    serves = "openai"
     chat_path = "/v1/responses"
     request_id_header = "x-request-id"
 
@@ -134,6 +135,9 @@ class ResponsesDialect:
             return 400, _encode(body), ratelimit_headers(r.ratelimit, time_scale)
         status, body, headers = rejection(r, time_scale)
         return status, _encode(body), headers
+
+    def with_request_id(self, body: bytes, request_id: str) -> bytes:
+        return body  # OpenAI's error bodies carry no request id (the header does)
 
     def error(
         self,

@@ -1,0 +1,76 @@
+"""Anthropic's Messages API as a :class:`~mock_provider.dialects.protocol.Dialect`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from ...model.limits import RateLimitView
+from ...model.provider import Completion, Rejection
+from ...model.vocabulary import RejectionKind
+from ..openai.dialect import bearer_key
+from ..protocol import ChatCall
+from .bodies import message_bytes
+from .errors import error_body, rejection, with_request_id
+from .headers import ratelimit_headers
+from .parsing import decode, validate
+from .sse import AnthropicStream
+from .tokens import cache_blocks
+
+__all__ = ["AnthropicDialect", "api_key"]
+
+_encode = msgspec.json.encode
+
+
+def api_key(headers: Mapping[str, str]) -> str | None:
+    """The ``x-api-key`` header, else an ``Authorization: Bearer`` token (the way the
+    anthropic SDK 2.x sends its API key)."""
+    return headers.get("x-api-key") or bearer_key(headers)
+
+
+class AnthropicDialect:
+    name = "anthropic"
+    serves = "anthropic"
+    chat_path = "/v1/messages"
+    request_id_header = "request-id"
+
+    def api_key(self, headers: Mapping[str, str]) -> str | None:
+        return api_key(headers)
+
+    def parse_chat(self, raw: bytes) -> ChatCall:
+        body = decode(raw)
+        input_tokens, blocks = cache_blocks(body, validate(body))
+        return ChatCall(
+            body["model"], input_tokens, body["max_tokens"], bool(body.get("stream")), blocks
+        )
+
+    def cache_prefixes(self, messages: Any) -> Sequence[tuple[int, int, float]]:
+        return messages  # parse_chat cut them already: (key, cumulative tokens, ttl_s)
+
+    def completion(self, c: Completion, call: ChatCall, created: int) -> bytes:
+        return message_bytes(c)
+
+    def stream(self, c: Completion, call: ChatCall, created: int) -> AnthropicStream:
+        return AnthropicStream(c)
+
+    def ratelimit_headers(self, view: RateLimitView | None, time_scale: float) -> dict[str, str]:
+        return ratelimit_headers(view, time_scale)
+
+    def rejection(self, r: Rejection, time_scale: float) -> tuple[int, bytes, dict[str, str]]:
+        status, error, headers = rejection(r, time_scale)
+        return status, _encode({"type": "error", "error": error}), headers
+
+    def error(
+        self,
+        status: int,
+        kind: RejectionKind,
+        message: str,
+        param: str | None = None,
+        code: str | None = None,
+    ) -> bytes:
+        return error_body(status, message)
+
+    def with_request_id(self, body: bytes, request_id: str) -> bytes:
+        return with_request_id(body, request_id)

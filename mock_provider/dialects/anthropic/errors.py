@@ -1,0 +1,112 @@
+"""Anthropic error responses: ``{"type":"error","error":{"type","message"},"request_id"}``.
+
+The error ``type`` follows the status, as docs.claude.com/en/api/errors lists them: 400
+``invalid_request_error``, 401 ``authentication_error``, 402 ``billing_error``, 403
+``permission_error``, 404 ``not_found_error``, 413 ``request_too_large``, 429
+``rate_limit_error``, 500 ``api_error``, 504 ``timeout_error``, 529 ``overloaded_error``.
+Every error carries ``x-should-retry`` as the API sends it (true where a retry may succeed),
+and a 429 ``retry-after`` in whole wall-clock seconds. The body's ``request_id`` is the
+response's ``request-id`` header, written in by :func:`with_request_id`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import msgspec
+
+from ...model.provider import Rejection
+from .headers import RETRY_AFTER, SHOULD_RETRY, ratelimit_headers
+
+__all__ = ["ORGANIZATION", "error_body", "error_type", "rejection", "with_request_id"]
+
+ORGANIZATION = "00000000-0000-4000-8000-5743414d5045"  # the mock's organisation id
+_encode = msgspec.json.encode
+
+_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+
+def error_type(status: int) -> str:
+    return _TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+
+
+def error_body(status: int, message: str) -> bytes:
+    return _encode({"type": "error", "error": {"type": error_type(status), "message": message}})
+
+
+def with_request_id(body: bytes, request_id: str) -> bytes:
+    """``body`` (from :func:`error_body`: a JSON object) with ``"request_id"`` last."""
+    return body[:-1] + b',"request_id":' + _encode(request_id) + b"}"
+
+
+_UNITS = {
+    "requests": "requests per minute",
+    "tokens": "tokens per minute",
+    "input_tokens": "input tokens per minute",
+    "output_tokens": "output tokens per minute",
+}
+_SERVER = {500: "Internal server error", 502: "Bad gateway", 503: "Service unavailable",
+           504: "Request timeout", 529: "Overloaded"}  # fmt: skip
+
+
+def _message(r: Rejection) -> str:
+    a = r.message_args
+    if r.kind == "auth":
+        return "invalid x-api-key" if a["key"] else "x-api-key header is required"
+    if r.kind == "permission":
+        return f"Your API key does not have permission to use the specified resource: {a['model']}"
+    if r.kind == "model_not_found":
+        return f"model: {a['model']}"
+    if r.kind == "context_length":
+        if a["input"] > a["limit"]:
+            return f"prompt is too long: {a['input']} tokens > {a['limit']} maximum"
+        return (
+            f"input length and `max_tokens` exceed context limit: {a['input']} + {a['output']} "
+            f"> {a['limit']}, decrease input length or `max_tokens` and try again"
+        )
+    if r.kind == "invalid_request" and a.get("reason") == "max_tokens_cap":
+        return (
+            f"max_tokens: {a['max_tokens']} > {a['cap']}, which is the maximum allowed number "
+            f"of output tokens for {a['model']}"
+        )
+    if r.kind == "rate_limit" and r.limited is not None:
+        lim = r.limited
+        if lim.kind == "concurrency":
+            return "Number of concurrent connections has exceeded your rate limit."
+        unit = _UNITS.get(lim.bucket if lim.kind == "too_large" else lim.kind, "requests")
+        return (
+            f"This request would exceed the rate limit for your organization ({ORGANIZATION}) "
+            f"of {lim.limit:,} {unit}. For details, refer to: "
+            "https://docs.claude.com/en/api/rate-limits. You can see the response headers for "
+            "current usage. Please reduce the prompt length or the maximum tokens requested, "
+            "or try again later."
+        )
+    return _SERVER.get(r.status, "Internal server error")
+
+
+def rejection(r: Rejection, time_scale: float) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """(status, error object, extra headers) for a refusal of the brain's."""
+    headers = ratelimit_headers(r.ratelimit, time_scale)
+    retryable = r.status >= 500 or r.status in (408, 409)
+    if r.kind == "rate_limit":
+        wait = r.retry_after_s
+        if r.limited is not None and r.limited.kind == "concurrency":
+            wait = time_scale  # a second of wall time: when a request in flight may be done
+        retryable = wait is not None
+        if wait is not None:
+            headers[RETRY_AFTER] = str(max(1, math.ceil(wait / time_scale)))
+    headers[SHOULD_RETRY] = "true" if retryable else "false"
+    error = {"type": error_type(r.status), "message": _message(r)}
+    return r.status, error, headers

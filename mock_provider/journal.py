@@ -1,0 +1,94 @@
+"""The request journal: one entry per request the mock answered (or the client abandoned).
+
+Why it exists: it is the mock's own account of what a client did, whatever the client is
+(our Locust users, a team's app, a Node service): the live driver checks its traces against
+it, the timing check reads the mock's handling time from it, and ``stampede audit`` judges a
+client from it alone. ``stampede serve --request-log FILE`` (and every ``stampede run``)
+appends it as JSON lines as requests end, so an interrupted run keeps what was answered.
+
+Fields (:class:`JournalEntry`); times are scenario seconds since the last reset, and a reset
+writes a line of its own (``path`` ``/_stampede/reset``, with its ``time_scale``), so entries
+after it belong to that reset's run. ``prompt`` fingerprints the request's messages as its
+dialect read them: the same prompt sent again (a retry, or a copy) has the same fingerprint.
+``key`` is shown as OpenAI's errors show one (its first 3 and last 4 characters).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+
+__all__ = [
+    "RESET_PATH",
+    "JournalEntry",
+    "fingerprint",
+    "read_journal",
+    "redact_key",
+    "write_entry",
+]
+
+RESET_PATH = "/_stampede/reset"
+
+
+class JournalEntry(msgspec.Struct, frozen=True, kw_only=True):
+    t: float  # when the response ended, or the client went away
+    path: str
+    status: int  # the HTTP status; 499 when the client went away before the end
+    model: str = ""
+    dialect: str | None = None  # "openai" | "openai_responses" | "anthropic"
+    key: str | None = None  # redacted (redact_key)
+    start_t: float | None = None  # when the request arrived
+    error: str | None = None  # the brain's refusal kind, or the code of a refused body
+    fault: str | None = None  # the fault that struck it, if one did
+    retry_after_s: float | None = None  # what the response told the client to wait
+    retry_count: str | None = None  # the client's x-stainless-retry-count header, as sent
+    user_agent: str | None = None
+    request_id: str | None = None
+    stream: bool = False
+    tools: bool = False
+    input_tokens: int = 0
+    output_tokens: int = 0  # delivered, so far when the client went away
+    ttft_ms: float | None = None  # arrival to the first content, for a stream
+    disconnected: bool = False
+    plan_ms: float | None = None  # the latency the mock planned for it
+    prompt: str | None = None  # fingerprint of the messages (see the module docstring)
+    max_tokens: int | None = None
+    time_scale: float | None = None  # on a reset's line only
+
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(JournalEntry).decode
+
+
+def redact_key(key: str | None) -> str | None:
+    if not key:
+        return None
+    return key[:3] + "..." + key[-4:] if len(key) > 8 else "***"
+
+
+def fingerprint(messages: Any) -> str:
+    """A short, stable digest of a request's messages (the dialect's parsed form)."""
+    raw = msgspec.json.encode(messages, order="deterministic")
+    return hashlib.blake2b(raw, digest_size=8).hexdigest()
+
+
+def write_entry(fh: IO[str], entry: JournalEntry) -> None:
+    fh.write(_encode(entry).decode() + "\n")
+
+
+def read_journal(path: str | Path, offset: int = 0) -> Iterator[JournalEntry]:
+    """Entries from byte ``offset`` on; a torn last line (a run killed mid-write) is skipped,
+    and so is a line that is not an entry."""
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        for line in fh:
+            if not line.endswith(b"\n"):
+                break
+            try:
+                yield _decode(line)
+            except msgspec.DecodeError:
+                continue
