@@ -18,20 +18,18 @@ from simulator.report.metrics import REPORT_COLUMNS, load_traces, summarize
 from simulator.traces import TraceWriter
 from simulator.virtual.driver import VirtualDriver
 from simulator.virtual.run import run_strategy
-from simulator.workload import build_workload
 
 __all__ = ["measure"]
 
 
 def measure(sc: Scenario) -> dict[str, dict[str, Any]]:
     """Run every strategy of ``sc`` virtually: strategy -> metric -> value (JSON-safe)."""
-    workload = build_workload(sc.workload, sc.seed, sc.duration)
     drivers: list[VirtualDriver] = []
     with tempfile.TemporaryDirectory(prefix="stampede-") as tmp:
         path = Path(tmp) / "traces.jsonl"
         with TraceWriter(path) as writer:
             for name in sc.strategies:
-                run_strategy(sc, name, workload, writer, drivers)
+                run_strategy(sc, name, writer, drivers)
         frame = load_traces(path, REPORT_COLUMNS)
     strategies: dict[str, dict[str, Any]] = summarize(frame, list(sc.strategies))["strategies"]
     return strategies
