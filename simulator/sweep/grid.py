@@ -6,7 +6,8 @@ and the values it takes, each read as YAML (``0.5`` is a number, ``30s`` a durat
 reads, ``true`` a boolean). The grid is every combination of the axes' values, in the order
 given, the first axis slowest. A point's scenario is the file with each path set to its value
 and validated as any scenario is, so a value the schema refuses is a config error naming the
-``--vary`` it came from, before anything runs. Pure: no I/O, no clock.
+``--vary`` it came from, before anything runs; a path never adds a strategy (a misspelt name
+is an error). Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -101,6 +102,11 @@ def point_scenario(base: dict[str, Any], point: Point, seed: int, file: str) -> 
     data.pop("sweep", None)
     problems = []
     for path, value in point:
+        parts = path.split(".")
+        if parts[0] == "strategies" and len(parts) > 1 and parts[1] not in data["strategies"]:
+            known = ", ".join(data["strategies"])
+            problems.append((f"--vary {path}", f"no strategy named {parts[1]!r} ({known})"))
+            continue
         try:
             set_path(data, path, value)
         except KeyError as exc:

@@ -317,7 +317,6 @@ def render_html(plan: Plan, found: Findings, charts: Sequence[Path], title: str)
         body.append("<tr>" + "".join(f"<th>{escape(c)}</th>" for c in table[0]) + "</tr>")
         body += ["<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for r in table[1:]]
         body.append("</table>")
-        body += [f"<p><b>{escape(c.describe())}</b></p>" for c in found.checks]
     body += [
         f"<h2>{escape(p.stem.replace('_', ' '))}</h2><img src='{escape(p.name)}' "
         f"alt='{escape(p.stem)}' style='max-width:100%'>"
