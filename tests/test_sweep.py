@@ -16,7 +16,13 @@ from simulator.config import load_scenario
 from simulator.report.metrics import METRICS
 from simulator.report.thresholds import parse_thresholds
 from simulator.sweep.grid import Axis, parse_vary, point_scenario, points, set_path
-from simulator.sweep.outcome import best_cell, breaking_points, cells_of, reference_check
+from simulator.sweep.outcome import (
+    best_cell,
+    breaking_points,
+    cells_of,
+    judges_of,
+    reference_check,
+)
 from simulator.virtual.measure import measure
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -228,6 +234,20 @@ def test_a_setting_holds_on_every_seed_and_breaks_at_the_first_failing_load() ->
              for r in rows if r["workload.arrivals.n"] in (10, 20)]  # fmt: skip
     best2 = best_cell(cells_of(rows2, settings, judges), settings, ["p95_latency_ms"])
     assert best2 is not None and best2.strategy == "a" and best2.mean["p95_latency_ms"] == 110
+
+
+def test_a_strategy_without_thresholds_is_held_to_the_objectives_floor() -> None:
+    herd = load_scenario(ROOT / "scenarios" / "thundering_herd.yaml")
+    judges, floored = judges_of(herd)
+    assert floored == ["naive", "exponential", "retry_after"]  # the file gates only two
+    assert [(t.metric, t.expression) for t in judges["naive"]] == [("success_rate", ">= 0.95")]
+    assert {t.metric for t in judges["full_jitter"]} == {"success_rate", "amplification",
+                                                          "p95_latency_ms"}  # fmt: skip
+    study = load_scenario(ROOT / "scenarios" / "backoff_study.yaml")
+    bare = study.model_copy(update={"thresholds": {}})
+    assert [t.metric for t in judges_of(bare)[0]["full"]] == ["amplification"]  # its floor
+    no_objective = bare.model_copy(update={"objective": None})
+    assert [t.expression for t in judges_of(no_objective)[0]["full"]] == [">= 0.95"]
 
 
 def test_the_reference_check_compares_orderings_metric_by_metric() -> None:

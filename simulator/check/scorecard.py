@@ -86,8 +86,9 @@ def verdict_line(cards: Sequence[ClientCard]) -> str:
     if all(c.ships for c in cards):
         items = sum(len(c.results) for c in cards)
         who = "the client meets" if len(cards) == 1 else f"all {len(cards)} clients meet"
+        hold = "holds" if len(cards) == 1 else "hold"
         return (
-            f"verdict: ship. {who} the checklist and hold every threshold of "
+            f"verdict: ship. {who} the checklist and {hold} every threshold of "
             f"{items} battery run{'s' if items != 1 else ''} (exit 0)"
         )
     parts = []

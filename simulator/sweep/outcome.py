@@ -8,8 +8,9 @@ Theory of operation
   lowest and highest as its spread.
 * A cell *holds* when every threshold on its strategy holds on every seed: a setting that
   fails one seed in N fails about one run in N in production. The thresholds are the
-  scenario's own (``thresholds:``, ``all`` expanded); a strategy without any is held to
-  :data:`DEFAULT_FLOOR`, and the output says so.
+  scenario's own (``thresholds:``, ``all`` expanded); a strategy without any is held to the
+  objective's ``floor`` if the scenario has one, else to :data:`DEFAULT_FLOOR`, and the output
+  says so.
 * The *best setting* is the holding cell that ranks first by the scenario's objective
   (``objective.rank_by``, else :data:`DEFAULT_RANK`) on its means, each metric in its better
   direction; a tie goes to the next metric, then to the earlier cell in grid order. When an
@@ -50,6 +51,7 @@ __all__ = [
     "best_cell",
     "breaking_points",
     "cells_of",
+    "floor_of",
     "judges_of",
     "reference_check",
 ]
@@ -85,8 +87,13 @@ def judges_of(sc: Scenario) -> tuple[dict[str, list[Threshold]], list[str]]:
     out: dict[str, list[Threshold]] = {s: [t for t in given if t.strategy == s] for s in names}
     floored = [s for s in names if not out[s]]
     for s in floored:
-        out[s] = parse_thresholds({s: DEFAULT_FLOOR}, [s])
+        out[s] = parse_thresholds({s: floor_of(sc)}, [s])
     return out, floored
+
+
+def floor_of(sc: Scenario) -> dict[str, str]:
+    """What a strategy without thresholds of its own must hold."""
+    return dict(sc.objective.floor) if sc.objective and sc.objective.floor else DEFAULT_FLOOR
 
 
 def _stats(values: list[float]) -> tuple[float | None, float | None, float | None]:

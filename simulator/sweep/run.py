@@ -30,7 +30,6 @@ from simulator.report.units import format_value, label
 from simulator.sweep.executors import Job, Row, dask_address, default_workers, execute
 from simulator.sweep.grid import Axis, load_axis, parse_vary, point_scenario, points
 from simulator.sweep.outcome import (
-    DEFAULT_FLOOR,
     DEFAULT_RANK,
     BreakingPoint,
     Cell,
@@ -38,6 +37,7 @@ from simulator.sweep.outcome import (
     best_cell,
     breaking_points,
     cells_of,
+    floor_of,
     judges_of,
     reference_cells,
     reference_check,
@@ -222,7 +222,7 @@ def summary_lines(plan: Plan, found: Findings) -> list[str]:
     if found.floored:
         lines.append(
             f"no thresholds for {', '.join(found.floored)}: held to "
-            + ", ".join(f"{m} {e}" for m, e in DEFAULT_FLOOR.items())
+            + ", ".join(f"{m} {e}" for m, e in floor_of(sc).items())
         )
     load = load_axis(plan.axes)
     by_load = load.path.startswith("workload.")
@@ -279,11 +279,16 @@ def reference_table(plan: Plan, found: Findings) -> list[list[str]]:
             spread = (
                 ""
                 if len(c.seeds) < 2
-                else (f" ({figure_of(m, c.low[m])}–{figure_of(m, c.high[m])})")
+                else (f" ({_bare(figure_of(m, c.low[m]))}–{_bare(figure_of(m, c.high[m]))})")
             )
             row.append(figure_of(m, c.mean[m]) + spread)
         table.append(row)
     return table
+
+
+def _bare(text: str) -> str:
+    """A range's ends without the unit the mean beside them already gives."""
+    return text.removesuffix(" ms").removesuffix(" s")
 
 
 def _text_table(table: list[list[str]]) -> list[str]:
