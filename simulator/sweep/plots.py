@@ -7,8 +7,8 @@ means over seeds (:mod:`simulator.sweep.outcome`), so a chart and ``sweep.csv`` 
   value of a second axis, in its own line style), the band spanning the seeds' lowest to
   highest; a hollow marker is a cell that fails its thresholds.
 * ``heatmap_<metric>.png`` (two axes or more): one panel per strategy, the first axis down,
-  the second across, each cell written in; a cell that fails its thresholds is hatched.
-  Further axes are held at their first value, and the title says so.
+  the second across, each cell written in; a cell that fails its thresholds is marked ✗ and
+  framed. Further axes are held at their first value, and the title says so.
 """
 
 from __future__ import annotations
@@ -162,10 +162,11 @@ def draw_heatmap(
                 if cell is None:
                     continue
                 data[i, j] = _scaled(metric, cell.mean[metric])
-                text = format_value(metric, cell.mean[metric])
-                ax.text(j, i, text, ha="center", va="center", fontsize=8)
+                text = format_value(metric, cell.mean[metric]) + ("" if cell.holds else " ✗")
+                ink = _ink(data[i, j], vmin, vmax)
+                ax.text(j, i, text, ha="center", va="center", fontsize=8, color=ink)
                 if not cell.holds:
-                    ax.add_patch(_hatch(j, i))
+                    ax.add_patch(_frame(j, i))
         image = ax.imshow(data, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
         ax.set_xticks(range(len(cols_axis.values)), [str(v) for v in cols_axis.values])
         ax.set_yticks(range(len(rows_axis.values)), [str(v) for v in rows_axis.values])
@@ -179,19 +180,27 @@ def draw_heatmap(
         fig.colorbar(image, ax=grid, shrink=0.8, label=f"{label(metric)} ({_unit(metric)})")
     held = ", ".join(f"{_short(p)}={v}" for p, v in rest.items())
     fig.suptitle(
-        f"{label(metric)}, mean over seeds; hatched: fails its thresholds"
+        f"{label(metric)}, mean over seeds; ✗ and dashed frame: fails its thresholds"
         + (f" (held: {held})" if held else ""),
         fontsize=10,
     )
     return save(fig, out)
 
 
-def _hatch(x: int, y: int) -> Any:
+def _ink(value: float, vmin: float, vmax: float) -> str:
+    """White on the colour map's dark ends (deep red, deep green), black in between."""
+    if vmax <= vmin or np.isnan(value):
+        return "black"
+    at = (value - vmin) / (vmax - vmin)
+    return "white" if at < 0.18 or at > 0.82 else "black"
+
+
+def _frame(x: int, y: int) -> Any:
+    """A failing cell's outline, inside the cell so neighbours keep theirs."""
     from matplotlib.patches import Rectangle
 
-    return Rectangle(
-        (x - 0.5, y - 0.5), 1, 1, fill=False, hatch="///", edgecolor="#444", linewidth=0
-    )
+    return Rectangle((x - 0.46, y - 0.44), 0.92, 0.88, fill=False, edgecolor="#222",
+                     linewidth=1.6, linestyle=(0, (3, 2)))  # fmt: skip
 
 
 def draw_sweep(
