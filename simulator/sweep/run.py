@@ -1,7 +1,7 @@
 """``stampede sweep``: a grid of virtual runs, and what it says about the settings.
 
-Everything is validated before anything runs (exit 2 naming the file and field or the
-``--vary`` at fault): the scenario, each axis, and every point's scenario. Then the points run
+Everything is validated before anything runs (:mod:`simulator.sweep.plan`; exit 2 naming the
+file and field or the ``--vary`` at fault). Then the points run
 (every seed of every point a job; :mod:`simulator.sweep.executors`) with a progress line and
 an ETA, and the output folder gets ``sweep.csv`` (one row per point, seed and strategy, every
 summary metric), ``sweep.json`` (the best setting, the breaking points, the reference check),
@@ -16,19 +16,18 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import IO, Any
 
-from mock_provider.config import ConfigError, read_yaml
-from simulator.config import Scenario, SweepReference, load_scenario
+from mock_provider.config import ConfigError
 from simulator.console import wrap
 from simulator.report.metrics import METRICS
 from simulator.report.page_parts import CSS
 from simulator.report.units import format_value, label
-from simulator.sweep.executors import Job, Row, dask_address, default_workers, execute
-from simulator.sweep.grid import Axis, load_axis, parse_vary, point_scenario, points
+from simulator.sweep.executors import Job, Row, default_workers, execute
+from simulator.sweep.grid import Axis, load_axis
 from simulator.sweep.outcome import (
     DEFAULT_RANK,
     BreakingPoint,
@@ -42,109 +41,9 @@ from simulator.sweep.outcome import (
     reference_cells,
     reference_check,
 )
+from simulator.sweep.plan import Plan, SweepRun, prepare
 
-__all__ = ["SweepRun", "prepare", "run_sweep", "write_csv"]
-
-
-@dataclass
-class SweepRun:
-    scenario: str
-    vary: list[str] = field(default_factory=list)
-    seeds: int | None = None
-    jobs: int = 0  # 0: every core
-    out_dir: Path = Path("sweep")
-    executor: str | None = None
-    out: IO[str] = field(default_factory=lambda: sys.stdout)
-
-
-@dataclass(frozen=True)
-class Plan:
-    scenario: Scenario  # as the file gives it
-    axes: list[Axis]
-    seeds: list[int]
-    jobs: list[Job]
-
-
-def _axes(run: SweepRun, sc: Scenario) -> list[Axis]:
-    problems = []
-    if run.vary:
-        axes = []
-        for text in run.vary:
-            try:
-                axes.append(parse_vary(text))
-            except ValueError as exc:
-                problems.append(("--vary", str(exc)))
-    else:
-        given = sc.sweep.vary if sc.sweep else {}
-        axes = [Axis(p, tuple(v)) for p, v in given.items()]
-        problems += [
-            (f"sweep.vary.{a.path}", "expected at least one value") for a in axes if not a.values
-        ]
-    for a in axes:
-        if a.path.split(".")[0] in ("seed", "sweep", "name"):
-            problems.append((f"--vary {a.path}", "not a setting to vary (seeds: --seeds N)"))
-    if len({a.path for a in axes}) != len(axes):
-        problems.append(("--vary", "a path is varied twice"))
-    if not axes and not problems:
-        problems.append(
-            ("--vary", "nothing to vary: give --vary PATH=V1,V2,... or the scenario's sweep.vary")
-        )
-    if problems:
-        raise ConfigError(run.scenario, problems)
-    return axes
-
-
-def _check_reference(ref: SweepReference, sc: Scenario, file: str) -> None:
-    problems = []
-    for name, values in ref.strategies.items():
-        if name not in sc.strategies:
-            problems.append(
-                (
-                    f"sweep.reference.strategies.{name}",
-                    f"no strategy named {name!r}; one of {list(sc.strategies)}",
-                )
-            )
-        for metric in values:
-            if metric not in METRICS:
-                problems.append(
-                    (
-                        f"sweep.reference.strategies.{name}.{metric}",
-                        f"unknown metric; valid metrics: {', '.join(METRICS)}",
-                    )
-                )
-    if problems:
-        raise ConfigError(file, problems)
-
-
-def prepare(run: SweepRun) -> Plan:
-    """The grid's jobs, every one validated; ConfigError before anything runs."""
-    sc = load_scenario(run.scenario)
-    data = read_yaml(Path(run.scenario))
-    axes = _axes(run, sc)
-    n = run.seeds if run.seeds is not None else (sc.sweep.seeds if sc.sweep else 1)
-    if n < 1:
-        raise ConfigError(run.scenario, [("--seeds", f"expected 1 or more, got {n}")])
-    if sc.sweep and sc.sweep.reference:
-        _check_reference(sc.sweep.reference, sc, run.scenario)
-    if run.executor is not None:
-        try:
-            dask_address(run.executor)
-        except ValueError as exc:
-            raise ConfigError(run.scenario, [("--executor", str(exc))]) from None
-    seeds = [sc.seed + i for i in range(n)]
-    jobs: list[Job] = []
-    problems: list[tuple[str, str]] = []
-    for point in points(axes):
-        for seed in seeds:
-            try:
-                jobs.append(
-                    Job(len(jobs), point, seed, point_scenario(data, point, seed, run.scenario))
-                )
-            except ConfigError as exc:
-                problems += [p for p in exc.problems if p not in problems]
-    if problems:
-        raise ConfigError(run.scenario, problems)
-    return Plan(sc, axes, seeds, jobs)
+__all__ = ["SweepRun", "run_sweep", "write_csv"]
 
 
 class Progress:
@@ -302,6 +201,15 @@ def _text_table(table: list[list[str]]) -> list[str]:
     ]
 
 
+READING = (
+    "How to read this: each figure is the mean over the seeds (lowest–highest beside it). A "
+    "setting holds when every threshold on its strategy holds on every seed. When an axis "
+    "varies the load, the best setting is one that holds at every load, ranked by the "
+    "objective at the heaviest; a breaking point is the first load at which a strategy stops "
+    "holding, with the threshold that failed. The rules: simulator/sweep/outcome.py."
+)
+
+
 def render_html(plan: Plan, found: Findings, charts: Sequence[Path], title: str) -> str:
     body = [
         f"<h1>{escape(title)}</h1>",
@@ -316,6 +224,7 @@ def render_html(plan: Plan, found: Findings, charts: Sequence[Path], title: str)
         + "".join(f"<li>{escape(x.strip())}</li>" for x in summary_lines(plan, found))
         + "</ul>"
     )
+    body.append(f"<p class=note>{escape(READING)}</p>")
     table = reference_table(plan, found)
     if table:
         body.append("<h2>Against the reference</h2><table>")
