@@ -54,7 +54,7 @@ VARY = ["workload.arrivals.n=20,40,60", "strategies.jitter.retry.base_s=0.5,1,2"
 
 def write_scenario(tmp_path: Path, data: dict[str, Any]) -> Path:
     path = tmp_path / f"{data['name']}.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
 
@@ -193,6 +193,30 @@ def test_the_same_sweep_on_a_dask_cluster_gives_identical_rows(
         argv = [a for v in VARY for a in ("--vary", v)]
         assert sweep(scenario, out, *argv, "--seeds", "2", "--executor", address) == status
     assert (out / "sweep.csv").read_text() == (local / "sweep.csv").read_text()
+
+
+def test_ctrl_c_keeps_the_finished_runs_rows_and_exits_130(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from simulator.sweep import run as sweep_run
+
+    original = sweep_run.Progress.__call__
+
+    def stop_after_two(self: sweep_run.Progress, job: Any, rows: Any) -> None:
+        original(self, job, rows)
+        if self.done == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep_run.Progress, "__call__", stop_after_two)
+    scenario = write_scenario(tmp_path, HERD)
+    out = tmp_path / "out"
+    assert sweep(scenario, out, "--vary", "workload.arrivals.n=20,40,60", "--jobs", "1") == 130
+    assert "interrupted after 2 of 3 runs" in capsys.readouterr().out
+    rows = read_rows(out)
+    assert [(r["workload.arrivals.n"], r["strategy"]) for r in rows] == [
+        ("20", "naive"), ("20", "jitter"), ("40", "naive"), ("40", "jitter")
+    ]  # fmt: skip
+    assert not (out / "sweep.json").exists() and not (out / "lines.png").exists()
 
 
 # --------------------------------------------------------------------------- the rules

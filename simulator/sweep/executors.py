@@ -41,21 +41,25 @@ def run_job(job: Job) -> list[Row]:
 
     metrics = measure(job.scenario)
     values = dict(job.point)
-    return [{**values, "seed": job.seed, "strategy": name, **m} for name, m in metrics.items()]
+    return [  # in the scenario's order of strategies
+        {**values, "seed": job.seed, "strategy": name, **metrics[name]}
+        for name in job.scenario.strategies
+    ]
 
 
-Done = Callable[[Job], None]
+Done = Callable[[Job, list[Row]], None]
 
 
 def execute(jobs: Sequence[Job], workers: int, executor: str | None, done: Done) -> list[Row]:
-    """Run every job; ``done(job)`` after each finishes (for progress). Rows in job order."""
+    """Run every job; ``done(job, rows)`` as each finishes (progress, and what a Ctrl-C
+    keeps). Rows in job order."""
     if executor is not None:
         results = _on_dask(jobs, executor, done)
     elif workers <= 1 or len(jobs) == 1:
         results = {}
         for job in jobs:
             results[job.index] = run_job(job)
-            done(job)
+            done(job, results[job.index])
     else:
         results = _on_processes(jobs, workers, done)
     return [row for job in jobs for row in results[job.index]]
@@ -69,10 +73,14 @@ def _on_processes(jobs: Sequence[Job], workers: int, done: Done) -> dict[int, li
     results: dict[int, list[Row]] = {}
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
         futures = {pool.submit(run_job, job): job for job in jobs}
-        for future in as_completed(futures):
-            job = futures[future]
-            results[job.index] = future.result()
-            done(job)
+        try:
+            for future in as_completed(futures):
+                job = futures[future]
+                results[job.index] = future.result()
+                done(job, results[job.index])
+        except KeyboardInterrupt:  # no job that has not started will start
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     return results
 
 
@@ -98,5 +106,5 @@ def _on_dask(jobs: Sequence[Job], url: str, done: Done) -> dict[int, list[Row]]:
         for future in dask_completed(futures):
             job = by_key[future.key]
             results[job.index] = future.result()
-            done(job)
+            done(job, results[job.index])
     return results

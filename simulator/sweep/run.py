@@ -47,15 +47,22 @@ __all__ = ["SweepRun", "run_sweep", "write_csv"]
 
 
 class Progress:
-    """``[k/N]`` with the elapsed time and an ETA (the mean job time so far times the jobs
-    left, over the workers); at most one line a second, and the last."""
+    """``[k/N]`` with the elapsed time and an ETA (the wall time per finished job so far
+    times the jobs left); at most one line a second, and the last. It keeps the finished
+    jobs' rows, which an interrupted sweep writes."""
 
     def __init__(self, total: int, out: IO[str], every_s: float = 1.0) -> None:
         self.total, self.out, self.every_s = total, out, every_s
         self.done = 0
         self.began = self.last = time.monotonic()
+        self.finished: dict[int, list[Row]] = {}
 
-    def __call__(self, job: Job) -> None:
+    def rows(self) -> list[Row]:
+        """The finished jobs' rows, in job order."""
+        return [row for index in sorted(self.finished) for row in self.finished[index]]
+
+    def __call__(self, job: Job, rows: list[Row]) -> None:
+        self.finished[job.index] = rows
         self.done += 1
         now = time.monotonic()
         if self.done < self.total and now - self.last < self.every_s:
@@ -280,9 +287,26 @@ def _write_json(plan: Plan, found: Findings, path: Path) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n")
 
 
+def _interrupted(run: SweepRun, plan: Plan, progress: Progress) -> int:
+    """Ctrl-C: keep the finished runs' rows in ``sweep.csv``; no verdict from part of a grid."""
+    rows = progress.rows()
+    if rows:
+        run.out_dir.mkdir(parents=True, exist_ok=True)
+        write_csv(rows, plan.axes, run.out_dir / "sweep.csv")
+    kept = f"; their rows: {run.out_dir / 'sweep.csv'}" if rows else ""
+    print(
+        wrap(
+            f"\ninterrupted after {progress.done} of {len(plan.jobs)} runs{kept}; no "
+            "charts or verdict from part of a grid (exit 130)"
+        ),
+        file=run.out,
+    )
+    return 130
+
+
 def run_sweep(run: SweepRun) -> int:
     """The whole command; its exit status (0 a setting holds, 1 none does, 2 config error,
-    3 the executor failed)."""
+    3 the executor failed, 130 interrupted)."""
     try:
         plan = prepare(run)
     except ConfigError as exc:
@@ -298,11 +322,14 @@ def run_sweep(run: SweepRun) -> int:
         ),
         file=run.out,
     )
+    progress = Progress(len(plan.jobs), run.out)
     try:
-        rows = execute(plan.jobs, workers, run.executor, Progress(len(plan.jobs), run.out))
+        rows = execute(plan.jobs, workers, run.executor, progress)
     except (OSError, RuntimeError, TimeoutError) as exc:
         print(wrap(f"error: the executor failed: {exc}"), file=sys.stderr)
         return 3
+    except KeyboardInterrupt:
+        return _interrupted(run, plan, progress)
     run.out_dir.mkdir(parents=True, exist_ok=True)
     write_csv(rows, plan.axes, run.out_dir / "sweep.csv")
     found = analyse(plan, rows)
