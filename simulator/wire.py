@@ -29,6 +29,7 @@ __all__ = [
     "ResponseFacts",
     "SSEReader",
     "build_call",
+    "http_call",
     "read_body",
     "read_headers",
 ]
@@ -47,13 +48,13 @@ class HttpCall(NamedTuple):
 
 def build_call(spec: AttemptSpec) -> HttpCall:
     """The HTTP request for one attempt, in the model's dialect."""
-    return _build_call(
+    return http_call(
         spec.model, spec.dialect, spec.messages, spec.max_tokens, spec.stream, spec.api_key
     )
 
 
 @lru_cache(maxsize=1024)  # retries and fallbacks of one logical request reuse the body
-def _build_call(
+def http_call(
     model: str,
     dialect: str,
     chat: tuple[tuple[str, str], ...],
