@@ -21,9 +21,11 @@ __all__ = [
     "FAULT_FIELDS",
     "ConfigError",
     "DistConfig",
+    "FaultKind",
     "FaultWindowConfig",
     "KindFields",
     "LatencyConfig",
+    "LoadConfig",
     "ModelConfig",
     "ProviderConfig",
     "Seconds",
@@ -133,6 +135,18 @@ class LatencyConfig(StrictModel):
     decode_ms_per_token: DistConfig | None = None
 
 
+class LoadConfig(StrictModel):
+    """How a model slows down, and refuses, with its requests in flight
+    (``mock_provider/model/load.py``): latency after the round trip times
+    ``1 + slope * max(0, in_flight - free) ** exponent``; above ``capacity`` a 503 (OpenAI) or
+    529 (Anthropic)."""
+
+    free: int = Field(0, ge=0)
+    slope: float = Field(0.0, ge=0)
+    exponent: float = Field(1.0, gt=0, le=4)
+    capacity: int | None = Field(None, gt=0)
+
+
 class ModelConfig(StrictModel):
     """Overrides for one catalogue model (or a new model) plus its limits."""
 
@@ -150,39 +164,102 @@ class ModelConfig(StrictModel):
     tpm: int | None = Field(None, gt=0)
     itpm: int | None = Field(None, gt=0)  # Anthropic models: input tokens per minute
     otpm: int | None = Field(None, gt=0)  # Anthropic models: output tokens per minute
-    max_in_flight: int | None = Field(None, gt=0)
+    max_in_flight: int | None = Field(None, gt=0)  # per key: a 429 above it
+    load: LoadConfig | None = None  # the model's own load curve and capacity, across keys
     # Keys allowed to call this model (empty: every key the provider accepts); any other
     # key gets a 403 (permission_error).
     api_keys: list[str] = Field(default_factory=list)
 
 
-class FaultWindowConfig(StrictModel):
-    """A scenario-time window in which a model fails.
+FaultKind = Literal[
+    "outage", "error_rate",  # the first two kinds: error windows, kept as they were
+    "error", "reset", "hang", "empty", "malformed", "slow", "cut_stream", "stream_error",
+]  # fmt: skip
+_SERVER_STATUS = (500, 502, 503, 504, 529)
 
-    kind ``outage`` fails every request with ``status``; ``error_rate`` fails a share
-    ``rate`` of requests, each with a status drawn from ``statuses``.
+
+class FaultWindowConfig(StrictModel):
+    """One fault rule: which requests it strikes (the selection) and what it does (the kind).
+
+    Selection, shared by every kind: ``model`` (``*``: any), ``key``, ``dialect`` (the wire
+    format the request came in: ``openai``, ``openai_responses``, ``anthropic``), ``path``,
+    ``stream`` and ``tools`` (true or false: only requests that do or do not), a
+    scenario-time window ``start``..``end``, a seeded ``probability``, and ``times``: only
+    the next N requests that match (a queue, as llmock's ``Fail(times=...)``).
+
+    Kinds (``mock_provider/model/faults.py`` has one event class each):
+
+    - ``error``: ``status`` (any 4xx or 5xx) with the dialect's error type, or ``error_type``
+      (OpenAI's ``insufficient_quota``; Anthropic's follows the status: 402 ``billing_error``,
+      529 ``overloaded_error``), ``retry_after``, ``should_retry`` (``x-should-retry``);
+    - ``reset``: the connection is reset before the status line, or after ``after_bytes``
+      bytes of the body;
+    - ``hang``: nothing is sent until the client gives up, or ``max_hang`` passes (then the
+      connection is closed);
+    - ``empty``: the connection is closed with no response;
+    - ``malformed``: a non-JSON body, or (a stream) a broken SSE line after ``after_tokens``;
+    - ``slow``: time to first token and each gap times ``factor``, plus ``delay`` before the
+      first token;
+    - ``cut_stream``: a stream stops after ``after_tokens`` tokens, with no final event;
+    - ``stream_error``: an error event after ``after_tokens`` tokens, in the dialect's form.
+
+    The first two kinds are error windows: ``outage`` fails every request with ``status``;
+    ``error_rate`` fails a share ``rate`` of requests, each with a status from ``statuses``.
     """
 
-    kind: Literal["outage", "error_rate"]
+    kind: FaultKind
     model: str = "*"
+    key: str | None = None
+    dialect: Literal["openai", "openai_responses", "anthropic"] | None = None
+    path: str | None = None
+    stream: bool | None = None
+    tools: bool | None = None
     start: Seconds = 0.0
     end: Seconds | None = None
-    status: Literal[500, 502, 503, 504, 529] = 503  # 529: Anthropic's "overloaded"
+    probability: float = Field(1.0, ge=0, le=1)
+    times: int | None = Field(None, gt=0)
+    status: int = Field(503, ge=400, le=599)  # 529: Anthropic's "overloaded"
     rate: float = Field(1.0, ge=0, le=1)
     statuses: list[Literal[500, 502, 503, 504, 529]] = [500]
+    error_type: str | None = None
+    message: str | None = None
+    retry_after: Seconds | None = None
+    should_retry: bool | None = None
+    after_bytes: int | None = Field(None, ge=0)
+    after_tokens: int = Field(0, ge=0)
+    max_hang: Seconds = Field(600.0, gt=0)
+    factor: float = Field(1.0, ge=0)
+    delay: Seconds = 0.0
 
     @model_validator(mode="after")
     def _window(self) -> FaultWindowConfig:
         check_kind_fields(self, self.kind, FAULT_FIELDS)
         if self.end is not None and self.end <= self.start:
             raise ValueError("end must be after start")
+        if self.kind == "outage" and self.status not in _SERVER_STATUS:
+            raise field_problem("status", f"an outage's status is one of {list(_SERVER_STATUS)}")
+        if self.kind == "stream_error" and self.status < 500 and self.status != 429:
+            raise field_problem("status", "a stream error's status is 429 or a 5xx")
         return self
 
 
+# The selection every kind reads (mock_provider/model/faults.py: Selector).
+_SELECT = ("model", "key", "dialect", "path", "stream", "tools", "start", "end", "times")
+_DRAWN = (*_SELECT, "probability")
 # What mock_provider/model/faults.py reads for each kind (FaultSchedule.from_config).
 FAULT_FIELDS: dict[str, KindFields] = {
-    "outage": KindFields((), ("model", "start", "end", "status")),
-    "error_rate": KindFields(("rate",), ("model", "start", "end", "statuses")),
+    "outage": KindFields((), (*_SELECT, "status")),
+    "error_rate": KindFields(("rate",), (*_SELECT, "statuses")),
+    "error": KindFields(
+        ("status",), (*_DRAWN, "error_type", "message", "retry_after", "should_retry")
+    ),
+    "reset": KindFields((), (*_DRAWN, "after_bytes")),
+    "hang": KindFields((), (*_DRAWN, "max_hang")),
+    "empty": KindFields((), _DRAWN),
+    "malformed": KindFields((), (*_DRAWN, "after_tokens")),
+    "slow": KindFields((), (*_DRAWN, "factor", "delay")),
+    "cut_stream": KindFields((), (*_DRAWN, "after_tokens")),
+    "stream_error": KindFields((), (*_DRAWN, "after_tokens", "status", "error_type", "message")),
 }
 
 

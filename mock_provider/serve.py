@@ -35,6 +35,14 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-scale", type=float, help="run K times faster than scenario time")
     p.add_argument("--seed", type=int, help="seed for every random draw")
     p.add_argument("--request-log", help="append one JSON line per request to this file")
+    p.add_argument(
+        "--journal-size",
+        type=int,
+        default=0,
+        metavar="N",
+        help="keep the last N journal entries in memory for GET /_stampede/requests (default "
+        "0: it reads the --request-log file instead; building entries costs the hot path)",
+    )
 
 
 def apply_overrides(cfg: ProviderConfig, args: argparse.Namespace) -> ProviderConfig:
@@ -79,7 +87,7 @@ def banner(base_url: str, key: str) -> str:
 async def _serve(cfg: ProviderConfig, args: argparse.Namespace) -> None:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: binding to {args.host}, not loopback", file=sys.stderr)
-    app = create_app(cfg, args.request_log)
+    app = create_app(cfg, args.request_log, getattr(args, "journal_size", 10_000))
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     # Everything loaded so far (tiktoken ranks, schemas, the catalogue) lives for the whole

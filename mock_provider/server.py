@@ -3,10 +3,10 @@
 One handler per route, whatever the wire format: it takes the key and reads the body through
 the route's dialect (``mock_provider.dialects``), asks the brain at the scenario time of its
 :class:`~mock_provider.clock.WallClock`, and renders the answer through the dialect again,
-executing the timing plan with real sleeps the clock converts to wall time (:func:`_stream`
-is the plan executor for streams). A refusal, a malformed request or a bug of ours is
-answered in the dialect's own error shape, never an aiohttp error page, and never stops the
-server.
+executing the timing plan with real sleeps the clock converts to wall time
+(``mock_provider/executor.py`` is the plan executor: streams, and every fault). A refusal, a
+malformed request or a bug of ours is answered in the dialect's own error shape, never an
+aiohttp error page, and never stops the server.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import asyncio
 import functools
 import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,15 +23,19 @@ from typing import IO, Any
 
 import msgspec
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from mock_provider.config import ProviderConfig
 
+from .admin import MockCollector, Observations, setup_admin_routes
 from .clock import WallClock
 from .dialects import DIALECTS, BadRequest, ChatCall, Dialect
 from .dialects import anthropic as ant
 from .dialects import openai as oai
+from .executor import CLIENT_GONE, carry_out, stream
 from .journal import RESET_PATH, JournalEntry, fingerprint, redact_key, write_entry
-from .model.provider import ChatRequest, Completion, EmbedRequest, Provider, Rejection
+from .model.faults import FAULT_HEADER, FaultHeaderError, SlowFault, parse_fault_header
+from .model.provider import ChatRequest, EmbedRequest, Provider, Rejection
 from .plan_header import PLAN_HEADER, plan_ms_text
 
 __all__ = ["APP_STATE", "MockState", "create_app"]
@@ -38,14 +43,46 @@ __all__ = ["APP_STATE", "MockState", "create_app"]
 
 @dataclass
 class MockState:
+    """The served mock: the brain, its clock, the journal and the counters.
+
+    The journal goes to the request log file when one is kept (``log``) and to ``recent``,
+    the last ``journal_size`` entries since the last reset (none when it is 0).
+    ``GET /_stampede/requests`` serves ``recent``, else the log file from the last reset on.
+    ``journaling`` says whether either wants entries: the hot path builds none otherwise.
+    """
+
     cfg: ProviderConfig
     provider: Provider
     clock: WallClock
     log: IO[str] | None = None
+    log_path: Path | None = None
+    log_offset: int = 0  # where the last reset's entries start in the log file
+    recent: deque[JournalEntry] | None = None
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     # Responses by (path, model, status). A plain dict, not a Counter: Counter defines
     # __delitem__ in Python, which puts every store into it through a slow generic slot.
     counts: dict[tuple[str, str, int], int] = field(default_factory=dict)
+    # Responses a fault struck, by (dialect, model, status, fault kind): also in ``counts``.
+    fault_counts: dict[tuple[str, str, int, str], int] = field(default_factory=dict)
     errors: int = 0
+    observed: Observations | None = None
+
+    def __post_init__(self) -> None:
+        self.observed = Observations()
+        self.registry.register(MockCollector(self))
+
+    @property
+    def journaling(self) -> bool:
+        return self.log is not None or self.recent is not None
+
+    @staticmethod
+    def dialect_of_path(path: str) -> str:
+        return _PATH_DIALECTS.get(path, "openai")
+
+    def count_fault(self, dialect: str, model: str, status: int, fault: str | None) -> None:
+        if fault is not None:
+            key = (dialect, model, status, fault)
+            self.fault_counts[key] = self.fault_counts.get(key, 0) + 1
 
     def record(
         self, request: web.Request, model: str, status: int, count: bool = True, **extra: Any
@@ -55,7 +92,7 @@ class MockState:
         if count:
             key = (request.path, model, status)
             self.counts[key] = self.counts.get(key, 0) + 1
-        if self.log is not None:
+        if self.log is not None or self.recent is not None:
             headers = request.headers
             entry = JournalEntry(
                 t=round(self.clock.now(), 6),
@@ -66,7 +103,10 @@ class MockState:
                 user_agent=headers.get("user-agent"),
                 **extra,
             )
-            write_entry(self.log, entry)
+            if self.log is not None:
+                write_entry(self.log, entry)
+            if self.recent is not None:
+                self.recent.append(entry)
 
 
 APP_STATE = web.AppKey("APP_STATE", MockState)
@@ -74,6 +114,8 @@ APP_STATE = web.AppKey("APP_STATE", MockState)
 # half of ``int(time.time())``, which goes through the int type's constructor.
 _floor, _wall = math.floor, time.time
 COUNT_TOKENS_PATH = "/v1/messages/count_tokens"  # Anthropic's
+_PATH_DIALECTS = {d.chat_path: d.name for d in DIALECTS.values()}
+_PATH_DIALECTS[COUNT_TOKENS_PATH] = "anthropic"
 API_PATHS = (
     *(d.chat_path for d in DIALECTS.values()),
     COUNT_TOKENS_PATH,
@@ -215,14 +257,16 @@ def _reject(
     """Render a refusal whose round trip (``r.latency_s``, from ``start_t``) has been waited."""
     status, body, headers = dialect.rejection(r, state.clock.time_scale)
     headers[PLAN_HEADER] = plan_ms_text(r.latency_s, state.clock.time_scale)
-    if state.log is None:  # state.record() without building a log entry no one reads
+    if r.fault is not None:
+        state.count_fault(dialect.name, model, status, r.fault)
+    if not state.journaling:  # state.record() without building a log entry no one reads
         counted = (request.path, model, status)
         state.counts[counted] = state.counts.get(counted, 0) + 1
     else:
         state.record(
             request, model, status, error=r.kind, retry_after_s=r.retry_after_s,
             start_t=start_t, plan_ms=r.latency_s * 1000.0, dialect=dialect.name,
-            key=redact_key(dialect.api_key(request.headers)),
+            key=redact_key(dialect.api_key(request.headers)), fault=r.fault,
         )  # fmt: skip
     return _error(request, dialect, status, body, headers)
 
@@ -252,6 +296,9 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
     ratelimit_headers, render = dialect.ratelimit_headers, dialect.completion
     id_header = dialect.request_id_header
     dialect_name = dialect.serves  # a model answers only in its own wire format's family
+    route = dialect.name
+    assert state.observed is not None
+    observe_latency = state.observed.latency.observe
 
     async def handler(request: web.Request) -> web.StreamResponse:
         # provider_errors written out (the try/except around the body) rather than applied:
@@ -267,10 +314,13 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
                 raw = await request.read()
             call = parse(raw)
             model = call.model
+            asked = request.headers.get(FAULT_HEADER)
+            fault = None if asked is None else _asked_fault(asked)
             now = clock.now()
             decision = provider.chat(
                 ChatRequest(key, model, call.input_tokens, call.max_tokens, call.stream,
-                            call.messages, prefixes_of, dialect_name),
+                            call.messages, prefixes_of, dialect_name, route, path, call.tools,
+                            fault),
                 now,
             )  # fmt: skip
             if isinstance(decision, Rejection):
@@ -281,8 +331,10 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
             headers[id_header] = decision.request_id
             plan_s = decision.plan.total_s
             headers[PLAN_HEADER] = plan_ms_text(plan_s, clock.time_scale)
+            if decision.fault is not None and not isinstance(decision.fault, SlowFault):
+                return await carry_out(request, state, dialect, call, decision, headers, now)
             if call.stream:
-                return await _stream(request, state, dialect, call, decision, headers, now)
+                return await stream(request, state, dialect, call, decision, headers, now)
             ticket = decision.ticket
             if ticket is None:  # finished, and settled, at admission: nothing to wait for
                 delivered = decision.output_tokens
@@ -293,16 +345,23 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
                     delivered = decision.output_tokens
                 finally:
                     provider.settle(ticket, delivered, clock.now())
+                transport = request.transport
+                if transport is None or transport.is_closing():  # the client left: no 200
+                    return _abandoned(state, request, dialect, call, decision, now)
+            observe_latency(plan_s)
             # The route's own path: request.path would be the same string, decoded anew.
             counted = (path, decision.model.name, 200)
             counts[counted] = counts.get(counted, 0) + 1
-            if state.log is not None:  # build the log entry only when someone reads it
+            if decision.fault is not None:
+                state.count_fault(dialect.name, model, 200, decision.fault.kind)
+            if state.journaling:  # build the log entry only when someone reads it
                 state.record(request, model, 200, count=False, stream=False,
                              input_tokens=call.input_tokens, output_tokens=delivered,
                              request_id=decision.request_id, start_t=now,
                              plan_ms=plan_s * 1000.0, dialect=dialect.name,
                              key=redact_key(key), prompt=fingerprint(call.messages),
-                             max_tokens=call.max_tokens)  # fmt: skip
+                             max_tokens=call.max_tokens, tools=call.tools,
+                             fault=decision.fault and decision.fault.kind)  # fmt: skip
             return web.Response(
                 body=render(decision, call, _floor(_wall())),
                 content_type="application/json",
@@ -316,59 +375,30 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
     return handler
 
 
-async def _stream(
-    request: web.Request,
+def _asked_fault(value: str) -> Any:
+    """The fault an ``x-stampede-fault`` header asks for; a 400 naming the problem if none."""
+    try:
+        return parse_fault_header(value)
+    except FaultHeaderError as exc:
+        raise BadRequest(f"{FAULT_HEADER}: {exc}", FAULT_HEADER) from None
+
+
+def _abandoned(
     state: MockState,
+    request: web.Request,
     dialect: Dialect,
     call: ChatCall,
-    c: Completion,
-    headers: dict[str, str],
+    c: Any,
     start_t: float,
-) -> web.StreamResponse:
-    """The plan executor for a stream: the dialect renders the events, the plan times them.
-
-    Tokens due at the same tick share one write.
-    """
-    headers.update(
-        {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
-    )
-    resp = web.StreamResponse(status=200, headers=headers)
-    await resp.prepare(request)
-    writer = dialect.stream(c, call, int(time.time()))
-    clock = state.clock
-    delivered = 0
-    try:
-        loop = asyncio.get_running_loop()
-        await asyncio.sleep(clock.wall(c.plan.ttft_s))
-        first_at = loop.time()
-        buf = writer.opening()
-        token = writer.token
-        due = 0.0
-        for i, piece in enumerate(c.pieces):
-            if i > 0:
-                due += clock.wall(c.plan.gaps_s[i - 1])
-                wait = first_at + due - loop.time()
-                if wait > 0.001:
-                    await resp.write(buf)
-                    buf = b""
-                    await asyncio.sleep(wait)
-            buf += token(piece)
-            delivered = i + 1
-        await resp.write(buf + writer.closing(delivered))
-        await resp.write_eof()
-    finally:
-        assert c.ticket is not None  # a streamed completion is settled when it ends
-        state.provider.settle(c.ticket, delivered, clock.now())
-        if state.log is not None:
-            state.record(request, c.model.name, 200, stream=True, input_tokens=c.input_tokens,
-                         output_tokens=delivered, request_id=c.request_id, start_t=start_t,
-                         plan_ms=c.plan.total_s * 1000.0, dialect=dialect.name,
-                         key=redact_key(dialect.api_key(request.headers)),
-                         prompt=fingerprint(call.messages), max_tokens=call.max_tokens,
-                         ttft_ms=c.plan.ttft_s * 1000.0)  # fmt: skip
-        else:
-            state.record(request, c.model.name, 200)
-    return resp
+) -> web.Response:
+    """A non-streamed answer whose client went away before it was ready: journalled as 499,
+    with nothing delivered (the limits settled on what the model produced)."""
+    state.record(request, c.model.name, CLIENT_GONE, stream=False, input_tokens=c.input_tokens,
+                 request_id=c.request_id, start_t=start_t, plan_ms=c.plan.total_s * 1000.0,
+                 dialect=dialect.name, key=redact_key(dialect.api_key(request.headers)),
+                 prompt=fingerprint(call.messages), max_tokens=call.max_tokens,
+                 tools=call.tools, disconnected=True)  # fmt: skip
+    return web.Response(status=CLIENT_GONE)
 
 
 @provider_errors
@@ -478,21 +508,6 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
     return _json(200, {"input_tokens": ant.count_request(body)})
 
 
-async def metrics(request: web.Request) -> web.StreamResponse:
-    """Prometheus text format: responses by path, model and status."""
-    state = request.app[APP_STATE]
-    lines = [
-        "# HELP stampede_mock_responses_total Responses sent by the mock provider.",
-        "# TYPE stampede_mock_responses_total counter",
-    ]
-    for (path, model, status), n in sorted(state.counts.items()):
-        lines.append(
-            f'stampede_mock_responses_total{{path="{path}",model="{model}",status="{status}"}} {n}'
-        )
-    lines.append(f"stampede_mock_scenario_seconds {state.clock.now():.3f}")
-    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
-
-
 @provider_errors
 async def admin_reset(request: web.Request) -> web.StreamResponse:
     """Fresh limits, caches, faults clock and counters: each strategy starts on equal terms.
@@ -519,9 +534,14 @@ async def admin_reset(request: web.Request) -> web.StreamResponse:
     state.clock.reset(epoch)
     state.provider.reset(0.0)
     state.counts.clear()
+    state.fault_counts.clear()
+    if state.recent is not None:
+        state.recent.clear()
     if state.log is not None:  # what follows in the log belongs to this reset's run
         entry = JournalEntry(t=0.0, path=RESET_PATH, status=200, time_scale=state.clock.time_scale)
         write_entry(state.log, entry)
+        state.log.flush()
+        state.log_offset = state.log.buffer.tell() if hasattr(state.log, "buffer") else 0
     return _json(200, {"ok": True, "time_scale": state.clock.time_scale})
 
 
@@ -537,7 +557,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post(COUNT_TOKENS_PATH, count_tokens)
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/v1/models/{model_id}", get_model)
-    app.router.add_get("/metrics", metrics)
+    setup_admin_routes(app)
     app.router.add_post("/_stampede/reset", admin_reset)
     app.router.add_get("/_stampede/health", health)
     for path in API_PATHS:
@@ -545,20 +565,29 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_route("*", "/{tail:.*}", no_route)
 
 
-def create_app(cfg: ProviderConfig, request_log: str | Path | None = None) -> web.Application:
-    """The mock as an aiohttp app (tests mount it with ``aiohttp_client``)."""
+def create_app(
+    cfg: ProviderConfig, request_log: str | Path | None = None, journal_size: int = 10_000
+) -> web.Application:
+    """The mock as an aiohttp app (tests mount it with ``aiohttp_client``).
+
+    ``journal_size``: how many journal entries ``GET /_stampede/requests`` keeps (0: none,
+    and the hot path builds no entry unless a ``request_log`` is kept).
+    """
     app = web.Application(client_max_size=cfg.max_body_bytes)
     clock = WallClock(cfg.time_scale)
-    app[APP_STATE] = MockState(cfg, Provider(cfg, clock.now()), clock)
+    recent: deque[JournalEntry] | None = deque(maxlen=journal_size) if journal_size else None
+    app[APP_STATE] = MockState(cfg, Provider(cfg, clock.now()), clock, recent=recent)
 
     async def request_log_ctx(app: web.Application) -> Any:
         if request_log is None:
             yield
             return
         with open(request_log, "a", buffering=1) as fh:
-            app[APP_STATE].log = fh
+            state = app[APP_STATE]
+            state.log, state.log_path = fh, Path(request_log)
+            state.log_offset = fh.tell()
             yield
-            app[APP_STATE].log = None
+            state.log = None
 
     app.cleanup_ctx.append(request_log_ctx)
     setup_routes(app)

@@ -88,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", help="HTML output (default <run_dir_b>/compare.html)")
     _add_check_parser(sub)
     _add_sweep_parser(sub)
+
+    from simulator.fault_cli import add_fault_arguments
+
+    add_fault_arguments(sub)
     return parser
 
 
@@ -543,6 +547,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_check(args)
         if args.command == "sweep":
             return cmd_sweep(args)
+        if args.command == "fault":
+            from simulator.fault_cli import cmd_fault
+
+            return cmd_fault(args)
         return EXIT_RUN
 
 

@@ -72,6 +72,10 @@ class TraceRecord(msgspec.Struct, frozen=True, gc=False):
     # Live timing (attempt records from a live run; see simulator/live/timing.py), else None:
     plan_ms: float | None = None  # the latency the mock planned for this attempt
     lag_ms: float | None = None  # how late the arrival or wake-up that started it came
+    # How the attempt broke, as the client saw it (Outcome.fault): "connection", "timeout",
+    # "stream_cut", "stream_error", "malformed"; None when it was answered or refused. Its
+    # output_tokens are the tokens received before it broke.
+    fault: str | None = None
 
     def to_json_bytes(self) -> bytes:
         return _encode(self)
@@ -230,6 +234,7 @@ def attempt_record(  # no ``*``: the live driver passes these positionally, in t
         worker,
         None if plan_s is None else plan_s * 1000.0,  # plan_ms
         None if lag_s is None else lag_s * 1000.0,  # lag_ms
+        outcome.fault,
     )
 
 

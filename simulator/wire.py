@@ -32,6 +32,7 @@ __all__ = [
     "http_call",
     "read_body",
     "read_headers",
+    "stream_error",
 ]
 
 # Each dialect's client side, from the package that also renders it: header names and body
@@ -184,8 +185,8 @@ def read_body(status: int, body: bytes) -> BodyFacts:
         # pydantic-core's parser: the same values as json.loads (and ValueError on bad input)
         # in about a third of the time; every attempt's body goes through here.
         data = _from_json(body) if body else {}
-    except ValueError:
-        return BodyFacts(error=None if 200 <= status < 300 else f"http_{status}")
+    except ValueError:  # a 2xx whose body is not JSON: the SDKs raise on it, unretried
+        return BodyFacts(error="malformed" if 200 <= status < 300 else f"http_{status}")
     if not isinstance(data, dict):
         return BodyFacts()
     wire = _dialect_of(data)
@@ -196,6 +197,17 @@ def read_body(status: int, body: bytes) -> BodyFacts:
     return BodyFacts(
         tokens_in, tokens_out, cached, wire.finish_of(data), None, wire.cache_writes_of(usage)
     )
+
+
+def stream_error(reader: SSEReader, broke: str | None = None) -> str | None:
+    """A 200 stream's error as the client saw it: ``broke`` (the connection failed while
+    reading: "connection", "timeout"), else an error or a broken line in the stream, else
+    ``stream_cut`` if it ended without its final event."""
+    if broke is not None:
+        return broke
+    if reader.error is not None:
+        return reader.error
+    return None if reader.done else "stream_cut"
 
 
 class SSEReader:
@@ -232,7 +244,9 @@ class SSEReader:
     def _data(self, payload: bytes) -> bool:
         try:
             obj = None if payload == b"[DONE]" else _from_json(payload)
-        except ValueError:
+        except ValueError:  # the SDKs raise on a data line that is not JSON
+            if self.error is None:
+                self.error = "malformed"
             return False
         wire = _dialect_of(obj) if isinstance(obj, dict) else CLIENTS["openai"]
         return bool(wire.read_event(self, payload, obj))

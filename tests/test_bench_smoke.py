@@ -66,3 +66,21 @@ def test_throughput_servers_answer_alike(tmp_path: Path, bare_read: str) -> None
     finally:
         for server in servers:
             server.stop()
+
+
+def test_soak_runs_and_meets_its_targets_briefly() -> None:
+    """bench/soak.py in miniature: 3 s, one key at 60x its limit (past its burst), the quiet key
+    watched."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "bench/soak.py", "--seconds", "3", "--warmup", "1", "--keys", "1",
+         "--rpm", "20", "--factor", "60"],
+        cwd=root, capture_output=True, text=True, timeout=90,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "5xx not injected: 0 of" in done.stdout
+    assert "another key's remaining quota moved: never" in done.stdout
+    assert "429 response time p99:" in done.stdout

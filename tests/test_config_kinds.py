@@ -80,7 +80,8 @@ def problems(tmp_path: Path, text: str) -> list[tuple[str, str]]:
         (scenario_text(retry="{kind: full_jitter, max_retry_after_s: 5}"),
          "strategies.a.retry.max_retry_after_s", "honor_retry_after: true"),
         (scenario_text(fault="{kind: outage, rate: 0.5}"), "provider.faults.0.rate",
-         "rate is not used by kind outage (it uses: model, start, end, status)"),
+         "rate is not used by kind outage (it uses: model, key, dialect, path, stream, tools, "
+         "start, end, times, status)"),
         (scenario_text(fault="{kind: error_rate, rate: 0.5, status: 500}"),
          "provider.faults.0.status", "not used by kind error_rate"),
         (scenario_text(arrivals="{kind: poisson}"), "workload.arrivals.rate",
@@ -138,6 +139,10 @@ OTHER: dict[str, Any] = {
     "adaptive_throttle": {"k": 3}, "circuit_breaker": {"failure_threshold": 2},
     # faults
     "model": "gpt-4o", "start": 1.0, "end": 5.0, "status": 500, "statuses": [502, 504],
+    "key": "sk-b", "dialect": "anthropic", "path": "/v1/messages", "stream": True,
+    "tools": True, "probability": 0.25, "times": 3, "error_type": "insufficient_quota",
+    "message": "m", "retry_after": 7.0, "should_retry": False, "after_bytes": 10,
+    "after_tokens": 4, "max_hang": 9.0, "factor": 3.0, "delay": 2.0,
 }  # fmt: skip
 # The base every kind starts from: its required fields, so that the code runs.
 BASE_VALUES: dict[str, Any] = {

@@ -29,7 +29,7 @@ from mock_provider.dialects.openai import parse_chat
 from mock_provider.dialects.openai.tokens import cache_prefixes, count_chat_tokens
 from mock_provider.model.cache import PromptCache
 from mock_provider.model.catalog import Dist, LatencyProfile, build_catalog
-from mock_provider.model.faults import FaultSchedule
+from mock_provider.model.faults import ErrorFault, FaultSchedule, FaultTarget
 from mock_provider.model.latency import draw_plan
 from mock_provider.model.limits import (
     Bucket,
@@ -450,11 +450,11 @@ def test_fault_schedule_first_matching_rule_decides() -> None:
         ]
     )
     rng = RequestRandom(0, 0)
-    fault = schedule.decide("a", 1.0, rng)
-    assert fault is not None and (fault.status, fault.reason) == (502, "outage")
-    fault = schedule.decide("b", 1.0, rng)
-    assert fault is not None and (fault.status, fault.reason) == (504, "error_rate")
-    assert FaultSchedule.from_config([]).decide("a", 1.0, rng) is None
+    fault = schedule.decide(FaultTarget("a"), 1.0, rng)
+    assert isinstance(fault, ErrorFault) and (fault.status, fault.reason) == (502, "outage")
+    fault = schedule.decide(FaultTarget("b"), 1.0, rng)
+    assert isinstance(fault, ErrorFault) and (fault.status, fault.reason) == (504, "error_rate")
+    assert FaultSchedule.from_config([]).decide(FaultTarget("a"), 1.0, rng) is None
 
 
 # -- 11. Determinism ---------------------------------------------------------------------------

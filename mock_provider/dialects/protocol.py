@@ -68,6 +68,7 @@ class ChatCall(msgspec.Struct, frozen=True, gc=False):
     stream: bool
     messages: Any  # the dialect's own, for its cache prefixes
     options: Any = None  # the dialect's own rendering options (usage in the stream, ...)
+    tools: bool = False  # the request offers tools (fault rules may select by it)
 
 
 class StreamWriter(Protocol):
@@ -83,6 +84,11 @@ class StreamWriter(Protocol):
 
     def closing(self, delivered: int) -> bytes:
         """The end of a stream that delivered ``delivered`` tokens: finish, usage, done."""
+        ...
+
+    def error(self, status: int, error_type: str | None, message: str | None) -> bytes:
+        """An error event in the middle of the stream (a ``stream_error`` fault), in the
+        dialect's own form; the type follows ``status`` unless ``error_type`` names one."""
         ...
 
 

@@ -196,7 +196,16 @@ def build_catalog(cfg: ProviderConfig) -> dict[str, ModelSpec]:
         fields: dict[str, Any] = {
             k: v
             for k, v in m.model_dump(
-                exclude={"latency", "rpm", "tpm", "itpm", "otpm", "max_in_flight", "api_keys"}
+                exclude={
+                    "latency",
+                    "rpm",
+                    "tpm",
+                    "itpm",
+                    "otpm",
+                    "max_in_flight",
+                    "api_keys",
+                    "load",
+                }
             ).items()
             if v is not None
         }

@@ -29,19 +29,21 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from mock_provider.config import ProviderConfig
+from mock_provider.config import FaultWindowConfig, ProviderConfig
 
 from .cache import NO_CACHE_USE, BreakpointCache, PromptCache
 from .catalog import ModelSpec, build_catalog
-from .faults import FaultSchedule
+from .faults import ErrorFault, Fault, FaultSchedule, FaultTarget, SlowFault
 from .latency import (
     REFUSAL_NETWORK_S,
     TimingPlan,
     draw_network,
     draw_plan,
     instant_plan,
+    make_plan,
 )
 from .limits import Limited, LimitState, RateLimitView, SplitLimits
+from .load import ModelLoad
 from .memo import fill
 from .randomness import RequestRandom
 from .tokens import count_text, token_pieces
@@ -87,6 +89,12 @@ class ChatRequest(msgspec.Struct, frozen=True, gc=False):
     messages: Any = ()
     prefixes_of: PrefixesOf = _no_prefixes
     dialect: str = "openai"  # the wire format it came in: a model answers only in its own
+    # What fault rules may select it by, and a fault it asked for itself (the
+    # ``x-stampede-fault`` header): see .faults.
+    route: str | None = None  # the dialect's own name ("openai_responses", ...)
+    path: str | None = None
+    tools: bool = False
+    fault: Fault | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +118,7 @@ class Rejection(msgspec.Struct, frozen=True, gc=False):
     retry_after_s: float | None = None
     limited: Limited | None = None
     latency_s: float = 0.0
+    fault: str | None = None  # the kind of the fault that made it, if one did
 
 
 class Ticket(msgspec.Struct, frozen=True, gc=False):
@@ -119,6 +128,7 @@ class Ticket(msgspec.Struct, frozen=True, gc=False):
     limits: LimitState | SplitLimits
     charged: int
     input_tokens: int
+    load: ModelLoad | None = None  # the model's requests in flight, when it has a load curve
 
 
 class Completion(msgspec.Struct, frozen=True, gc=False):
@@ -136,6 +146,8 @@ class Completion(msgspec.Struct, frozen=True, gc=False):
     # as cached_tokens (the tokens read) are.
     cache_write_5m: int = 0
     cache_write_1h: int = 0
+    # A fault the plan executor carries out (a slow fault is in the plan already).
+    fault: Fault | None = None
 
     @property
     def text(self) -> str:
@@ -199,6 +211,8 @@ class Provider:
         self._faulty = bool(self.faults.rules)
         self._cache_min_tokens = cfg.cache_min_tokens
         self._default_max_tokens = cfg.default_max_tokens
+        self._load_cfg = {n: m.load for n, m in cfg.models.items() if m.load is not None}
+        self._loaded = bool(self._load_cfg)
         self.reset(now)
 
     def reset(self, now: float) -> None:
@@ -207,6 +221,7 @@ class Provider:
         self._routes: dict[tuple[str, str], _Route] = {}
         self._caches: dict[str, PromptCache] = {}
         self._breakpoint_caches: dict[str, BreakpointCache] = {}
+        self._loads = {name: ModelLoad(c) for name, c in self._load_cfg.items()}
         self._seq = 0
         self._id_high = -1  # seq >> 8 of the cached _id_block
         self._id_block = ""
@@ -301,14 +316,14 @@ class Provider:
         else:
             request_id = self._request_id(seq)
         rng = None if drawless else RequestRandom(self.cfg.seed, seq)
-        if self._faulty:
-            assert rng is not None
-            fault = self.faults.decide(spec.name, now - self.epoch, rng)
-            if fault is not None:
-                return Rejection(
-                    fault.status, "server_error", {"reason": fault.reason}, None,
-                    latency_s=draw_network(spec.latency, rng),
-                )  # fmt: skip
+        fault = None
+        if self._faulty or req.fault is not None:
+            fault = self._fault(req, spec, now, rng)
+            if isinstance(fault, ErrorFault):
+                return _fault_error(fault, draw_network(spec.latency, rng), "server_error")
+        load = self._loads.get(spec.name) if self._loaded else None
+        if load is not None and load.full():
+            return _overloaded(spec, load, 503, draw_network(spec.latency, rng))
         natural = self._fixed_output
         if natural is None:
             assert rng is not None
@@ -341,11 +356,20 @@ class Provider:
         else:
             assert rng is not None
             plan = draw_plan(spec.latency, input_tokens - cached, output, rng)
+        if load is not None and ticket is not None:
+            plan = load.stretch(plan)
+            load.in_flight += 1
+            ticket = Ticket(state, estimate, input_tokens, load)
         key = output << 6 | (self._seq & 63)  # token_pieces(output, self._seq % 64)
         try:
             pieces = _pieces[key]
         except KeyError:
             pieces = fill(_pieces, key, _pieces_of)
+        if fault is not None:
+            return _with_fault(Completion(
+                request_id, spec, input_tokens, cached, output,
+                MAX_TOKENS if natural > cap else END, pieces, plan, view, ticket,
+            ), fault)  # fmt: skip
         return Completion(
             request_id,
             spec,
@@ -358,6 +382,38 @@ class Provider:
             view,
             ticket,
         )
+
+    def _fault(
+        self, req: ChatRequest, spec: ModelSpec, now: float, rng: RequestRandom | None
+    ) -> Fault | None:
+        """The fault that strikes this request: the one it asked for, else the schedule's."""
+        if req.fault is not None:
+            return req.fault
+        target = FaultTarget(
+            spec.name, req.api_key, req.route or req.dialect, req.path, req.stream, req.tools
+        )
+        return self.faults.decide(target, now - self.epoch, rng)
+
+    # -- runtime control (POST/DELETE /_stampede/faults) ---------------------------------------
+
+    def add_fault(self, cfg: FaultWindowConfig) -> str:
+        """Add a fault rule while serving; its id."""
+        fid = self.faults.add(cfg)
+        self._faults_changed()
+        return fid
+
+    def remove_faults(self, ids: list[str] | None = None) -> list[str]:
+        """Remove fault rules by id (all of them for None); the ids removed."""
+        gone = self.faults.remove(ids)
+        self._faults_changed()
+        return gone
+
+    def _faults_changed(self) -> None:
+        """Whether requests draw depends on the rules: routes remember it, so drop them."""
+        self._faulty = bool(self.faults.entries)
+        drawless = self._fixed_output is not None and not self._faulty
+        self._drawless = self._instant if drawless else frozenset()
+        self._routes = {}
 
     def _chat_route(self, api_key: str | None, model: str, now: float) -> _Route | Rejection:
         """Authenticate and look the model up; remember the answer for the pair if it is yes.
@@ -443,12 +499,15 @@ class Provider:
         request_id = self._request_id(seq)
         # A model that never draws (see Provider.__init__) gets no generator.
         rng = _NO_DRAWS if drawless else RequestRandom(self.cfg.seed, seq)
-        fault = self.faults.decide(spec.name, now - self.epoch, rng) if self._faulty else None
-        if fault is not None:
-            return Rejection(
-                fault.status, "overloaded" if fault.status == 529 else "server_error",
-                {"reason": fault.reason}, None, latency_s=draw_network(spec.latency, rng),
-            )  # fmt: skip
+        fault = None
+        if self._faulty or req.fault is not None:
+            fault = self._fault(req, spec, now, rng)
+            if isinstance(fault, ErrorFault):
+                kind: RejectionKind = "overloaded" if fault.status == 529 else "server_error"
+                return _fault_error(fault, draw_network(spec.latency, rng), kind)
+        load = self._loads.get(spec.name) if self._loaded else None
+        if load is not None and load.full():
+            return _overloaded(spec, load, 529, draw_network(spec.latency, rng))
         natural = self._fixed_output or self._draw_output(rng)
         output = min(natural, max_tokens, spec.max_output_tokens)
         cache = self._breakpoint_cache(spec)
@@ -471,12 +530,17 @@ class Provider:
         if use is not NO_CACHE_USE:
             cache.commit(use, now, now + plan.ttft_s)
         ticket = None if done_now else Ticket(state, charged_input + max_tokens, charged_input)
-        return Completion(
+        if load is not None and ticket is not None:
+            plan = load.stretch(plan)
+            load.in_flight += 1
+            ticket = Ticket(state, charged_input + max_tokens, charged_input, load)
+        completion = Completion(
             request_id, spec, req.input_tokens, use.read, output,
             MAX_TOKENS if natural > output else END,
             token_pieces(output, self._seq & 63), plan, view, ticket,
             use.write_5m, use.write_1h,
         )  # fmt: skip
+        return completion if fault is None else _with_fault(completion, fault)
 
     def _breakpoint_cache(self, spec: ModelSpec) -> BreakpointCache:
         cache = self._breakpoint_caches.get(spec.name)
@@ -495,6 +559,8 @@ class Provider:
     def settle(self, ticket: Ticket, output_tokens: int, now: float) -> None:
         """Correct the TPM charge to what was actually used (a cut stream used less)."""
         ticket.limits.settle(ticket.charged, ticket.input_tokens + output_tokens, now)
+        if ticket.load is not None:
+            ticket.load.release()
 
     # -- embeddings ------------------------------------------------------------------------
 
@@ -527,12 +593,10 @@ class Provider:
                 latency_s=draw_network(spec.latency, None),
             )
         request_id, rng = self._next_rng()
-        fault = self.faults.decide(spec.name, now - self.epoch, rng)
-        if fault is not None:
-            return Rejection(
-                fault.status, "server_error", {"reason": fault.reason}, None,
-                latency_s=draw_network(spec.latency, rng),
-            )  # fmt: skip
+        target = FaultTarget(spec.name, req.api_key, "openai", "/v1/embeddings")
+        fault = self.faults.decide(target, now - self.epoch, rng) if self._faulty else None
+        if isinstance(fault, ErrorFault):  # the other kinds shape a chat response only
+            return _fault_error(fault, draw_network(spec.latency, rng), "server_error")
         total = sum(counts)
         verdict = state.admit(total, now)
         if isinstance(verdict, Limited):
@@ -580,3 +644,32 @@ def keeps_anthropic_rules(spec: ModelSpec) -> bool:
     model, with OpenAI's rules.
     """
     return spec.dialect == "anthropic"
+
+
+def _fault_error(fault: ErrorFault, latency_s: float, kind: RejectionKind) -> Rejection:
+    """The refusal an error fault makes. An error window (``outage``, ``error_rate``) keeps
+    the wording it always had; an ``error`` fault names its own type, wait and retry hint."""
+    if fault.reason != "error":
+        return Rejection(fault.status, kind, {"reason": fault.reason}, None,
+                         latency_s=latency_s, fault="error")  # fmt: skip
+    args = {"reason": "error", "error_type": fault.error_type, "message": fault.message,
+            "should_retry": fault.should_retry}  # fmt: skip
+    return Rejection(fault.status, "injected", args, None, fault.retry_after_s,
+                     latency_s=latency_s, fault="error")  # fmt: skip
+
+
+def _with_fault(c: Completion, fault: Fault) -> Completion:
+    """A completion carrying its fault; a slow fault stretches the plan instead."""
+    if isinstance(fault, SlowFault):
+        p = c.plan
+        f = fault.factor
+        plan = make_plan(p.network_s, p.prefill_s, p.ttft_s * f + fault.delay_s,
+                         tuple(g * f for g in p.gaps_s))  # fmt: skip
+        return msgspec.structs.replace(c, plan=plan, fault=fault)
+    return msgspec.structs.replace(c, fault=fault)
+
+
+def _overloaded(spec: ModelSpec, load: ModelLoad, status: int, latency_s: float) -> Rejection:
+    """The model is over its capacity (its load curve's ``capacity`` in flight)."""
+    return Rejection(status, "overloaded", {"model": spec.name, "in_flight": load.in_flight},
+                     None, latency_s=latency_s)  # fmt: skip

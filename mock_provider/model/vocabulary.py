@@ -34,4 +34,5 @@ RejectionKind = Literal[
     "rate_limit",  # a limit refused admission (see Rejection.limited)
     "overloaded",  # the model is over capacity (OpenAI 503, Anthropic 529)
     "server_error",  # an injected or scheduled server failure (500, 502, 503, 504)
+    "injected",  # an ``error`` fault: its own status, error type, message and retry hint
 ]

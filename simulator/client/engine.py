@@ -95,6 +95,7 @@ class ClientBrain:
         m: ModelSpec | None,
         attempt: int,
         max_tokens: int | None,
+        total_left_s: float = float("inf"),
     ) -> AttemptSpec:
         cfg = self.config
         t = cfg.timeouts
@@ -109,6 +110,7 @@ class ClientBrain:
             t.connect_s,
             t.read_s,
             cfg.api_key,
+            total_left_s,
         )
 
     def request(self, req: LogicalRequest, now: float) -> RequestGen:
@@ -163,7 +165,7 @@ class ClientBrain:
                         break
                 attempts += 1
                 on_model += 1
-                spec = self._spec(req, model, m, attempts, max_tokens)
+                spec = self._spec(req, model, m, attempts, max_tokens, deadline - now)
                 if budgeted:
                     # Reserve the worst case before sending and settle to the real price
                     # after: requests in flight count against the budget, so a loop that

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 __all__ = [
+    "CLIENT_FAULTS",
     "AttemptSpec",
     "Event",
     "Outcome",
@@ -44,6 +45,9 @@ class AttemptSpec(NamedTuple):
     connect_timeout_s: float
     read_timeout_s: float
     api_key: str
+    # What is left of the logical request's total timeout when this attempt starts: an
+    # attempt still running then is given up, as a client's overall deadline does.
+    total_timeout_s: float = float("inf")
 
 
 class Send(NamedTuple):
@@ -63,7 +67,10 @@ class Outcome(NamedTuple):
 
     now: float
     status: int
-    error: str | None = None  # provider error code/type, "timeout", "connection", "stream_cut"
+    # The provider's error code or type, or what broke on the way: "timeout", "connection"
+    # (reset, closed with no response), "stream_cut" (a stream ended with no final event),
+    # "malformed" (a body or SSE line that is not JSON). See :attr:`fault`.
+    error: str | None = None
     retry_after_s: float | None = None  # scenario seconds, from retry-after-ms or retry-after
     input_tokens: int = 0
     output_tokens: int = 0
@@ -82,6 +89,22 @@ class Outcome(NamedTuple):
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
+
+    @property
+    def fault(self) -> str | None:
+        """How the attempt broke, as the client saw it, when it broke rather than being
+        refused: ``connection``, ``timeout``, ``stream_cut``, ``malformed``, or
+        ``stream_error`` (an error event after a 200). None for an answer or an error status.
+        """
+        error = self.error
+        if error is None or (self.status and not 200 <= self.status < 300):
+            return None
+        return error if error in CLIENT_FAULTS else "stream_error"
+
+
+# What a broken attempt's ``error`` says (see Outcome.fault); any other error on a 200 is an
+# error event in the stream.
+CLIENT_FAULTS = frozenset({"connection", "timeout", "stream_cut", "malformed"})
 
 
 class Woke(NamedTuple):

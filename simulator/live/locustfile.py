@@ -39,6 +39,7 @@ from simulator.client.engine import ClientBrain
 from simulator.config import Scenario
 from simulator.live.driver import LiveDriver
 from simulator.live.orchestrate import reset_target
+from simulator.live.start import await_start
 from simulator.live.stopping import STOP_GRACE_S
 from simulator.live.timing import expected_concurrency
 from simulator.live.transport import LocustTransport
@@ -49,6 +50,8 @@ TRACE_MSG, DONE_MSG, STOP_MSG = "stampede_traces", "stampede_done", "stampede_st
 STOP_SIGNAL = signal.SIGUSR1  # from the orchestrator (see _on_stop_signal)
 FLUSH_EVERY_S = 0.25
 STARTUP_S = 3.0
+WARM_UP_S = 5.0  # wall seconds for opening connections before reporting ready
+START_WAIT_S = 180.0  # wall seconds to wait for t=0 once ready (the orchestrator waits 120)
 # After the grace period the driver cuts what is still in flight; this is for writing and
 # shipping the last records (a worker's batch crosses a socket to the master).
 STOP_MARGIN_S = 5.0
@@ -65,6 +68,13 @@ def _add_arguments(parser: Any) -> None:
         type=float,
         default=0.0,
         help="wall time (time.time()) of scenario t=0; 0 = a moment from now",
+    )
+    group.add_argument(
+        "--stampede-start-dir",
+        default="",
+        help="folder for the start handshake: each process writes ready-<worker> once its share "
+        "is built, then waits for the file epoch (scenario t=0, a time.time()); overrides "
+        "--stampede-epoch",
     )
     group.add_argument("--stampede-scenario-yaml", default="", help=argparse.SUPPRESS)
 
@@ -247,7 +257,19 @@ class StampedeUser(FastHttpUser):
         transport = LocustTransport(self.client, clock)
         # Connections for the busiest moment of this share, opened before t=0.
         busiest = -(-expected_concurrency(sc, workload) // workers)
-        transport.warm_up(busiest, max(0.0, clock.wall_until(0.0) - 0.1))
+        if opts.stampede_start_dir:
+            transport.warm_up(busiest, WARM_UP_S)
+            epoch = await_start(
+                Path(opts.stampede_start_dir),
+                worker,
+                lambda: RUN.stop_requested,
+                START_WAIT_S,
+                gevent.sleep,
+            )
+            if epoch is not None:
+                clock.reset(epoch)
+        else:
+            transport.warm_up(busiest, max(0.0, clock.wall_until(0.0) - 0.1))
 
         def on_request(rec: TraceRecord) -> None:
             self.environment.events.request.fire(

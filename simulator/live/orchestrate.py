@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +26,7 @@ from typing import IO, Any
 
 from mock_provider.clock import WallClock
 from simulator.config import Scenario
+from simulator.live.start import ready_count, set_start
 from simulator.live.stopping import (
     LOCUST_EXIT_S,
     STOP_GRACE_S,
@@ -57,7 +59,7 @@ __all__ = [
 ]
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
-STARTUP_MARGIN_S = 2.5  # wall seconds for Locust to start before scenario t=0
+STARTUP_TIMEOUT_S = 120.0  # wall seconds Locust may take to report ready (start.py)
 CALIBRATION_TIMEOUT_S = 30.0  # --time-scale auto (calibrate.py; 6 s for thundering_herd)
 
 
@@ -320,9 +322,9 @@ class LiveRun:
             )
             print(textwrap.fill(text, 100, subsequent_indent="  "), file=self.out)
 
-    def _locust_cmd(self, host: str, strategy: str, epoch: float) -> list[str]:
+    def _locust_cmd(self, host: str, strategy: str, start_dir: Path) -> list[str]:
         sc = self.scenario
-        wall = WallClock(sc.scale).wall(sc.duration + sc.drain) + STARTUP_MARGIN_S + 10
+        wall = WallClock(sc.scale).wall(sc.duration + sc.drain) + STARTUP_TIMEOUT_S + 10
         n = self.workers
         cmd = [
             sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
@@ -330,7 +332,7 @@ class LiveRun:
             "--stop-timeout", "5", "--exit-code-on-error", "0", "--only-summary",
             "--csv", str(self.run_dir / "locust" / strategy),
             "--stampede-run-dir", str(self.run_dir), "--stampede-strategy", strategy,
-            "--stampede-epoch", repr(epoch), "--stampede-workers", str(n),
+            "--stampede-start-dir", str(start_dir), "--stampede-workers", str(n),
         ]  # fmt: skip
         if n > 1:
             # Locust's master binds every interface on port 5557 by default: loopback only,
@@ -343,27 +345,32 @@ class LiveRun:
 
     def run_strategy(self, host: str, strategy: str, expected: int) -> None:
         sc = self.scenario
-        epoch = time.time() + STARTUP_MARGIN_S + (1.0 if self.workers > 1 else 0.0)
         log = self.mock_log
         log_offset = log.stat().st_size if log is not None and log.exists() else 0
-        if not reset_target(host, epoch, sc.scale):
-            print(f"  note: {host} has no stampede reset endpoint; state not reset", file=self.out)
         (self.run_dir / "locust").mkdir(exist_ok=True)
+        start_dir = self.run_dir / "locust" / f"{strategy}.start"
+        shutil.rmtree(start_dir, ignore_errors=True)
+        start_dir.mkdir()
         locust_log = open(self.run_dir / "locust" / f"{strategy}.log", "wb")  # noqa: SIM115
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         proc = subprocess.Popen(
-            self._locust_cmd(host, strategy, epoch),
+            self._locust_cmd(host, strategy, start_dir),
             stdout=locust_log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env=env,
         )
         progress = Progress(strategy, expected)
-        clock = WallClock(sc.scale, epoch)
+        clock = WallClock(sc.scale)
         total = sc.duration + sc.drain
         tty = self.out.isatty()
         last_print = 0.0
         try:
+            if not self._start(proc, host, start_dir, clock):
+                raise RunError(
+                    f"locust did not get ready for strategy {strategy!r} in "
+                    f"{STARTUP_TIMEOUT_S:g} s; see {self.run_dir / 'locust' / (strategy + '.log')}"
+                )
             while proc.poll() is None and not self.stops.requested:
                 time.sleep(0.1)
                 progress.read(self.traces)
@@ -392,6 +399,30 @@ class LiveRun:
                 f"see {self.run_dir / 'locust' / (strategy + '.log')}"
             )
         self.completed.append(strategy)
+
+    def _start(
+        self, proc: subprocess.Popen[bytes], host: str, start_dir: Path, clock: WallClock
+    ) -> bool:
+        """Set scenario t=0 once every Locust process is ready (``simulator/live/start.py``).
+
+        False when Locust did not report ready in time; True once started, and on Locust's
+        exit or a stop (the caller handles those as before).
+        """
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while ready_count(start_dir) < self.workers:
+            if proc.poll() is not None or self.stops.requested:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+
+        def reset(epoch: float) -> None:
+            if not reset_target(host, epoch, self.scenario.scale):
+                note = f"  note: {host} has no stampede reset endpoint; state not reset"
+                print(note, file=self.out)
+
+        clock.reset(set_start(start_dir, reset))
+        return True
 
 
 def with_time_scale(sc: Scenario, time_scale: float) -> Scenario:

@@ -20,17 +20,30 @@ import gevent
 
 from mock_provider.clock import WallClock
 from simulator.client.events import AttemptSpec, Outcome
-from simulator.wire import HttpCall, ResponseFacts, SSEReader, build_call, read_body, read_headers
+from simulator.wire import (
+    HttpCall,
+    ResponseFacts,
+    SSEReader,
+    build_call,
+    read_body,
+    read_headers,
+    stream_error,
+)
 
 __all__ = ["WARM_UP_PATH", "LocustTransport"]
 
 _CHUNK = 512
+_FOREVER = float("inf")
 WARM_UP_PATH = "/_stampede/health"  # a stampede mock's: touches no limit, counter or log
 
 
 def _error_kind(exc: BaseException | None) -> str:
     if exc is None:
         return "connection"
+    # geventhttpclient wraps what failed (RetriesExceeded(..., original=timed out))
+    original = getattr(exc, "original", None)
+    if isinstance(original, BaseException):
+        exc = original
     if isinstance(exc, socket.timeout | TimeoutError) or "timeout" in type(exc).__name__.lower():
         return "timeout"
     return "connection"
@@ -43,6 +56,15 @@ def _headers(resp: Any) -> Any:
     return {} if headers is None else headers
 
 
+def _truncated(resp: Any, content: bytes) -> bool:
+    """A body shorter than its Content-Length said."""
+    length = _headers(resp).get("content-length")
+    try:
+        return length is not None and len(content) < int(length)
+    except ValueError:
+        return False
+
+
 class LocustTransport:
     """``send(spec) -> Outcome``; ``now`` is the driver's scenario clock."""
 
@@ -50,6 +72,7 @@ class LocustTransport:
         self.session = session
         self.now = clock.now
         self.scenario = clock.scenario  # wall seconds read off the wire, as scenario seconds
+        self.wall = clock.wall
 
     def warm_up(self, n: int, timeout: float, path: str = WARM_UP_PATH) -> None:
         """Open ``n`` connections with a GET of ``path`` each, outside Locust's statistics.
@@ -70,6 +93,24 @@ class LocustTransport:
         gevent.killall(openers)
 
     def send(self, spec: AttemptSpec) -> Outcome:
+        """One attempt; the session's own timeouts are connect and read (set on the user),
+        and what is left of the logical request's total timeout bounds the whole attempt."""
+        total = spec.total_timeout_s
+        if total == _FOREVER:
+            return self._send(spec)
+        started = time.perf_counter()
+        deadline = gevent.Timeout(self.wall(total))
+        deadline.start()
+        try:
+            return self._send(spec)
+        except gevent.Timeout as exc:
+            if exc is not deadline:
+                raise
+            return Outcome(self.now(), 0, "timeout", latency_s=self._scen(started))
+        finally:
+            deadline.close()
+
+    def _send(self, spec: AttemptSpec) -> Outcome:
         call = build_call(spec)
         if spec.stream:
             return self._send_stream(spec, call)
@@ -83,9 +124,14 @@ class LocustTransport:
         if status == 0:
             return Outcome(self.now(), 0, _error_kind(resp.error), latency_s=self._scen(started))
         try:
-            body = read_body(status, resp.content or b"")
+            content = resp.content or b""
+            body = read_body(status, content)
         except Exception as exc:  # the body was cut off mid-read
             return Outcome(self.now(), 0, _error_kind(exc), latency_s=self._scen(started))
+        if (body.error == "malformed" or not content) and _truncated(resp, content):
+            # the connection broke before the body was whole: httpx raises for it (the SDKs'
+            # APIConnectionError), where geventhttpclient hands over what arrived
+            return Outcome(self.now(), 0, "connection", latency_s=self._scen(started))
         headers = resp.headers  # not ``or {}``: see _headers
         ok = 200 <= status < 300
         facts = read_headers({} if headers is None else headers, ok, spec.dialect)
@@ -164,8 +210,7 @@ class LocustTransport:
                     ttft = self._scen(started)
         except Exception as exc:
             error = _error_kind(exc)
-        if error is None and (reader.error or not reader.done):
-            error = reader.error or "stream_cut"
+        error = stream_error(reader, error)
         resp.request_meta["response_time"] = (time.perf_counter() - started) * 1000.0
         if error is None:
             resp.success()

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from simulator.report.faults import fault_counts, faults_section
 from simulator.report.metrics import (
     REPORT_COLUMNS,
     load_traces,
@@ -150,13 +151,15 @@ def build_report(run_dir: str | Path) -> ReportResult:
         }
     verdicts = evaluate(thresholds, summary)
     plots = render_all(df, strategies, run_dir / "plots", summary, scenario)
+    summary["faults"] = fault_counts(df, strategies)
+    chaos = faults_section(df, strategies)
     del df
     summary_path = run_dir / "summary.json"
     summary_path.write_text(
         json.dumps({**summary, "verdicts": [asdict(v) for v in verdicts]}, indent=1)
     )
     page = render_page(run_dir, info, scenario, scenario_text, strategies, summary, verdicts, plots,
-                 ranking)  # fmt: skip
+                 ranking, extra=chaos)  # fmt: skip
     html_path = run_dir / "report.html"
     html_path.write_text(page, encoding="utf-8")
     return ReportResult(

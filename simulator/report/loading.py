@@ -66,6 +66,7 @@ TRACE_SCHEMA = pa.schema(
         ("worker", pa.int32()),
         ("plan_ms", pa.float64()),  # optional: live timing (simulator/live/timing.py)
         ("lag_ms", pa.float64()),
+        ("fault", pa.string()),  # optional: how a broken attempt broke (Outcome.fault)
     ]
 )
 

@@ -43,7 +43,12 @@ class AnthropicDialect:
         body = decode(raw)
         input_tokens, blocks = cache_blocks(body, validate(body))
         return ChatCall(
-            body["model"], input_tokens, body["max_tokens"], bool(body.get("stream")), blocks
+            body["model"],
+            input_tokens,
+            body["max_tokens"],
+            bool(body.get("stream")),
+            blocks,
+            tools=bool(body.get("tools")),
         )
 
     def cache_prefixes(self, messages: Any) -> Sequence[tuple[int, int, float]]:

@@ -19,7 +19,9 @@ import msgspec
 from ...model.provider import Rejection
 from .headers import RETRY_AFTER, SHOULD_RETRY, ratelimit_headers
 
-__all__ = ["ORGANIZATION", "error_body", "error_type", "rejection", "with_request_id"]
+__all__ = [
+    "ORGANIZATION", "error_body", "error_type", "fault_error", "rejection", "with_request_id",
+]  # fmt: skip
 
 ORGANIZATION = "00000000-0000-4000-8000-5743414d5045"  # the mock's organisation id
 _encode = msgspec.json.encode
@@ -107,6 +109,22 @@ def rejection(r: Rejection, time_scale: float) -> tuple[int, dict[str, Any], dic
         retryable = wait is not None
         if wait is not None:
             headers[RETRY_AFTER] = str(max(1, math.ceil(wait / time_scale)))
+    if r.kind == "injected":
+        a = r.message_args
+        if r.retry_after_s is not None:
+            headers[RETRY_AFTER] = str(max(0, math.ceil(r.retry_after_s / time_scale)))
+        if a.get("should_retry") is not None:
+            retryable = bool(a["should_retry"])
+        headers[SHOULD_RETRY] = "true" if retryable else "false"
+        return r.status, fault_error(r.status, a.get("error_type"), a.get("message")), headers
     headers[SHOULD_RETRY] = "true" if retryable else "false"
     error = {"type": error_type(r.status), "message": _message(r)}
     return r.status, error, headers
+
+
+def fault_error(status: int, type_: str | None, message: str | None) -> dict[str, str]:
+    """The error object of an injected error (an ``error`` fault, or a stream's ``error``
+    event): its type follows the status (402 ``billing_error``, 529 ``overloaded_error``)
+    unless the fault names one."""
+    kind = type_ or error_type(status)
+    return {"type": kind, "message": message or _SERVER.get(status, f"Injected {kind}")}

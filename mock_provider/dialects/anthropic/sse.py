@@ -16,6 +16,7 @@ import msgspec
 from ...model.memo import fill
 from ...model.provider import Completion
 from .bodies import STOP_REASONS, message_id, usage
+from .errors import fault_error
 
 __all__ = ["AnthropicStream", "event"]
 
@@ -90,3 +91,6 @@ class AnthropicStream:
             )
             + event("message_stop", {"type": "message_stop"})
         )
+
+    def error(self, status: int, error_type: str | None, message: str | None) -> bytes:
+        return event("error", {"type": "error", "error": fault_error(status, error_type, message)})

@@ -12,7 +12,7 @@ from ...model.provider import Completion, Rejection
 from ...model.vocabulary import RejectionKind
 from ..protocol import ChatCall
 from .bodies import FINISH_REASONS, chat_body_bytes, usage
-from .errors import error_body, error_type, rejection
+from .errors import error_body, error_type, fault_error, rejection
 from .headers import ratelimit_headers
 from .parsing import parse_chat
 from .sse import DONE, chunk, chunk_head, content_chunk
@@ -56,6 +56,9 @@ class OpenAIStream:
             out += chunk(c, created, None, with_usage=True, usage_body=usage(c, delivered))
         return out + DONE
 
+    def error(self, status: int, error_type: str | None, message: str | None) -> bytes:
+        return b"data: " + _encode(fault_error(status, error_type, message)) + b"\n\n"
+
 
 class OpenAIDialect:
     name = "openai"
@@ -77,6 +80,7 @@ class OpenAIDialect:
             bool(body.get("stream")),
             body["messages"],
             include_usage,
+            bool(body.get("tools")),
         )
 
     def cache_prefixes(self, messages: Any) -> Sequence[tuple[int, int]]:

@@ -13,7 +13,9 @@ from ...model.provider import Rejection
 from ...model.vocabulary import RejectionKind
 from .headers import RETRY_AFTER, RETRY_AFTER_MS, ratelimit_headers
 
-__all__ = ["error_body", "error_type", "rejection"]
+SHOULD_RETRY = "x-should-retry"  # the Stainless SDKs obey it, OpenAI's included
+
+__all__ = ["SHOULD_RETRY", "error_body", "error_type", "fault_error", "rejection"]
 
 
 def error_body(message: str, type_: str, param: str | None, code: str | None) -> dict[str, Any]:
@@ -103,6 +105,45 @@ def rejection(r: Rejection, time_scale: float) -> tuple[int, dict[str, Any], dic
         headers[RETRY_AFTER] = str(max(1, math.ceil(wait)))
         headers[RETRY_AFTER_MS] = str(max(1, math.ceil(wait * 1000)))
         return 429, error_body(msg, lim.kind, None, "rate_limit_exceeded"), headers
+    if r.kind == "injected":
+        return _injected(r, headers, time_scale)
     status = r.status
     msg = _SERVER_ERRORS.get(status, _SERVER_ERRORS[500])
     return status, error_body(msg, "server_error", None, None), headers
+
+
+# An injected error's body by its error type, as OpenAI words it (``insufficient_quota`` is a
+# 429 that no wait cures: the SDKs retry it anyway, as any 429).
+_QUOTA = (
+    "You exceeded your current quota, please check your plan and billing details. For more "
+    "information on this error, read the docs: "
+    "https://platform.openai.com/docs/guides/error-codes/api-errors."
+)
+
+
+def fault_error(status: int, error_type: str | None, message: str | None) -> dict[str, Any]:
+    """The body of an injected error (an ``error`` fault, or a ``stream_error`` event)."""
+    if error_type == "insufficient_quota":
+        return error_body(message or _QUOTA, "insufficient_quota", None, "insufficient_quota")
+    if error_type is not None:
+        return error_body(message or f"Injected {error_type}.", error_type, None, error_type)
+    if status >= 500:
+        msg = message or _SERVER_ERRORS.get(status, _SERVER_ERRORS[500])
+        return error_body(msg, "server_error", None, None)
+    if status == 429:
+        msg = message or "Rate limit reached. Please try again later."
+        return error_body(msg, "requests", None, "rate_limit_exceeded")
+    return error_body(message or f"Injected error {status}.", "invalid_request_error", None, None)
+
+
+def _injected(
+    r: Rejection, headers: dict[str, str], time_scale: float
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    a = r.message_args
+    if r.retry_after_s is not None:
+        wait = r.retry_after_s / time_scale
+        headers[RETRY_AFTER] = str(max(0, math.ceil(wait)))
+        headers[RETRY_AFTER_MS] = str(max(0, math.ceil(wait * 1000)))
+    if a.get("should_retry") is not None:
+        headers[SHOULD_RETRY] = "true" if a["should_retry"] else "false"
+    return r.status, fault_error(r.status, a.get("error_type"), a.get("message")), headers

@@ -88,6 +88,7 @@ class ResponsesDialect:
             req.stream,
             prompt,
             ResponsesCall(req, conversation),
+            bool(req.body.get("tools")),
         )
 
     def cache_prefixes(self, messages: Any) -> Sequence[tuple[int, int]]:

@@ -33,6 +33,7 @@ import msgspec
 
 from ....model.memo import fill
 from ....model.provider import Completion
+from ..errors import fault_error
 from .bodies import IN_PROGRESS, output_message, output_text, response_body, status_of, usage
 from .parsing import ResponsesRequest
 
@@ -133,3 +134,10 @@ class ResponsesStream:
         if self.on_close is not None:
             self.on_close(text)
         return out
+
+    def error(self, status: int, error_type: str | None, message: str | None) -> bytes:
+        """The Responses API's ``error`` event: a code and a message, no nested object."""
+        err = fault_error(status, error_type, message)["error"]
+        return self._event(
+            "error", {"code": err["code"] or err["type"], "message": err["message"], "param": None}
+        )

@@ -1,0 +1,99 @@
+"""Virtual and live agree on what each fault does to a client.
+
+The same provider config, with one fault rule, is served live (the aiohttp mock, read by the
+Locust transport) and run virtually (``ProviderTransport`` over the brain). Each attempt must
+come back as the same :class:`Outcome` where timing does not enter: status, error, the fault
+the client saw, and the tokens it received before the fault.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mock_provider.config import DistConfig, FaultWindowConfig, LatencyConfig, ModelConfig
+from mock_provider.config import ProviderConfig as PC
+from mock_provider.model.provider import Provider
+from simulator.client.events import AttemptSpec, Outcome
+from simulator.virtual.transport import ProviderTransport
+from tests.conftest import running_mock
+
+ZERO = DistConfig(median=0)
+INSTANT = LatencyConfig(
+    network_ms=ZERO, prefill_ms_per_token=ZERO, first_token_ms=ZERO, decode_ms_per_token=ZERO
+)
+MODELS = {"gpt-4o-mini": ModelConfig(latency=INSTANT), "claude-3-5-haiku": ModelConfig(
+    latency=INSTANT)}  # fmt: skip
+
+FAULTS: list[dict[str, Any]] = [
+    {"kind": "error", "status": 429, "retry_after": 3},
+    {"kind": "error", "status": 500, "should_retry": False},
+    {"kind": "reset"},
+    {"kind": "reset", "after_bytes": 300},
+    {"kind": "hang", "max_hang": 30},
+    {"kind": "empty"},
+    {"kind": "malformed", "after_tokens": 4},
+    {"kind": "slow", "factor": 2},
+    {"kind": "cut_stream", "after_tokens": 6},
+    {"kind": "stream_error", "after_tokens": 3},
+]
+
+
+def spec(model: str, dialect: str, stream: bool) -> AttemptSpec:
+    return AttemptSpec(
+        1, model, dialect, (("user", "Say something."),), 50, stream, 12, 5.0, 0.5, "sk-test"
+    )
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def facts(o: Outcome) -> tuple[Any, ...]:
+    return (o.status, o.error, o.fault, o.output_tokens, o.should_retry, o.retry_after_s)
+
+
+def live_facts(port: int, specs: list[AttemptSpec]) -> list[tuple[Any, ...]]:
+    """The attempts sent in order by the Locust transport, in a process of its own
+    (tests/fault_probe.py)."""
+    args = [f"http://127.0.0.1:{port}", str(specs[0].read_timeout_s), json.dumps(specs)]
+    done = subprocess.run([sys.executable, "-m", "tests.fault_probe", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    out = [json.loads(line) for line in done.stdout.strip().splitlines()]
+    return [(o["status"], o["error"], o["fault"], o["output_tokens"], o["should_retry"],
+             o["retry_after_s"]) for o in out]  # fmt: skip
+
+
+@pytest.mark.parametrize("dialect", ["openai", "anthropic"])
+def test_each_fault_reaches_live_and_virtual_clients_as_the_same_outcome(dialect):
+    model = "gpt-4o-mini" if dialect == "openai" else "claude-3-5-haiku"
+    # Each rule strikes once (times: 1), in order: request i meets fault i.
+    rules = [FaultWindowConfig.model_validate({**raw, "times": 1}) for raw in FAULTS
+             for _ in (False, True)]  # fmt: skip
+    cfg = PC.model_validate({"models": MODELS, "output_tokens": {"median": 20, "spread": 0},
+                             "faults": rules})  # fmt: skip
+    specs = [spec(model, dialect, stream) for _ in FAULTS for stream in (False, True)]
+    virtual_transport = ProviderTransport(Provider(cfg, 0.0))
+    virtual = [facts(virtual_transport.send(s, 0.0)) for s in specs]
+    with running_mock(cfg) as m:
+        live = live_facts(m.port, specs)
+    assert len(live) == len(specs)
+    for i, (lv, vt) in enumerate(zip(live, virtual, strict=True)):
+        assert lv == vt, (FAULTS[i // 2], specs[i].stream, lv, vt)
+    by_kind: dict[tuple[str, bool], tuple[Any, ...]] = {}
+    for i, f in enumerate(live):
+        by_kind.setdefault((FAULTS[i // 2]["kind"], specs[i].stream), f)
+    # each fault is its own outcome, as the client sees it
+    assert by_kind[("error", False)][0] == 429 and by_kind[("error", False)][5] == 3.0
+    assert by_kind[("reset", False)][:3] == (0, "connection", "connection")
+    assert by_kind[("hang", True)][:3] == (0, "timeout", "timeout")
+    assert by_kind[("empty", True)][:3] == (0, "connection", "connection")
+    assert by_kind[("cut_stream", True)][:4] == (200, "stream_cut", "stream_cut", 6)
+    assert by_kind[("malformed", False)][:3] == (200, "malformed", "malformed")
+    assert by_kind[("malformed", True)][2:4] == ("malformed", 4)
+    assert by_kind[("stream_error", True)][2:4] == ("stream_error", 3)
+    assert by_kind[("slow", True)][:3] == (200, None, None)
