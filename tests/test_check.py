@@ -189,6 +189,30 @@ items:
     assert "items.flaky.thresholds.success_rate" in fields and "items.flaky" in fields
 
 
+def test_the_battery_has_the_issues_seven_failure_modes() -> None:
+    keys = [i.key for i in load_battery("default")]
+    assert keys == ["burst_herd", "primary_outage", "tpm_pressure", "runaway_loop",
+                    "launch_ramp", "flaky_network", "overload_collapse"]  # fmt: skip
+
+
+def test_the_fault_items_catch_an_sdk_timeout_and_a_retry_storm(tmp_path: Path) -> None:
+    """A flaky network fails the SDK's 600 s timeout; an overload fails immediate retries."""
+    battery = tmp_path / "faults.yaml"
+    battery.write_text(
+        "items:\n"
+        + "".join(f"  {k}: {{skip: true}}\n" for k in
+                  ("burst_herd", "primary_outage", "tpm_pressure", "runaway_loop", "launch_ramp"))
+    )  # fmt: skip
+    _, sdk = check(tmp_path / "sdk", "openai_sdk", "--battery", str(battery))
+    flaky = sdk["clients"]["openai_sdk"]["battery"]["flaky_network"]  # type: ignore[index]
+    failed = {v["metric"]: v["actual"] for v in flaky["thresholds"] if not v["passed"]}
+    assert set(failed) == {"p99_latency_ms"} and failed["p99_latency_ms"] > 600_000  # a hang
+    _, naive = check(tmp_path / "naive", str(NAIVE), "--battery", str(battery))
+    storm = naive["clients"]["naive"]["battery"]["overload_collapse"]  # type: ignore[index]
+    assert not storm["passed"]
+    assert storm["metrics"]["amplification"] > 3  # its immediate retries pile on
+
+
 def test_a_scenario_as_client_is_scored_per_strategy(tmp_path: Path) -> None:
     path = tmp_path / "battery.yaml"
     herd = {**load_battery("default")[0].scenario, "duration": 5}

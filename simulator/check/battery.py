@@ -9,9 +9,8 @@ thresholds on each, and the run and the verdict are ``stampede run``'s own: the 
 metrics and threshold expressions.
 
 The default battery (``default_battery.yaml`` beside this module, a battery file itself) is
-the issue's list. Two of its failure modes, a flaky network (connection resets and hangs) and
-an overload collapse (latency that grows with load), need fault kinds the mock does not have
-yet; they join the battery when it does.
+the issue's list of seven failure modes, from a burst herd to a flaky network (connection
+resets and hangs) and an overload collapse (latency that grows with load).
 
 A battery file changes the default: an item's ``thresholds`` replace the default's metric by
 metric (``"off"`` drops one), ``skip: true`` leaves an item out, and an item with a new key
@@ -43,7 +42,6 @@ from simulator.report.thresholds import parse_expression
 
 __all__ = [
     "DEFAULT_BATTERY",
-    "PENDING_ITEMS",
     "BatteryItem",
     "item_scenario",
     "load_battery",
@@ -59,14 +57,6 @@ class BatteryItem:
     title: str
     scenario: dict[str, Any]  # a scenario mapping without name, strategies or thresholds
     thresholds: dict[str, str] = field(default_factory=dict)
-
-
-# The issue's two other failure modes, waiting for the mock's fault kinds (resets and hangs,
-# load-dependent latency): named here so the scorecard says what it did not run.
-PENDING_ITEMS: dict[str, str] = {
-    "flaky_network": "a flaky network (connection resets and hangs)",
-    "overload_collapse": "an overload collapse (latency that grows with load)",
-}
 
 
 # --------------------------------------------------------------------------- battery files
@@ -98,9 +88,6 @@ def load_battery(spec: str | Path) -> list[BatteryItem]:
         at = f"items.{key}"
         for metric, expr in given.thresholds.items():
             problems += _threshold_problems(f"{at}.thresholds.{metric}", metric, expr)
-        if key in PENDING_ITEMS and key not in items:
-            problems.append((at, f"{PENDING_ITEMS[key]} needs fault kinds the mock lacks yet"))
-            continue
         base = items.get(key)
         if given.skip:
             items.pop(key, None)

@@ -26,7 +26,6 @@ from simulator.check.scorecard import (
     ItemResult,
     columns,
     format_card,
-    pending_note,
     render_html,
     verdict_line,
 )
@@ -153,7 +152,6 @@ def run_check(run: CheckRun) -> int:
     shown = columns(run.cards)
     for card in run.cards:
         print("\n" + format_card(card, shown), file=run.out)
-    print("\n" + pending_note(), file=run.out)
     verdict = verdict_line(run.cards)
     _write(run, label, mode, verdict)
     print(f"\nscorecard: {run.out_dir / 'check.html'}", file=run.out)
