@@ -127,7 +127,9 @@ def _journal(
         key=redact_key(dialect.api_key(request.headers)), prompt=fingerprint(call.messages),
         max_tokens=call.max_tokens, tools=call.tools, fault=fault,
         ttft_ms=c.plan.ttft_s * 1000.0 if ttft and delivered else None,
-        disconnected=status == CLIENT_GONE,
+        disconnected=status == CLIENT_GONE, cached_tokens=c.cached_tokens,
+        cache_write_tokens=c.cache_write_5m + c.cache_write_1h,
+        finish_reason=c.finish_reason if status == 200 else None,
     )  # fmt: skip
 
 

@@ -11,11 +11,16 @@ writes a line of its own (``path`` ``/_stampede/reset``, with its ``time_scale``
 after it belong to that reset's run. ``prompt`` fingerprints the request's messages as its
 dialect read them: the same prompt sent again (a retry, or a copy) has the same fingerprint.
 ``key`` is shown as OpenAI's errors show one (its first 3 and last 4 characters).
+``tag`` is the last request tag (``#`` and nine digits, as ``#000000042``) in the request's
+body: stampede's workloads start every user message with one, unique per logical request, so
+a run can join the journal to its logical requests whatever the client did to the prompt
+around the user's text (``simulator/apps/attribution.py``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -28,6 +33,7 @@ __all__ = [
     "fingerprint",
     "read_journal",
     "redact_key",
+    "request_tag",
     "write_entry",
 ]
 
@@ -58,6 +64,10 @@ class JournalEntry(msgspec.Struct, frozen=True, kw_only=True):
     prompt: str | None = None  # fingerprint of the messages (see the module docstring)
     max_tokens: int | None = None
     time_scale: float | None = None  # on a reset's line only
+    tag: str | None = None  # the last request tag in the body (see the module docstring)
+    cached_tokens: int = 0  # prompt tokens read from the cache
+    cache_write_tokens: int = 0  # prompt tokens written to an explicit (Anthropic) cache
+    finish_reason: str | None = None  # the brain's word (end, max_tokens, tool_use)
 
 
 _encode = msgspec.json.Encoder().encode
@@ -68,6 +78,18 @@ def redact_key(key: str | None) -> str | None:
     if not key:
         return None
     return key[:3] + "..." + key[-4:] if len(key) > 8 else "***"
+
+
+_TAG = re.compile(rb"#\d{9}(?!\d)")
+
+
+def request_tag(raw: bytes | str | None) -> str | None:
+    """The last request tag (``#000000042``) in a body or a text, or None."""
+    if not raw:
+        return None
+    data = raw.encode() if isinstance(raw, str) else raw
+    found = _TAG.findall(data)
+    return found[-1].decode() if found else None
 
 
 def fingerprint(messages: Any) -> str:

@@ -33,7 +33,7 @@ from .dialects import DIALECTS, BadRequest, ChatCall, Dialect
 from .dialects import anthropic as ant
 from .dialects import openai as oai
 from .executor import CLIENT_GONE, carry_out, stream
-from .journal import RESET_PATH, JournalEntry, fingerprint, redact_key, write_entry
+from .journal import RESET_PATH, JournalEntry, fingerprint, redact_key, request_tag, write_entry
 from .model.faults import FAULT_HEADER, FaultHeaderError, SlowFault, parse_fault_header
 from .model.provider import ChatRequest, EmbedRequest, Provider, Rejection
 from .plan_header import PLAN_HEADER, plan_ms_text
@@ -101,6 +101,7 @@ class MockState:
                 model=model,
                 retry_count=headers.get("x-stainless-retry-count"),
                 user_agent=headers.get("user-agent"),
+                tag=request_tag(request.get(RAW_BODY)),
                 **extra,
             )
             if self.log is not None:
@@ -110,6 +111,9 @@ class MockState:
 
 
 APP_STATE = web.AppKey("APP_STATE", MockState)
+# A chat request's body, kept on the request when a journal is kept: the journal takes the
+# request tag from it (journal.request_tag), whichever path records the response.
+RAW_BODY = web.RequestKey("RAW_BODY", bytes)
 # The ``created`` second of a response, read once per request: C functions bound here cost
 # half of ``int(time.time())``, which goes through the int type's constructor.
 _floor, _wall = math.floor, time.time
@@ -177,8 +181,9 @@ def _refusal(request: web.Request, dialect: Dialect, exc: Exception) -> web.Resp
     if isinstance(exc, BadRequest):
         body = dialect.error(exc.status, exc.kind, exc.message, exc.param, exc.code)
         request.app[APP_STATE].record(
-            request, "", exc.status, error=exc.code or exc.kind, dialect=dialect.name
-        )
+            request, "", exc.status, error=exc.code or exc.kind, dialect=dialect.name,
+            key=redact_key(dialect.api_key(request.headers)),
+        )  # fmt: skip
         return _error(request, dialect, exc.status, body)
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         limit = request.app[APP_STATE].cfg.max_body_bytes
@@ -253,8 +258,11 @@ def _reject(
     model: str,
     r: Rejection,
     start_t: float,
+    call: ChatCall | None = None,
 ) -> web.Response:
-    """Render a refusal whose round trip (``r.latency_s``, from ``start_t``) has been waited."""
+    """Render a refusal whose round trip (``r.latency_s``, from ``start_t``) has been waited;
+    ``call``: the parsed request, when it got that far (the journal takes the prompt's
+    fingerprint, max_tokens and streaming from it)."""
     status, body, headers = dialect.rejection(r, state.clock.time_scale)
     headers[PLAN_HEADER] = plan_ms_text(r.latency_s, state.clock.time_scale)
     if r.fault is not None:
@@ -267,6 +275,9 @@ def _reject(
             request, model, status, error=r.kind, retry_after_s=r.retry_after_s,
             start_t=start_t, plan_ms=r.latency_s * 1000.0, dialect=dialect.name,
             key=redact_key(dialect.api_key(request.headers)), fault=r.fault,
+            prompt=None if call is None else fingerprint(call.messages),
+            max_tokens=None if call is None else call.max_tokens,
+            stream=False if call is None else call.stream,
         )  # fmt: skip
     return _error(request, dialect, status, body, headers)
 
@@ -312,6 +323,7 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
             raw = _arrived_body(request, max_body)
             if raw is None:  # still arriving
                 raw = await request.read()
+            request[RAW_BODY] = raw
             call = parse(raw)
             model = call.model
             asked = request.headers.get(FAULT_HEADER)
@@ -326,7 +338,7 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
             if isinstance(decision, Rejection):
                 if decision.latency_s:  # a refusal takes a round trip too (_refuse, inline)
                     await asyncio.sleep(clock.wall(decision.latency_s))
-                return _reject(state, request, dialect, model, decision, now)
+                return _reject(state, request, dialect, model, decision, now, call)
             headers = ratelimit_headers(decision.ratelimit, clock.time_scale)
             headers[id_header] = decision.request_id
             plan_s = decision.plan.total_s
@@ -361,7 +373,10 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
                              plan_ms=plan_s * 1000.0, dialect=dialect.name,
                              key=redact_key(key), prompt=fingerprint(call.messages),
                              max_tokens=call.max_tokens, tools=call.tools,
-                             fault=decision.fault and decision.fault.kind)  # fmt: skip
+                             fault=decision.fault and decision.fault.kind,
+                             cached_tokens=decision.cached_tokens,
+                             cache_write_tokens=decision.cache_write_5m + decision.cache_write_1h,
+                             finish_reason=decision.finish_reason)  # fmt: skip
             return web.Response(
                 body=render(decision, call, _floor(_wall())),
                 content_type="application/json",

@@ -79,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the mock LLM provider")
     add_serve_arguments(serve)
 
+    audit = sub.add_parser(
+        "audit", help="judge any client's retry behaviour from the mock's request journal"
+    )
+    audit.add_argument("journal", help="a request journal (stampede serve --request-log FILE)")
+    audit.add_argument("--out", help="folder for audit.json and audit.html (default: none)")
+    audit.add_argument("--thresholds", help="YAML file of limits (simulator/audit/findings.py)")
+
     report = sub.add_parser("report", help="rebuild summary, plots and report.html from traces")
     report.add_argument("run_dir", help="a run folder containing traces.jsonl")
 
@@ -287,10 +294,14 @@ def _narrowed(original: Scenario, sc: Scenario) -> list[Finding]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from simulator.apps.loading import app_problems
     from simulator.workload import describe
 
     try:
         sc, workload, findings = _prepare(args)
+        problems, _ = app_problems(sc.apps, args.virtual, args.target, sc.time_scale)
+        if problems:
+            raise ConfigError(args.scenario, problems)
     except ConfigError as exc:
         _err(str(exc))
         return EXIT_CONFIG
@@ -528,6 +539,26 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Exit 0 when every finding passes, 1 when one fails, 2 on an unusable input."""
+    from simulator.audit.command import AuditInputError, load_journal, load_limits
+    from simulator.audit.findings import audit
+    from simulator.audit.render import audit_table, write_audit
+
+    try:
+        limits = load_limits(args.thresholds)
+        entries = load_journal(args.journal)
+    except AuditInputError as exc:
+        _err(str(exc))
+        return EXIT_CONFIG
+    result = audit(entries, limits)
+    print(audit_table(result))
+    if args.out:
+        js, page = write_audit(result, Path(args.out), args.journal)
+        print(f"\naudit: {js}\npage:  {page}")
+    return EXIT_OK if result.passed else EXIT_THRESHOLD
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     with closed_pipe_ignored():
         args = build_parser().parse_args(argv)
@@ -551,6 +582,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from simulator.fault_cli import cmd_fault
 
             return cmd_fault(args)
+        if args.command == "audit":
+            return cmd_audit(args)
         return EXIT_RUN
 
 

@@ -9,10 +9,19 @@ durations, per-kind field tables and error formatting.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PlainValidator, ValidationError, model_validator
+from pydantic import (
+    Discriminator,
+    Field,
+    PlainValidator,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mock_provider.config import (
     ConfigError,
@@ -32,6 +41,7 @@ __all__ = [
     "ARRIVAL_FIELDS",
     "RETRY_FIELDS",
     "RETRY_KIND_ALIASES",
+    "AppConfig",
     "ArrivalConfig",
     "ClientConfig",
     "ConfigError",
@@ -40,6 +50,7 @@ __all__ = [
     "PromptConfig",
     "RetryConfig",
     "Scenario",
+    "StrategyConfig",
     "SweepConfig",
     "SweepReference",
     "TimeoutConfig",
@@ -209,7 +220,7 @@ class ClientConfig(StrictModel):
     api_key: str = "sk-stampede"
     # The application's own prompt template, overriding workload.prompts.layout for this
     # strategy: the same arrivals, users and user messages, laid out differently.
-    prompt_layout: Literal["plain", "cache_friendly", "cache_busting"] | None = None
+    prompt_layout: PromptLayout | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -224,6 +235,53 @@ class ClientConfig(StrictModel):
                 "preset", f"no preset {name!r}; choose one of: {', '.join(sorted(PRESET_FIELDS))}"
             )
         return merge_under(PRESET_FIELDS[name], value)
+
+
+PromptLayout = Literal["plain", "cache_friendly", "cache_busting"]
+_IMPORT_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
+
+
+class AppConfig(StrictModel):
+    """A strategy that is the user's own code: ``{app: "myapp.llm:answer", path: "."}``.
+
+    The run imports the module with ``path`` (relative to the scenario file) first on
+    ``sys.path``, after setting the SDKs' environment variables to the mock, and calls the
+    function, sync or async, once per logical request with a
+    :class:`simulator.apps.request.AppRequest`; the app calls the mock itself. Its attempts
+    come from the mock's request journal (``simulator/apps/attribution.py``). ``fallback``
+    names the models the app may call besides the workload's, so that they are checked
+    against the mock's catalogue and counted by the pre-flight; the app gets them in its
+    request. ``stream`` and ``api_key`` are what the request says; the app decides.
+    """
+
+    app: str
+    path: str = "."
+    description: str = ""
+    fallback: list[str] = Field(default_factory=list)
+    stream: bool = False
+    api_key: str = "sk-stampede"
+    prompt_layout: PromptLayout | None = None
+
+    @field_validator("app")
+    @classmethod
+    def _import_path(cls, value: str) -> str:
+        if not _IMPORT_PATH.match(value):
+            raise ValueError(f"expected 'module:function', e.g. 'myapp.llm:answer', got {value!r}")
+        return value
+
+
+def _strategy_kind(value: Any) -> str:
+    """Which schema a strategy entry is: an app names ``app``, anything else is a client."""
+    if isinstance(value, dict):
+        return "AppConfig" if "app" in value else "ClientConfig"
+    return "AppConfig" if isinstance(value, AppConfig) else "ClientConfig"
+
+
+# Tags capitalised: ``format_errors`` drops a union member's name from the field path.
+StrategyConfig = Annotated[
+    Annotated[ClientConfig, Tag("ClientConfig")] | Annotated[AppConfig, Tag("AppConfig")],
+    Discriminator(_strategy_kind),
+]
 
 
 # --------------------------------------------------------------------------- workload
@@ -365,11 +423,21 @@ class Scenario(StrictModel):
     time_scale: TimeScale = 1.0
     provider: ProviderConfig = ProviderConfig()
     workload: WorkloadConfig
-    strategies: dict[str, ClientConfig] = Field(min_length=1)
+    strategies: dict[str, StrategyConfig] = Field(min_length=1)
     objective: ObjectiveConfig | None = None
     thresholds: dict[str, dict[str, str]] = Field(default_factory=dict)
     baseline: str | None = None
     sweep: SweepConfig | None = None  # stampede sweep's grid (simulator/sweep/)
+
+    @property
+    def clients(self) -> dict[str, ClientConfig]:
+        """The built-in strategies: a client brain runs each."""
+        return {n: c for n, c in self.strategies.items() if isinstance(c, ClientConfig)}
+
+    @property
+    def apps(self) -> dict[str, AppConfig]:
+        """The strategies that are the user's own code (:class:`AppConfig`)."""
+        return {n: c for n, c in self.strategies.items() if isinstance(c, AppConfig)}
 
     @property
     def scale(self) -> float:
@@ -403,6 +471,21 @@ def load_scenario(path: str | Path) -> Scenario:
     if not isinstance(data, dict):
         raise ConfigError(str(path), [("", "expected a mapping with name, workload, strategies")])
     try:
-        return Scenario.model_validate(data)
+        sc = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(str(path), format_errors(exc)) from exc
+    return with_app_paths(sc, path.resolve().parent)
+
+
+def with_app_paths(sc: Scenario, base: Path) -> Scenario:
+    """``sc`` with each app strategy's ``path`` made absolute from ``base`` (the scenario
+    file's folder), so a copy of the scenario in a run folder still finds the app."""
+    if not sc.apps:
+        return sc
+    strategies = {
+        name: s.model_copy(update={"path": str((base / s.path).resolve())})
+        if isinstance(s, AppConfig)
+        else s
+        for name, s in sc.strategies.items()
+    }
+    return sc.model_copy(update={"strategies": strategies})

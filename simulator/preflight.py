@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from mock_provider.model.catalog import ModelSpec, build_catalog
-from simulator.config import Scenario
+from simulator.config import ClientConfig, Scenario
 from simulator.demand import Demand, Limits, demand_on, limits_of, phases
 from simulator.workload import Workload, build_workload
 
@@ -226,7 +226,9 @@ def _loads(sc: Scenario, workload: Workload) -> list[_Load]:
             if spec is None:  # an unknown model is a config error reported elsewhere
                 continue
             specs[model] = spec
-            d = demand_on(sc, workload, client, spec, limits_of(sc, model))
+            # An app's own guards are unknown: its first attempts are the workload's.
+            as_client = client if isinstance(client, ClientConfig) else ClientConfig()
+            d = demand_on(sc, workload, as_client, spec, limits_of(sc, model))
             paths, names = merged.setdefault((model, bool(path), d), ([], []))
             paths += [path] if path else []
             names.append(name)

@@ -81,6 +81,8 @@ def test_config_errors_exit_2_before_anything_runs(tmp_path: Path) -> None:
     battery = tmp_path / "battery.yaml"
     battery.write_text("items: {burst_herd: {thresholds: {succes_rate: '>= 1'}}}\n")
     assert check(tmp_path, "openai_sdk", "--battery", str(battery))[0] == 2
+    # an app strategy is the user's own code: nothing to probe, said rather than skipped
+    assert check(tmp_path, str(ROOT / "scenarios" / "my_app.yaml"))[0] == 2
     assert not (tmp_path / "out").exists()
 
 

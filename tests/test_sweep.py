@@ -135,6 +135,9 @@ def test_bad_axes_are_config_errors_before_anything_runs(
     assert "dask://HOST:PORT" in capsys.readouterr().err
     assert sweep(scenario, tmp_path / "o") == 2  # nothing to vary
     assert "nothing to vary" in capsys.readouterr().err
+    app = ROOT / "scenarios" / "my_app.yaml"  # the user's own code runs only live
+    assert sweep(app, tmp_path / "o", "--vary", "workload.arrivals.rate=1,2") == 2
+    assert "strategies.my_app: an app strategy runs only live" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- a whole sweep

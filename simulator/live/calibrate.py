@@ -36,7 +36,7 @@ from locust.event import EventHook
 from mock_provider.clock import WallClock
 from mock_provider.model.catalog import build_catalog
 from simulator.client.events import AttemptSpec
-from simulator.config import Scenario
+from simulator.config import ClientConfig, Scenario
 from simulator.live.orchestrate import reset_target
 from simulator.live.timing import (
     Probe,
@@ -61,7 +61,9 @@ def attempt_specs(sc: Scenario, n: int) -> list[AttemptSpec]:
     """The workload's first ``n`` requests as its first client's first attempts."""
     workload = build_workload(sc.workload, sc.seed, sc.duration)
     reqs = list(workload.open_loop) or [r for user in workload.closed_loop for r in user]
-    client = next(iter(sc.strategies.values()))
+    first = next(iter(sc.strategies.values()))
+    # An app strategy's opening is the same traffic; its SDK's settings are its own.
+    client = first if isinstance(first, ClientConfig) else ClientConfig(stream=first.stream)
     spec = build_catalog(sc.provider)[sc.workload.model]
     t = client.timeouts
     return [

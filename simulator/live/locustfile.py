@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import random
 import signal
 import time
@@ -35,8 +36,13 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from mock_provider.clock import WallClock
 from mock_provider.model.provider import build_catalog
+from simulator.apps.calling import AppCaller
+from simulator.apps.calls import AppCall, calls_path
+from simulator.apps.loading import load_app
+from simulator.apps.request import AppRequest, app_request, sdk_environment
 from simulator.client.engine import ClientBrain
 from simulator.config import Scenario
+from simulator.live.app_driver import AppDriver
 from simulator.live.driver import LiveDriver
 from simulator.live.orchestrate import reset_target
 from simulator.live.start import await_start
@@ -44,9 +50,10 @@ from simulator.live.stopping import STOP_GRACE_S
 from simulator.live.timing import expected_concurrency
 from simulator.live.transport import LocustTransport
 from simulator.traces import TraceRecord, TraceWriter
-from simulator.workload import build_workload, laid_out
+from simulator.workload import LogicalRequest, build_workload, laid_out
 
 TRACE_MSG, DONE_MSG, STOP_MSG = "stampede_traces", "stampede_done", "stampede_stop"
+CALLS_MSG = "stampede_app_calls"  # an app strategy's calls (simulator/apps/calls.py)
 STOP_SIGNAL = signal.SIGUSR1  # from the orchestrator (see _on_stop_signal)
 FLUSH_EVERY_S = 0.25
 STARTUP_S = 3.0
@@ -83,6 +90,7 @@ class _Run:
     """Per-process state, set up once Locust has parsed its options."""
 
     writer: TraceWriter | None = None
+    calls_writer: TraceWriter | None = None  # an app strategy's calls (master, standalone)
     done_workers: int = 0
     scenario: Scenario | None = None
     driver: LiveDriver | None = None
@@ -102,19 +110,21 @@ def scenario_of(opts: Any) -> Scenario:
 
 
 class _MessageSink:
-    """On a worker: batch records and send them to the master."""
+    """On a worker: batch records (trace records, or an app's calls) and send them to the
+    master."""
 
-    def __init__(self, runner: WorkerRunner) -> None:
+    def __init__(self, runner: WorkerRunner, message: str = TRACE_MSG) -> None:
         self.runner = runner
+        self.message = message
         self.buffer: list[str] = []
 
-    def write(self, record: TraceRecord) -> None:
+    def write(self, record: TraceRecord | AppCall) -> None:
         self.buffer.append(record.to_json())
 
     def flush(self) -> None:
         if self.buffer:
             batch, self.buffer = self.buffer, []
-            self.runner.send_message(TRACE_MSG, {"lines": batch})
+            self.runner.send_message(self.message, {"lines": batch})
 
 
 @events.init.add_listener
@@ -144,12 +154,19 @@ def _on_init(environment: Any, **_: Any) -> None:
                 "%s has no stampede reset endpoint; its clock is its own", environment.host
             )
     RUN.writer = TraceWriter(run_dir / "traces.jsonl")
+    if opts.stampede_strategy in scenario_of(opts).apps:
+        RUN.calls_writer = TraceWriter(calls_path(run_dir, opts.stampede_strategy))
     if isinstance(runner, MasterRunner):
 
         def on_traces(msg: Any, **_: Any) -> None:
             assert RUN.writer is not None
             for line in msg.data["lines"]:
                 RUN.writer.write_line(line)
+
+        def on_calls(msg: Any, **_: Any) -> None:
+            assert RUN.calls_writer is not None
+            for line in msg.data["lines"]:
+                RUN.calls_writer.write_line(line)
 
         def on_done(msg: Any, **_: Any) -> None:
             RUN.done_workers += 1
@@ -159,7 +176,19 @@ def _on_init(environment: Any, **_: Any) -> None:
                     gevent.spawn_later(0.2, runner.quit)
 
         runner.register_message(TRACE_MSG, on_traces)
+        runner.register_message(CALLS_MSG, on_calls)
         runner.register_message(DONE_MSG, on_done)
+
+
+def _await_t0(opts: Any, worker: int, clock: WallClock) -> None:
+    """Ready (share built, connections open, an app imported): wait for t=0 and set
+    ``clock`` to it (simulator/live/start.py); a stop first leaves the clock as it is."""
+    epoch = await_start(
+        Path(opts.stampede_start_dir), worker, lambda: RUN.stop_requested, START_WAIT_S,
+        gevent.sleep,
+    )  # fmt: skip
+    if epoch is not None:
+        clock.reset(epoch)
 
 
 def _request_stop() -> None:
@@ -206,8 +235,9 @@ def _on_quit(environment: Any, **_: Any) -> None:
     shutdown, then the main greenlet's): every step is idempotent.
     """
     _stop_and_wait(environment)
-    if RUN.writer is not None:
-        RUN.writer.close()
+    for writer in (RUN.writer, RUN.calls_writer):
+        if writer is not None:
+            writer.close()
 
 
 class StampedeUser(FastHttpUser):
@@ -220,10 +250,11 @@ class StampedeUser(FastHttpUser):
         opts = environment.parsed_options
         sc = scenario_of(opts)
         self.strategy = opts.stampede_strategy or next(iter(sc.strategies))
-        timeouts = sc.strategies[self.strategy].timeouts
-        clock = WallClock(sc.scale)  # only to convert: each run's own clock is in run_share
-        self.connection_timeout = clock.wall(timeouts.connect_s)
-        self.network_timeout = clock.wall(timeouts.read_s)
+        client = sc.clients.get(self.strategy)
+        if client is not None:  # an app strategy makes its own connections
+            clock = WallClock(sc.scale)  # only to convert: each run's own clock is in run_share
+            self.connection_timeout = clock.wall(client.timeouts.connect_s)
+            self.network_timeout = clock.wall(client.timeouts.read_s)
         super().__init__(environment)
 
     @task
@@ -238,8 +269,11 @@ class StampedeUser(FastHttpUser):
         mine_open = [r for r in workload.open_loop if r.seq % workers == worker]
         mine_closed = [u for i, u in enumerate(workload.closed_loop) if i % workers == worker]
         clock = WallClock(sc.scale, opts.stampede_epoch or time.time())
+        if self.strategy in sc.apps:
+            self._run_app_share(sc, clock, worker, mine_open, mine_closed)
+            raise StopUser()
         brain = ClientBrain(
-            sc.strategies[self.strategy],
+            sc.clients[self.strategy],
             build_catalog(sc.provider),
             random.Random(f"{sc.seed}:{self.strategy}:{worker}"),
         )
@@ -259,15 +293,7 @@ class StampedeUser(FastHttpUser):
         busiest = -(-expected_concurrency(sc, workload) // workers)
         if opts.stampede_start_dir:
             transport.warm_up(busiest, WARM_UP_S)
-            epoch = await_start(
-                Path(opts.stampede_start_dir),
-                worker,
-                lambda: RUN.stop_requested,
-                START_WAIT_S,
-                gevent.sleep,
-            )
-            if epoch is not None:
-                clock.reset(epoch)
+            _await_t0(opts, worker, clock)
         else:
             transport.warm_up(busiest, max(0.0, clock.wall_until(0.0) - 0.1))
 
@@ -299,3 +325,68 @@ class StampedeUser(FastHttpUser):
                 gevent.spawn_later(0.1, runner.quit)
             RUN.share_done.set()
         raise StopUser()
+
+    def _run_app_share(
+        self,
+        sc: Scenario,
+        clock: WallClock,
+        worker: int,
+        mine_open: list[LogicalRequest],
+        mine_closed: list[tuple[LogicalRequest, ...]],
+    ) -> None:
+        """This process's share of an app strategy: the SDK environment set, the app
+        imported (both before t=0), one call per logical request (simulator/live/app_driver)."""
+        runner = self.environment.runner
+        app = sc.apps[self.strategy]
+        host = self.environment.host.rstrip("/").removesuffix("/v1")
+        os.environ.update(sdk_environment(host, app.api_key))
+        # Imported in a native thread: a module that takes seconds to import (LiteLLM does)
+        # would otherwise hold the gevent hub, and a worker that sends no heartbeat for 3 s
+        # is dropped by the master, which stops the run. (Checked by `stampede run` already.)
+        fn = gevent.get_hub().threadpool.apply(load_app, (app.app, app.path))
+        if self.environment.parsed_options.stampede_start_dir:
+            _await_t0(self.environment.parsed_options, worker, clock)
+        caller = AppCaller(fn)
+        fallback = tuple(app.fallback)
+
+        def make_request(req: LogicalRequest) -> AppRequest:
+            return app_request(req, self.strategy, host, app.api_key, app.stream, fallback)
+
+        sink: Any = RUN.calls_writer
+        flusher = None
+        if isinstance(runner, WorkerRunner):
+            sink = _MessageSink(runner, CALLS_MSG)
+
+            def flush_forever() -> None:
+                while True:
+                    gevent.sleep(FLUSH_EVERY_S)
+                    sink.flush()
+
+            flusher = gevent.spawn(flush_forever)
+
+        def on_call(call: AppCall) -> None:
+            self.environment.events.request.fire(
+                request_type="APP",
+                name=self.strategy,
+                response_time=clock.wall((call.t - call.start_t) * 1000.0),
+                response_length=0,
+                exception=None if call.success else Exception(call.error),
+                context={},
+            )
+
+        driver = AppDriver(caller, make_request, clock, sink, worker, on_call, STOP_GRACE_S)
+        RUN.driver = driver
+        if RUN.stop_requested:
+            driver.stop()
+        try:
+            driver.stop_signal.sleep(clock.wall_until(0.0))
+            driver.run_schedule(mine_open, mine_closed, sc.duration + sc.drain)
+        finally:
+            caller.close()
+            if flusher is not None:
+                flusher.kill()
+                sink.flush()
+                runner.send_message(DONE_MSG, {"worker": worker})
+            elif not RUN.stop_requested:
+                gevent.spawn_later(0.1, runner.quit)
+            RUN.share_done.set()

@@ -21,10 +21,12 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from mock_provider.clock import WallClock
+from simulator.apps.calls import calls_path
 from simulator.config import Scenario
 from simulator.live.start import ready_count, set_start
 from simulator.live.stopping import (
@@ -134,6 +136,7 @@ class Progress:
     timing: TimingSamples = field(default_factory=TimingSamples)
     _offset: int = 0
     _partial: bytes = field(default=b"", repr=False)
+    _calls_offset: int = 0  # in an app strategy's calls file
 
     def read(self, path: Path) -> None:
         if not path.exists():
@@ -162,6 +165,24 @@ class Progress:
                 self.requests += 1
                 self.successes += bool(rec.get("success"))
                 self.fallbacks += rec.get("fallback_used") is not None
+
+    def read_calls(self, path: Path) -> None:
+        """An app strategy's progress: its calls as they end (its attempts are the journal's,
+        joined when the strategy has run)."""
+        if not path.exists():
+            return
+        with open(path, "rb") as fh:
+            fh.seek(self._calls_offset)
+            data = fh.read()
+        end = data.rfind(b"\n") + 1  # whole lines only
+        self._calls_offset += end
+        for line in data[:end].splitlines():
+            try:
+                call = json.loads(line)
+            except ValueError:
+                continue
+            self.requests += 1
+            self.successes += bool(call.get("success"))
 
     def line(self, t: float, total: float, width: int = 100) -> str:
         """One line of at most ``width`` columns: tighter spacing, then 12.3k-style counts,
@@ -360,7 +381,8 @@ class LiveRun:
             start_new_session=True,
             env=env,
         )
-        progress = Progress(strategy, expected)
+        traces_offset = self.traces.stat().st_size if self.traces.exists() else 0
+        progress = Progress(strategy, expected, _offset=traces_offset)
         clock = WallClock(sc.scale)
         total = sc.duration + sc.drain
         tty = self.out.isatty()
@@ -371,9 +393,13 @@ class LiveRun:
                     f"locust did not get ready for strategy {strategy!r} in "
                     f"{STARTUP_TIMEOUT_S:g} s; see {self.run_dir / 'locust' / (strategy + '.log')}"
                 )
+            calls = calls_path(self.run_dir, strategy) if strategy in sc.apps else None
             while proc.poll() is None and not self.stops.requested:
                 time.sleep(0.1)
-                progress.read(self.traces)
+                if calls is None:
+                    progress.read(self.traces)
+                else:
+                    progress.read_calls(calls)
                 now = time.time()
                 if tty or now - last_print >= 5.0:
                     text = progress.line(clock.now(), total)
@@ -388,6 +414,9 @@ class LiveRun:
         finally:
             stop_process(proc, LOCUST_EXIT_S, self.stops, signal.SIGUSR1)  # see stopping.py
             locust_log.close()
+            if strategy in sc.apps:
+                self._attribute(strategy, clock.epoch, log_offset)
+                progress = Progress(strategy, expected, _offset=traces_offset)
             progress.read(self.traces)
             text = progress.line(min(total, clock.now()), total)
             print(("\r" if tty else "") + text, file=self.out)
@@ -424,6 +453,62 @@ class LiveRun:
         clock.reset(set_start(start_dir, reset))
         return True
 
+    def _attribute(self, strategy: str, epoch: float, log_offset: int) -> None:
+        """An app strategy's trace records: its calls joined with the mock's journal."""
+        from mock_provider.journal import read_journal
+        from mock_provider.model.catalog import build_catalog
+        from simulator.apps.attribution import attribute
+        from simulator.apps.calls import read_calls
+        from simulator.traces import TraceWriter
+        from simulator.workload import build_workload, laid_out
+
+        sc = self.scenario
+        if self.mock_log is None or not self.mock_log.exists():
+            return  # the CLI refuses an app strategy without a mock of its own
+        _settled(self.mock_log)
+        layout = sc.strategies[strategy].prompt_layout
+        workload = build_workload(laid_out(sc.workload, layout), sc.seed, sc.duration)
+        requests = list(workload.open_loop) + [r for u in workload.closed_loop for r in u]
+        scale = sc.scale
+
+        def stamp(t: float) -> str:
+            return datetime.fromtimestamp(epoch + t / scale, UTC).isoformat(timespec="milliseconds")
+
+        joined = attribute(
+            strategy,
+            requests,
+            read_calls(calls_path(self.run_dir, strategy)),
+            read_journal(self.mock_log, log_offset),
+            build_catalog(sc.provider),
+            stamp,
+        )
+        with TraceWriter(self.traces) as writer:
+            for record in joined.records:
+                writer.write(record)
+        for message in joined.warnings(strategy):
+            print(textwrap.fill(message, 100, initial_indent="  warning: ",
+                                subsequent_indent="    "), file=self.out)  # fmt: skip
+            self.warnings.append({"source": "attribution", "message": message})
+
+
+JOURNAL_QUIET_S = 0.5  # no new entry for this long: the attempts in flight have landed
+JOURNAL_SETTLE_S = 5.0  # at most
+
+
+def _settled(journal: Path) -> None:
+    """Wait until the mock's journal stops growing (bounded): an attempt still in flight when
+    the app's call was cut is journalled when the mock sees its connection close, just after
+    Locust exits, and it belongs to this strategy."""
+    deadline = time.monotonic() + JOURNAL_SETTLE_S
+    size, quiet_since = journal.stat().st_size, time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now_size = journal.stat().st_size
+        if now_size != size:
+            size, quiet_since = now_size, time.monotonic()
+        elif time.monotonic() - quiet_since >= JOURNAL_QUIET_S:
+            return
+
 
 def with_time_scale(sc: Scenario, time_scale: float) -> Scenario:
     """The scenario at ``time_scale``, for its clients and its mock alike."""
@@ -433,8 +518,6 @@ def with_time_scale(sc: Scenario, time_scale: float) -> Scenario:
 
 def run_live(run: LiveRun, expected: int) -> None:
     """Run every strategy in turn; raises :class:`Interrupted` after cleaning up on a signal."""
-    from datetime import UTC, datetime
-
     fresh_run_dir(run.run_dir)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     write_scenario(run.scenario, run.run_dir)

@@ -95,6 +95,11 @@ def _check_reference(ref: SweepReference, sc: Scenario, file: str) -> None:
 def prepare(run: SweepRun) -> Plan:
     """The grid's jobs, every one validated; ConfigError before anything runs."""
     sc = load_scenario(run.scenario)
+    if sc.apps:  # the user's own code runs against the live mock only
+        raise ConfigError(run.scenario, [
+            (f"strategies.{name}", "an app strategy runs only live; a sweep runs virtually")
+            for name in sc.apps
+        ])  # fmt: skip
     data = read_yaml(Path(run.scenario))
     axes = _axes(run, sc)
     n = run.seeds if run.seeds is not None else (sc.sweep.seeds if sc.sweep else 1)

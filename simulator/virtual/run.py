@@ -107,10 +107,10 @@ def run_strategy(sc: Scenario, name: str, sink: Any, stops: list[VirtualDriver])
 
     Its traffic is the scenario's, with the strategy's own prompt layout if it sets one.
     """
-    layout = sc.strategies[name].prompt_layout
-    workload = build_workload(laid_out(sc.workload, layout), sc.seed, sc.duration)
+    client = sc.clients[name]  # an app strategy runs only live (the CLI refuses --virtual)
+    workload = build_workload(laid_out(sc.workload, client.prompt_layout), sc.seed, sc.duration)
     catalog = build_catalog(sc.provider)
-    brain = ClientBrain(sc.strategies[name], catalog, random.Random(f"{sc.seed}:{name}:0"))
+    brain = ClientBrain(client, catalog, random.Random(f"{sc.seed}:{name}:0"))
     recorder = TraceRecorder(name, catalog, sink, virtual_stamp)
     driver = VirtualDriver(brain, ProviderTransport(Provider(sc.provider, 0.0)), recorder,
                            VirtualClock())  # fmt: skip
