@@ -93,11 +93,69 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("run_dir_a")
     compare.add_argument("run_dir_b")
     compare.add_argument("--out", help="HTML output (default <run_dir_b>/compare.html)")
+    _add_check_parser(sub)
+    _add_sweep_parser(sub)
 
     from simulator.fault_cli import add_fault_arguments
 
     add_fault_arguments(sub)
     return parser
+
+
+def _add_check_parser(sub: Any) -> None:
+    check = sub.add_parser(
+        "check", help="gate a client config: the production checklist and a chaos battery"
+    )
+    check.add_argument(
+        "client", help="a client config file, a preset or retry kind name, or a scenario file"
+    )
+    check.add_argument(
+        "--battery", default="default", metavar="default|FILE", help="the battery to run"
+    )
+    mode = check.add_mutually_exclusive_group()
+    mode.add_argument("--virtual", dest="live", action="store_false", help="virtual time (default)")
+    mode.add_argument("--live", action="store_true", help="live, against the mock")
+    check.add_argument("--out", help="output folder (default reports/check-<client>-<timestamp>/)")
+    check.set_defaults(live=False)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from simulator.check.run import CheckRun, run_check
+
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out or Path("reports") / f"check-{Path(args.client).stem}-{stamp}")
+    return run_check(CheckRun(args.client, args.battery, args.live, out))
+
+
+def _add_sweep_parser(sub: Any) -> None:
+    sweep = sub.add_parser(
+        "sweep", help="run a grid of settings in virtual time: the best, and where each breaks"
+    )
+    sweep.add_argument("scenario", help="scenario YAML file (its sweep: section is the default)")
+    sweep.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        metavar="PATH=V1,V2,...",
+        help="a dotted path into the scenario and its values, e.g. "
+        "strategies.resilient.retry.base_s=0.5,1,2 (repeat for more axes)",
+    )
+    sweep.add_argument("--seeds", type=int, metavar="N", help="seeds per point (spread)")
+    sweep.add_argument("--jobs", type=int, default=0, metavar="N",
+                       help="worker processes (default: every core)")  # fmt: skip
+    sweep.add_argument("--out", help="output folder (default reports/sweep-<name>-<timestamp>/)")
+    sweep.add_argument(
+        "--executor", metavar="dask://HOST:PORT", help="run the points on a Dask cluster"
+    )
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from simulator.sweep.run import SweepRun, run_sweep
+
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out or Path("reports") / f"sweep-{Path(args.scenario).stem}-{stamp}")
+    run = SweepRun(args.scenario, args.vary, args.seeds, args.jobs, out, args.executor)
+    return run_sweep(run)
 
 
 def _version() -> str:
@@ -516,6 +574,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_report(args)
         if args.command == "compare":
             return cmd_compare(args)
+        if args.command == "check":
+            return cmd_check(args)
+        if args.command == "sweep":
+            return cmd_sweep(args)
         if args.command == "fault":
             from simulator.fault_cli import cmd_fault
 

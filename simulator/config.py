@@ -51,6 +51,8 @@ __all__ = [
     "RetryConfig",
     "Scenario",
     "StrategyConfig",
+    "SweepConfig",
+    "SweepReference",
     "TimeoutConfig",
     "WorkloadConfig",
     "format_errors",
@@ -374,6 +376,26 @@ class ObjectiveConfig(StrictModel):
         return value
 
 
+class SweepReference(StrictModel):
+    """A published result a sweep is held to: per strategy, the numbers it reports at one
+    point (``at``: path -> value). ``stampede sweep`` says whether its own ordering of the
+    strategies on each metric is the same (``simulator.sweep.outcome``)."""
+
+    source: str
+    at: dict[str, Any] = Field(default_factory=dict)
+    strategies: dict[str, dict[str, float]] = Field(min_length=2)
+
+
+class SweepConfig(StrictModel):
+    """``stampede sweep``'s grid when the command line gives none: ``vary`` maps a dotted path
+    into this file to the values it takes; ``seeds`` runs each point with N seeds. A single
+    ``stampede run`` ignores it and runs the file as written."""
+
+    vary: dict[str, list[Any]] = Field(default_factory=dict)
+    seeds: int = Field(1, ge=1, le=1000)
+    reference: SweepReference | None = None
+
+
 def _time_scale(value: Any) -> float | Literal["auto"]:
     """A number above 0, or ``auto``; one message for both (not one per union member)."""
     if value == "auto":
@@ -405,6 +427,7 @@ class Scenario(StrictModel):
     objective: ObjectiveConfig | None = None
     thresholds: dict[str, dict[str, str]] = Field(default_factory=dict)
     baseline: str | None = None
+    sweep: SweepConfig | None = None  # stampede sweep's grid (simulator/sweep/)
 
     @property
     def clients(self) -> dict[str, ClientConfig]:

@@ -1,0 +1,192 @@
+"""The scorecard of ``stampede check``: what a client got, in the terminal and in ``check.html``.
+
+One card per client: the checklist's items (pass, warn or fail, the reason, the field to
+change), then the battery as a table with a row per item and a column per key metric; a cell
+with a threshold on it says whether it held. The verdict is one line: *ship* when no checklist
+item fails and every threshold holds, else *do not ship* and why. Pure: it formats results it
+is given, and :func:`render_html` returns the page as a string.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+
+from simulator.check.battery import BatteryItem
+from simulator.check.checklist import Item
+from simulator.console import wrap
+from simulator.report.page_parts import CSS
+from simulator.report.thresholds import Verdict
+from simulator.report.units import format_value
+
+__all__ = ["KEY_METRICS", "ClientCard", "ItemResult", "format_card", "render_html", "verdict_line"]
+
+# The columns every scorecard shows; a metric an item's threshold names is added after them.
+KEY_METRICS = ("success_rate", "amplification", "p95_latency_ms", "cost_usd")
+_HEADS = {"success_rate": "success", "amplification": "amplif", "p95_latency_ms": "p95 latency",
+          "cost_usd": "cost", "refusal_rate": "refused",
+          "p99_latency_ms": "p99 latency"}  # fmt: skip
+_MARK = {True: "✓", False: "✗"}
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    item: BatteryItem
+    metrics: dict[str, Any]  # metric -> value, as summarize() gives them
+    verdicts: list[Verdict]
+    run_dir: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return all(v.passed for v in self.verdicts)
+
+    def verdict_for(self, metric: str) -> Verdict | None:
+        return next((v for v in self.verdicts if v.metric == metric), None)
+
+
+@dataclass
+class ClientCard:
+    name: str
+    description: str
+    checklist: list[Item]
+    results: list[ItemResult] = field(default_factory=list)
+
+    @property
+    def failed_items(self) -> list[Item]:
+        return [i for i in self.checklist if i.level == "fail"]
+
+    @property
+    def failed_results(self) -> list[ItemResult]:
+        return [r for r in self.results if not r.passed]
+
+    @property
+    def ships(self) -> bool:
+        return not self.failed_items and not self.failed_results
+
+
+def columns(cards: Sequence[ClientCard]) -> list[str]:
+    extra = [
+        v.metric
+        for card in cards
+        for r in card.results
+        for v in r.verdicts
+        if v.metric not in KEY_METRICS
+    ]
+    return [*KEY_METRICS, *dict.fromkeys(extra)]
+
+
+def _cell(result: ItemResult, metric: str) -> tuple[str, bool | None]:
+    v = result.verdict_for(metric)
+    return format_value(metric, result.metrics.get(metric)), (None if v is None else v.passed)
+
+
+def verdict_line(cards: Sequence[ClientCard]) -> str:
+    """One line: ship, or do not ship and which clients fail on what."""
+    if all(c.ships for c in cards):
+        items = sum(len(c.results) for c in cards)
+        who = "the client meets" if len(cards) == 1 else f"all {len(cards)} clients meet"
+        hold = "holds" if len(cards) == 1 else "hold"
+        return (
+            f"verdict: ship. {who} the checklist and {hold} every threshold of "
+            f"{items} battery run{'s' if items != 1 else ''} (exit 0)"
+        )
+    parts = []
+    for c in cards:
+        if c.ships:
+            continue
+        why = []
+        if c.failed_items:
+            why.append(f"{len(c.failed_items)} checklist item{'s' * (len(c.failed_items) > 1)}")
+        if c.failed_results:
+            why.append(f"{', '.join(r.item.key for r in c.failed_results)} in the battery")
+        parts.append(f"{c.name} fails {' and '.join(why)}")
+    return f"verdict: do not ship. {'; '.join(parts)} (exit 1)"
+
+
+def format_card(card: ClientCard, metrics: Sequence[str], width: int = 100) -> str:
+    """The card as terminal text, each line at most ``width`` columns."""
+    lines = [wrap(f"{card.name}: {card.description}" if card.description else card.name)]
+    lines.append("\n  checklist")
+    for item in card.checklist:
+        fix = f" -> change {item.field}" if item.level != "pass" and item.field else ""
+        text = f"    {item.level.upper():<5} {item.title}: {item.reason}{fix}"
+        lines.append(wrap(text, hanging=" " * 6))
+    if card.results:
+        lines.append("\n  battery")
+        # as wide as the line allows, up to 14 columns a metric ("603,832 ms ✗" needs 13)
+        w = max(13, min(14, (width - 22) // max(len(metrics), 1)))
+        head = f"    {'item':<18}" + "".join(f"{_HEADS.get(m, m[: w - 2]):>{w}}" for m in metrics)
+        lines.append(head[:width])
+        for r in card.results:
+            row = f"    {r.item.key:<18}"
+            for m in metrics:
+                text, passed = _cell(r, m)
+                row += f"{text + ('' if passed is None else ' ' + _MARK[passed]):>{w}}"
+            lines.append(row[:width])
+        lines.append(
+            wrap(
+                "    ✓/✗: the item's threshold on that metric held or failed; thresholds: "
+                + "; ".join(
+                    f"{r.item.key} " + ", ".join(f"{v.metric} {v.expression}" for v in r.verdicts)
+                    for r in card.results
+                    if r.verdicts
+                ),
+                hanging="  ",
+            )
+        )
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+def render_html(cards: Sequence[ClientCard], title: str, mode: str) -> str:
+    metrics = columns(cards)
+    body = [f"<h1>{escape(title)}</h1>",
+            f"<p class=verdict><b>{escape(verdict_line(cards))}</b></p>",
+            f"<p>Battery run {escape(mode)}.</p>"]  # fmt: skip
+    for card in cards:
+        body.append(f"<h2>{escape(card.name)}</h2>")
+        if card.description:
+            body.append(f"<p>{escape(card.description)}</p>")
+        body.append("<h3>Production checklist</h3><table><tr><th>item</th><th>result</th>"
+                    "<th>why</th><th>field to change</th></tr>")  # fmt: skip
+        for item in card.checklist:
+            body.append(
+                f"<tr><td>{escape(item.title)}</td><td class={item.level}>{item.level}</td>"
+                f"<td>{escape(item.reason)}</td><td><code>{escape(item.field)}</code></td></tr>"
+            )
+        body.append("</table>")
+        if card.results:
+            body.append("<h3>Chaos battery</h3><table><tr><th>item</th>"
+                        + "".join(f"<th>{escape(_HEADS.get(m, m))}</th>" for m in metrics)
+                        + "<th>run folder</th></tr>")  # fmt: skip
+            for r in card.results:
+                cells = []
+                for m in metrics:
+                    text, passed = _cell(r, m)
+                    v = r.verdict_for(m)
+                    klass = "" if passed is None else (" class=pass" if passed else " class=fail")
+                    tip = f' title="{escape(m)} {escape(v.expression)}"' if v else ""
+                    mark = "" if passed is None else f" {_MARK[passed]}"
+                    cells.append(f"<td{klass}{tip}>{escape(text + mark)}</td>")
+                body.append(
+                    f"<tr><td title='{escape(r.item.title)}'>{escape(r.item.key)}<br>"
+                    f"<small>{escape(r.item.title)}</small></td>{''.join(cells)}"
+                    f"<td><code>{escape(r.run_dir)}</code></td></tr>"
+                )
+            body.append("</table>")
+            body.append(
+                "<p><small>A ✓ or ✗ marks a cell with a threshold (hover for it). "
+                "<code>stampede report FOLDER</code> builds the full report of one run."
+                "</small></p>"
+            )
+    style = CSS + ".pass{background:#e7f6ea}.fail{background:#fde8e8}.warn{background:#fff6dd}"
+    return (
+        "<!doctype html><html><head><meta charset=utf-8>"
+        f"<title>{escape(title)}</title><style>{style}</style></head><body>"
+        + "\n".join(body)
+        + "</body></html>\n"
+    )
