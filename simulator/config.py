@@ -163,6 +163,11 @@ RETRY_FIELDS: dict[str, KindFields] = {
     "vercel_ai_sdk": _LIBRARY,  # max_attempts = maxRetries + 1
 }
 
+# The kinds that are a named library as it is installed, rather than an idealised policy.
+LIBRARY_RETRY_KINDS = frozenset(
+    k for k, fields in RETRY_FIELDS.items() if fields is _LIBRARY or k == "litellm_router"
+)
+
 
 class RetryBudgetConfig(StrictModel):
     """gRPC retry throttling: start at max_tokens; -1 per failure, +token_ratio per success."""

@@ -31,7 +31,7 @@ from mock_provider.config import ProviderConfig
 from mock_provider.model.catalog import ModelSpec, build_catalog
 from simulator.client.engine import ClientBrain, Responder, respond, run_scripted
 from simulator.client.events import Send
-from simulator.config import RETRY_FIELDS, ClientConfig
+from simulator.config import LIBRARY_RETRY_KINDS, RETRY_FIELDS, ClientConfig
 from simulator.workload import LogicalRequest
 
 __all__ = [
@@ -207,7 +207,7 @@ def _client_errors(cfg: ClientConfig) -> Item:
         return Item(
             "client_errors", title, "pass", "one attempt on each: they never succeed on a retry", ""
         )
-    library = cfg.retry.kind not in _IDEALISED
+    library = cfg.retry.kind in LIBRARY_RETRY_KINDS
     field = "retry.kind (this library retries every error)" if library else "retry.retry_on"
     if not library and cfg.fallback:
         field = "fallback_on"
@@ -344,20 +344,6 @@ def _streaming(cfg: ClientConfig) -> Item:
         "off: fine for batch work, but a user waits for the whole answer",
         "stream",
     )
-
-
-_IDEALISED = frozenset(
-    {
-        "none",
-        "immediate",
-        "fixed",
-        "exponential",
-        "full_jitter",
-        "equal_jitter",
-        "decorrelated_jitter",
-        "call_with_backoff",
-    }
-)
 
 
 def _fields(cfg: ClientConfig) -> set[str]:
