@@ -4,9 +4,10 @@ Every duration in a scenario (latencies, waits, Retry-After, fault windows) is s
 time. A live run goes ``time_scale`` times faster than that: :class:`WallClock` is the only
 code that divides by the scale (:meth:`WallClock.wall`) or multiplies by it
 (:meth:`WallClock.scenario`), for the mock's server and the live client alike; whatever
-crosses the wire as wall time (``retry-after``, reset headers) is converted through it. A
-virtual run has no wall time at all: :class:`VirtualClock` is whatever time its event loop
-says it is.
+crosses the wire as wall time (``retry-after``, reset headers) is converted through it: a
+dialect is handed the clock as a :class:`TimeBase` and calls ``wall`` where it writes a time.
+A virtual run has no wall time at all: :class:`VirtualClock` is whatever time its event loop
+says it is, and what its clients are told is scenario time (its ``wall`` is the identity).
 """
 
 from __future__ import annotations
@@ -14,10 +15,18 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-__all__ = ["Clock", "VirtualClock", "WallClock"]
+__all__ = ["Clock", "TimeBase", "VirtualClock", "WallClock"]
 
 
-class Clock(Protocol):
+class TimeBase(Protocol):
+    """What a dialect needs of a clock: the wall time a client must be told."""
+
+    def wall(self, scenario_s: float) -> float:
+        """Wall seconds that ``scenario_s`` scenario seconds take."""
+        ...
+
+
+class Clock(TimeBase, Protocol):
     def now(self) -> float:
         """Scenario seconds since t=0."""
         ...
@@ -33,6 +42,10 @@ class WallClock:
     def __init__(self, time_scale: float = 1.0, epoch: float | None = None) -> None:
         self.time_scale = time_scale
         self.reset(epoch)
+
+    def rescale(self, time_scale: float) -> None:
+        """Run ``time_scale`` times faster from now on (the mock's reset endpoint sets it)."""
+        self.time_scale = time_scale
 
     def reset(self, epoch: float | None = None) -> None:
         """Restart scenario time at 0 now, or at the wall time ``epoch``."""
@@ -66,3 +79,7 @@ class VirtualClock:
 
     def now(self) -> float:
         return self.t
+
+    def wall(self, scenario_s: float) -> float:
+        """``scenario_s`` itself: a virtual client is told scenario time."""
+        return scenario_s
