@@ -53,6 +53,7 @@ from typing import Any
 
 import yaml
 
+from mock_provider.clock import WallClock
 from mock_provider.config import DistConfig, LatencyConfig, ModelConfig, ProviderConfig
 from mock_provider.dialects import DIALECTS
 from mock_provider.model.provider import ChatRequest, Completion, Provider
@@ -152,8 +153,9 @@ def reference_response(
                       call.messages, d.cache_prefixes, dialect)  # fmt: skip
     decision = provider.chat(req, 0.0)
     assert isinstance(decision, Completion), decision
-    headers = d.ratelimit_headers(decision.ratelimit, cfg.time_scale)
-    d.stamp(headers, decision.request_id, decision.plan.total_s, cfg.time_scale)
+    clock = WallClock(cfg.time_scale)
+    headers = d.ratelimit_headers(decision.ratelimit, clock)
+    d.stamp(headers, decision.request_id, decision.plan.total_s, clock)
     return d.completion(decision, call, int(time.time())), headers
 
 

@@ -171,8 +171,8 @@ async def carry_out(
         args = {"reason": "error", "error_type": fault.error_type, "message": fault.message,
                 "should_retry": None}  # fmt: skip
         r = Rejection(fault.status, "injected", args, None, fault="stream_error")
-        status, body, err_headers = dialect.rejection(r, clock.time_scale)
-        dialect.stamp(err_headers, c.request_id, c.plan.network_s, clock.time_scale)
+        status, body, err_headers = dialect.rejection(r, clock)
+        dialect.stamp(err_headers, c.request_id, c.plan.network_s, clock)
         _journal(state, request, dialect, call, c, status, start_t, 0)
         return web.Response(
             status=status, body=body, content_type="application/json", headers=err_headers

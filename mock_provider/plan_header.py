@@ -10,13 +10,15 @@ time scale. No real provider sends it; ``simulator/wire.py`` reads it by this na
 
 from __future__ import annotations
 
+from .clock import TimeBase
+
 __all__ = ["PLAN_HEADER", "plan_ms_text"]
 
 PLAN_HEADER = "x-stampede-plan-ms"
 
 
-def plan_ms_text(plan_s: float, time_scale: float) -> str:
+def plan_ms_text(plan_s: float, clock: TimeBase) -> str:
     """The header's value for a plan of ``plan_s`` scenario seconds (microsecond precision)."""
     if not plan_s:  # zero-latency profiles (tests, benchmarks): skip the float formatting
         return "0"
-    return f"{plan_s * 1000.0 / time_scale:.3f}"
+    return f"{clock.wall(plan_s * 1000.0):.3f}"

@@ -210,7 +210,7 @@ def _error(
     state.errors += 1
     headers = dict(headers or {})
     request_id = state.provider.unnumbered_request_id()
-    dialect.stamp(headers, request_id, processing_s, state.clock.time_scale)
+    dialect.stamp(headers, request_id, processing_s, state.clock)
     body = dialect.with_request_id(body, request_id)
     return web.Response(status=status, body=body, content_type="application/json", headers=headers)
 
@@ -265,8 +265,8 @@ def _reject(
     """Render a refusal whose round trip (``r.latency_s``, from ``start_t``) has been waited;
     ``call``: the parsed request, when it got that far (the dialect words some refusals by
     it; the journal takes the prompt's fingerprint, max_tokens and streaming from it)."""
-    status, body, headers = dialect.rejection(r, state.clock.time_scale, call)
-    headers[PLAN_HEADER] = plan_ms_text(r.latency_s, state.clock.time_scale)
+    status, body, headers = dialect.rejection(r, state.clock, call)
+    headers[PLAN_HEADER] = plan_ms_text(r.latency_s, state.clock)
     if r.fault is not None:
         state.count_fault(dialect.name, model, status, r.fault)
     if not state.journaling:  # state.record() without building a log entry no one reads
@@ -340,13 +340,12 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
                 if decision.latency_s:  # a refusal takes a round trip too (_refuse, inline)
                     await asyncio.sleep(clock.wall(decision.latency_s))
                 return _reject(state, request, dialect, model, decision, now, call)
-            scale = clock.time_scale
-            headers = ratelimit_headers(decision.ratelimit, scale)
+            headers = ratelimit_headers(decision.ratelimit, clock)
             plan = decision.plan
             plan_s = plan.total_s
             # A stream's headers go out at its first token; a whole body's when it is done.
-            stamp(headers, decision.request_id, plan.ttft_s if call.stream else plan_s, scale)
-            headers[PLAN_HEADER] = plan_ms_text(plan_s, scale)
+            stamp(headers, decision.request_id, plan.ttft_s if call.stream else plan_s, clock)
+            headers[PLAN_HEADER] = plan_ms_text(plan_s, clock)
             if decision.fault is not None and not isinstance(decision.fault, SlowFault):
                 return await carry_out(request, state, dialect, call, decision, headers, now)
             if call.stream:
@@ -437,9 +436,9 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
     plan_s = result.plan.total_s
     await asyncio.sleep(state.clock.wall(plan_s))
     state.provider.settle(result.ticket, 0, state.clock.now())
-    headers = oai.ratelimit_headers(result.ratelimit, state.clock.time_scale)
-    oai.DIALECT.stamp(headers, result.request_id, plan_s, state.clock.time_scale)
-    headers[PLAN_HEADER] = plan_ms_text(plan_s, state.clock.time_scale)
+    headers = oai.ratelimit_headers(result.ratelimit, state.clock)
+    oai.DIALECT.stamp(headers, result.request_id, plan_s, state.clock)
+    headers[PLAN_HEADER] = plan_ms_text(plan_s, state.clock)
     state.record(request, body["model"], 200, input_tokens=result.input_tokens, start_t=now,
                  plan_ms=plan_s * 1000.0)  # fmt: skip
     return _json(200, oai.embedding_body(result, body.get("encoding_format", "float")), headers)
@@ -468,7 +467,7 @@ MODELS_CREATED = 1_700_000_000  # the models' "created" time (a fixed, plausible
 def _ok(state: MockState, body: dict[str, Any], dialect: Dialect = oai.DIALECT) -> web.Response:
     """A 200 JSON body off the chat path, with the headers every response carries."""
     headers: dict[str, str] = {}
-    dialect.stamp(headers, state.provider.unnumbered_request_id(), 0.0, state.clock.time_scale)
+    dialect.stamp(headers, state.provider.unnumbered_request_id(), 0.0, state.clock)
     return _json(200, body, headers)
 
 
@@ -559,7 +558,7 @@ async def admin_reset(request: web.Request) -> web.StreamResponse:
                 scale = 0.0
             if not scale > 0:
                 raise BadRequest("'time_scale' must be a number above 0", "time_scale")
-            state.clock.time_scale = scale
+            state.clock.rescale(scale)
     state.clock.reset(epoch)
     state.provider.reset(0.0)
     state.counts.clear()

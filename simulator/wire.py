@@ -4,7 +4,8 @@ Pure functions (bytes and header mappings in, values out), so the Locust transpo
 thin shell and the parsing is tested without a network. What is particular to a dialect
 (paths, auth, body fields, header names, stream events) comes from that dialect's package,
 ``mock_provider/dialects/<name>/client.py``, next to the code that renders it. Header times
-are wall seconds; the caller multiplies by ``time_scale`` to get scenario seconds.
+are wall seconds; the caller turns them into scenario seconds with its clock
+(``WallClock.scenario``).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from mock_provider.clock import WallClock
 from mock_provider.config import DistConfig, LatencyConfig, ModelConfig, ProviderConfig
 from mock_provider.dialects.anthropic.headers import ratelimit_headers
 from mock_provider.model.limits import Limited, LimitState, RateLimitView, SplitLimits, TokenBucket
@@ -268,7 +269,7 @@ def test_anthropic_headers_round_tokens_and_date_the_resets() -> None:
     lim = SplitLimits(rpm=50, itpm=40_000, otpm=8_000, tpm=None, now=0.0)
     view = lim.admit(1_234, 1_000, 0.0)
     assert isinstance(view, RateLimitView)
-    h = ratelimit_headers(view, time_scale=2.0, now_unix=1_700_000_000.0)
+    h = ratelimit_headers(view, WallClock(2.0), now_unix=1_700_000_000.0)
     assert h["anthropic-ratelimit-requests-remaining"] == "49"
     assert h["anthropic-ratelimit-input-tokens-remaining"] == "39000"  # 38,766: nearest 1000
     assert h["anthropic-ratelimit-output-tokens-remaining"] == "7000"

@@ -34,8 +34,8 @@ from simulator.workload import LogicalRequest
 
 
 def test_plan_header_is_wall_ms_and_read_back_in_wall_seconds() -> None:
-    assert plan_ms_text(0.040, 20.0) == "2.000"
-    assert plan_ms_text(0.0, 20.0) == "0"
+    assert plan_ms_text(0.040, WallClock(20.0)) == "2.000"
+    assert plan_ms_text(0.0, WallClock(20.0)) == "0"
     assert read_headers({PLAN_HEADER: "2.000"}, ok=True).plan_s == pytest.approx(0.002)
     assert read_headers({PLAN_HEADER: "12.5", "retry-after-ms": "3"}).plan_s == 0.0125
     assert read_headers({}).plan_s is None

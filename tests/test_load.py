@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mock_provider.clock import WallClock
 from mock_provider.config import DistConfig, LatencyConfig, ModelConfig, ProviderConfig
 from mock_provider.dialects import DIALECTS
 from mock_provider.model.provider import ChatRequest, Completion, Provider, Rejection
@@ -49,7 +50,7 @@ def test_above_capacity_the_model_refuses_in_its_dialect(model, status, words):
     assert isinstance(refused, Rejection) and (refused.status, refused.kind) == (
         status, "overloaded")  # fmt: skip
     dialect = DIALECTS["anthropic" if model.startswith("claude") else "openai"]
-    rendered_status, body, _headers = dialect.rejection(refused, 1.0)
+    rendered_status, body, _headers = dialect.rejection(refused, WallClock(1.0))
     assert rendered_status == status and words in body
     p.settle(first.ticket, 10, 1.0)  # type: ignore[union-attr,arg-type]
     assert isinstance(ask(p, model), Completion)

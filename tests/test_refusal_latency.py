@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from mock_provider.clock import WallClock
 from mock_provider.config import (
     DistConfig,
     FaultWindowConfig,
@@ -134,7 +135,7 @@ def test_retry_after_headers_count_from_receipt_in_wall_time(time_scale: float) 
         ask(p, 0.0)
     r = refused(ask(p, 0.0))
     assert r.retry_after_s is not None
-    _, _, headers = oai.rejection(r, time_scale)
+    _, _, headers = oai.rejection(r, WallClock(time_scale))
     wall_ms = r.retry_after_s / time_scale * 1000
     assert headers["retry-after-ms"] == str(max(1, math.ceil(wall_ms)))
 

@@ -19,8 +19,9 @@ request the handler
    rate-limit headers (:meth:`Dialect.ratelimit_headers`) and the headers every response of
    the dialect carries, its request id first (:meth:`Dialect.stamp`).
 
-Times handed to a dialect are scenario seconds plus the ``time_scale``: what a client must
-see is wall time, and the dialect writes it (``retry-after``, reset times).
+Times handed to a dialect are scenario seconds, with the clock that serves them
+(:class:`~mock_provider.clock.TimeBase`): what a client must see is wall time, and the dialect
+writes it (``retry-after``, reset times) through ``clock.wall``.
 
 The client side reads responses through the same package (``<dialect>/client.py``), so a
 header name or a body field is written once, next to the code that renders it.
@@ -33,6 +34,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from ..clock import TimeBase
 from ..model.limits import RateLimitView
 from ..model.outputs import OutputSpec
 from ..model.provider import Completion, Rejection
@@ -115,12 +117,10 @@ class Dialect(Protocol):
 
     def stream(self, c: Completion, call: ChatCall, created: int) -> StreamWriter: ...
 
-    def ratelimit_headers(
-        self, view: RateLimitView | None, time_scale: float
-    ) -> dict[str, str]: ...
+    def ratelimit_headers(self, view: RateLimitView | None, clock: TimeBase) -> dict[str, str]: ...
 
     def stamp(
-        self, headers: dict[str, str], request_id: str, processing_s: float, time_scale: float
+        self, headers: dict[str, str], request_id: str, processing_s: float, clock: TimeBase
     ) -> None:
         """Write the headers every response carries: the request id (in
         ``request_id_header``) and any the provider always sends; ``processing_s`` is the
@@ -128,7 +128,7 @@ class Dialect(Protocol):
         ...
 
     def rejection(
-        self, r: Rejection, time_scale: float, call: ChatCall | None = None
+        self, r: Rejection, clock: TimeBase, call: ChatCall | None = None
     ) -> tuple[int, bytes, dict[str, str]]:
         """(status, body, headers) for a refusal of the brain's; ``call`` is the request when
         it was parsed (its options may word the refusal)."""

@@ -1,7 +1,7 @@
 """The live client driver: run client-brain generators on gevent, against real HTTP.
 
 Thin by design (the simpy/rt idea): the only differences from a virtual run are that a
-``Sleep`` is a real sleep of ``seconds / time_scale`` and a ``Send`` is a real HTTP
+``Sleep`` is a real sleep of ``clock.wall(seconds)`` and a ``Send`` is a real HTTP
 attempt. Scenario time is measured from a wall-clock epoch shared by every process of a run
 (the mock is reset to the same epoch), so fault windows and arrivals line up.
 

@@ -34,6 +34,7 @@ import heapq
 from collections.abc import Mapping
 from functools import lru_cache
 
+from mock_provider.clock import VirtualClock
 from mock_provider.dialects import DIALECTS, BadRequest, ChatCall, Dialect
 from mock_provider.executor import broken_line
 from mock_provider.model.faults import (
@@ -57,6 +58,10 @@ from simulator.wire import (
 )
 
 __all__ = ["ProviderTransport"]
+
+# What the dialects tell a virtual client (retry-after, reset times) is scenario time: a
+# virtual clock's ``wall`` is the identity. The transport reads no clock's ``now``.
+_TOLD = VirtualClock()
 
 _READINGS = 1 << 15  # requests whose reading is kept: more than a herd has waiting at once
 _CREATED = 1_767_225_600  # the ``created`` second of every virtual response (2026-01-01)
@@ -136,7 +141,7 @@ class ProviderTransport:
         self, dialect: Dialect, call: ChatCall, c: Completion, spec: AttemptSpec, now: float
     ) -> Outcome:
         plan = c.plan
-        headers = read_headers(dialect.ratelimit_headers(c.ratelimit, 1.0), True, spec.dialect)
+        headers = read_headers(dialect.ratelimit_headers(c.ratelimit, _TOLD), True, spec.dialect)
         if c.fault is not None and not isinstance(c.fault, SlowFault):
             return self._faulted(dialect, call, c, spec, now, headers)
         ends = now + plan.total_s
@@ -269,7 +274,7 @@ def _broken(now: float, after: float, status: int, error: str, plan_s: float) ->
 
 
 def _refused(dialect: Dialect, r: Rejection, now: float) -> Outcome:
-    status, body, headers = dialect.rejection(r, 1.0)
+    status, body, headers = dialect.rejection(r, _TOLD)
     facts = read_headers(headers, False)
     latency = r.latency_s
     return Outcome(

@@ -5,7 +5,8 @@ Shapes follow the API reference and the installed ``anthropic`` SDK's types, so 
 cannot tell the mock from the service: ``{"type":"error","error":{"type","message"},
 "request_id"}`` errors, ``anthropic-ratelimit-*`` headers with RFC 3339 resets, named SSE
 events from ``message_start`` to ``message_stop``. All durations handed in are scenario
-seconds; ``time_scale`` turns them into the wall-clock values a client must see.
+seconds; the clock handed in with them (``clock.wall``) turns them into the wall-clock
+values a client must see.
 
 One module per idea: :mod:`.parsing` (request validation and its refusals), :mod:`.tokens`
 (the approximate count and the cache blocks), :mod:`.errors`, :mod:`.headers`,

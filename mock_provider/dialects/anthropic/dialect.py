@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from ...clock import TimeBase
 from ...model.limits import RateLimitView
 from ...model.provider import Completion, Rejection
 from ...model.vocabulary import RejectionKind
@@ -60,18 +61,18 @@ class AnthropicDialect:
     def stream(self, c: Completion, call: ChatCall, created: int) -> AnthropicStream:
         return AnthropicStream(c)
 
-    def ratelimit_headers(self, view: RateLimitView | None, time_scale: float) -> dict[str, str]:
-        return ratelimit_headers(view, time_scale)
+    def ratelimit_headers(self, view: RateLimitView | None, clock: TimeBase) -> dict[str, str]:
+        return ratelimit_headers(view, clock)
 
     def stamp(
-        self, headers: dict[str, str], request_id: str, processing_s: float, time_scale: float
+        self, headers: dict[str, str], request_id: str, processing_s: float, clock: TimeBase
     ) -> None:
         headers["request-id"] = request_id  # the one header Anthropic puts on every response
 
     def rejection(
-        self, r: Rejection, time_scale: float, call: ChatCall | None = None
+        self, r: Rejection, clock: TimeBase, call: ChatCall | None = None
     ) -> tuple[int, bytes, dict[str, str]]:
-        status, error, headers = rejection(r, time_scale)
+        status, error, headers = rejection(r, clock)
         return status, _encode({"type": "error", "error": error}), headers
 
     def error(

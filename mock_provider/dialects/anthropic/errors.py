@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from ...clock import TimeBase
 from ...model.provider import Rejection
 from .headers import RETRY_AFTER, SHOULD_RETRY, ratelimit_headers
 
@@ -98,21 +99,21 @@ def _message(r: Rejection) -> str:
     return _SERVER.get(r.status, "Internal server error")
 
 
-def rejection(r: Rejection, time_scale: float) -> tuple[int, dict[str, Any], dict[str, str]]:
+def rejection(r: Rejection, clock: TimeBase) -> tuple[int, dict[str, Any], dict[str, str]]:
     """(status, error object, extra headers) for a refusal of the brain's."""
-    headers = ratelimit_headers(r.ratelimit, time_scale)
+    headers = ratelimit_headers(r.ratelimit, clock)
     retryable = r.status >= 500 or r.status in (408, 409)
     if r.kind == "rate_limit":
-        wait = r.retry_after_s
+        wait = None if r.retry_after_s is None else clock.wall(r.retry_after_s)
         if r.limited is not None and r.limited.kind == "concurrency":
-            wait = time_scale  # a second of wall time: when a request in flight may be done
+            wait = 1.0  # a second of wall time: when a request in flight may be done
         retryable = wait is not None
         if wait is not None:
-            headers[RETRY_AFTER] = str(max(1, math.ceil(wait / time_scale)))
+            headers[RETRY_AFTER] = str(max(1, math.ceil(wait)))
     if r.kind == "injected":
         a = r.message_args
         if r.retry_after_s is not None:
-            headers[RETRY_AFTER] = str(max(0, math.ceil(r.retry_after_s / time_scale)))
+            headers[RETRY_AFTER] = str(max(0, math.ceil(clock.wall(r.retry_after_s))))
         if a.get("should_retry") is not None:
             retryable = bool(a["should_retry"])
         headers[SHOULD_RETRY] = "true" if retryable else "false"

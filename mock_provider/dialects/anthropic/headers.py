@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 
+from ...clock import TimeBase
 from ...model.limits import RateLimitView
 from ...model.memo import fill
 
@@ -90,7 +91,7 @@ def _fill_missing(view: RateLimitView, seconds: tuple[int, ...]) -> None:
 
 
 def ratelimit_headers(
-    view: RateLimitView | None, time_scale: float, now_unix: float | None = None
+    view: RateLimitView | None, clock: TimeBase, now_unix: float | None = None
 ) -> dict[str, str]:
     """The headers of ``view``; ``now_unix`` (default: the wall clock) dates the resets.
 
@@ -100,13 +101,13 @@ def ratelimit_headers(
     if view is None:
         return {}
     now = _wall() if now_unix is None else now_unix
-    counts, times, ceil = _count_text, _times, _ceil
+    counts, times, ceil, wall = _count_text, _times, _ceil, clock.wall
     r, t, i, o = view.requests, view.tokens, view.input_tokens, view.output_tokens
     resets = (
-        ceil(now + r.reset_s / time_scale),
-        ceil(now + t.reset_s / time_scale),
-        *((ceil(now + i.reset_s / time_scale),) if i is not None else ()),
-        *((ceil(now + o.reset_s / time_scale),) if o is not None else ()),
+        ceil(now + wall(r.reset_s)),
+        ceil(now + wall(t.reset_s)),
+        *((ceil(now + wall(i.reset_s)),) if i is not None else ()),
+        *((ceil(now + wall(o.reset_s)),) if o is not None else ()),
     )
     try:
         out = {
@@ -126,7 +127,7 @@ def ratelimit_headers(
             out[_O[2]] = times[resets[3]]
     except KeyError:  # render what is missing, then look everything up again
         _fill_missing(view, resets)
-        return ratelimit_headers(view, time_scale, now)
+        return ratelimit_headers(view, clock, now)
     return out
 
 

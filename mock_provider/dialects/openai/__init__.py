@@ -5,7 +5,8 @@ from the service: ``{"error": {"message", "type", "param", "code"}}`` errors, Go
 ``x-ratelimit-reset-*`` durations, ``retry-after`` plus ``retry-after-ms`` on a 429, and
 ``data:`` SSE lines ending in ``data: [DONE]``; choices, tool calls, structured content and
 log probabilities as the API renders them. All durations handed in are scenario seconds;
-``time_scale`` turns them into the wall-clock values a client must see.
+the clock handed in with them (``clock.wall``) turns them into the wall-clock values a
+client must see.
 
 One module per idea: :mod:`.parsing` (request bodies and their refusals), :mod:`.params`
 (the options' range checks, and the brain's output spec), :mod:`.schemas` (strict mode's

@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from ...clock import TimeBase
 from ...model.limits import RateLimitView
 from ...model.provider import Completion, Rejection
 from ...model.vocabulary import RejectionKind
@@ -123,17 +124,17 @@ class OpenAIDialect:
             return OpenAIStream(c, created, include_usage)
         return ChoicesStream(c, created, include_usage)
 
-    def ratelimit_headers(self, view: RateLimitView | None, time_scale: float) -> dict[str, str]:
-        return ratelimit_headers(view, time_scale)
+    def ratelimit_headers(self, view: RateLimitView | None, clock: TimeBase) -> dict[str, str]:
+        return ratelimit_headers(view, clock)
 
     # The function itself, not a method calling it: this runs for every response.
     stamp = staticmethod(stamp)
 
     def rejection(
-        self, r: Rejection, time_scale: float, call: ChatCall | None = None
+        self, r: Rejection, clock: TimeBase, call: ChatCall | None = None
     ) -> tuple[int, bytes, dict[str, str]]:
         param = call.options.max_tokens_param if call is not None else "max_tokens"
-        status, body, headers = rejection(r, time_scale, param)
+        status, body, headers = rejection(r, clock, param)
         return status, _encode(body), headers
 
     def error(

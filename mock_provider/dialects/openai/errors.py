@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ...clock import TimeBase
 from ...model.provider import Rejection
 from ...model.vocabulary import RejectionKind
 from .headers import ORGANIZATION_ID, RETRY_AFTER, RETRY_AFTER_MS, ratelimit_headers
@@ -60,7 +61,7 @@ def _seconds_text(seconds: float) -> str:
     return f"{math.ceil(seconds * 1000) / 1000:.3f}".rstrip("0").rstrip(".")
 
 
-def retry_headers(headers: dict[str, str], r: Rejection, time_scale: float) -> None:
+def retry_headers(headers: dict[str, str], r: Rejection, clock: TimeBase) -> None:
     """Write what a 429 says about when to retry, in wall time (see the module docstring).
 
     The brain has already rounded ``r.retry_after_s`` as the model's ``retry_after`` says, in
@@ -70,13 +71,13 @@ def retry_headers(headers: dict[str, str], r: Rejection, time_scale: float) -> N
     told = r.retry_after_s
     if told is None:
         return
-    headers[RETRY_AFTER] = _seconds_text(max(1, math.ceil(told)) / time_scale)
+    headers[RETRY_AFTER] = _seconds_text(clock.wall(max(1, math.ceil(told))))
     if r.message_args.get("retry_after") == "exact":
-        headers[RETRY_AFTER_MS] = str(max(1, math.ceil(told * 1000 / time_scale)))
+        headers[RETRY_AFTER_MS] = str(max(1, math.ceil(clock.wall(told * 1000))))
 
 
 def rejection(
-    r: Rejection, time_scale: float, max_tokens_param: str = "max_tokens"
+    r: Rejection, clock: TimeBase, max_tokens_param: str = "max_tokens"
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
     """(status, body, extra headers) for a provider rejection, worded as OpenAI does.
 
@@ -84,7 +85,7 @@ def rejection(
     that cap names.
     """
     a = r.message_args
-    headers = ratelimit_headers(r.ratelimit, time_scale)
+    headers = ratelimit_headers(r.ratelimit, clock)
     if r.kind == "auth":
         key = a["key"]
         if not key:
@@ -147,19 +148,19 @@ def rejection(
                 f"Too many concurrent requests for {where}: Limit {lim.limit}, "
                 f"In flight {lim.used}. Please retry when a request completes."
             )
-            retry_headers(headers, r, time_scale)
+            retry_headers(headers, r, clock)
             return 429, error_body(msg, "requests", None, "rate_limit_exceeded"), headers
         unit = "requests per min (RPM)" if lim.kind == "requests" else "tokens per min (TPM)"
-        wait = (a.get("wait_s") or 0.0) / time_scale  # from receipt (see Rejection)
+        wait = clock.wall(a.get("wait_s") or 0.0)  # from receipt (see Rejection)
         msg = (
             f"Rate limit reached for {where} on {unit}: Limit {lim.limit}, Used "
             f"{lim.used}, Requested {lim.requested}. Please try again in {_retry_in(wait)}. "
             "Visit https://platform.openai.com/account/rate-limits to learn more."
         )
-        retry_headers(headers, r, time_scale)
+        retry_headers(headers, r, clock)
         return 429, error_body(msg, lim.kind, None, "rate_limit_exceeded"), headers
     if r.kind == "injected":
-        return _injected(r, headers, time_scale)
+        return _injected(r, headers, clock)
     status = r.status
     msg = _SERVER_ERRORS.get(status, _SERVER_ERRORS[500])
     return status, error_body(msg, "server_error", None, None), headers
@@ -190,11 +191,11 @@ def fault_error(status: int, error_type: str | None, message: str | None) -> dic
 
 
 def _injected(
-    r: Rejection, headers: dict[str, str], time_scale: float
+    r: Rejection, headers: dict[str, str], clock: TimeBase
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
     a = r.message_args
     if r.retry_after_s is not None:
-        wait = r.retry_after_s / time_scale
+        wait = clock.wall(r.retry_after_s)
         headers[RETRY_AFTER] = str(max(0, math.ceil(wait)))
         headers[RETRY_AFTER_MS] = str(max(0, math.ceil(wait * 1000)))
     if a.get("should_retry") is not None:

@@ -3,6 +3,7 @@ ones every response carries (request id, processing time, API version, organizat
 
 from __future__ import annotations
 
+from ...clock import TimeBase
 from ...model.limits import RateLimitView, format_go_duration
 from ...model.memo import fill
 
@@ -43,11 +44,11 @@ ORGANIZATION_SLUG = "user-stampedemock7q2xw9kd4fzp"
 ORGANIZATION_ID = "org-StampedeMock7q2XW9kd4fZp"  # as 429 messages name it
 
 
-def stamp(headers: dict[str, str], request_id: str, processing_s: float, time_scale: float) -> None:
+def stamp(headers: dict[str, str], request_id: str, processing_s: float, clock: TimeBase) -> None:
     """The headers every response carries: its request id, the service's processing time
     (``processing_s`` scenario seconds, sent as wall milliseconds), version, organization."""
     headers[REQUEST_ID] = request_id
-    headers[PROCESSING_MS] = str(round(processing_s * 1000.0 / time_scale)) if processing_s else "0"
+    headers[PROCESSING_MS] = str(round(clock.wall(processing_s * 1000.0))) if processing_s else "0"
     headers[VERSION] = API_VERSION
     headers[ORGANIZATION] = ORGANIZATION_SLUG
 
@@ -59,14 +60,12 @@ _count_text: dict[int, str] = {}
 _duration_text: dict[float, str] = {}
 
 
-def ratelimit_headers(view: RateLimitView | None, time_scale: float) -> dict[str, str]:
+def ratelimit_headers(view: RateLimitView | None, clock: TimeBase) -> dict[str, str]:
     if view is None:
         return {}
     requests, tokens = view.requests, view.tokens
-    reset_r, reset_t = requests.reset_s, tokens.reset_s
-    if time_scale != 1.0:
-        reset_r /= time_scale
-        reset_t /= time_scale
+    wall = clock.wall
+    reset_r, reset_t = wall(requests.reset_s), wall(tokens.reset_s)
     counts, durations = _count_text, _duration_text
     try:
         return {
@@ -84,4 +83,4 @@ def ratelimit_headers(view: RateLimitView | None, time_scale: float) -> dict[str
         for s in (reset_r, reset_t):
             if s not in durations:
                 fill(durations, s, format_go_duration)
-        return ratelimit_headers(view, time_scale)
+        return ratelimit_headers(view, clock)

@@ -22,6 +22,7 @@ from typing import Any
 
 import msgspec
 
+from ....clock import TimeBase
 from ....model.limits import RateLimitView
 from ....model.provider import Completion, Rejection
 from ....model.vocabulary import RejectionKind
@@ -125,21 +126,21 @@ class ResponsesDialect:
 
         return ResponsesStream(c, rc.request, created, response_id, message_id, remember)
 
-    def ratelimit_headers(self, view: RateLimitView | None, time_scale: float) -> dict[str, str]:
-        return ratelimit_headers(view, time_scale)
+    def ratelimit_headers(self, view: RateLimitView | None, clock: TimeBase) -> dict[str, str]:
+        return ratelimit_headers(view, clock)
 
     # OpenAI's service behind a second route: the same headers on every response.
     stamp = staticmethod(stamp)
 
     def rejection(
-        self, r: Rejection, time_scale: float, call: ChatCall | None = None
+        self, r: Rejection, clock: TimeBase, call: ChatCall | None = None
     ) -> tuple[int, bytes, dict[str, str]]:
         if r.kind == "context_length":
             body = error_body(
                 CONTEXT_WINDOW_MESSAGE, "invalid_request_error", "input", "context_length_exceeded"
             )
-            return 400, _encode(body), ratelimit_headers(r.ratelimit, time_scale)
-        status, body, headers = rejection(r, time_scale, "max_output_tokens")
+            return 400, _encode(body), ratelimit_headers(r.ratelimit, clock)
+        status, body, headers = rejection(r, clock, "max_output_tokens")
         return status, _encode(body), headers
 
     def with_request_id(self, body: bytes, request_id: str) -> bytes:
