@@ -13,7 +13,6 @@ says it is, and what its clients are told is scenario time (its ``wall`` is the 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Protocol
 
 __all__ = ["Clock", "TimeBase", "VirtualClock", "WallClock"]
@@ -40,12 +39,6 @@ class WallClock:
     epoch is wall time so that processes sharing it (the mock, Locust workers) share t=0.
     """
 
-    # wall(scenario_s): the wall seconds that ``scenario_s`` scenario seconds take, i.e.
-    # ``scenario_s / time_scale``. Bound in rescale() to the scale's own float division, a C
-    # call: the dialects call it several times a response, and a Python method's frame cost
-    # about 1.7k instructions a call (bench/mock_instructions.py --refused: +1.1%).
-    wall: Callable[[float], float]
-
     def __init__(self, time_scale: float = 1.0, epoch: float | None = None) -> None:
         self.rescale(time_scale)
         self.reset(epoch)
@@ -53,7 +46,6 @@ class WallClock:
     def rescale(self, time_scale: float) -> None:
         """Run ``time_scale`` times faster from now on (the mock's reset endpoint sets it)."""
         self.time_scale = time_scale
-        self.wall = float(time_scale).__rtruediv__  # x -> x / time_scale, the same float
 
     def reset(self, epoch: float | None = None) -> None:
         """Restart scenario time at 0 now, or at the wall time ``epoch``."""
@@ -63,6 +55,10 @@ class WallClock:
 
     def now(self) -> float:
         return (time.monotonic() - self._t0) * self.time_scale
+
+    def wall(self, scenario_s: float) -> float:
+        """Wall seconds that ``scenario_s`` scenario seconds take."""
+        return scenario_s / self.time_scale
 
     def scenario(self, wall_s: float) -> float:
         """Scenario seconds that ``wall_s`` wall seconds stand for."""

@@ -94,16 +94,17 @@ def probe(
         base_url=host, request_event=EventHook(), user=None, concurrency=concurrency,
         max_retries=0, network_timeout=30.0, connection_timeout=5.0,
     )  # fmt: skip
-    transport = LocustTransport(session, WallClock(scale))
+    clock = WallClock(scale)
+    transport = LocustTransport(session, clock)
     transport.warm_up(concurrency, SETTLE_S)  # as the run's users do before t=0
     excess: list[float] = []
     lag: list[float] = []
-    window = min(MAX_PROBE_S, max(least_s, 2 * typical_s / scale))
+    window = min(MAX_PROBE_S, max(least_s, clock.wall(2 * typical_s)))
     start = time.monotonic()
     deadline = start + window
 
     def sender(i: int) -> None:
-        lag.append((time.monotonic() - start) * 1000.0 * scale)  # the burst's own lateness
+        lag.append(clock.scenario(time.monotonic() - start) * 1000.0)  # the burst's lateness
         while time.monotonic() < deadline:
             out = transport.send(specs[i % len(specs)])
             if out.status and out.plan_s is not None:

@@ -469,10 +469,11 @@ class LiveRun:
         layout = sc.strategies[strategy].prompt_layout
         workload = build_workload(laid_out(sc.workload, layout), sc.seed, sc.duration)
         requests = list(workload.open_loop) + [r for u in workload.closed_loop for r in u]
-        scale = sc.scale
+        clock = WallClock(sc.scale, epoch)
 
         def stamp(t: float) -> str:
-            return datetime.fromtimestamp(epoch + t / scale, UTC).isoformat(timespec="milliseconds")
+            wall = epoch + clock.wall(t)
+            return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds")
 
         joined = attribute(
             strategy,
