@@ -17,18 +17,16 @@ give two responses one id.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
 from ....clock import TimeBase
-from ....model.limits import RateLimitView
 from ....model.provider import Completion, Rejection
-from ....model.vocabulary import RejectionKind
 from ...protocol import BadRequest, ChatCall
-from ..dialect import bearer_key
-from ..errors import error_body, error_type, rejection
+from ..dialect import OpenAIDialect
+from ..errors import error_body, rejection
 from ..headers import ratelimit_headers, stamp
 from ..tokens import cache_prefixes, count_chat_tokens
 from .bodies import output_message, output_text, response_body, status_of, usage
@@ -64,8 +62,13 @@ class ResponsesDialect:
         self.store = ResponseStore() if store is None else store
         self._serial = itertools.count(1)
 
-    def api_key(self, headers: Mapping[str, str]) -> str | None:
-        return bearer_key(headers)
+    # OpenAI's service behind a second route: its key, limit headers, headers on every
+    # response and error bodies are chat completions' own.
+    api_key = OpenAIDialect.api_key
+    ratelimit_headers = OpenAIDialect.ratelimit_headers
+    stamp = staticmethod(stamp)
+    with_request_id = OpenAIDialect.with_request_id
+    error = OpenAIDialect.error
 
     def parse_chat(self, raw: bytes) -> ChatCall:
         req = parse_request(raw)
@@ -126,12 +129,6 @@ class ResponsesDialect:
 
         return ResponsesStream(c, rc.request, created, response_id, message_id, remember)
 
-    def ratelimit_headers(self, view: RateLimitView | None, clock: TimeBase) -> dict[str, str]:
-        return ratelimit_headers(view, clock)
-
-    # OpenAI's service behind a second route: the same headers on every response.
-    stamp = staticmethod(stamp)
-
     def rejection(
         self, r: Rejection, clock: TimeBase, call: ChatCall | None = None
     ) -> tuple[int, bytes, dict[str, str]]:
@@ -142,16 +139,3 @@ class ResponsesDialect:
             return 400, _encode(body), ratelimit_headers(r.ratelimit, clock)
         status, body, headers = rejection(r, clock, "max_output_tokens")
         return status, _encode(body), headers
-
-    def with_request_id(self, body: bytes, request_id: str) -> bytes:
-        return body  # OpenAI's error bodies carry no request id (the header does)
-
-    def error(
-        self,
-        status: int,
-        kind: RejectionKind,
-        message: str,
-        param: str | None = None,
-        code: str | None = None,
-    ) -> bytes:
-        return _encode(error_body(message, error_type(kind), param, code))
