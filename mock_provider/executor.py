@@ -177,8 +177,8 @@ async def carry_out(
         return web.Response(
             status=status, body=body, content_type="application/json", headers=err_headers
         )
-    if isinstance(fault, ResetFault | EmptyFault) and (
-        isinstance(fault, EmptyFault) or fault.after_bytes is None
+    if isinstance(fault, EmptyFault) or (
+        isinstance(fault, ResetFault) and fault.after_bytes is None
     ):
         await asyncio.sleep(clock.wall(c.plan.network_s))
         _settle(state, c, 0)
