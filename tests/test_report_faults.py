@@ -33,3 +33,9 @@ def test_success_over_time_shows_the_tail():
     assert rates["b"][-1] == 1.0 and rates["b"][4] == 0.0
     html = faults_section(frame(), ["a", "b"])
     assert "Faults the clients met" in html and "Success over time" in html
+
+
+def test_a_burst_has_no_success_over_time():
+    burst = frame().assign(start_t=lambda d: d["start_t"] / 1000.0)  # 100 arrivals in 0.1 s
+    assert success_over_time(burst, ["a", "b"]) == ([], {})
+    assert "Success over time" not in faults_section(burst, ["a", "b"])

@@ -33,15 +33,21 @@ def fault_counts(df: pd.DataFrame, strategies: Sequence[str]) -> dict[str, dict[
     return {s: {k: int(counts.get((s, k), 0)) for k in CLIENT_FAULT_KINDS} for s in strategies}
 
 
+MIN_SPAN_S = 1.0  # scenario seconds of arrivals, at least, for a table over time
+
+
 def success_over_time(
     df: pd.DataFrame, strategies: Sequence[str], windows: int = WINDOWS
 ) -> tuple[list[float], dict[str, list[float | None]]]:
     """Window starts (scenario seconds) and, per strategy, the success rate of the logical
-    requests that arrived in each window (None where none arrived)."""
+    requests that arrived in each window (None where none arrived). Nothing when the
+    arrivals span under :data:`MIN_SPAN_S`: a burst has no "over time" to show."""
     req = df[df["kind"] == "request"]
     if req.empty:
         return [], {}
     end = float(req["start_t"].max())
+    if end - float(req["start_t"].min()) < MIN_SPAN_S:
+        return [], {}
     width = max(end, 1e-9) / windows
     edges = [i * width for i in range(windows)]
     out: dict[str, list[float | None]] = {}

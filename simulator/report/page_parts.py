@@ -314,7 +314,7 @@ def timing_section(info: Mapping[str, Any], strategies: Sequence[str]) -> str:
     head = ["strategy", *(f"{title} (p50 / p95)" for _, title in _TIMING_MEASURES)]
     scale = info.get("time_scale")
     auto = info.get("time_scale_auto") or {}
-    chosen = f" chosen by calibration: {auto.get('reason')}" if auto.get("reason") else ""
+    chosen = f", chosen by calibration: {auto.get('reason')}" if auto.get("reason") else ""
     rule = (
         f"The host adds wall time of its own, which a run at time scale {scale} reads back "
         f"{scale} times larger. A strategy's timing is faithful when the {stat} of each "
@@ -324,7 +324,7 @@ def timing_section(info: Mapping[str, Any], strategies: Sequence[str]) -> str:
         else "No model the clients call has a network latency, so no bound applies."
     )
     return (
-        f'<p class="note">Time scale {escape(str(scale))}.{escape(chosen)} {escape(rule)}</p>'
+        f'<p class="note">Time scale {escape(str(scale))}{escape(chosen)}. {escape(rule)}</p>'
         + strategy_table(head, rows)
     )
 
