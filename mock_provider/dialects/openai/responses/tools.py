@@ -117,9 +117,10 @@ def _tool_choice(
             raise _not_in_tools(str(name))
         return "named", name, tools
     if kind == "allowed_tools":
+        listed = choice.get("tools")
         allowed = {
-            t.get("name") for t in choice.get("tools") or () if isinstance(t, Mapping)
-            and t.get("type") == "function"
+            t.get("name") for t in (listed if isinstance(listed, list) else ())
+            if isinstance(t, Mapping) and t.get("type") == "function"
         }  # fmt: skip
         mode = choice.get("mode")
         narrowed = tuple(t for t in tools if t.name in allowed)
