@@ -288,3 +288,11 @@ def test_openai_agents_streamed_run(agents_client):
     result, kinds = asyncio.run(run())
     assert "raw_response_event" in kinds and "run_item_stream_event" in kinds
     assert ran and isinstance(result.final_output, Person)
+
+
+def test_openai_agents_plain_text_answer(agents_client):
+    from agents import Agent, Runner
+
+    agent = Agent(name="plain", instructions="Be brief.", model=MODEL)
+    result = asyncio.run(Runner.run(agent, QUESTION))
+    assert isinstance(result.final_output, str) and result.final_output
