@@ -238,7 +238,7 @@ def _check_tool_choice(choice: Any) -> None:
 
 
 def _check_text_format(fmt: Any) -> None:
-    """``text.format``: checked and echoed; the output is not shaped by it (see the README)."""
+    """``text.format``'s shape; what it asks of the output is read by :mod:`.tools`."""
     if fmt is None:
         return
     kind = _typed_object(fmt, "text.format")
