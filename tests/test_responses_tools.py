@@ -172,6 +172,26 @@ def test_streamed_calls_send_the_api_events_in_order(mock_server):
     assert final.status == "completed"
     assert final.usage is not None
     assert final.usage.output_tokens == sum(count_text(c.arguments) for c in calls)
+    stored = _client(m).responses.retrieve(final.id)  # the stream's final snapshot, stored
+    assert [(c.call_id, c.arguments) for c in _calls(stored)] == [
+        (c.call_id, c.arguments) for c in calls
+    ]
+
+
+def test_the_same_seed_gives_the_same_calls(mock_server):
+    """Calls are drawn from the provider's seed and the request's number: a fresh mock with
+    the same seed answers the same requests with the same calls."""
+
+    def run() -> list[Any]:
+        m = mock_server(fast_cfg(seed=7))
+        client = _client(m)
+        return [
+            [(c.name, c.call_id, c.arguments) for c in _calls(client.responses.create(
+                model=MODEL, input="x", tools=[WEATHER, TIME], tool_choice="required"))]
+            for _ in range(3)
+        ]  # fmt: skip
+
+    assert run() == run()
 
 
 def test_create_stream_true_with_a_named_tool(mock_server):
