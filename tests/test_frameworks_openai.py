@@ -296,3 +296,20 @@ def test_openai_agents_plain_text_answer(agents_client):
     agent = Agent(name="plain", instructions="Be brief.", model=MODEL)
     result = asyncio.run(Runner.run(agent, QUESTION))
     assert isinstance(result.final_output, str) and result.final_output
+
+
+@pytest.mark.parametrize("mode", ["TOOLS", "RESPONSES_TOOLS"])
+def test_instructor_streams_partial_objects(base_url, mode):
+    client = instructor.from_openai(
+        openai.OpenAI(base_url=base_url, api_key="sk-test", max_retries=0),
+        mode=instructor.Mode[mode],
+    )
+    partials = list(
+        client.chat.completions.create_partial(
+            model=MODEL, response_model=Person, max_retries=1,
+            messages=[{"role": "user", "content": "Describe someone."}],
+        )
+    )  # fmt: skip
+    assert len(partials) > 1
+    last = partials[-1]
+    assert Person.model_validate(last.model_dump())  # the last partial is whole
