@@ -24,6 +24,7 @@ import openai
 import pytest
 from pydantic import BaseModel
 
+from mock_provider.server import APP_STATE
 from tests.test_mock_sdk import fast_cfg
 
 MODEL = "gpt-4o-mini"
@@ -53,8 +54,22 @@ CHAT_WEATHER: Any = {
 
 
 @pytest.fixture
-def base_url(mock_server) -> str:
-    return mock_server(fast_cfg(output_tokens={"median": 12, "spread": 0.3})).base_url
+def mock(mock_server) -> Any:
+    return mock_server(fast_cfg(output_tokens={"median": 12, "spread": 0.3}))
+
+
+@pytest.fixture
+def base_url(mock) -> str:
+    return mock.base_url
+
+
+def _served(mock: Any) -> set[str]:
+    """The API paths the mock answered with a 200: which API a framework used."""
+    return {path for path, _, status in mock.app[APP_STATE].counts if status == 200}
+
+
+def _route(responses: bool) -> str:
+    return "/v1/responses" if responses else "/v1/chat/completions"
 
 
 def _valid_weather(arguments: Any) -> None:
@@ -84,8 +99,8 @@ def test_langchain_plain_and_stream(base_url, responses):
 
 
 @pytest.mark.parametrize("responses", [False, True], ids=["chat", "responses"])
-def test_langchain_bind_tools_forced_and_streamed(base_url, responses):
-    llm = _chat_openai(base_url, responses)
+def test_langchain_bind_tools_forced_and_streamed(mock, responses):
+    llm = _chat_openai(mock.base_url, responses)
     forced = llm.bind_tools([get_weather], tool_choice="any")  # "required" on the wire
     message = forced.invoke(QUESTION)
     assert message.tool_calls and message.tool_calls[0]["name"] == "get_weather"
@@ -100,6 +115,7 @@ def test_langchain_bind_tools_forced_and_streamed(base_url, responses):
     assert {c["name"] for c in total.tool_calls} == {"get_weather"}
     for call in total.tool_calls:
         _valid_weather(call["args"])
+    assert _served(mock) == {_route(responses)}
 
 
 @pytest.mark.parametrize("responses", [False, True], ids=["chat", "responses"])
@@ -184,7 +200,7 @@ def _pydantic_ai_model(base_url: str, responses: bool) -> Any:
 
 
 @pytest.mark.parametrize("responses", [False, True], ids=["chat", "responses"])
-def test_pydantic_ai_tools_and_output_type(base_url, responses):
+def test_pydantic_ai_tools_and_output_type(mock, responses):
     from pydantic_ai import Agent
 
     ran: list[tuple[str, int]] = []
@@ -194,11 +210,12 @@ def test_pydantic_ai_tools_and_output_type(base_url, responses):
         ran.append((city, days))
         return "sunny"
 
-    agent = Agent(_pydantic_ai_model(base_url, responses), output_type=Person, tools=[weather])
+    agent = Agent(_pydantic_ai_model(mock.base_url, responses), output_type=Person, tools=[weather])
     outputs = [agent.run_sync("Who lives in Paris?").output for _ in range(4)]
     assert all(isinstance(p, Person) for p in outputs)
     assert ran  # the model called the tool (with arguments of the right types) on some run
     assert all(isinstance(c, str) and isinstance(d, int) for c, d in ran)
+    assert _served(mock) == {_route(responses)}
 
 
 @pytest.mark.parametrize("responses", [False, True], ids=["chat", "responses"])
@@ -254,7 +271,7 @@ def _agent(tool_choice: str | None = None) -> tuple[Any, list[str]]:
     return agent, ran
 
 
-def test_openai_agents_function_tool_and_output_type(agents_client):
+def test_openai_agents_function_tool_and_output_type(agents_client, mock):
     from agents import Runner
 
     agent, ran = _agent()
@@ -265,6 +282,7 @@ def test_openai_agents_function_tool_and_output_type(agents_client):
     results = asyncio.run(runs())
     assert all(isinstance(r.final_output, Person) for r in results)
     assert ran  # the tool ran on some turn of some run
+    assert _served(mock) == {"/v1/responses"}  # the SDK's default model: the Responses API
 
 
 def test_openai_agents_forced_tool_then_output(agents_client):

@@ -21,8 +21,9 @@ answers no call. Each rule names its source.
   ``Tool choice 'NAME' not found in 'tools' parameter.`` (param ``tool_choice``; the wording
   of public captures, e.g. for ``image_generation``). A forced choice of a hosted tool is
   answered with text: the mock runs no hosted tool.
-- **parallel_tool_calls** defaults to true (the ``Response`` object echoes it so): an answer
-  may then make several calls (:mod:`mock_provider.model.outputs`).
+- **parallel_tool_calls** "Whether to allow the model to run tool calls in parallel",
+  default true (the API reference for ``POST /v1/responses``): an answer may then make several
+  calls (:mod:`mock_provider.model.outputs`).
 - **text.format** ``json_schema`` (``ResponseFormatTextJSONSchemaConfigParam``: ``name``,
   ``schema``, ``strict``) makes the text an instance of the schema, checked as chat's
   ``response_format`` is when ``strict`` is true; ``json_object`` makes it a JSON object.
