@@ -119,6 +119,17 @@ def test_parallel_calls_unless_parallel_tool_calls_is_false(mock_server):
     assert one.parallel_tool_calls is False
 
 
+def test_allowed_tools_narrows_the_tools_a_forced_choice_calls(mock_server):
+    m = mock_server(fast_cfg(parallel_tool_call_probability=1.0))
+    choice: Any = {"type": "allowed_tools", "mode": "required",
+                   "tools": [{"type": "function", "name": "get_time"}]}  # fmt: skip
+    for _ in range(3):
+        response = _client(m).responses.create(
+            model=MODEL, input="x", tools=[WEATHER, TIME], tool_choice=choice
+        )
+        assert {c.name for c in _calls(response)} == {"get_time"}
+
+
 def test_strict_left_out_makes_every_property_required(mock_server):
     """The Responses API normalises a function schema into strict mode when ``strict`` is
     left out (OpenAI's function calling guide): every property is then present."""
