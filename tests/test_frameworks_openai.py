@@ -170,15 +170,20 @@ def test_litellm_structured_output(base_url):
 
 # -- instructor (its metadata pins jiter<0.15, which openai>=3.4 cannot install beside) ---------
 
-instructor = pytest.importorskip("instructor", reason="instructor conflicts with openai>=3.4")
+
+def _instructor(base_url: str, mode: str) -> Any:
+    """instructor's client over the mock; the test skips where instructor is not installed
+    (it is not in the dev extra: see the README's Frameworks against the mock)."""
+    instructor = pytest.importorskip("instructor", reason="not installable beside openai>=3.4")
+    return instructor.from_openai(
+        openai.OpenAI(base_url=base_url, api_key="sk-test", max_retries=0),
+        mode=instructor.Mode[mode],
+    )
 
 
 @pytest.mark.parametrize("mode", ["TOOLS", "JSON_SCHEMA", "RESPONSES_TOOLS"])
 def test_instructor_modes_give_a_pydantic_instance(base_url, mode):
-    client = instructor.from_openai(
-        openai.OpenAI(base_url=base_url, api_key="sk-test", max_retries=0),
-        mode=instructor.Mode[mode],
-    )
+    client = _instructor(base_url, mode)
     person = client.chat.completions.create(
         model=MODEL, response_model=Person, max_retries=1,
         messages=[{"role": "user", "content": "Describe someone."}],
@@ -318,10 +323,7 @@ def test_openai_agents_plain_text_answer(agents_client):
 
 @pytest.mark.parametrize("mode", ["TOOLS", "RESPONSES_TOOLS"])
 def test_instructor_streams_partial_objects(base_url, mode):
-    client = instructor.from_openai(
-        openai.OpenAI(base_url=base_url, api_key="sk-test", max_retries=0),
-        mode=instructor.Mode[mode],
-    )
+    client = _instructor(base_url, mode)
     partials = list(
         client.chat.completions.create_partial(
             model=MODEL, response_model=Person, max_retries=1,
