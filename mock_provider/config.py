@@ -284,7 +284,9 @@ class ProviderConfig(StrictModel):
     ``profile`` names the service imitated where OpenAI-compatible services differ:
     ``openai`` (api.openai.com: a 429 carries a whole-second ``retry-after``) or ``azure``
     (Azure OpenAI: ``retry-after-ms`` too). ``tool_call_probability`` is how often a request
-    that offers tools with ``tool_choice: auto`` gets a tool call rather than text.
+    that offers tools with ``tool_choice: auto`` gets a tool call rather than text;
+    ``parallel_tool_call_probability`` how often an answer that calls a tool, where parallel
+    calls are allowed, adds one more call (again for each further one).
     """
 
     models: dict[str, ModelConfig] = Field(default_factory=dict)
@@ -303,6 +305,7 @@ class ProviderConfig(StrictModel):
     # Half: an agent loop around the mock then makes two model calls on average (a geometric
     # number), so its tool path and its answer path both run, and the loop ends.
     tool_call_probability: float = Field(0.5, ge=0, le=1)
+    parallel_tool_call_probability: float = Field(0.25, ge=0, le=1)
 
 
 # --------------------------------------------------------------------------- loading

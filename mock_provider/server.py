@@ -32,6 +32,8 @@ from .clock import WallClock
 from .dialects import DIALECTS, BadRequest, ChatCall, Dialect
 from .dialects import anthropic as ant
 from .dialects import openai as oai
+from .dialects.openai import responses as oai_responses
+from .dialects.openai.responses import stored
 from .executor import CLIENT_GONE, carry_out, stream
 from .journal import RESET_PATH, JournalEntry, fingerprint, redact_key, request_tag, write_entry
 from .model.faults import FAULT_HEADER, FaultHeaderError, SlowFault, parse_fault_header
@@ -536,6 +538,35 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
     return _ok(state, {"input_tokens": ant.count_request(body)}, ant.DIALECT)
 
 
+# -- stored responses (GET/DELETE /v1/responses/{id}, GET .../input_items) ---------------------
+
+
+def _stored_handler(answer: Callable[[web.Request, str], Any]) -> Handler:
+    """A stored-response route: the key checked, the body from ``answer``, refusals in the
+    Responses dialect's words (:mod:`mock_provider.dialects.openai.responses.stored`)."""
+    dialect = oai_responses.DIALECT
+
+    @provider_errors
+    async def handler(request: web.Request) -> web.StreamResponse:
+        state = request.app[APP_STATE]
+        denied = state.provider.authenticate(oai.bearer_key(request.headers))
+        if denied:
+            return await _refuse(state, request, dialect, "", denied)
+        body = answer(request, request.match_info["response_id"])
+        state.record(request, "", 200, count=False)  # a count per response id would grow
+        return _ok(state, dict(body), dialect)
+
+    return handler
+
+
+_RESPONSE_STORE = oai_responses.DIALECT.store
+retrieve_response = _stored_handler(lambda r, rid: stored.retrieved(_RESPONSE_STORE, rid))
+delete_response = _stored_handler(lambda r, rid: stored.deleted(_RESPONSE_STORE, rid))
+list_input_items = _stored_handler(
+    lambda r, rid: stored.input_items_page(_RESPONSE_STORE, rid, r.query)
+)
+
+
 @provider_errors
 async def admin_reset(request: web.Request) -> web.StreamResponse:
     """Fresh limits, caches, faults clock and counters: each strategy starts on equal terms.
@@ -585,6 +616,9 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post(COUNT_TOKENS_PATH, count_tokens)
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/v1/models/{model_id}", get_model)
+    app.router.add_get("/v1/responses/{response_id}", retrieve_response)
+    app.router.add_delete("/v1/responses/{response_id}", delete_response)
+    app.router.add_get("/v1/responses/{response_id}/input_items", list_input_items)
     setup_admin_routes(app)
     app.router.add_post("/_stampede/reset", admin_reset)
     app.router.add_get("/_stampede/health", health)

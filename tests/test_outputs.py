@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 from mock_provider.config import DistConfig, LatencyConfig, ModelConfig, ProviderConfig
-from mock_provider.model.outputs import OutputSpec, Shaped, Tool, shape
+from mock_provider.model.outputs import MAX_PARALLEL_CALLS, OutputSpec, Shaped, Tool, shape
 from mock_provider.model.provider import ChatRequest, Completion, Provider
 from mock_provider.model.tokens import count_text
 from mock_provider.model.vocabulary import END, MAX_TOKENS, TOOL_USE
@@ -156,3 +156,43 @@ def test_the_tool_call_probability_is_a_provider_setting() -> None:
     assert all(_ask(never, spec).choices[0].tool_call is None for _ in range(50))  # type: ignore[index]
     assert all(_ask(always, spec).choices[0].tool_call for _ in range(50))  # type: ignore[index]
     assert ProviderConfig().tool_call_probability == 0.5
+
+
+def _parallel(spec: OutputSpec, seed: int, probability: float, cap: int = 1000) -> Shaped:
+    return shape(spec, 20, cap, random.Random(seed), f"key{seed}", 0.5, 20.0, 0.5, probability)
+
+
+def test_parallel_calls_are_drawn_only_where_allowed_and_billed_together() -> None:
+    allowed = OutputSpec(tools=TOOLS, tool_choice="required", parallel=True)
+    counts = set()
+    for seed in range(50):
+        answer = _parallel(allowed, seed, 0.5).choices[0]
+        calls = answer.calls
+        counts.add(len(calls))
+        assert 1 <= len(calls) <= MAX_PARALLEL_CALLS
+        assert len({c.key for c in calls}) == len(calls)  # each call its own id
+        for call in calls:
+            jsonschema.validate(
+                json.loads(call.text), {t.name: t.parameters for t in TOOLS}[call.name]
+            )
+        assert answer.tokens == sum(count_text(c.text) for c in calls)
+        assert answer.finish_reason == TOOL_USE
+    assert counts > {1}  # some answers make several calls
+    always = _parallel(allowed, 0, 1.0)
+    assert len(always.choices[0].calls) == MAX_PARALLEL_CALLS
+    assert always.pieces == tuple(p for c in always.choices[0].calls for p in c.arguments)
+    assert always.steps == always.tokens == len(always.pieces)
+    named = OutputSpec(tools=TOOLS, tool_choice="named", tool_name="search", parallel=True)
+    assert {c.name for c in _parallel(named, 1, 1.0).choices[0].calls} == {"search"}
+    forbidden = OutputSpec(tools=TOOLS, tool_choice="required")  # parallel left off
+    assert all(len(_parallel(forbidden, s, 1.0).choices[0].calls) == 1 for s in range(20))
+
+
+def test_parallel_calls_stay_within_the_cap() -> None:
+    spec = OutputSpec(tools=TOOLS, tool_choice="required", parallel=True)
+    for seed in range(30):
+        first = _parallel(spec, seed, 1.0, cap=1000).choices[0].calls[0]
+        cap = len(first.arguments) + 3  # room for the first call, not for a second
+        answer = _parallel(spec, seed, 1.0, cap=cap).choices[0]
+        assert answer.tokens <= cap
+        assert answer.finish_reason == TOOL_USE

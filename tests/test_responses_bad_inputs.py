@@ -91,6 +91,27 @@ BAD_REQUESTS = [
      None),
     ("context-overflow", _with(input="word " * 2500), AUTH, 400, "context_length_exceeded",
      "input"),
+    # Tools and conversations (dialects/openai/responses/tools.py cites each rule's source).
+    ("call-output-without-call", _with(input=[
+        {"type": "function_call_output", "call_id": "call_x", "output": "ok"}]),
+     AUTH, 400, None, "input"),
+    ("call-output-for-another-call", _with(input=[
+        {"type": "function_call", "call_id": "call_a", "name": "f", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "call_b", "output": "ok"}]),
+     AUTH, 400, None, "input"),
+    ("tool-choice-not-in-tools", _with(tools=[{"type": "function", "name": "f"}],
+                                       tool_choice={"type": "function", "name": "g"}),
+     AUTH, 400, None, "tool_choice"),
+    ("tool-without-name", _with(tools=[{"type": "function", "parameters": {}}]), AUTH, 400,
+     "missing_required_parameter", "tools[0].name"),
+    ("strict-tool-not-strict-schema", _with(tools=[{
+        "type": "function", "name": "f", "strict": True,
+        "parameters": {"type": "object", "properties": {"a": {"type": "string"}}}}]),
+     AUTH, 400, "invalid_function_parameters", "tools[0].parameters"),
+    ("strict-text-format-not-strict-schema", _with(text={"format": {
+        "type": "json_schema", "name": "x", "strict": True,
+        "schema": {"type": "object", "properties": {"a": {"type": "string"}}}}}),
+     AUTH, 400, None, "text.format.schema"),
     ("missing-key", GOOD, {}, 401, "invalid_api_key", None),
     ("oversized-body", _with(input="x" * 100_000), AUTH, 413, "request_too_large", None),
 ]  # fmt: skip
@@ -127,7 +148,10 @@ async def test_wrong_method_and_subpaths_are_openai_shaped(client):
     resp = await client.get(PATH, headers=AUTH)
     assert resp.status == 405
     assert (await resp.json())["error"]["type"] == "invalid_request_error"
-    resp = await client.get(PATH + "/resp_123", headers=AUTH)  # retrieval is not imitated
+    resp = await client.get(PATH + "/resp_123", headers=AUTH)  # no such stored response
+    assert resp.status == 404
+    assert (await resp.json())["error"]["message"] == "Response with id 'resp_123' not found."
+    resp = await client.post(PATH + "/resp_123", headers=AUTH)
     assert resp.status == 404
     assert "error" in await resp.json()
 
@@ -149,8 +173,13 @@ VALID: dict[str, list[Any]] = {
                {"type": "function_call_output", "call_id": "c", "output": "ok"}]],
     "max_output_tokens": [16, 400], "stream": [True, False], "store": [False],
     "temperature": [0, 1.5], "top_p": [0.5], "tools": [[{"type": "function", "name": "f"}]],
-    "tool_choice": ["auto", "none", {"type": "function", "name": "f"}],
-    "text": [{"format": {"type": "json_object"}}, {"verbosity": "low"}],
+    "tool_choice": ["auto", "none", "required", {"type": "function", "name": "f"},
+                    {"type": "allowed_tools", "mode": "required", "tools": 5}],
+    "parallel_tool_calls": [False, True],
+    "text": [{"format": {"type": "json_object"}}, {"verbosity": "low"},
+             {"format": {"type": "json_schema", "name": "s", "strict": True, "schema": {
+                 "type": "object", "properties": {"a": {"type": "integer"}},
+                 "required": ["a"], "additionalProperties": False}}}],
     "previous_response_id": [None], "metadata": [{"k": "v"}], "truncation": ["auto"],
     "reasoning": [{"effort": "low"}], "service_tier": ["flex"], "top_logprobs": [3],
     "background": [False], "prompt": [None], "conversation": [None],

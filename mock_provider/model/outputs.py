@@ -13,7 +13,11 @@ reading of its options in the brain's words, and :func:`shape` makes its answers
   named tool always calls that one, and ``auto`` calls one with probability
   ``tool_call_probability`` (a provider setting);
 - a tool call's arguments are an instance of the tool's parameter schema
-  (:mod:`.structured`); content is an instance of the request's schema when it gives one, a
+  (:mod:`.structured`). A spec that allows ``parallel`` calls (the Responses API unless
+  ``parallel_tool_calls: false``) may add further calls to the same answer, each with
+  probability ``parallel_probability`` (a provider setting), up to :data:`MAX_PARALLEL_CALLS`
+  and within the cap; a named choice repeats its tool, the others pick again at random;
+  content is an instance of the request's schema when it gives one, a
   one-key JSON object when it asks for JSON without a schema, and words otherwise;
 - an answer longer than the cap (``max_tokens``, or the model's own limit) is cut there and
   ends with ``max_tokens``: cut JSON is not valid JSON, as with the real service;
@@ -41,6 +45,7 @@ from .tokens import WORDS, token_pieces, token_strings
 from .vocabulary import END, MAX_TOKENS, TOOL_USE, FinishReason
 
 __all__ = [
+    "MAX_PARALLEL_CALLS",
     "Choice",
     "OutputSpec",
     "Shaped",
@@ -50,6 +55,8 @@ __all__ = [
     "ToolChoice",
     "shape",
 ]
+
+MAX_PARALLEL_CALLS = 4  # the most tool calls one answer makes
 
 ToolChoice = Literal["none", "auto", "required", "named"]
 CALL_KEY_LENGTH = 24  # OpenAI's call_ ids: 24 characters from [A-Za-z0-9]
@@ -75,6 +82,7 @@ class OutputSpec(msgspec.Struct, frozen=True):
     tool_choice: ToolChoice = "auto"
     tool_name: str | None = None  # the tool a "named" choice names
     logprobs: int | None = None  # alternatives per content token; None: no log probabilities
+    parallel: bool = False  # an answer may make more than one tool call
 
 
 class ToolCall(msgspec.Struct, frozen=True, gc=False):
@@ -101,11 +109,19 @@ class Choice(msgspec.Struct, frozen=True, gc=False):
     finish_reason: FinishReason
     tool_call: ToolCall | None = None
     logprobs: tuple[TokenLogprob, ...] | None = None  # one per content token, when asked
+    more_calls: tuple[ToolCall, ...] = ()  # parallel calls after ``tool_call``
+
+    @property
+    def calls(self) -> tuple[ToolCall, ...]:
+        """Every tool call of the answer, in order (none for content)."""
+        return () if self.tool_call is None else (self.tool_call, *self.more_calls)
 
     @property
     def tokens(self) -> int:
         """Billed tokens, and the number of stream steps the answer takes."""
-        return len(self.tool_call.arguments) if self.tool_call else len(self.pieces)
+        if self.tool_call is None:
+            return len(self.pieces)
+        return sum(len(call.arguments) for call in self.calls)
 
     @property
     def text(self) -> str:
@@ -128,6 +144,7 @@ def shape(
     tool_call_probability: float,
     output_median: float,
     output_spread: float,
+    parallel_probability: float = 0.0,
 ) -> Shaped:
     """The answers for ``spec`` (see the module docstring).
 
@@ -143,14 +160,23 @@ def shape(
             natural = max(1, round(output_median * math.exp(output_spread * rng.gauss(0.0, 1.0))))
         tool = _tool_to_call(spec, rng, tool_call_probability)
         if tool is not None:
-            arguments = instance(tool.parameters or _ANY_OBJECT, rng)
-            if not isinstance(arguments, dict):  # a tool's arguments are always an object
-                arguments = {}
-            tokens = token_strings(render(arguments))
-            key = "".join(keys.choices(_ALNUM, k=CALL_KEY_LENGTH))
-            finish: FinishReason = TOOL_USE if len(tokens) <= cap else MAX_TOKENS
-            call = ToolCall(key, tool.name, tokens[:cap])
-            choices.append(Choice((), finish, call))
+            call = _call(tool, rng, keys)
+            finish: FinishReason = TOOL_USE if len(call.arguments) <= cap else MAX_TOKENS
+            call = ToolCall(call.key, call.name, call.arguments[:cap])
+            more: list[ToolCall] = []
+            room = cap - len(call.arguments)
+            while (
+                spec.parallel
+                and len(more) + 1 < MAX_PARALLEL_CALLS
+                and rng.random() < parallel_probability
+            ):
+                extra = _call(tool if spec.tool_choice == "named" else rng.choice(spec.tools),
+                              rng, keys)  # fmt: skip
+                if len(extra.arguments) > room:  # no room left under the cap: stop here
+                    break
+                room -= len(extra.arguments)
+                more.append(extra)
+            choices.append(Choice((), finish, call, None, tuple(more)))
             continue
         pieces = _content(spec, natural, rng, i)
         finish = END if len(pieces) <= cap else MAX_TOKENS
@@ -158,7 +184,11 @@ def shape(
         logprobs = None if spec.logprobs is None else _logprobs(pieces, spec.logprobs, rng)
         choices.append(Choice(pieces, finish, None, logprobs))
     longest = max(choices, key=lambda c: c.tokens)
-    stream = longest.tool_call.arguments if longest.tool_call else longest.pieces
+    stream = (
+        tuple(piece for call in longest.calls for piece in call.arguments)
+        if longest.tool_call
+        else longest.pieces
+    )
     return Shaped(tuple(choices), sum(c.tokens for c in choices), longest.tokens, stream)
 
 
@@ -170,6 +200,15 @@ def _tool_to_call(spec: OutputSpec, rng: random.Random, probability: float) -> T
     if spec.tool_choice == "auto" and rng.random() >= probability:
         return None
     return rng.choice(spec.tools)
+
+
+def _call(tool: Tool, rng: random.Random, keys: random.Random) -> ToolCall:
+    """A call of ``tool``: arguments valid against its parameters, a fresh key."""
+    arguments = instance(tool.parameters or _ANY_OBJECT, rng)
+    if not isinstance(arguments, dict):  # a tool's arguments are always an object
+        arguments = {}
+    key = "".join(keys.choices(_ALNUM, k=CALL_KEY_LENGTH))
+    return ToolCall(key, tool.name, token_strings(render(arguments)))
 
 
 def _content(spec: OutputSpec, natural: int, rng: random.Random, index: int) -> tuple[str, ...]:

@@ -375,6 +375,7 @@ class Provider:
             shaped = shape(
                 req.output, natural, cap, random.Random(hash((self.cfg.seed, seq))),
                 response_key, self.cfg.tool_call_probability, d.median, d.spread,
+                self.cfg.parallel_tool_call_probability,
             )  # fmt: skip
             output, steps = shaped.tokens, shaped.steps
             wanted_each *= len(shaped.choices)  # the estimate holds room for every answer

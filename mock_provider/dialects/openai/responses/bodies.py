@@ -1,7 +1,8 @@
 """The Responses API's ``response`` object: the whole body of a plain call, and the snapshot
 every lifecycle event of a stream carries.
 
-The output is one assistant ``message`` item with one ``output_text`` part. A response cut
+The output is one assistant ``message`` item with one ``output_text`` part, or, when the
+model calls tools, one ``function_call`` item per call (:func:`function_call_item`). A response cut
 at ``max_output_tokens`` (or at the model's own output cap) is ``incomplete``, with
 ``incomplete_details.reason`` ``max_output_tokens``, and so is its message. The request's
 settings are echoed back with the API's defaults for those it left out (``temperature`` 1,
@@ -13,14 +14,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from ....model.outputs import ToolCall
 from ....model.provider import Completion
 from ....model.vocabulary import MAX_TOKENS
+from ..bodies import call_id
 from .parsing import ResponsesRequest
 
 __all__ = [
     "COMPLETED",
     "INCOMPLETE",
     "IN_PROGRESS",
+    "call_item_id",
+    "function_call_item",
+    "output_items",
     "output_message",
     "output_text",
     "response_body",
@@ -63,6 +69,37 @@ def output_message(message_id: str, status: str, content: list[Any]) -> dict[str
         "content": content,
         "role": "assistant",
     }
+
+
+def call_item_id(suffix: str, index: int) -> str:
+    """The ``fc_`` id of a response's ``index``-th function call item."""
+    return f"fc_{suffix}{index:02x}"
+
+
+def function_call_item(item_id: str, call: ToolCall, status: str, arguments: str) -> dict[str, Any]:
+    """A ``function_call`` output item (openai-python's ``ResponseFunctionToolCall``): the
+    ``fc_`` item id, the ``call_`` id a ``function_call_output`` answers, the arguments JSON."""
+    return {
+        "id": item_id,
+        "type": "function_call",
+        "status": status,
+        "arguments": arguments,
+        "call_id": call_id(call.key),
+        "name": call.name,
+    }
+
+
+def output_items(c: Completion, suffix: str) -> list[dict[str, Any]]:
+    """The output of a completion with choices: its message, or its function calls."""
+    assert c.choices is not None
+    choice = c.choices[0]
+    status = status_of(c)
+    if choice.tool_call is None:
+        return [output_message("msg_" + suffix, status, [output_text(choice.text)])]
+    return [
+        function_call_item(call_item_id(suffix, i), call, status, call.text)
+        for i, call in enumerate(choice.calls)
+    ]
 
 
 def _echo(body: Mapping[str, Any], name: str, default: Any) -> Any:

@@ -7,11 +7,11 @@ and 429 wording (:mod:`..errors`, :mod:`..headers`), the token counting and cach
 a chat completion draw on one bucket.
 
 Its own state is the :class:`~.store.ResponseStore` of responses a ``previous_response_id``
-may continue. It lives in the dialect, so in the process: a response stored before a
-``/_stampede/reset`` can still be continued after it (the real API keeps responses for
-30 days, whatever a client's rate limits do). Response ids carry a serial number that is
-never reused in the process, so two mocks in one process, or one mock across resets, never
-give two responses one id.
+may continue and ``GET /v1/responses/{id}`` retrieves (:mod:`.stored`). It lives in the
+dialect, so in the process: a response stored before a ``/_stampede/reset`` can still be
+continued after it (the real API keeps responses for 30 days, whatever a client's rate
+limits do). Response ids carry a serial number that is never reused in the process, so two
+mocks in one process, or one mock across resets, never give two responses one id.
 """
 
 from __future__ import annotations
@@ -24,15 +24,16 @@ import msgspec
 
 from ....clock import TimeBase
 from ....model.provider import Completion, Rejection
-from ...protocol import BadRequest, ChatCall
+from ...protocol import BadRequest, ChatCall, StreamWriter
 from ..dialect import OpenAIDialect
 from ..errors import error_body, rejection
 from ..headers import ratelimit_headers, stamp
 from ..tokens import cache_prefixes, count_chat_tokens
-from .bodies import output_message, output_text, response_body, status_of, usage
+from .bodies import output_items, output_message, output_text, response_body, status_of, usage
 from .parsing import ResponsesRequest, parse_request
-from .sse import ResponsesStream
-from .store import Conversation, ResponseStore
+from .sse import CallsStream, ResponsesStream
+from .store import Conversation, ResponseStore, Stored
+from .tools import check_call_outputs, read_output
 
 __all__ = ["CONTEXT_WINDOW_MESSAGE", "ResponsesCall", "ResponsesDialect"]
 
@@ -45,11 +46,12 @@ CONTEXT_WINDOW_MESSAGE = (
 
 
 class ResponsesCall(msgspec.Struct, frozen=True, gc=False):
-    """What rendering needs besides the completion: the request, and the conversation a
-    stored response keeps (the prompt less ``instructions``)."""
+    """What rendering needs besides the completion: the request, the conversation a stored
+    response keeps (the prompt less ``instructions``) and the call ids known in it."""
 
     request: ResponsesRequest
     conversation: Conversation
+    call_ids: frozenset[str] = frozenset()
 
 
 class ResponsesDialect:
@@ -73,15 +75,20 @@ class ResponsesDialect:
     def parse_chat(self, raw: bytes) -> ChatCall:
         req = parse_request(raw)
         conversation = req.items
+        known: frozenset[str] = frozenset()
         if req.previous_response_id is not None:
-            earlier = self.store.conversation(req.previous_response_id)
+            earlier = self.store.get(req.previous_response_id)
             if earlier is None:
                 raise BadRequest(
                     f"Previous response with id '{req.previous_response_id}' not found.",
                     "previous_response_id",
                     "previous_response_not_found",
                 )
-            conversation = earlier + conversation
+            conversation = earlier.conversation + conversation
+            known = earlier.call_ids
+        raw_input = req.body.get("input")
+        if isinstance(raw_input, list):
+            known = check_call_outputs(raw_input, known)
         prompt = conversation
         if req.instructions:  # a system message first; never carried to a continuation
             prompt = ({"role": "system", "content": req.instructions}, *conversation)
@@ -91,43 +98,68 @@ class ResponsesDialect:
             req.max_output_tokens,
             req.stream,
             prompt,
-            ResponsesCall(req, conversation),
+            ResponsesCall(req, conversation, known),
             bool(req.body.get("tools")),
+            read_output(req.body),
         )
 
     def cache_prefixes(self, messages: Any) -> Sequence[tuple[int, int]]:
         return cache_prefixes(messages)
 
     def _ids(self, c: Completion) -> tuple[str, str]:
-        """(response id, message id): the request id's digits and a serial never reused."""
+        """(response id, the suffix of its items' ids): the request id's digits and a serial
+        never reused."""
         suffix = f"{c.request_id.removeprefix('req_')}{next(self._serial):08x}"
-        return "resp_" + suffix, "msg_" + suffix
+        return "resp_" + suffix, suffix
 
-    def _remember(self, call: ResponsesCall, response_id: str, text: str) -> None:
-        if call.request.store:
-            answer = {"role": "assistant", "content": text}
-            self.store.remember(response_id, (*call.conversation, answer))
+    def _remember(self, call: ResponsesCall, response_id: str, body: dict[str, Any]) -> None:
+        """Store a response (unless ``store: false``): its conversation with its output read
+        as input (:mod:`.parsing`), the call ids known after it, the body, the input items."""
+        req = call.request
+        if not req.store:
+            return
+        answer = []
+        call_ids = set(call.call_ids)
+        for item in body["output"]:
+            if item["type"] == "function_call":
+                answer.append({"role": "assistant", "content": item["name"] + item["arguments"]})
+                call_ids.add(item["call_id"])
+            else:
+                text = "".join(part["text"] for part in item["content"])
+                answer.append({"role": "assistant", "content": text})
+        raw_input = req.body.get("input")
+        items = (
+            tuple(raw_input)
+            if isinstance(raw_input, list)
+            else ({"type": "message", "role": "user", "content": raw_input},)
+        )
+        entry = Stored((*call.conversation, *answer), frozenset(call_ids), body, items)
+        self.store.remember(response_id, entry)
 
     def completion(self, c: Completion, call: ChatCall, created: int) -> bytes:
         rc: ResponsesCall = call.options
-        response_id, message_id = self._ids(c)
-        text = c.text
+        response_id, suffix = self._ids(c)
         status = status_of(c)
-        message = output_message(message_id, status, [output_text(text)])
+        if c.choices is None:
+            output = [output_message("msg_" + suffix, status, [output_text(c.text)])]
+        else:
+            output = output_items(c, suffix)
         body = response_body(
-            c, rc.request, response_id, created, status, [message], usage(c, c.output_tokens)
+            c, rc.request, response_id, created, status, output, usage(c, c.output_tokens)
         )
-        self._remember(rc, response_id, text)
+        self._remember(rc, response_id, body)
         return _encode(body)
 
-    def stream(self, c: Completion, call: ChatCall, created: int) -> ResponsesStream:
+    def stream(self, c: Completion, call: ChatCall, created: int) -> StreamWriter:
         rc: ResponsesCall = call.options
-        response_id, message_id = self._ids(c)
+        response_id, suffix = self._ids(c)
 
-        def remember(text: str) -> None:
-            self._remember(rc, response_id, text)
+        def remember(body: dict[str, Any]) -> None:
+            self._remember(rc, response_id, body)
 
-        return ResponsesStream(c, rc.request, created, response_id, message_id, remember)
+        if c.choices is not None and c.choices[0].tool_call is not None:
+            return CallsStream(c, rc.request, created, response_id, suffix, remember)
+        return ResponsesStream(c, rc.request, created, response_id, "msg_" + suffix, remember)
 
     def rejection(
         self, r: Rejection, clock: TimeBase, call: ChatCall | None = None

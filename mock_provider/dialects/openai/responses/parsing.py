@@ -35,7 +35,9 @@ __all__ = [
     "NOT_IMITATED",
     "ResponsesRequest",
     "input_messages",
+    "missing",
     "parse_request",
+    "type_error",
 ]
 
 MIN_OUTPUT_TOKENS: Final = 16  # the API refuses a smaller max_output_tokens
@@ -108,6 +110,9 @@ def _missing(param: str) -> BadRequest:
     return BadRequest(
         f"Missing required parameter: '{param}'.", param, "missing_required_parameter"
     )
+
+
+missing, type_error = _missing, _type_error  # for .tools, which words its refusals alike
 
 
 def _invalid_value(param: str, value: str, allowed: Sequence[str]) -> BadRequest:
@@ -233,7 +238,7 @@ def _check_tool_choice(choice: Any) -> None:
 
 
 def _check_text_format(fmt: Any) -> None:
-    """``text.format``: checked and echoed; the output is not shaped by it (see the README)."""
+    """``text.format``'s shape; what it asks of the output is read by :mod:`.tools`."""
     if fmt is None:
         return
     kind = _typed_object(fmt, "text.format")
