@@ -51,7 +51,10 @@ FIELD_DOCS: dict[str, FieldDoc] = {
         "a factor",
         example="auto",
     ),
-    "Scenario.provider": D("the mock provider: models, limits, latency, faults"),
+    "Scenario.provider": D(
+        "the mock provider: models, limits, latency, faults",
+        example={"models": {"gpt-4o-mini": {"rpm": 60}}},
+    ),
     "Scenario.workload": D(
         "what the application sends: arrivals, prompts and the first model",
         example={"model": "gpt-4o", "arrivals": {"kind": "poisson", "rate": 2}},
@@ -280,7 +283,10 @@ FIELD_DOCS: dict[str, FieldDoc] = {
         "of open-loop phases that overlay",
         example={"kind": "poisson", "rate": 2},
     ),
-    "WorkloadConfig.prompts": D("what each request sends: layout, sizes, users, features"),
+    "WorkloadConfig.prompts": D(
+        "what each request sends: layout, sizes, users, features",
+        example={"input_tokens": {"median": 300}, "max_tokens": 400},
+    ),
     "WorkloadConfig.model": D(
         "the model the application asks for first (a fallback chain starts here)"
     ),
@@ -361,7 +367,10 @@ FIELD_DOCS: dict[str, FieldDoc] = {
         "refuse a request before sending it: input size, daily budgets",
         example={"max_input_tokens": 4000},
     ),
-    "ClientConfig.timeouts": D("how long an attempt may take before the client gives up on it"),
+    "ClientConfig.timeouts": D(
+        "how long the client waits: to connect, between bytes, and for the whole request",
+        example={"read_s": 30, "total_s": 120},
+    ),
     "ClientConfig.stream": D("stream answers (server-sent events)", example=True),
     "ClientConfig.api_key": D("the key the client sends (per-key limits)"),
     "ClientConfig.prompt_layout": D(
@@ -429,7 +438,9 @@ FIELD_DOCS: dict[str, FieldDoc] = {
     ),
     "TimeoutConfig.connect_s": D("to open the connection"),
     "TimeoutConfig.read_s": D("between bytes of the answer (the first one included)"),
-    "TimeoutConfig.total_s": D("for the whole attempt"),
+    "TimeoutConfig.total_s": D(
+        "for the whole logical request, retries and waits included: no wait or attempt goes past it"
+    ),
     "AppConfig.app": D(
         "your function as module:function; called once per logical request",
         example="myapp.llm:answer",
