@@ -9,6 +9,7 @@ a closed stdout (``| head``) does not stop a run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--target", help="URL of an already running stampede mock (default: start one)"
     )
+    _add_ci_arguments(run)
 
     lint = sub.add_parser(
         "lint", help="pre-flight check a scenario: demand against limits, windows, defaults"
@@ -88,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="rebuild summary, plots and report.html from traces")
     report.add_argument("run_dir", help="a run folder containing traces.jsonl")
+    _add_ci_arguments(report)
 
     compare = sub.add_parser("compare", help="compare two runs side by side")
     compare.add_argument("run_dir_a")
@@ -97,9 +100,45 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sweep_parser(sub)
 
     from simulator.fault_cli import add_fault_arguments
+    from simulator.reference.commands import add_reference_arguments
 
     add_fault_arguments(sub)
+    add_reference_arguments(sub)
     return parser
+
+
+def _add_ci_arguments(parser: argparse.ArgumentParser) -> None:
+    """What a CI job reads besides the exit code (``simulator/report/ci_outputs.py``)."""
+    parser.add_argument(
+        "--junit", metavar="FILE", help="write the thresholds as JUnit XML, one test per threshold"
+    )
+    parser.add_argument(
+        "--summary-json",
+        metavar="FILE|-",
+        help="write the summary as JSON to FILE, or with - to stdout (the rest goes to stderr)",
+    )
+
+
+def _write_ci_outputs(args: argparse.Namespace, result: Any, run_name: str) -> int:
+    """``--junit`` and ``--summary-json`` for a built report; EXIT_RUN when one cannot be
+    written."""
+    from simulator.report.ci_outputs import junit_xml, summary_json
+
+    wanted = [(args.junit, lambda: junit_xml(result.summary, result.verdicts, run_name))]
+    wanted.append((args.summary_json, lambda: summary_json(result.summary, result.verdicts)))
+    for target, render in wanted:
+        if target is None:
+            continue
+        if target == "-":
+            print(render(), file=getattr(args, "real_stdout", sys.stdout), flush=True)
+            continue
+        try:
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            Path(target).write_text(render() + "\n", encoding="utf-8")
+        except OSError as exc:
+            _err(f"{target}: cannot write: {exc.strerror}")
+            return EXIT_RUN
+    return EXIT_OK
 
 
 def _add_check_parser(sub: Any) -> None:
@@ -335,7 +374,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             _err("no traces were recorded")
             status = EXIT_RUN
         return status
-    report_status = _report(run_dir)
+    report_status = _report(run_dir, args)
     return status if status != EXIT_OK else report_status
 
 
@@ -414,7 +453,7 @@ def _run_repeats(
     if not results:
         _err("no repeat finished")
         return status if status != EXIT_OK else EXIT_RUN
-    report_status = _show(build_repeat_report(run_dir, results), note=spread_note)
+    report_status = _show(build_repeat_report(run_dir, results), note=spread_note, args=args)
     return status if status != EXIT_OK else report_status
 
 
@@ -474,7 +513,7 @@ def _lint_verdict(errors: int, warnings: int) -> str:
     return "verdict: no errors or warnings: ready to run"
 
 
-def _report(run_dir: Path) -> int:
+def _report(run_dir: Path, args: argparse.Namespace | None = None) -> int:
     from simulator.report.html import build_report
 
     try:
@@ -482,10 +521,10 @@ def _report(run_dir: Path) -> int:
     except ConfigError as exc:
         _err(str(exc))
         return EXIT_CONFIG
-    return _show(result)
+    return _show(result, args=args)
 
 
-def _show(result: Any, note: Any = None) -> int:
+def _show(result: Any, note: Any = None, args: argparse.Namespace | None = None) -> int:
     """Print a built report: the table and verdict, thresholds, where the files are."""
     from simulator.report.tables import format_table, wrap
     from simulator.report.units import format_value
@@ -508,6 +547,13 @@ def _show(result: Any, note: Any = None) -> int:
         print(wrap(f"  {mark}  {v.strategy}: {v.metric} {v.expression} (actual {actual}"
                    f"{note_text})", indent="        "))  # fmt: skip
     print(f"\nsummary: {result.summary_path}\nreport:  {result.html_path}")
+    if args is not None:
+        from simulator.report.html import read_run_info
+
+        info, scenario, _ = read_run_info(Path(result.run_dir))
+        name = str(scenario.get("name") or info.get("scenario") or Path(result.run_dir).name)
+        if _write_ci_outputs(args, result, name) != EXIT_OK:
+            return EXIT_RUN
     return EXIT_OK if result.passed else EXIT_THRESHOLD
 
 
@@ -519,11 +565,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         from simulator.report.repeats import build_repeat_report, spread_note
 
         results = [build_report(p.parent) for p in repeats]
-        return _show(build_repeat_report(run_dir, results), note=spread_note)
+        return _show(build_repeat_report(run_dir, results), note=spread_note, args=args)
     if not (run_dir / "traces.jsonl").exists():
         _err(f"{run_dir}: no traces.jsonl here; pass a folder written by 'stampede run'")
         return EXIT_CONFIG
-    return _report(run_dir)
+    return _report(run_dir, args)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -562,29 +608,37 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     with closed_pipe_ignored():
         args = build_parser().parse_args(argv)
-        if args.command == "serve":
-            from mock_provider.serve import serve_main
+        if getattr(args, "summary_json", None) != "-":
+            return _dispatch(args)
+        # --summary-json -: stdout carries the JSON alone; what a person reads goes to stderr.
+        args.real_stdout = sys.stdout
+        with contextlib.redirect_stdout(sys.stderr):
+            return _dispatch(args)
 
-            return serve_main(args)
-        if args.command == "run":
-            return cmd_run(args)
-        if args.command == "lint":
-            return cmd_lint(args)
-        if args.command == "report":
-            return cmd_report(args)
-        if args.command == "compare":
-            return cmd_compare(args)
-        if args.command == "check":
-            return cmd_check(args)
-        if args.command == "sweep":
-            return cmd_sweep(args)
-        if args.command == "fault":
-            from simulator.fault_cli import cmd_fault
 
-            return cmd_fault(args)
-        if args.command == "audit":
-            return cmd_audit(args)
-        return EXIT_RUN
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "serve":
+        from mock_provider.serve import serve_main
+
+        return serve_main(args)
+    if args.command == "fault":
+        from simulator.fault_cli import cmd_fault
+
+        return cmd_fault(args)
+    if args.command in ("schema", "init", "list"):
+        from simulator.reference import commands
+
+        return int(getattr(commands, f"cmd_{args.command}")(args))
+    commands_here = {
+        "run": cmd_run,
+        "lint": cmd_lint,
+        "report": cmd_report,
+        "compare": cmd_compare,
+        "check": cmd_check,
+        "sweep": cmd_sweep,
+        "audit": cmd_audit,
+    }
+    return commands_here[args.command](args)
 
 
 if __name__ == "__main__":

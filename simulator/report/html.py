@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from simulator.report.ci_outputs import summary_csv
 from simulator.report.faults import fault_counts, faults_section
 from simulator.report.metrics import (
     REPORT_COLUMNS,
@@ -158,6 +159,7 @@ def build_report(run_dir: str | Path) -> ReportResult:
     summary_path.write_text(
         json.dumps({**summary, "verdicts": [asdict(v) for v in verdicts]}, indent=1)
     )
+    (run_dir / "summary.csv").write_text(summary_csv(summary), encoding="utf-8")
     page = render_page(run_dir, info, scenario, scenario_text, strategies, summary, verdicts, plots,
                  ranking, extra=chaos)  # fmt: skip
     html_path = run_dir / "report.html"
