@@ -132,6 +132,11 @@ FIELD_DOCS: dict[str, FieldDoc] = {
         "how often a request that offers tools with tool_choice auto gets a tool call",
         "probability",
     ),
+    "ProviderConfig.parallel_tool_call_probability": D(
+        "how often an answer that calls a tool, where parallel calls are allowed, adds one more "
+        "call (again for each further one)",
+        "probability",
+    ),
     # ------------------------------------------------------------------ models
     "ModelConfig.dialect": D(
         "the wire format a new model speaks (a catalogue model has its own)", example="openai"
