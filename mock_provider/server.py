@@ -473,7 +473,8 @@ def _ok(state: MockState, body: dict[str, Any], dialect: Dialect = oai.DIALECT) 
 def _claude_models(state: MockState) -> list[Any]:
     """The Claude models, newest first as the real list is, once each (aliases resolve to a
     listed ID but are not listed themselves)."""
-    specs = {m.name: m for m in state.provider.catalog.values() if m.dialect == "anthropic"}
+    specs = {m.snapshot or m.name: m for m in state.provider.catalog.values()
+             if m.dialect == "anthropic" and m.name == (m.snapshot or m.name)}  # fmt: skip
     return sorted(specs.values(), key=lambda m: m.released or date.max, reverse=True)
 
 

@@ -102,6 +102,9 @@ class ModelSpec:
     cache_min_tokens: int = 1024
     display_name: str = ""  # Anthropic's /v1/models shows it
     # From the published catalogue (a model a scenario adds has none of these):
+    snapshot: str = (
+        ""  # the published ID this name is (an alias's snapshot); "" for a scenario's own
+    )
     released: date | None = None  # /v1/models' created / created_at
     lifecycle: Lifecycle = "active"  # "deprecated": still served, with a shutdown date
     retires: date | None = None
@@ -149,6 +152,7 @@ _OWNER = {"openai": "system", "anthropic": "anthropic"}  # OpenAI's /v1/models s
 def _spec(m: PublishedModel, dialect: Dialect, day: date) -> ModelSpec:
     return ModelSpec(
         name=m.id,
+        snapshot=m.id,
         dialect=dialect,
         context_window=m.context_window,
         price_input=m.price.input,
@@ -172,19 +176,23 @@ def _spec(m: PublishedModel, dialect: Dialect, day: date) -> ModelSpec:
 @functools.cache
 def _every_published(day: date) -> dict[str, ModelSpec]:
     """Every published ID and alias, whatever its state on ``day``."""
-    return {
-        name: spec
-        for dialect, models in published().items()
-        for m in models
-        for spec in (_spec(m, dialect, day),)  # type: ignore[arg-type]
-        for name in m.names
-    }
+    out = {}
+    for dialect, models in published().items():
+        for m in models:
+            spec = _spec(m, dialect, day)  # type: ignore[arg-type]
+            out[m.id] = spec
+            for alias in m.aliases:
+                out[alias] = replace(spec, name=alias)
+    return out
 
 
 @functools.cache
 def served_on(day: date) -> dict[str, ModelSpec]:
-    """The models the providers serve on ``day``, by ID and alias (an alias maps to its
-    snapshot's spec, so a response names the snapshot, as the real APIs' do)."""
+    """The models the providers serve on ``day``, by ID and alias.
+
+    An alias is a copy of its snapshot's spec under its own name (``snapshot`` names the
+    ID): limits, faults and traces keep the name a client asked for.
+    """
     return {n: s for n, s in _every_published(day).items() if s.lifecycle in _SERVED}
 
 

@@ -97,7 +97,7 @@ def message_bytes(c: Completion) -> bytes:
 def model_info(spec: ModelSpec) -> dict[str, Any]:
     return {
         "type": "model",
-        "id": spec.name,
+        "id": spec.snapshot or spec.name,  # an alias is answered with the ID it resolves to
         "display_name": spec.display_name or spec.name,
         "created_at": f"{spec.released.isoformat()}T00:00:00Z" if spec.released else CREATED_AT,
         "max_input_tokens": spec.context_window,
