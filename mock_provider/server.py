@@ -512,7 +512,7 @@ async def get_model(request: web.Request) -> web.StreamResponse:
     if denied:
         return await _refuse(state, request, dialect, "", denied)
     spec = state.provider.catalog.get(model_id)
-    if spec is None or (anthropic and spec.dialect != "anthropic"):
+    if spec is None or spec.dialect != ("anthropic" if anthropic else "openai"):
         msg = f"model: {model_id}" if anthropic else f"The model '{model_id}' does not exist"
         return _error(request, dialect, 404, dialect.error(404, "model_not_found", msg, "model",
                                                            "model_not_found"))  # fmt: skip
