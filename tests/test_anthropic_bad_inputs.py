@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mock_provider.config import DistConfig, LatencyConfig, ModelConfig, ProviderConfig
+from mock_provider.model.catalog import DEFAULT_CATALOG
 from mock_provider.server import create_app
 
 ZERO = DistConfig(median=0)
@@ -18,6 +19,7 @@ INSTANT = LatencyConfig(
     network_ms=ZERO, prefill_ms_per_token=ZERO, first_token_ms=ZERO, decode_ms_per_token=ZERO
 )
 MODEL = "claude-sonnet-4-6"
+CAP = DEFAULT_CATALOG[MODEL].max_output_tokens  # the catalogue's, 64,000
 AUTH = {"x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01"}
 MSG = [{"role": "user", "content": "hi"}]
 GOOD: dict[str, Any] = {"model": MODEL, "max_tokens": 5, "messages": MSG}
@@ -71,8 +73,8 @@ BAD_REQUESTS: list[tuple[str, Any, dict[str, str], int, str, str]] = [
      "max_tokens: Input should be a valid integer"),
     ("max-tokens-zero", _with(max_tokens=0), AUTH, 400, "invalid_request_error",
      "max_tokens: Input should be greater than or equal to 1"),
-    ("max-tokens-over-cap", _with(max_tokens=9000), AUTH, 400, "invalid_request_error",
-     "max_tokens: 9000 > 8192, which is the maximum allowed number of output tokens for "
+    ("max-tokens-over-cap", _with(max_tokens=CAP + 1), AUTH, 400, "invalid_request_error",
+     f"max_tokens: {CAP + 1} > {CAP}, which is the maximum allowed number of output tokens for "
      "claude-sonnet-4-6"),
     ("empty-messages", _with(messages=[]), AUTH, 400, "invalid_request_error",
      "messages: at least one message is required"),

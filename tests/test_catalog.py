@@ -281,3 +281,23 @@ def test_a_day_before_a_release_lists_no_such_model(mock_server) -> None:
                                  max_retries=0)  # fmt: skip
     ids = [x.id for x in client.models.list()]
     assert "claude-opus-5" not in ids and "claude-opus-4-8" in ids
+
+
+def test_a_scenario_calling_a_retired_model_is_told_when_and_what_replaces_it(tmp_path) -> None:
+    from simulator.config import load_scenario
+    from simulator.model_refs import model_problems
+
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: s\nduration: 10\nworkload:\n  model: claude-3-5-sonnet-20241022\n"
+        "  arrivals: {kind: poisson, rate: 1}\nstrategies:\n  a: {preset: anthropic_sdk}\n"
+    )
+    [(where, message)] = model_problems(load_scenario(path))
+    assert where == "workload.model"
+    assert message.startswith(
+        "'claude-3-5-sonnet-20241022' retired on 2025-10-28 (catalog_date is 2026-12-07; its "
+        "replacement is claude-sonnet-4-5): use one of "
+    )
+    earlier = path.read_text() + "provider: {catalog_date: 2025-10-01}\n"
+    path.write_text(earlier)
+    assert model_problems(load_scenario(path)) == []  # served before its shutdown

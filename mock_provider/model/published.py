@@ -35,6 +35,7 @@ __all__ = [
     "TierLimits",
     "lifecycle",
     "published",
+    "published_model",
     "retired_names",
 ]
 
@@ -146,3 +147,13 @@ def retired_names(day: date) -> frozenset[str]:
         if lifecycle(m, day) == "retired"
         for name in m.names
     )
+
+
+def published_model(name: str) -> PublishedModel | None:
+    """The entry an ID or alias names, whatever its state; None for a name never published."""
+    return _by_name().get(name)
+
+
+@functools.cache
+def _by_name() -> dict[str, PublishedModel]:
+    return {n: m for models in published().values() for m in models for n in m.names}
