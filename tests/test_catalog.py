@@ -301,3 +301,28 @@ def test_a_scenario_calling_a_retired_model_is_told_when_and_what_replaces_it(tm
     earlier = path.read_text() + "provider: {catalog_date: 2025-10-01}\n"
     path.write_text(earlier)
     assert model_problems(load_scenario(path)) == []  # served before its shutdown
+
+
+def test_preflight_and_report_read_the_limits_the_mock_enforces(tmp_path) -> None:
+    """One rule (catalog.limits_for) behind the limiter, preflight and the report's lines."""
+    from simulator.config import load_scenario
+    from simulator.demand import limits_of
+    from simulator.report.timelines import model_limits
+
+    path = tmp_path / "s.yaml"
+    body = ("name: s\nduration: 10\nworkload:\n  model: gpt-5\n"
+            "  arrivals: {kind: poisson, rate: 1}\nstrategies:\n  a: {preset: openai_sdk}\n"
+            "provider:\n  catalog_limits: true\n  models:\n    gpt-4o: {rpm: 77}\n")  # fmt: skip
+    path.write_text(body)
+    sc = load_scenario(path)
+    provider = Provider(sc.provider)
+    saved = sc.model_dump(mode="json")
+    for model, (rpm, tpm) in {"gpt-5": (15_000, 40_000_000), "gpt-4o": (77, 30_000_000),
+                              "gpt-6-luna": (10_000, 30_000_000)}.items():  # fmt: skip
+        view = provider.view("k", model, 0.0)
+        assert view is not None and (view.requests.limit, view.tokens.limit) == (rpm, tpm)
+        lim = limits_of(sc, model)
+        assert (lim.rpm, lim.tpm) == (rpm, tpm)
+        assert model_limits(saved, model) == (rpm, tpm)
+    assert limits_of(sc, "gpt-5").rpm_default is False  # the tier's, not provider.default_rpm
+    assert limits_of(sc, "gpt-6-luna").rpm_default is True  # no published limits

@@ -34,9 +34,11 @@ __all__ = [
     "Dialect",
     "Dist",
     "LatencyProfile",
+    "ModelLimits",
     "ModelSpec",
     "build_catalog",
     "catalog_with",
+    "limits_for",
     "served_on",
 ]
 
@@ -267,3 +269,33 @@ def build_catalog(cfg: ProviderConfig) -> dict[str, ModelSpec]:
             )
         out[name] = spec
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class ModelLimits:
+    """The limits the mock enforces on one model, per key, and where each came from."""
+
+    rpm: int
+    tpm: int | None  # OpenAI: prompt + output per minute; Anthropic: an optional combined cap
+    itpm: int  # Anthropic's input and output tokens per minute (unused for OpenAI models)
+    otpm: int
+    rpm_default: bool  # from provider.default_rpm (not the model's own, nor its tier's)
+    tpm_default: bool
+
+
+def limits_for(cfg: ProviderConfig, spec: ModelSpec, anthropic_rules: bool) -> ModelLimits:
+    """A model's limits: its own (``provider.models``), else with ``provider.catalog_limits``
+    its published tier's, else ``default_rpm`` / ``default_tpm``. The one rule the mock's
+    limiter and the simulator's preflight both read."""
+    m = cfg.models.get(spec.name)
+    tier = spec.tier_limits if cfg.catalog_limits else None
+    own_rpm = (m.rpm if m else None) or (tier.rpm if tier else None)
+    if anthropic_rules:
+        itpm = (m.itpm if m else None) or (tier.itpm if tier else None)
+        otpm = (m.otpm if m else None) or (tier.otpm if tier else None)
+        cap = m.tpm if m else None
+        return ModelLimits(own_rpm or cfg.default_rpm, cap, itpm or cfg.default_tpm,
+                           otpm or cfg.default_tpm, own_rpm is None, cap is None)  # fmt: skip
+    tpm = (m.tpm if m else None) or (tier.tpm if tier else None)
+    return ModelLimits(own_rpm or cfg.default_rpm, tpm or cfg.default_tpm, cfg.default_tpm,
+                       cfg.default_tpm, own_rpm is None, tpm is None)  # fmt: skip

@@ -33,7 +33,7 @@ import numpy as np
 from mock_provider.config import FaultWindowConfig, ProviderConfig
 
 from .cache import NO_CACHE_USE, BreakpointCache, PromptCache
-from .catalog import ModelSpec, build_catalog
+from .catalog import ModelSpec, build_catalog, limits_for
 from .faults import ErrorFault, Fault, FaultSchedule, FaultTarget, SlowFault
 from .ids import BLOCK, SHIFT, IdStream
 from .latency import (
@@ -291,17 +291,14 @@ class Provider:
         state = self._limits.get((key, spec.name))
         if state is None:
             m = self.cfg.models.get(spec.name)
-            tier = spec.tier_limits if self.cfg.catalog_limits else None
-            rpm = (m.rpm if m else None) or (tier.rpm if tier else None) or self.cfg.default_rpm
             in_flight = m.max_in_flight if m else None
-            if keeps_anthropic_rules(spec):
-                default = self.cfg.default_tpm
-                itpm = (m.itpm if m else None) or (tier.itpm if tier else None) or default
-                otpm = (m.otpm if m else None) or (tier.otpm if tier else None) or default
-                state = SplitLimits(rpm, itpm, otpm, m.tpm if m else None, now, in_flight)
+            split = keeps_anthropic_rules(spec)
+            lim = limits_for(self.cfg, spec, split)
+            if split:
+                state = SplitLimits(lim.rpm, lim.itpm, lim.otpm, lim.tpm, now, in_flight)
             else:
-                tpm = (m.tpm if m else None) or (tier.tpm if tier else None) or self.cfg.default_tpm
-                state = LimitState(rpm, tpm, now, in_flight)
+                assert lim.tpm is not None  # an OpenAI model always has a TPM
+                state = LimitState(lim.rpm, lim.tpm, now, in_flight)
             self._limits[(key, spec.name)] = state
         return state
 
