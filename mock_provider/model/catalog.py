@@ -199,7 +199,7 @@ def served_on(day: date) -> dict[str, ModelSpec]:
 
 
 _SERVED = ("active", "deprecated")
-DEFAULT_CATALOG: dict[str, ModelSpec] = served_on(CATALOG_DATE)
+DEFAULT_CATALOG: dict[str, ModelSpec] = dict(served_on(CATALOG_DATE))  # a copy: callers may edit
 
 
 def catalog_with(overrides: dict[str, dict[str, object]]) -> dict[str, ModelSpec]:
