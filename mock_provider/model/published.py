@@ -6,8 +6,9 @@ aliases that resolve to it, its limits and prices, and its lifecycle: ``released
 
 - *unreleased* before ``released``: its ID and aliases do not exist yet (a plain 404);
 - *retired* on and after ``retires``: requests fail as the provider's do after a shutdown
-  (OpenAI: 404 ``model_not_found``, "has been deprecated"; Anthropic: 404
-  ``not_found_error``, "model: <id>");
+  (OpenAI: 404 ``model_not_found``, "The model `<id>` has been deprecated, learn more here:
+  ...", as quoted in openai/openai-quickstart-node issue 127; Anthropic: 404
+  ``not_found_error``, "model: <id>", as public reports of a retired Claude 3.5 ID quote it);
 - *served* otherwise, *deprecated* too once it has a shutdown date (and its notice is out).
 
 The day is a scenario's ``provider.catalog_date`` (``CATALOG_DATE`` by default), never the
