@@ -14,7 +14,7 @@ client in this process, and the dump's total is divided by the request count. In
 not time (a cache miss costs more than an add), but the ranking of changes follows them.
 
 ``--dialect anthropic`` sends the same prompt to Anthropic's ``POST /v1/messages``
-(``claude-3-5-haiku``) instead of OpenAI's chat completions.
+(``claude-haiku-4-5``) instead of OpenAI's chat completions.
 
 ``--refused`` measures the 429 path instead: the model's limit is 1 RPM, so every measured
 request is refused. ``--latency`` gives the mock's model the catalogue's latency profile

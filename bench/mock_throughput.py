@@ -6,7 +6,7 @@
 
 Both servers answer ``POST /v1/chat/completions`` (non-streaming, a system + user prompt,
 ``max_tokens`` 50) on 127.0.0.1, and with ``--dialect anthropic`` Anthropic's ``POST
-/v1/messages`` (the same prompt, ``claude-3-5-haiku``; ``both`` measures each in turn),
+/v1/messages`` (the same prompt, ``claude-haiku-4-5``; ``both`` measures each in turn),
 each in its own single-process subprocess with the access log off. The mock runs through its
 real entry point (``python -m mock_provider``) with rate limits on but out of reach (10^9
 RPM/TPM, or ITPM/OTPM), token counting on (it always is) and a zero latency profile, so it
@@ -80,7 +80,7 @@ MAX_TOKENS = 50
 API_KEY = "sk-stampede-bench"
 PATH = "/v1/chat/completions"
 # (model, path) each dialect's requests go to.
-ROUTES = {"openai": (MODEL, PATH), "anthropic": ("claude-3-5-haiku", "/v1/messages")}
+ROUTES = {"openai": (MODEL, PATH), "anthropic": ("claude-haiku-4-5", "/v1/messages")}
 UNREACHABLE = 10**9  # RPM and TPM: limits checked on every request, never reached
 TARGET, GOAL = 0.7, 0.8
 

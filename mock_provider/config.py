@@ -10,6 +10,7 @@ and what was expected; durations written as ``90s`` or ``2m``; per-kind field ta
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -18,6 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pydantic_core import PydanticCustomError
 
 __all__ = [
+    "CATALOG_DATE",
     "FAULT_FIELDS",
     "PROFILE_RETRY_AFTER",
     "ConfigError",
@@ -274,6 +276,11 @@ FAULT_FIELDS: dict[str, KindFields] = {
 }
 
 
+# The day the model catalogue (mock_provider/model/catalog.yaml) was read from the providers'
+# pages: which models are served, deprecated or retired is decided on this day unless a
+# scenario sets ``provider.catalog_date``. A constant, never the clock (determinism).
+CATALOG_DATE = date(2026, 12, 7)
+
 # What each profile's 429s carry, for models that do not set ``retry_after`` themselves.
 PROFILE_RETRY_AFTER: dict[str, RetryAfter] = {"openai": "seconds", "azure": "exact"}
 
@@ -287,6 +294,11 @@ class ProviderConfig(StrictModel):
     that offers tools with ``tool_choice: auto`` gets a tool call rather than text;
     ``parallel_tool_call_probability`` how often an answer that calls a tool, where parallel
     calls are allowed, adds one more call (again for each further one).
+
+    ``catalog_date`` is the day the catalogue is read on: models released later do not exist
+    yet, models retired by then answer as after a shutdown. ``catalog_limits`` makes a model
+    with no limits of its own take the catalogue's published tier limits instead of
+    ``default_rpm`` / ``default_tpm``.
     """
 
     models: dict[str, ModelConfig] = Field(default_factory=dict)
@@ -306,6 +318,8 @@ class ProviderConfig(StrictModel):
     # number), so its tool path and its answer path both run, and the loop ends.
     tool_call_probability: float = Field(0.5, ge=0, le=1)
     parallel_tool_call_probability: float = Field(0.25, ge=0, le=1)
+    catalog_date: date = CATALOG_DATE
+    catalog_limits: bool = False
 
 
 # --------------------------------------------------------------------------- loading

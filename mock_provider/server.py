@@ -18,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
@@ -459,11 +460,9 @@ async def list_models(request: web.Request) -> web.StreamResponse:
     denied = state.provider.authenticate(oai.bearer_key(request.headers))
     if denied:
         return await _refuse(state, request, oai.DIALECT, "", denied)
-    names = [(m.name, m.owned_by) for m in state.provider.catalog.values()]
-    return _ok(state, oai.models_body(names, MODELS_CREATED))
-
-
-MODELS_CREATED = 1_700_000_000  # the models' "created" time (a fixed, plausible one)
+    # OpenAI's own models only, each alias listed as a model of its own, as the real list does.
+    listed = [(n, m) for n, m in state.provider.catalog.items() if m.dialect == "openai"]
+    return _ok(state, oai.models_body(listed))
 
 
 def _ok(state: MockState, body: dict[str, Any], dialect: Dialect = oai.DIALECT) -> web.Response:
@@ -474,7 +473,11 @@ def _ok(state: MockState, body: dict[str, Any], dialect: Dialect = oai.DIALECT) 
 
 
 def _claude_models(state: MockState) -> list[Any]:
-    return [m for m in state.provider.catalog.values() if m.dialect == "anthropic"]
+    """The Claude models, newest first as the real list is, once each (aliases resolve to a
+    listed ID but are not listed themselves)."""
+    specs = {m.snapshot or m.name: m for m in state.provider.catalog.values()
+             if m.dialect == "anthropic" and m.name == (m.snapshot or m.name)}  # fmt: skip
+    return sorted(specs.values(), key=lambda m: m.released or date.max, reverse=True)
 
 
 async def _anthropic_models(request: web.Request, state: MockState) -> web.StreamResponse:
@@ -511,13 +514,13 @@ async def get_model(request: web.Request) -> web.StreamResponse:
     if denied:
         return await _refuse(state, request, dialect, "", denied)
     spec = state.provider.catalog.get(model_id)
-    if spec is None or (anthropic and spec.dialect != "anthropic"):
+    if spec is None or spec.dialect != ("anthropic" if anthropic else "openai"):
         msg = f"model: {model_id}" if anthropic else f"The model '{model_id}' does not exist"
         return _error(request, dialect, 404, dialect.error(404, "model_not_found", msg, "model",
                                                            "model_not_found"))  # fmt: skip
     if anthropic:
         return _ok(state, ant.model_info(spec), ant.DIALECT)
-    return _ok(state, oai.model_body(spec.name, spec.owned_by, MODELS_CREATED))
+    return _ok(state, oai.model_body(model_id, spec))
 
 
 @provider_errors

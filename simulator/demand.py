@@ -33,17 +33,29 @@ Figures are first attempts only: retries add to them.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from mock_provider.model.catalog import LatencyProfile, ModelSpec, build_catalog
+from mock_provider.config import ProviderConfig
+from mock_provider.model.catalog import LatencyProfile, ModelSpec, build_catalog, limits_for
 from mock_provider.model.provider import keeps_anthropic_rules
 from simulator.client.guards import clamp_max_tokens
 from simulator.config import ArrivalConfig, ClientConfig, Scenario
 from simulator.workload import Workload
 
-__all__ = ["Demand", "Limits", "demand_on", "limits_of", "peak_per_s", "phases", "rate_at"]
+__all__ = [
+    "Demand",
+    "Limits",
+    "catalog_limits",
+    "demand_on",
+    "limits_of",
+    "peak_per_s",
+    "phases",
+    "rate_at",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,17 +73,25 @@ class Limits:
 
 def limits_of(sc: Scenario, model: str) -> Limits:
     """The limits the mock gives ``model`` (as ``Provider._limits_for`` picks them)."""
-    m = sc.provider.models.get(model)
-    rpm = m.rpm if m is not None and m.rpm else None
-    tpm = m.tpm if m is not None and m.tpm else None
     spec = build_catalog(sc.provider).get(model)
-    return Limits(
-        rpm or sc.provider.default_rpm,
-        tpm or sc.provider.default_tpm,
-        rpm is None,
-        tpm is None,
-        spec is not None and keeps_anthropic_rules(spec),
-    )
+    if spec is None:  # a name the mock does not serve: the provider defaults
+        p = sc.provider
+        return Limits(p.default_rpm, p.default_tpm, True, True)
+    split = keeps_anthropic_rules(spec)
+    lim = limits_for(sc.provider, spec, split)
+    tpm = sc.provider.default_tpm if lim.tpm is None else lim.tpm
+    return Limits(lim.rpm, tpm, lim.rpm_default, lim.tpm_default, split)
+
+
+def catalog_limits(provider: Mapping[str, Any], model: str) -> tuple[float | None, ...]:
+    """(RPM, TPM) of ``model`` under a saved scenario's ``provider`` section, by the mock's
+    rule (:func:`limits_for`); for the report, which reads the scenario back as a mapping."""
+    cfg = ProviderConfig.model_validate(provider)
+    spec = build_catalog(cfg).get(model)
+    if spec is None:
+        return (float(cfg.default_rpm), float(cfg.default_tpm))
+    lim = limits_for(cfg, spec, keeps_anthropic_rules(spec))
+    return (float(lim.rpm), float(lim.tpm if lim.tpm is not None else cfg.default_tpm))
 
 
 @dataclass(frozen=True, slots=True)

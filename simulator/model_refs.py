@@ -12,6 +12,7 @@ not speak Anthropic's API, where they would be silently ignored.
 from __future__ import annotations
 
 from mock_provider.model.catalog import ModelSpec, build_catalog
+from mock_provider.model.published import lifecycle, published_model
 from simulator.config import Scenario
 
 __all__ = ["called_models", "model_problems"]
@@ -44,7 +45,7 @@ def model_problems(sc: Scenario, own_mock: bool = True) -> list[tuple[str, str]]
         spec = catalog.get(model)
         if spec is None:
             if own_mock:
-                problems.append((where, f"unknown model {model!r}: {choose}"))
+                problems.append((where, f"{_why_not(model, sc)}: {choose}"))
         elif spec.kind != "chat":
             problems.append((where, f"{model!r} is an {spec.kind} model, not a chat model: "
                                     f"{choose}"))  # fmt: skip
@@ -66,6 +67,20 @@ def model_problems(sc: Scenario, own_mock: bool = True) -> list[tuple[str, str]]
                     f"{', '.join(sorted(catalog))}",
                 ))  # fmt: skip
     return problems
+
+
+def _why_not(model: str, sc: Scenario) -> str:
+    """Why the mock does not serve a name: never published, retired, or not out yet on the
+    scenario's ``provider.catalog_date``."""
+    day = sc.provider.catalog_date
+    m = published_model(model)
+    state = lifecycle(m, day) if m else None
+    if m and state == "retired":
+        instead = f"; its replacement is {m.replacement}" if m.replacement else ""
+        return f"{model!r} retired on {m.retires} (catalog_date is {day}{instead})"
+    if m and state == "unreleased":
+        return f"{model!r} is released on {m.released} (catalog_date is {day})"
+    return f"unknown model {model!r}"
 
 
 def _servable(spec: ModelSpec) -> bool:

@@ -11,13 +11,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mock_provider.config import DistConfig, LatencyConfig, ModelConfig, ProviderConfig
+from mock_provider.model.catalog import DEFAULT_CATALOG
 from mock_provider.server import create_app
 
 ZERO = DistConfig(median=0)
 INSTANT = LatencyConfig(
     network_ms=ZERO, prefill_ms_per_token=ZERO, first_token_ms=ZERO, decode_ms_per_token=ZERO
 )
-MODEL = "claude-3-5-sonnet"
+MODEL = "claude-sonnet-4-6"
+CAP = DEFAULT_CATALOG[MODEL].max_output_tokens  # the catalogue's, 64,000
 AUTH = {"x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01"}
 MSG = [{"role": "user", "content": "hi"}]
 GOOD: dict[str, Any] = {"model": MODEL, "max_tokens": 5, "messages": MSG}
@@ -53,7 +55,7 @@ def _block(text: str = "x", **extra: Any) -> dict[str, Any]:
 BAD_REQUESTS: list[tuple[str, Any, dict[str, str], int, str, str]] = [
     ("malformed-json", b'{"model": "x", "messages": [', AUTH, 400, "invalid_request_error",
      "There was an error parsing the body"),
-    ("nan-literal", b'{"model": "claude-3-5-sonnet", "max_tokens": NaN, "messages": []}', AUTH,
+    ("nan-literal", b'{"model": "claude-sonnet-4-6", "max_tokens": NaN, "messages": []}', AUTH,
      400, "invalid_request_error", "There was an error parsing the body"),
     ("not-an-object", b"[1, 2]", AUTH, 400, "invalid_request_error",
      "Input should be a valid dictionary"),
@@ -71,9 +73,9 @@ BAD_REQUESTS: list[tuple[str, Any, dict[str, str], int, str, str]] = [
      "max_tokens: Input should be a valid integer"),
     ("max-tokens-zero", _with(max_tokens=0), AUTH, 400, "invalid_request_error",
      "max_tokens: Input should be greater than or equal to 1"),
-    ("max-tokens-over-cap", _with(max_tokens=9000), AUTH, 400, "invalid_request_error",
-     "max_tokens: 9000 > 8192, which is the maximum allowed number of output tokens for "
-     "claude-3-5-sonnet"),
+    ("max-tokens-over-cap", _with(max_tokens=CAP + 1), AUTH, 400, "invalid_request_error",
+     f"max_tokens: {CAP + 1} > {CAP}, which is the maximum allowed number of output tokens for "
+     "claude-sonnet-4-6"),
     ("empty-messages", _with(messages=[]), AUTH, 400, "invalid_request_error",
      "messages: at least one message is required"),
     ("messages-string", _with(messages="hi"), AUTH, 400, "invalid_request_error",
@@ -235,7 +237,7 @@ _messages = st.lists(
 _bodies = st.fixed_dictionaries(
     {},
     optional={
-        "model": st.sampled_from([MODEL, "claude-3-5-haiku", "gpt-4o"]) | _json,
+        "model": st.sampled_from([MODEL, "claude-haiku-4-5", "gpt-4o"]) | _json,
         "max_tokens": st.integers(-5, 10_000) | _json,
         "messages": _messages | _json,
         "system": st.text(max_size=30) | _blocks | _json,

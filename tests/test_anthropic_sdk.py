@@ -6,6 +6,7 @@ import json
 import os
 import time
 import urllib.request
+from datetime import date
 from typing import Any
 
 import anthropic
@@ -13,6 +14,7 @@ import pytest
 
 from mock_provider.config import DistConfig, LatencyConfig, ProviderConfig
 from mock_provider.dialects.anthropic.tokens import count_request
+from mock_provider.model.catalog import DEFAULT_CATALOG
 from mock_provider.model.tokens import count_text
 from mock_provider.server import APP_STATE
 
@@ -20,7 +22,7 @@ ZERO = DistConfig(median=0)
 INSTANT = LatencyConfig(
     network_ms=ZERO, prefill_ms_per_token=ZERO, first_token_ms=ZERO, decode_ms_per_token=ZERO
 )
-MODEL = "claude-3-5-haiku"
+MODEL = "claude-haiku-4-5"
 MESSAGES: list[Any] = [{"role": "user", "content": "Say something."}]
 
 
@@ -180,7 +182,7 @@ def test_529_overloaded_is_retried_by_the_sdk(mock_server):
 
 
 def test_every_error_type(mock_server, tmp_path):
-    faults = [{"kind": "outage", "model": "claude-3-5-sonnet", "status": 500}]
+    faults = [{"kind": "outage", "model": "claude-sonnet-4-6", "status": 500}]
     cfg = fast_cfg(
         {"api_keys": ["sk-ant-test"], "rpm": 1, "context_window": 5000},
         api_keys=["sk-ant-test", "sk-other"], faults=faults, max_body_bytes=20_000,
@@ -205,7 +207,7 @@ def test_every_error_type(mock_server, tmp_path):
         (anthropic.RateLimitError, 429, "rate_limit_error",
          lambda: c.messages.create(model=MODEL, max_tokens=5, messages=MESSAGES)),
         (anthropic.InternalServerError, 500, "api_error",
-         lambda: c.messages.create(model="claude-3-5-sonnet", max_tokens=5, messages=MESSAGES)),
+         lambda: c.messages.create(model="claude-sonnet-4-6", max_tokens=5, messages=MESSAGES)),
     ]  # fmt: skip
     for cls, status, kind, call in cases:
         with pytest.raises(cls) as info:
@@ -221,7 +223,7 @@ def test_every_error_type(mock_server, tmp_path):
 
 def test_cache_control_reads_and_writes_through_the_sdk(mock_server):
     m = mock_server(fast_cfg())
-    stable = " ".join(["policy"] * 2500)  # above Haiku 3.5's 2048-token minimum
+    stable = " ".join(["policy"] * 4500)  # above Haiku 4.5's 4096-token minimum
     system: Any = [{"type": "text", "text": stable, "cache_control": {"type": "ephemeral"}}]
     c = client(m)
     first = c.messages.create(model=MODEL, max_tokens=5, system=system, messages=MESSAGES)
@@ -230,7 +232,7 @@ def test_cache_control_reads_and_writes_through_the_sdk(mock_server):
         messages=[{"role": "user", "content": "Something else."}],
     )  # fmt: skip
     written = first.usage.cache_creation_input_tokens
-    assert written and written >= 2048 and first.usage.cache_read_input_tokens == 0
+    assert written and written >= 4096 and first.usage.cache_read_input_tokens == 0
     assert first.usage.cache_creation is not None
     assert first.usage.cache_creation.ephemeral_5m_input_tokens == written
     assert second.usage.cache_read_input_tokens == written
@@ -252,15 +254,22 @@ def test_count_tokens_and_models(mock_server):
     c = client(m)
     counted = c.messages.count_tokens(model=MODEL, system="Be brief.", messages=MESSAGES)
     assert counted.input_tokens == count_request({"system": "Be brief.", "messages": MESSAGES})
-    models = list(c.models.list())
-    assert [x.id for x in models] == ["claude-3-5-sonnet", "claude-3-5-haiku"]
+    models = list(c.models.list())  # auto-paging, 20 a page
+    ids = [x.id for x in models]
+    claude = {s.snapshot for s in DEFAULT_CATALOG.values() if s.dialect == "anthropic"}
+    assert sorted(ids) == sorted(claude)  # each Claude ID once, no alias, no OpenAI model
+    released = [DEFAULT_CATALOG[i].released or date.max for i in ids]
+    assert released == sorted(released, reverse=True)  # newest first, as the real list
     assert all(x.type == "model" and x.display_name for x in models)
+    first, second = ids[0], ids[1]
     page = c.models.list(limit=1)
-    assert [x.id for x in page.data] == ["claude-3-5-sonnet"] and page.has_more
-    assert [x.id for x in c.models.list(limit=1, after_id="claude-3-5-sonnet").data] == [MODEL]
-    assert [x.id for x in c.models.list(before_id=MODEL).data] == ["claude-3-5-sonnet"]
-    assert [x.id for x in c.models.list(limit=1)] == ["claude-3-5-sonnet", MODEL]  # auto-paging
-    assert c.models.retrieve(MODEL).max_tokens == 8192
+    assert [x.id for x in page.data] == [first] and page.has_more
+    assert [x.id for x in c.models.list(limit=1, after_id=first).data] == [second]
+    assert [x.id for x in c.models.list(before_id=second).data] == [first]
+    # An alias resolves to its dated snapshot, as models.retrieve does on the real API.
+    haiku = c.models.retrieve(MODEL)
+    assert (haiku.id, haiku.max_tokens) == ("claude-haiku-4-5-20251001", 64_000)
+    assert haiku.created_at.date() == date(2025, 10, 1)
     with pytest.raises(anthropic.NotFoundError):
         c.models.retrieve("gpt-4o")  # an OpenAI model is not one of Anthropic's
 
@@ -311,9 +320,9 @@ def test_templated_message_equals_the_structured_message():
     from mock_provider.model.provider import ChatRequest, Completion, Provider
 
     provider = Provider(fast_cfg(output_tokens={"median": 40, "spread": 0.5}))
-    blocks = ((1, 2100, 300.0), (2, 2200, 0.0))
+    blocks = ((1, 4200, 300.0), (2, 4400, 0.0))  # over Haiku 4.5's 4096-token minimum
     for i in range(20):
-        req = ChatRequest("k", MODEL, 2200, 10 + i * 5, False, blocks, lambda b: b, "anthropic")
+        req = ChatRequest("k", MODEL, 4400, 10 + i * 5, False, blocks, lambda b: b, "anthropic")
         c = provider.chat(req, float(i))
         assert isinstance(c, Completion)
         assert json.loads(message_bytes(c)) == message_body(c)

@@ -105,15 +105,15 @@ def test_model_refs_accept_served_models_and_a_dialect_override(tmp_path):
 
     for path in sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml")):
         assert model_problems(load_scenario(path)) == [], path
-    text = GOOD.replace("workload:\n", "workload:\n  model: claude-3-5-haiku\n") + (
-        "provider:\n  models:\n    claude-3-5-haiku: {dialect: openai}\n"
+    text = GOOD.replace("workload:\n", "workload:\n  model: claude-haiku-4-5\n") + (
+        "provider:\n  models:\n    claude-haiku-4-5: {dialect: openai}\n"
         "    house-model: {price_input: 0.1}\n"
     )
     text = text.replace("full_jitter}}", "full_jitter}, fallback: [house-model]}")
     sc = load_scenario(write(tmp_path, text))
     assert model_problems(sc) == []
-    claude = GOOD.replace("workload:\n", "workload:\n  model: claude-3-5-sonnet\n") + (
-        "provider:\n  models:\n    claude-3-5-sonnet: {itpm: 40000, otpm: 8000}\n"
+    claude = GOOD.replace("workload:\n", "workload:\n  model: claude-sonnet-4-6\n") + (
+        "provider:\n  models:\n    claude-sonnet-4-6: {itpm: 40000, otpm: 8000}\n"
     )
     assert model_problems(load_scenario(write(tmp_path, claude))) == []
 
@@ -129,6 +129,6 @@ def test_model_names_are_not_checked_against_an_external_target(tmp_path):
     assert model_problems(unknown, own_mock=False) == []
     assert [p for p, _ in model_problems(unknown)] == ["workload.model"]
     anthropic = load_scenario(
-        write(tmp_path, GOOD.replace("workload:\n", "workload:\n  model: claude-3-5-haiku\n"))
+        write(tmp_path, GOOD.replace("workload:\n", "workload:\n  model: claude-haiku-4-5\n"))
     )
     assert model_problems(anthropic, own_mock=False) == []

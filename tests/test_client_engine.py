@@ -42,12 +42,12 @@ def sends(events: list[Event]) -> list[Send]:
 def test_success_first_try_builds_the_attempt() -> None:
     b = brain(stream=True, guards=GuardConfig(max_output_tokens=100))
     res, ev = run_scripted(
-        b.request(req(model="claude-3-5-haiku"), 0.0), [respond(200, output_tokens=50)]
+        b.request(req(model="claude-haiku-4-5"), 0.0), [respond(200, output_tokens=50)]
     )
     (send,) = sends(ev)
     assert send.attempt.dialect == "anthropic" and send.attempt.max_tokens == 100
     assert send.attempt.stream and send.attempt.input_tokens == 1000 and send.attempt.attempt == 1
-    spec = DEFAULT_CATALOG["claude-3-5-haiku"]
+    spec = DEFAULT_CATALOG["claude-haiku-4-5"]
     assert res.success and res.attempts == 1 and res.fallback_used is None and res.error is None
     assert res.cost_usd == spec.cost_usd(1000, 50)
 
@@ -111,7 +111,7 @@ def test_client_errors_end_the_request_even_with_fallback() -> None:
 def test_fallback_order_and_fallback_used() -> None:
     b = brain(
         retry=RetryConfig(kind="immediate", max_attempts=2),
-        fallback=["claude-3-5-haiku", "gpt-4o-mini", "gpt-4o"],
+        fallback=["claude-haiku-4-5", "gpt-4o-mini", "gpt-4o"],
     )
     script = [
         respond(503),
@@ -122,7 +122,7 @@ def test_fallback_order_and_fallback_used() -> None:
     ]
     res, ev = run_scripted(b.request(req(), 0.0), script)
     models = [s.attempt.model for s in sends(ev)]
-    assert models == ["gpt-4o-mini"] * 2 + ["claude-3-5-haiku"] * 2 + ["gpt-4o"]
+    assert models == ["gpt-4o-mini"] * 2 + ["claude-haiku-4-5"] * 2 + ["gpt-4o"]
     assert res.success and res.model == "gpt-4o" and res.fallback_used == "gpt-4o"
     ok = run_scripted(b.request(req(), 0.0), [respond(200)])[0]
     assert ok.fallback_used is None

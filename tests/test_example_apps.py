@@ -1,7 +1,7 @@
 """Each example app (and a LangChain ``with_retry`` client) against ``stampede serve
 --request-log`` under a short herd and outage, then judged by ``stampede audit``.
 
-The mock: gpt-4o-mini and claude-3-5-haiku down (503) for the first 1.5 s; gpt-4o, the
+The mock: gpt-4o-mini and claude-haiku-4-5 down (503) for the first 1.5 s; gpt-4o, the
 fallback, up. The herd: eight concurrent requests at once, and one the mock refuses with 400.
 """
 
@@ -24,7 +24,7 @@ PROVIDER = {
     "output_tokens": {"median": 10, "spread": 0.2},
     "faults": [
         {"kind": "outage", "model": "gpt-4o-mini", "start": 0, "end": 1.5},
-        {"kind": "outage", "model": "claude-3-5-haiku", "start": 0, "end": 1.5},
+        {"kind": "outage", "model": "claude-haiku-4-5", "start": 0, "end": 1.5},
     ],
 }
 
@@ -95,7 +95,7 @@ def test_tenacity_with_full_jitter_and_a_fallback_passes(tmp_path: Path) -> None
     ("spec", "model", "retries_400"),
     [
         ("openai_defaults:answer", "gpt-4o-mini", False),
-        ("anthropic_sdk:answer", "claude-3-5-haiku", False),
+        ("anthropic_sdk:answer", "claude-haiku-4-5", False),
         # LiteLLM's Router sends a request the provider refused with 400 once more.
         ("litellm_fallback:answer", "gpt-4o-mini", True),
     ],

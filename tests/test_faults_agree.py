@@ -27,7 +27,7 @@ ZERO = DistConfig(median=0)
 INSTANT = LatencyConfig(
     network_ms=ZERO, prefill_ms_per_token=ZERO, first_token_ms=ZERO, decode_ms_per_token=ZERO
 )
-MODELS = {"gpt-4o-mini": ModelConfig(latency=INSTANT), "claude-3-5-haiku": ModelConfig(
+MODELS = {"gpt-4o-mini": ModelConfig(latency=INSTANT), "claude-haiku-4-5": ModelConfig(
     latency=INSTANT)}  # fmt: skip
 
 FAULTS: list[dict[str, Any]] = [
@@ -70,7 +70,7 @@ def live_facts(port: int, specs: list[AttemptSpec]) -> list[tuple[Any, ...]]:
 
 @pytest.mark.parametrize("dialect", ["openai", "anthropic"])
 def test_each_fault_reaches_live_and_virtual_clients_as_the_same_outcome(dialect):
-    model = "gpt-4o-mini" if dialect == "openai" else "claude-3-5-haiku"
+    model = "gpt-4o-mini" if dialect == "openai" else "claude-haiku-4-5"
     # Each rule strikes once (times: 1), in order: request i meets fault i.
     rules = [FaultWindowConfig.model_validate({**raw, "times": 1}) for raw in FAULTS
              for _ in (False, True)]  # fmt: skip

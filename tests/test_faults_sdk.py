@@ -29,7 +29,7 @@ INSTANT = LatencyConfig(
 MESSAGES = [{"role": "user", "content": "Say something."}]
 MODELS = {
     "gpt-4o-mini": ModelConfig(latency=INSTANT),
-    "claude-3-5-haiku": ModelConfig(latency=INSTANT),
+    "claude-haiku-4-5": ModelConfig(latency=INSTANT),
 }
 
 
@@ -123,7 +123,7 @@ def test_anthropic_sdk_raises_a_mid_stream_overloaded_error(tmp_path):
         )
         got: list[str] = []
         stream = client.messages.stream(
-            model="claude-3-5-haiku", max_tokens=100, messages=MESSAGES,
+            model="claude-haiku-4-5", max_tokens=100, messages=MESSAGES,
             extra_headers=fault("stream_error;after_tokens=3"),
         )  # fmt: skip
         with pytest.raises(anthropic.APIStatusError) as info, stream as s:
@@ -177,7 +177,7 @@ def test_error_fault_scripts_status_type_and_retry_after(mock_server):
         base_url=m.base_url.removesuffix("/v1"), api_key="sk-ant-test", max_retries=0
     )
     with pytest.raises(anthropic.APIStatusError) as err:
-        ant.messages.create(model="claude-3-5-haiku", max_tokens=10, messages=MESSAGES,
+        ant.messages.create(model="claude-haiku-4-5", max_tokens=10, messages=MESSAGES,
                             extra_headers=fault("error;status=402"))  # fmt: skip
     assert err.value.status_code == 402 and err.value.type == "billing_error"  # type: ignore[attr-defined]
 

@@ -68,7 +68,7 @@ def sdk_run(
 
         def call() -> Any:
             return ant.messages.create(
-                model="claude-3-5-haiku",
+                model="claude-haiku-4-5",
                 max_tokens=16,
                 messages=[{"role": "user", "content": "hi"}],
             )

@@ -180,7 +180,7 @@ def test_combined_cap_binds_and_shows_as_the_tokens_bucket() -> None:
 def _claude(**model: object) -> Provider:
     cfg = ProviderConfig.model_validate(
         {
-            "models": {"claude-3-5-sonnet": {"latency": INSTANT.model_dump(), **model}},
+            "models": {"claude-sonnet-4-6": {"latency": INSTANT.model_dump(), **model}},
             "output_tokens": {"median": 50, "spread": 0},
         }
     )
@@ -188,7 +188,7 @@ def _claude(**model: object) -> Provider:
 
 
 def _ask(p: Provider, input_tokens: int, now: float, blocks=(), max_tokens: int = 100):
-    req = ChatRequest("k", "claude-3-5-sonnet", input_tokens, max_tokens, False, blocks,
+    req = ChatRequest("k", "claude-sonnet-4-6", input_tokens, max_tokens, False, blocks,
                       lambda b: b, "anthropic")  # fmt: skip
     return p.chat(req, now)
 
@@ -244,7 +244,7 @@ def test_breakpoint_cache_minimum_ttl_refresh_one_hour_and_lookback() -> None:
 
 def test_a_cache_write_is_readable_once_its_response_began() -> None:
     latency = INSTANT.model_copy(update={"first_token_ms": DistConfig(median=2000)})
-    cfg = ProviderConfig(models={"claude-3-5-sonnet": ModelConfig(latency=latency)})
+    cfg = ProviderConfig(models={"claude-sonnet-4-6": ModelConfig(latency=latency)})
     p = Provider(cfg)
     blocks = ((1, 3000, 300.0), (2, 3100, 0.0))
     assert _ask(p, 3100, 0.0, blocks).cache_write_5m == 3000  # type: ignore[union-attr]
@@ -255,7 +255,7 @@ def test_a_cache_write_is_readable_once_its_response_began() -> None:
 
 
 def test_writes_and_reads_are_priced_as_anthropic_prices_them() -> None:
-    spec = Provider(ProviderConfig()).catalog["claude-3-5-sonnet"]  # $3 in, $0.30 cached, $15
+    spec = Provider(ProviderConfig()).catalog["claude-sonnet-4-6"]  # $3 in, $0.30 cached, $15
     assert spec.cost_usd(1_000_000, 0) == pytest.approx(3.00)
     assert spec.cost_usd(1_000_000, 0, cached_tokens=1_000_000) == pytest.approx(0.30)
     assert spec.cost_usd(1_000_000, 0, cache_write_5m=1_000_000) == pytest.approx(3.75)

@@ -37,7 +37,7 @@ def test_openai_call_shape():
 
 
 def test_anthropic_call_moves_system_out_of_messages():
-    call = build_call(spec(dialect="anthropic", model="claude-3-5-haiku"))
+    call = build_call(spec(dialect="anthropic", model="claude-haiku-4-5"))
     body = json.loads(call.body)
     assert call.path == "/v1/messages"
     assert call.headers["x-api-key"] == "sk-k"

@@ -41,7 +41,7 @@ def test_time_to_first_token_and_gaps_grow_with_requests_in_flight():
 
 
 @pytest.mark.parametrize(("model", "status", "words"),
-                         [("gpt-4o-mini", 503, b"overloaded"), ("claude-3-5-haiku", 529,
+                         [("gpt-4o-mini", 503, b"overloaded"), ("claude-haiku-4-5", 529,
                                                                 b"overloaded_error")])  # fmt: skip
 def test_above_capacity_the_model_refuses_in_its_dialect(model, status, words):
     p = provider(model, capacity=2)

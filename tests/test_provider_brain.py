@@ -632,7 +632,7 @@ def test_cached_tokens_of_list_content_are_a_multiple_of_128() -> None:
 
 def test_catalog_covers_the_openai_dialect_models() -> None:
     catalog = build_catalog(ProviderConfig())
-    for name in ("gpt-4o", "gpt-4o-mini", "mistral-large"):
+    for name in ("gpt-4o", "gpt-4o-mini", "gpt-5", "o3"):
         spec = catalog[name]
         assert (spec.name, spec.kind, spec.dialect) == (name, "chat", "openai")
         assert spec.context_window > 0 and spec.price_output > 0

@@ -1,18 +1,31 @@
-"""The model catalogue, as data.
+"""The model catalogue: the published models (``catalog.yaml``, see ``published.py``) as
+frozen :class:`ModelSpec` records, served as of a day.
 
-Every entry is a frozen :class:`ModelSpec`; a provider config may override any field or add
-models. Prices are USD per one million tokens, as the providers publish them: base input,
-cached input (a cache read: 0.1x base for Claude) and output; a write to an explicit
-(Anthropic) cache costs :data:`CACHE_WRITE_5M` or :data:`CACHE_WRITE_1H` times base input.
-Latency profiles are scenario-time milliseconds (see ``latency.py`` for how they are drawn).
+A provider config may override any field of a served model or add models of its own. Prices
+are USD per one million tokens, as the providers publish them: base input, cached input (a
+cache read: 0.1x base for Claude) and output; a write to an explicit (Anthropic) cache costs
+:data:`CACHE_WRITE_5M` or :data:`CACHE_WRITE_1H` times base input. Latency profiles are
+scenario-time milliseconds (see ``latency.py`` for how they are drawn).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Any, Literal
 
-from mock_provider.config import PROFILE_RETRY_AFTER, ProviderConfig
+from mock_provider.config import CATALOG_DATE, PROFILE_RETRY_AFTER, ProviderConfig
+
+from .published import (
+    CACHE_WRITE_1H,
+    CACHE_WRITE_5M,
+    Lifecycle,
+    PublishedModel,
+    TierLimits,
+    lifecycle,
+    published,
+)
 
 __all__ = [
     "CACHE_WRITE_1H",
@@ -21,15 +34,16 @@ __all__ = [
     "Dialect",
     "Dist",
     "LatencyProfile",
+    "ModelLimits",
     "ModelSpec",
     "build_catalog",
     "catalog_with",
+    "limits_for",
+    "served_on",
 ]
 
 Dialect = Literal["openai", "anthropic"]
 RetryAfter = Literal["exact", "seconds", "none"]  # what a 429 says (ModelConfig.retry_after)
-CACHE_WRITE_5M = 1.25  # a 5-minute cache write, times the base input price (Anthropic)
-CACHE_WRITE_1H = 2.0  # a 1-hour cache write
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +103,15 @@ class ModelSpec:
     # shorter one is processed uncached, without error.
     cache_min_tokens: int = 1024
     display_name: str = ""  # Anthropic's /v1/models shows it
+    # From the published catalogue (a model a scenario adds has none of these):
+    snapshot: str = (
+        ""  # the published ID this name is (an alias's snapshot); "" for a scenario's own
+    )
+    released: date | None = None  # /v1/models' created / created_at
+    lifecycle: Lifecycle = "active"  # "deprecated": still served, with a shutdown date
+    retires: date | None = None
+    tier_limits: TierLimits | None = None  # the provider's default limits (provider.catalog_limits)
+    source: str = ""  # the provider pages the entry was read from
 
     def cost_usd(
         self,
@@ -123,57 +146,60 @@ _BIG = LatencyProfile(
     decode_ms_per_token=Dist(18.0, 0.25),
 )
 
-DEFAULT_CATALOG: dict[str, ModelSpec] = {
-    m.name: m
-    for m in (
-        ModelSpec("gpt-4o", "openai", 128_000, 2.50, 1.25, 10.00, _BIG),
-        ModelSpec("gpt-4o-mini", "openai", 128_000, 0.15, 0.075, 0.60, _FAST),
-        ModelSpec("gpt-4.1", "openai", 1_047_576, 2.00, 0.50, 8.00, _BIG, 32_768),
-        ModelSpec("gpt-4.1-mini", "openai", 1_047_576, 0.40, 0.10, 1.60, _FAST, 32_768),
-        # An OpenAI-compatible third-party model (Mistral's API speaks the OpenAI dialect).
-        ModelSpec("mistral-large", "openai", 128_000, 2.00, 2.00, 6.00, _BIG, owned_by="mistralai"),
-        # Claude models speak Anthropic's Messages API. Minimum cacheable prompt lengths per
-        # Anthropic's prompt-caching docs: 1024 tokens for Sonnet-class, 2048 for Haiku 3.5.
-        ModelSpec(
-            "claude-3-5-sonnet",
-            "anthropic",
-            200_000,
-            3.00,
-            0.30,
-            15.00,
-            _BIG,
-            8_192,
-            owned_by="anthropic",
-            cache_min_tokens=1024,
-            display_name="Claude Sonnet 3.5",
-        ),
-        ModelSpec(
-            "claude-3-5-haiku",
-            "anthropic",
-            200_000,
-            0.80,
-            0.08,
-            4.00,
-            _FAST,
-            8_192,
-            owned_by="anthropic",
-            cache_min_tokens=2048,
-            display_name="Claude Haiku 3.5",
-        ),
-        ModelSpec(
-            "text-embedding-3-small",
-            "openai",
-            8_191,
-            0.02,
-            0.02,
-            0.0,
-            LatencyProfile(Dist(40.0, 0.3), Dist(0.01, 0.2), Dist(20.0, 0.3), Dist(0.0)),
-            0,
-            "embedding",
-            1536,
-        ),
+_EMBEDDING = LatencyProfile(Dist(40.0, 0.3), Dist(0.01, 0.2), Dist(20.0, 0.3), Dist(0.0))
+_PROFILES = {"fast": _FAST, "big": _BIG, "embedding": _EMBEDDING}
+_OWNER = {"openai": "system", "anthropic": "anthropic"}  # OpenAI's /v1/models says "system"
+
+
+def _spec(m: PublishedModel, dialect: Dialect, day: date) -> ModelSpec:
+    return ModelSpec(
+        name=m.id,
+        snapshot=m.id,
+        dialect=dialect,
+        context_window=m.context_window,
+        price_input=m.price.input,
+        price_cached_input=m.price.cached_input,
+        price_output=m.price.output,
+        latency=_PROFILES[m.latency],
+        max_output_tokens=m.max_output,
+        kind=m.kind,
+        embedding_dims=m.embedding_dims,
+        owned_by=_OWNER[dialect],
+        cache_min_tokens=m.cache_min_tokens,
+        display_name=m.display_name,
+        released=m.released,
+        lifecycle=lifecycle(m, day),
+        retires=m.retires,
+        tier_limits=m.limits,
+        source=m.source,
     )
-}
+
+
+@functools.cache
+def _every_published(day: date) -> dict[str, ModelSpec]:
+    """Every published ID and alias, whatever its state on ``day``."""
+    out = {}
+    for dialect, models in published().items():
+        for m in models:
+            spec = _spec(m, dialect, day)  # type: ignore[arg-type]
+            out[m.id] = spec
+            for alias in m.aliases:
+                out[alias] = replace(spec, name=alias)
+    return out
+
+
+@functools.cache
+def served_on(day: date) -> dict[str, ModelSpec]:
+    """The models the providers serve on ``day``, by ID and alias.
+
+    An alias is a copy of its snapshot's spec under its own name (``snapshot`` names the
+    ID): limits, faults and traces keep the name a client asked for.
+    """
+    return {n: s for n, s in _every_published(day).items() if s.lifecycle in _SERVED}
+
+
+_SERVED = ("active", "deprecated")
+DEFAULT_CATALOG: dict[str, ModelSpec] = dict(served_on(CATALOG_DATE))  # a copy: callers may edit
 
 
 def catalog_with(overrides: dict[str, dict[str, object]]) -> dict[str, ModelSpec]:
@@ -190,7 +216,8 @@ def _dist(cfg: Any, default: Dist) -> Dist:
 
 
 def build_catalog(cfg: ProviderConfig) -> dict[str, ModelSpec]:
-    """The default catalogue with the config's per-model overrides applied.
+    """The catalogue served on ``cfg.catalog_date``, with the config's models applied: each
+    one overrides a catalogue model's fields, or adds a model of its own.
 
     A model's ``retry_after`` is its own setting, else the provider profile's default.
     """
@@ -199,11 +226,18 @@ def build_catalog(cfg: ProviderConfig) -> dict[str, ModelSpec]:
         name: spec
         if spec.retry_after == profile_default
         else replace(spec, retry_after=profile_default)
-        for name, spec in DEFAULT_CATALOG.items()
+        for name, spec in served_on(cfg.catalog_date).items()
     }
+    every = _every_published(cfg.catalog_date)
     for name, m in cfg.models.items():
-        base = out.get(name) or ModelSpec(
-            name, m.dialect or "openai", 128_000, 1.0, 0.5, 4.0, retry_after=profile_default
+        # A model the scenario declares is served whatever its state: its published data
+        # (if any) is the base its fields override.
+        base = (
+            out.get(name)
+            or every.get(name)
+            or ModelSpec(
+                name, m.dialect or "openai", 128_000, 1.0, 0.5, 4.0, retry_after=profile_default
+            )
         )
         fields: dict[str, Any] = {
             k: v
@@ -235,3 +269,33 @@ def build_catalog(cfg: ProviderConfig) -> dict[str, ModelSpec]:
             )
         out[name] = spec
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class ModelLimits:
+    """The limits the mock enforces on one model, per key, and where each came from."""
+
+    rpm: int
+    tpm: int | None  # OpenAI: prompt + output per minute; Anthropic: an optional combined cap
+    itpm: int  # Anthropic's input and output tokens per minute (unused for OpenAI models)
+    otpm: int
+    rpm_default: bool  # from provider.default_rpm (not the model's own, nor its tier's)
+    tpm_default: bool
+
+
+def limits_for(cfg: ProviderConfig, spec: ModelSpec, anthropic_rules: bool) -> ModelLimits:
+    """A model's limits: its own (``provider.models``), else with ``provider.catalog_limits``
+    its published tier's, else ``default_rpm`` / ``default_tpm``. The one rule the mock's
+    limiter and the simulator's preflight both read."""
+    m = cfg.models.get(spec.name)
+    tier = spec.tier_limits if cfg.catalog_limits else None
+    own_rpm = (m.rpm if m else None) or (tier.rpm if tier else None)
+    if anthropic_rules:
+        itpm = (m.itpm if m else None) or (tier.itpm if tier else None)
+        otpm = (m.otpm if m else None) or (tier.otpm if tier else None)
+        cap = m.tpm if m else None
+        return ModelLimits(own_rpm or cfg.default_rpm, cap, itpm or cfg.default_tpm,
+                           otpm or cfg.default_tpm, own_rpm is None, cap is None)  # fmt: skip
+    tpm = (m.tpm if m else None) or (tier.tpm if tier else None)
+    return ModelLimits(own_rpm or cfg.default_rpm, tpm or cfg.default_tpm, cfg.default_tpm,
+                       cfg.default_tpm, own_rpm is None, tpm is None)  # fmt: skip

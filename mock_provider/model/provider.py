@@ -33,7 +33,7 @@ import numpy as np
 from mock_provider.config import FaultWindowConfig, ProviderConfig
 
 from .cache import NO_CACHE_USE, BreakpointCache, PromptCache
-from .catalog import ModelSpec, build_catalog
+from .catalog import ModelSpec, build_catalog, limits_for
 from .faults import ErrorFault, Fault, FaultSchedule, FaultTarget, SlowFault
 from .ids import BLOCK, SHIFT, IdStream
 from .latency import (
@@ -48,6 +48,7 @@ from .limits import Limited, LimitState, RateLimitView, SplitLimits
 from .load import ModelLoad
 from .memo import fill
 from .outputs import Choice, OutputSpec, shape
+from .published import retired_names
 from .randomness import RequestRandom
 from .tokens import count_text, text_of_ids, token_pieces
 from .vocabulary import END, MAX_TOKENS, FinishReason, RejectionKind
@@ -226,6 +227,8 @@ class Provider:
     def __init__(self, cfg: ProviderConfig, now: float = 0.0) -> None:
         self.cfg = cfg
         self.catalog = build_catalog(cfg)
+        # Published models retired by the catalogue's day (a declared one is served instead).
+        self._retired = retired_names(cfg.catalog_date) - cfg.models.keys()
         self.faults = FaultSchedule.from_config(cfg.faults)
         self.api_keys = frozenset(cfg.api_keys)  # empty: any non-empty key is accepted
         # Per-config constants of the chat hot path, worked out once.
@@ -273,6 +276,14 @@ class Provider:
             return Rejection(401, "auth", {"key": api_key or ""}, None, latency_s=REFUSAL_NETWORK_S)
         return None
 
+    def unknown_model(self, model: str) -> Rejection:
+        """The 404 for a model the mock does not serve: after a shutdown for a retired one
+        (``retired`` in the message arguments), else as for a name that never existed."""
+        args: dict[str, Any] = {"model": model}
+        if model in self._retired:
+            args["retired"] = True
+        return Rejection(404, "model_not_found", args, None, latency_s=REFUSAL_NETWORK_S)
+
     def _limits_for(self, key: str, spec: ModelSpec, now: float) -> LimitState | SplitLimits:
         """The pair's limits: RPM and TPM, or for a model that keeps Anthropic's rules
         (:func:`keeps_anthropic_rules`) RPM, ITPM, OTPM and, if the model sets ``tpm``, a
@@ -280,16 +291,14 @@ class Provider:
         state = self._limits.get((key, spec.name))
         if state is None:
             m = self.cfg.models.get(spec.name)
-            rpm = (m.rpm if m and m.rpm else None) or self.cfg.default_rpm
             in_flight = m.max_in_flight if m else None
-            if keeps_anthropic_rules(spec):
-                default = self.cfg.default_tpm
-                state = SplitLimits(rpm, (m.itpm if m else None) or default,
-                                    (m.otpm if m else None) or default,
-                                    m.tpm if m else None, now, in_flight)  # fmt: skip
+            split = keeps_anthropic_rules(spec)
+            lim = limits_for(self.cfg, spec, split)
+            if split:
+                state = SplitLimits(lim.rpm, lim.itpm, lim.otpm, lim.tpm, now, in_flight)
             else:
-                tpm = (m.tpm if m and m.tpm else None) or self.cfg.default_tpm
-                state = LimitState(rpm, tpm, now, in_flight)
+                assert lim.tpm is not None  # an OpenAI model always has a TPM
+                state = LimitState(lim.rpm, lim.tpm, now, in_flight)
             self._limits[(key, spec.name)] = state
         return state
 
@@ -481,9 +490,7 @@ class Provider:
         assert api_key is not None  # authenticate() refuses a missing key
         spec = self.catalog.get(model)
         if spec is None or spec.kind != "chat":
-            return Rejection(
-                404, "model_not_found", {"model": model}, None, latency_s=REFUSAL_NETWORK_S
-            )
+            return self.unknown_model(model)
         m = self.cfg.models.get(spec.name)
         if m is not None and m.api_keys and api_key not in m.api_keys:
             return Rejection(
@@ -630,9 +637,7 @@ class Provider:
         assert req.api_key is not None
         spec = self.catalog.get(req.model)
         if spec is None or spec.kind != "embedding":
-            return Rejection(
-                404, "model_not_found", {"model": req.model}, None, latency_s=REFUSAL_NETWORK_S
-            )
+            return self.unknown_model(req.model)
         state = self._limits_for(req.api_key, spec, now)
         assert isinstance(state, LimitState)  # embedding models are OpenAI's
         if dims is not None and not 1 <= dims <= spec.embedding_dims:

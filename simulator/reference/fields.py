@@ -137,6 +137,16 @@ FIELD_DOCS: dict[str, FieldDoc] = {
         "call (again for each further one)",
         "probability",
     ),
+    "ProviderConfig.catalog_date": D(
+        "the day the model catalogue is read on: a model released later does not exist yet, "
+        "one retired by then answers the provider's 404",
+        example="2026-12-07",
+    ),
+    "ProviderConfig.catalog_limits": D(
+        "give a model with no limits of its own the catalogue's published tier limits, "
+        "instead of default_rpm and default_tpm",
+        example=True,
+    ),
     # ------------------------------------------------------------------ models
     "ModelConfig.dialect": D(
         "the wire format a new model speaks (a catalogue model has its own)", example="openai"

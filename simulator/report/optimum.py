@@ -54,6 +54,10 @@ def burst_optimum(scenario: Mapping[str, Any]) -> BurstOptimum | None:
     model = (provider.get("models") or {}).get(name) or {}
     default = ProviderConfig.model_fields["default_rpm"].default
     rpm = int(model.get("rpm") or provider.get("default_rpm") or default)
+    if provider.get("catalog_limits"):  # the catalogue's tier limits: the mock's own rule
+        from simulator.demand import catalog_limits
+
+        rpm = int(catalog_limits(provider, name)[0] or rpm)
     rate = rpm / 60.0
     return BurstOptimum(
         n,

@@ -194,6 +194,10 @@ def fallback_share(df: pd.DataFrame, strategies: Sequence[str], path: Path) -> P
 def model_limits(scenario: Mapping[str, Any] | None, model: str) -> tuple[float | None, ...]:
     """(requests per minute, tokens per minute) the scenario's mock provider gives ``model``."""
     provider = (scenario or {}).get("provider") or {}
+    if provider.get("catalog_limits"):  # the catalogue's tier limits: the mock's own rule
+        from simulator.demand import catalog_limits
+
+        return catalog_limits(provider, model)
     own = (provider.get("models") or {}).get(model) or {}
     rpm = own.get("rpm") or provider.get("default_rpm")
     tpm = own.get("tpm") or provider.get("default_tpm")

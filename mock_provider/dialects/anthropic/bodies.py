@@ -28,7 +28,7 @@ __all__ = [
 
 # The brain's finish reasons (model.vocabulary) in Anthropic's words.
 STOP_REASONS = {"end": "end_turn", "max_tokens": "max_tokens", "tool_use": "tool_use"}
-CREATED_AT = "2024-10-22T00:00:00Z"  # the catalogue's models all date from then
+CREATED_AT = "2024-10-22T00:00:00Z"  # created_at of a model with no release date (a scenario's own)
 
 _encode = msgspec.json.encode
 
@@ -97,9 +97,9 @@ def message_bytes(c: Completion) -> bytes:
 def model_info(spec: ModelSpec) -> dict[str, Any]:
     return {
         "type": "model",
-        "id": spec.name,
+        "id": spec.snapshot or spec.name,  # an alias is answered with the ID it resolves to
         "display_name": spec.display_name or spec.name,
-        "created_at": CREATED_AT,
+        "created_at": f"{spec.released.isoformat()}T00:00:00Z" if spec.released else CREATED_AT,
         "max_input_tokens": spec.context_window,
         "max_tokens": spec.max_output_tokens,
         "lifecycle": "active",

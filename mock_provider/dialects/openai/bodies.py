@@ -8,12 +8,16 @@ log probabilities) from :func:`chat_body`, which renders both.
 from __future__ import annotations
 
 import base64
+import calendar
 import json
 from typing import Any
 
+from ...model.catalog import ModelSpec
 from ...model.memo import fill
 from ...model.outputs import Choice, TokenLogprob
 from ...model.provider import Completion, Embedding
+
+MODELS_CREATED = 1_700_000_000  # "created" of a model with no release date (a scenario's own)
 
 __all__ = [
     "FINISH_REASONS",
@@ -192,10 +196,16 @@ def embedding_body(e: Embedding, encoding_format: str) -> dict[str, Any]:
     }
 
 
-def model_body(name: str, owner: str, created: int) -> dict[str, Any]:
-    """One model, as ``GET /v1/models/{id}`` and each entry of the list give it."""
-    return {"id": name, "object": "model", "created": created, "owned_by": owner}
+def model_body(name: str, spec: ModelSpec) -> dict[str, Any]:
+    """One model, as ``GET /v1/models/{id}`` and each entry of the list give it: ``name`` is
+    the ID asked for (an alias is listed as its own model). ``shutdown_date`` is the optional
+    field the deprecations page describes: YYYY-MM-DD, or null when none is announced."""
+    released = spec.released
+    created = calendar.timegm(released.timetuple()) if released else MODELS_CREATED
+    shutdown = spec.retires.isoformat() if spec.retires else None
+    return {"id": name, "object": "model", "created": created, "owned_by": spec.owned_by,
+            "shutdown_date": shutdown}  # fmt: skip
 
 
-def models_body(names: list[tuple[str, str]], created: int) -> dict[str, Any]:
-    return {"object": "list", "data": [model_body(n, o, created) for n, o in names]}
+def models_body(models: list[tuple[str, ModelSpec]]) -> dict[str, Any]:
+    return {"object": "list", "data": [model_body(n, s) for n, s in models]}

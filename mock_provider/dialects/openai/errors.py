@@ -120,6 +120,14 @@ def rejection(
         )
         code = "integer_below_min_value" if below else "integer_above_max_value"
         return 400, error_body(msg, "invalid_request_error", "dimensions", code), headers
+    if r.kind == "model_not_found" and a.get("retired"):
+        # After a shutdown; the wording of a real one, quoted in openai/openai-quickstart-node
+        # issue 127 (404, invalid_request_error, param null, code model_not_found).
+        msg = (
+            f"The model `{a['model']}` has been deprecated, learn more here: "
+            "https://platform.openai.com/docs/deprecations"
+        )
+        return 404, error_body(msg, "invalid_request_error", None, "model_not_found"), headers
     if r.kind == "model_not_found":
         msg = f"The model `{a['model']}` does not exist or you do not have access to it."
         return 404, error_body(msg, "invalid_request_error", None, "model_not_found"), headers
