@@ -120,10 +120,12 @@ def _threshold_problems(path: str, metric: str, expr: str) -> list[tuple[str, st
         return [(path, f"unknown metric {metric!r}; valid metrics: {', '.join(METRICS)}")]
     if expr == OFF:
         return []
-    if against_best(expr):
-        if metric in BEST_METRICS:
-            return []
-        return [(path, f"'best' is known for {', '.join(BEST_METRICS)} only; give a number")]
+    if "best" in expr:
+        if metric not in BEST_METRICS:
+            return [(path, f"'best' is known for {', '.join(BEST_METRICS)} only; give a number")]
+        if not against_best(expr):
+            return [(path, "write it as '>= best - 0.05' (the points below the best allowed)")]
+        return []
     try:
         parse_expression(expr)
     except ValueError as exc:
