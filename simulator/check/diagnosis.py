@@ -299,7 +299,11 @@ def remedies(
     levels = {i.key: i.level for i in checklist}
     causes = attribution.causes
     slots: list[list[Fix]] = []
-    if levels.get("backoff") == "fail" or levels.get("retry_after") == "fail":
+    latency = any(m.endswith("latency_ms") for m in failed)
+    gave_up = any(c not in GUARD_REFUSALS for c in causes)
+    retrying = gave_up or latency or "amplification" in failed  # how it retries mattered
+    bad_waits = levels.get("backoff") == "fail" or levels.get("retry_after") == "fail"
+    if retrying and bad_waits:
         patch: dict[str, Any] = dict(GOOD_BACKOFF)
         if "honor_retry_after" in RETRY_FIELDS["full_jitter"].used:
             patch.update(honor_retry_after=True, max_retry_after_s=30.0)
@@ -314,8 +318,6 @@ def remedies(
                 )
             ]
         )
-    latency = any(m.endswith("latency_ms") for m in failed)
-    gave_up = any(c not in GUARD_REFUSALS for c in causes)
     if not cfg.fallback and spare_models and (gave_up or latency):
         slots.append(
             [Fix("fallback", "none", f"[{spare_models[0]}]", {"fallback": [spare_models[0]]})]

@@ -156,9 +156,14 @@ def _explain(
 ) -> ItemResult:  # fmt: skip
     """The result with its diagnosis: causes, level and a fix checked by a re-run."""
     spare = [m for m in sc.provider.models if m != sc.workload.model and m not in cfg.fallback]
-    rerun = _rerun(item, card.name, run.out_dir / item.key / "fixes")
+    folder = run.out_dir / item.key / "fixes"
+    rerun = _rerun(item, card.name, folder)
     diagnosis = diagnose(cfg, card.checklist, result.verdicts, attribute(frame, card.name),
                          spare, rerun, result.metrics)  # fmt: skip
+    if diagnosis.level != "pass":
+        reruns = len(list(folder.glob(f"{card.name}-*")))
+        said = f"{card.name}: {diagnosis.level}; {reruns} virtual re-run{'s' * (reruns != 1)} "
+        print(wrap(f"  {said}to find what would hold the item"), file=run.out)
     return replace(result, diagnosis=diagnosis)
 
 

@@ -176,8 +176,9 @@ def _explain_lines(r: ItemResult) -> list[str]:
     d = r.diagnosis
     if d is None:
         return out
+    label = "not served" if d.level == "pass" else "cause"  # a passing row's give-ups
     for cause in d.causes:
-        out.append(wrap(f"{pad}cause: {cause}", hanging="  "))
+        out.append(wrap(f"{pad}{label}: {cause}", hanging="  "))
     if d.note:
         out.append(wrap(f"{pad}{d.note}", hanging="  "))
     if d.fixes:
@@ -198,7 +199,8 @@ def _explain_html(r: ItemResult) -> str:
         parts.append(escape(r.best.describe()))
     d = r.diagnosis
     if d is not None:
-        parts += [f"cause: {escape(c)}" for c in d.causes]
+        label = "not served" if d.level == "pass" else "cause"
+        parts += [f"{label}: {escape(c)}" for c in d.causes]
         if d.note:
             parts.append(escape(d.note))
         if d.fixes:
