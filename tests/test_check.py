@@ -14,21 +14,16 @@ from hypothesis import strategies as st
 
 from mock_provider.config import ProviderConfig
 from mock_provider.model.catalog import build_catalog
+from simulator.check.attribution import Attribution, cause_text
 from simulator.check.battery import BatteryItem, item_scenario, load_battery
 from simulator.check.best import item_best, resolve_threshold
 from simulator.check.checklist import Item, lint_client, probe_waits
-from simulator.check.diagnosis import (
-    Attribution,
-    Diagnosis,
-    Trial,
-    cause_text,
-    diagnose,
-    too_strict,
-)
+from simulator.check.diagnosis import Diagnosis, diagnose, too_strict
+from simulator.check.fixes import Trial
 from simulator.check.run import CheckRun, resolve_clients
 from simulator.check.scorecard import ClientCard, ItemResult, render_html
 from simulator.cli import main
-from simulator.client.engine import ClientBrain, respond, run_scripted
+from simulator.client.engine import ClientBrain, Responder, respond, run_scripted
 from simulator.client.events import RequestResult
 from simulator.client.presets import PRESETS
 from simulator.config import ClientConfig, ConfigError
@@ -133,8 +128,9 @@ def test_a_grpc_default_retry_budget_ships_with_a_warning_that_says_what_it_cost
     assert herd["note"].startswith("load shed on purpose")
     assert herd["fix"][0].startswith("retry.retry_budget")
     assert herd["fix_rerun"].endswith("holds every threshold")
-    assert data["verdict"].startswith("verdict: ship, with")  # type: ignore[index]
-    assert "given up by the retry budget" in data["verdict"]  # type: ignore[index]
+    verdict = str(data["verdict"])
+    assert verdict.startswith("verdict: ship, with")
+    assert "given up by the retry budget" in verdict
 
 
 def test_the_langchain_preset_fails_because_it_retries_client_errors(tmp_path: Path) -> None:
@@ -337,10 +333,10 @@ items:
 # --------------------------------------------------------------------------- why a row failed
 
 
-def _gave_up(cfg: ClientConfig, script: list[object], input_tokens: int = 100) -> RequestResult:
+def _gave_up(cfg: ClientConfig, script: list[Responder], input_tokens: int = 100) -> RequestResult:
     brain = ClientBrain(cfg, _CATALOG, random.Random(0))
     req = LogicalRequest(0, 0.0, "u", "chat", "v1", (("user", "hi"),), input_tokens, 64, "gpt-4o")
-    result, _ = run_scripted(brain.request(req, 0.0), script)  # type: ignore[arg-type]
+    result, _ = run_scripted(brain.request(req, 0.0), script)
     return result
 
 

@@ -20,10 +20,12 @@ from typing import IO, TYPE_CHECKING, Any, get_args
 from pydantic import ValidationError
 
 from mock_provider.config import ConfigError, format_errors, read_yaml
+from simulator.check.attribution import attribute
 from simulator.check.battery import BatteryItem, item_scenario, load_battery
 from simulator.check.best import item_best
 from simulator.check.checklist import lint_client
-from simulator.check.diagnosis import Rerun, Trial, attribute, diagnose
+from simulator.check.diagnosis import diagnose
+from simulator.check.fixes import Rerun, Trial
 from simulator.check.scorecard import (
     ClientCard,
     ItemResult,
