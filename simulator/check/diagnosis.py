@@ -33,10 +33,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from simulator.check.attribution import Attribution, attempts_allowed, cause_text
-from simulator.check.checklist import Item
+from simulator.check.checklist import SDK_TIMEOUT_S, Item
 from simulator.check.fixes import Fix, Rerun, Trial, find_fix, remedies, shedding_fixes
 from simulator.config import ClientConfig
 from simulator.report.thresholds import Verdict
+from simulator.report.units import format_value
 
 __all__ = [
     "BROKEN_ITEMS",
@@ -156,10 +157,18 @@ def _metric_causes(
                 else f"a daily budget of ${budget:g} a user (guards.user_daily_budget_usd)"
             )
         )
-    if any(m.endswith("latency_ms") for m in failed):
-        t = cfg.timeouts
-        why = "no fallback model" if not cfg.fallback else f"fallback {', '.join(cfg.fallback)}"
-        out.append(f"slow answers with {why}, read timeout {t.read_s:g} s (timeouts.read_s)")
+    for metric in (m for m in failed if m.endswith("latency_ms")):
+        t, r = cfg.timeouts, cfg.retry
+        if t.read_s >= SDK_TIMEOUT_S / 10:
+            why = f"a hung attempt waits out the read timeout (timeouts.read_s {t.read_s:g})"
+        elif not cfg.fallback:
+            why = f"no fallback model: requests wait on the first one (retry.kind {r.kind})"
+        else:
+            why = (
+                f"up to {attempts_allowed(cfg)} attempts on each model before the next "
+                f"(retry.max_attempts), read timeout {t.read_s:g} s"
+            )
+        out.append(f"{metric} {format_value(metric, metrics.get(metric))}: {why}")
     if "amplification" in failed:
         amp = metrics.get("amplification") or 0.0
         out.append(

@@ -214,7 +214,7 @@ def _explain_html(r: ItemResult) -> str:
 # a 1280 px window (tests/test_check.py checks it has no fixed width past that).
 CHECK_CSS = (
     ".pass{background:#e7f6ea}.fail{background:#fde8e8}.warn{background:#fff6dd}"
-    "td.text{white-space:normal;text-align:left;max-width:34rem}"
+    "td.text{white-space:normal;text-align:left;max-width:34rem}th{text-align:left}"
     "tr.why td{white-space:normal;text-align:left;font-size:.85rem;color:#333}"
     "code{overflow-wrap:anywhere}table{max-width:100%}"
 )
