@@ -18,8 +18,9 @@ item in virtual time).
 2. it is not broken: the checklist's backoff, client-error and timeout items do not fail
    (retrying a 400, retrying at once or without jitter, or no timeout is a failure whatever
    else the client sets);
-3. the shedding is what failed the row: relaxing only the shedding settings (the first slot
-   of the fixes) makes a re-run of the item hold every threshold.
+3. the shedding is what failed the row: relaxing only the shedding settings
+   (:func:`~simulator.check.fixes.shedding_fixes`: more tokens, a higher threshold, a larger
+   ``k``, or none) makes a re-run of the item hold every threshold.
 
 The warning states what the shedding cost (the requests it gave up) and the setting that would
 have avoided it. Every other failed row fails, with its causes and the fix found. The rule
