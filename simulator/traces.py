@@ -76,6 +76,9 @@ class TraceRecord(msgspec.Struct, frozen=True, gc=False):
     # "stream_cut", "stream_error", "malformed"; None when it was answered or refused. Its
     # output_tokens are the tokens received before it broke.
     fault: str | None = None
+    # Request records only: why a request that did not succeed stopped where it did (the
+    # brain's RequestResult.gave_up: "retry_budget", "attempts_exhausted", "circuit_open", ...).
+    gave_up: str | None = None
 
     def to_json_bytes(self) -> bytes:
         return _encode(self)
@@ -288,4 +291,8 @@ def request_record(  # no ``*``: the live driver passes these positionally, in t
         None,  # remaining_tokens
         success,
         worker,
+        None,  # plan_ms: attempt records only
+        None,  # lag_ms
+        None,  # fault
+        result.gave_up,
     )

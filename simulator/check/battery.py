@@ -12,6 +12,10 @@ The default battery (``default_battery.yaml`` beside this module, a battery file
 the issue's list of seven failure modes, from a burst herd to a flaky network (connection
 resets and hangs) and an overload collapse (latency that grows with load).
 
+A success threshold is written against the best any client could do in the item
+(:mod:`simulator.check.best`): ``success_rate: ">= best - 0.05"`` asks for no more than 5 points
+below it. :func:`item_scenario` turns it into a number before the run.
+
 A battery file changes the default: an item's ``thresholds`` replace the default's metric by
 metric (``"off"`` drops one), ``skip: true`` leaves an item out, and an item with a new key
 and a ``scenario`` is added::
@@ -36,6 +40,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 
 from mock_provider.config import ConfigError, StrictModel, format_errors, read_yaml
+from simulator.check.best import BEST_METRICS, against_best, item_best, resolve_threshold
 from simulator.config import ClientConfig, Scenario
 from simulator.report.metrics import METRICS
 from simulator.report.thresholds import parse_expression
@@ -115,6 +120,12 @@ def _threshold_problems(path: str, metric: str, expr: str) -> list[tuple[str, st
         return [(path, f"unknown metric {metric!r}; valid metrics: {', '.join(METRICS)}")]
     if expr == OFF:
         return []
+    if "best" in expr:
+        if metric not in BEST_METRICS:
+            return [(path, f"'best' is known for {', '.join(BEST_METRICS)} only; give a number")]
+        if not against_best(expr):
+            return [(path, "write it as '>= best - 0.05' (the points below the best allowed)")]
+        return []
     try:
         parse_expression(expr)
     except ValueError as exc:
@@ -141,4 +152,8 @@ def item_scenario(
         thresholds={name: dict(item.thresholds) for name in clients} if item.thresholds else {},
     )
     data["provider"] = {**data.get("provider", {}), "time_scale": 1.0, "seed": seed}
-    return Scenario.model_validate(data)
+    if not any(against_best(e) for e in item.thresholds.values()):
+        return Scenario.model_validate(data)
+    best = item_best(Scenario.model_validate({**data, "thresholds": {}})).success_rate
+    rules = {m: resolve_threshold(e, best) for m, e in item.thresholds.items()}
+    return Scenario.model_validate({**data, "thresholds": {name: rules for name in clients}})

@@ -10,17 +10,22 @@ output folder, which ``stampede report`` can turn into a full report. ``check.js
 
 from __future__ import annotations
 
+import io
 import json
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any, get_args
+from typing import IO, TYPE_CHECKING, Any, get_args
 
 from pydantic import ValidationError
 
 from mock_provider.config import ConfigError, format_errors, read_yaml
+from simulator.check.attribution import attribute
 from simulator.check.battery import BatteryItem, item_scenario, load_battery
+from simulator.check.best import item_best
 from simulator.check.checklist import lint_client
+from simulator.check.diagnosis import diagnose
+from simulator.check.fixes import Rerun, Trial
 from simulator.check.scorecard import (
     ClientCard,
     ItemResult,
@@ -34,6 +39,9 @@ from simulator.config import ClientConfig, RetryKind, Scenario, load_scenario
 from simulator.console import wrap
 from simulator.model_refs import model_problems
 from simulator.report.thresholds import evaluate, parse_thresholds
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["CheckRun", "prepare", "resolve_clients", "run_check"]
 
@@ -107,24 +115,58 @@ class CheckRun:
     cards: list[ClientCard] = field(default_factory=list)
 
 
-def _measure_item(run: CheckRun, item: BatteryItem, sc: Scenario) -> tuple[Path, dict[str, Any]]:
-    """Run one item into its folder; strategy -> metric -> value."""
+def _measure(
+    sc: Scenario, run_dir: Path, live: bool, out: IO[str]
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Run one item into ``run_dir``: its trace frame, and strategy -> metric -> value."""
     from simulator.report.metrics import REPORT_COLUMNS, load_traces, summarize
 
-    run_dir = run.out_dir / item.key
     names = list(sc.strategies)
-    if run.live:
+    if live:
         from simulator.live.orchestrate import LiveRun, run_live
         from simulator.workload import build_workload
 
         expected = build_workload(sc.workload, sc.seed, sc.duration).total
-        run_live(LiveRun(sc, run_dir, names, out=run.out), expected)
+        run_live(LiveRun(sc, run_dir, names, out=out), expected)
     else:
         from simulator.virtual.run import VirtualRun, run_virtual
 
-        run_virtual(VirtualRun(sc, run_dir, names, out=run.out))
+        run_virtual(VirtualRun(sc, run_dir, names, out=out))
     frame = load_traces(run_dir / "traces.jsonl", REPORT_COLUMNS)
-    return run_dir, summarize(frame, names)["strategies"]
+    return frame, summarize(frame, names)["strategies"]
+
+
+def _rerun(item: BatteryItem, name: str, folder: Path) -> Rerun:
+    """A re-run of ``item`` in virtual time with a changed client, each in a folder of its own
+    under ``folder`` (a fix is judged the same way whether the check ran live or not)."""
+    count = 0
+
+    def rerun(cfg: ClientConfig) -> Trial:
+        nonlocal count
+        count += 1
+        sc = item_scenario(item, {name: cfg})
+        frame, metrics = _measure(sc, folder / f"{name}-{count}", False, io.StringIO())
+        verdicts = evaluate(parse_thresholds(sc.thresholds, [name]), {"strategies": metrics})
+        return Trial(metrics.get(name, {}), verdicts, attribute(frame, name))
+
+    return rerun
+
+
+def _explain(
+    run: CheckRun, item: BatteryItem, sc: Scenario, frame: pd.DataFrame, result: ItemResult,
+    card: ClientCard, cfg: ClientConfig,
+) -> ItemResult:  # fmt: skip
+    """The result with its diagnosis: causes, level and a fix checked by a re-run."""
+    spare = [m for m in sc.provider.models if m != sc.workload.model and m not in cfg.fallback]
+    folder = run.out_dir / item.key / "fixes"
+    rerun = _rerun(item, card.name, folder)
+    diagnosis = diagnose(cfg, card.checklist, result.verdicts, attribute(frame, card.name),
+                         spare, rerun, result.metrics)  # fmt: skip
+    if diagnosis.level != "pass":
+        reruns = len(list(folder.glob(f"{card.name}-*")))
+        said = f"{card.name}: {diagnosis.level}; {reruns} virtual re-run{'s' * (reruns != 1)} "
+        print(wrap(f"  {said}to find what would hold the item"), file=run.out)
+    return replace(result, diagnosis=diagnosis)
 
 
 def run_check(run: CheckRun) -> int:
@@ -149,12 +191,16 @@ def run_check(run: CheckRun) -> int:
     )
     for i, (item, sc) in enumerate(prepared, 1):
         print(wrap(f"\n[{i}/{len(prepared)}] {item.key}: {item.title}"), file=run.out)
-        run_dir, metrics = _measure_item(run, item, sc)
+        run_dir = run.out_dir / item.key
+        frame, metrics = _measure(sc, run_dir, run.live, run.out)
         verdicts = evaluate(parse_thresholds(sc.thresholds, list(sc.strategies)),
                             {"strategies": metrics})  # fmt: skip
+        best = item_best(sc)
         for card in run.cards:
             mine = [v for v in verdicts if v.strategy == card.name]
-            card.results.append(ItemResult(item, metrics.get(card.name, {}), mine, str(run_dir)))
+            result = ItemResult(item, metrics.get(card.name, {}), mine, str(run_dir), best)
+            result = _explain(run, item, sc, frame, result, card, clients[card.name])
+            card.results.append(result)
     shown = columns(run.cards)
     for card in run.cards:
         print("\n" + format_card(card, shown), file=run.out)
@@ -181,7 +227,18 @@ def _write(run: CheckRun, label: str, mode: str, verdict: str) -> None:
                     r.item.key: {
                         "title": r.item.title,
                         "passed": r.passed,
+                        "level": r.level,
                         "run_dir": r.run_dir,
+                        "best_success_rate": r.best.success_rate if r.best else None,
+                        "best": r.best.describe() if r.best else None,
+                        "causes": r.diagnosis.causes if r.diagnosis else [],
+                        "fix": [str(f) for f in r.diagnosis.fixes] if r.diagnosis else [],
+                        "fix_rerun": (
+                            r.diagnosis.trial.summary()
+                            if r.diagnosis and r.diagnosis.trial
+                            else None
+                        ),
+                        "note": r.diagnosis.note if r.diagnosis else "",
                         "thresholds": [asdict(v) for v in r.verdicts],
                         "metrics": r.metrics,
                     }

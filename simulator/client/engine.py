@@ -14,6 +14,12 @@ Result errors (``RequestResult.error``), the caller may switch on them:
   locally (a local refusal is not an attempt: it moves on to the next model without waiting).
 - ``"total_timeout"``: the next wait would end after ``start + timeouts.total_s``.
 - otherwise the last attempt's error: ``Outcome.error`` or ``"http_<status>"``.
+
+``RequestResult.gave_up`` says why a request that did not succeed stopped where it did: the
+local refusal or ``"total_timeout"`` above, or why the last model tried got no further
+attempt (:meth:`RetryPolicy.decide`: ``"not_retryable"``, ``"attempts_exhausted"``,
+``"retry_budget"``, ``"cooldown"``). So ``stampede check`` can charge each give-up to the
+setting that caused it.
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ from simulator.client.guards import (
     estimate_cost,
 )
 from simulator.client.overload import Draws
-from simulator.client.policies import build_retry_policy
+from simulator.client.policies import Backoff, build_retry_policy
 from simulator.config import ClientConfig
 from simulator.workload import LogicalRequest
 
@@ -126,15 +132,18 @@ class ClientBrain:
 
         charged = 0.0  # the answered attempt's cost, until an event or the result carries it
 
-        def done(success: bool, error: str | None) -> RequestResult:
+        def done(success: bool, error: str | None, gave_up: str | None = None) -> RequestResult:
             used = model if success and model != chain[0] else None
-            return RequestResult(success, model, attempts, used, error, cost, slept, final, charged)
+            return RequestResult(
+                success, model, attempts, used, error, cost, slept, final, charged, gave_up
+            )
 
         refusal = check_input(req.input_tokens, cfg.guards)
         if refusal is not None:
-            return done(False, refusal)
+            return done(False, refusal, refusal)
         max_tokens = clamp_max_tokens(req.max_tokens, cfg.guards)
         error: str | None = None
+        stop: str | None = None  # why the last model tried got no further attempt
         policy, ledger = self.policy, self.ledger
         user, feature = req.user_id, req.feature
         fb_on = cfg.fallback_on
@@ -152,16 +161,16 @@ class ClientBrain:
             has_next = idx + 1 < len(chain)
             on_model, prev = 0, None
             if idx > 0 and now >= deadline:
-                return done(False, "total_timeout")
+                return done(False, "total_timeout", "total_timeout")
             while True:
                 if budgeted:
                     refusal = ledger.refuse(user, feature, now)
                     if refusal is not None:
-                        return done(False, refusal)
+                        return done(False, refusal, refusal)
                 if shared:
                     local = policy.admit(model, now, draws)
                     if local is not None:
-                        error = local
+                        error = stop = local
                         break
                 attempts += 1
                 on_model += 1
@@ -185,14 +194,16 @@ class ClientBrain:
                 if outcome.ok and outcome.error is None:
                     return done(True, None)
                 error = _error_of(outcome)
-                # None: no retry on this model (for the idealised kinds always so after a 400,
-                # 401, 403 or 404); a ``last`` backoff is slept, then this model is done.
-                backoff = policy.next_backoff(on_model, outcome, prev, model, draws)
+                # A stop reason: no retry on this model (for the idealised kinds always so after
+                # a 400, 401, 403 or 404); a ``last`` backoff is slept, then this model is done.
+                decision = policy.decide(on_model, outcome, prev, model, draws)
+                backoff = decision if isinstance(decision, Backoff) else None
+                stop = "attempts_exhausted" if backoff is not None else str(decision)
                 if has_next and backoff is not None and policy.skips_wait(outcome, fb_on):
                     break
                 if backoff is not None:
                     if now + backoff.seconds > deadline:
-                        return done(False, "total_timeout")
+                        return done(False, "total_timeout", "total_timeout")
                     sleep = Sleep(backoff.seconds, backoff.reason, charged)
                     charged = 0.0
                     now = _expect((yield sleep), Woke).now
@@ -203,8 +214,8 @@ class ClientBrain:
                         continue
                 if has_next and policy.falls_back(outcome, fb_on):
                     break
-                return done(False, error)
-        return done(False, error)
+                return done(False, error, stop)
+        return done(False, error, stop)
 
 
 def respond(

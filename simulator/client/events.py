@@ -127,3 +127,6 @@ class RequestResult(NamedTuple):
     slept_s: float
     final: Outcome | None  # the last outcome, None when refused before any attempt
     charged_usd: float = 0.0  # the cost of the attempt answered last, if no event carried it
+    # Why a request that did not succeed stopped (see simulator/client/engine.py); None on
+    # success, or when the run cut it short.
+    gave_up: str | None = None

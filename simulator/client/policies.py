@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 from simulator.client.events import Outcome
 from simulator.client.fallback import is_fallback_trigger, skip_wait
@@ -41,6 +42,7 @@ from simulator.config import AdaptiveThrottleConfig, CircuitBreakerConfig, Retry
 
 __all__ = [
     "NEVER_RETRY",
+    "STOP_REASONS",
     "AdaptiveThrottle",
     "Backoff",
     "BreakerState",
@@ -56,6 +58,7 @@ __all__ = [
     "RetryBudget",
     "RetryPolicy",
     "RetryState",
+    "StopReason",
     "WaitStrategy",
     "build_retry_policy",
     "effective_status",
@@ -170,6 +173,13 @@ class RetryAfterAware:
 # --------------------------------------------------------------------------- the policy
 
 
+# Why a policy stops trying a model (:meth:`RetryPolicy.decide`): the reply was an answer; its
+# status is not one this policy retries; a LiteLLM cooldown began; every attempt allowed on the
+# model was made; the retry budget (gRPC retry throttling) refused the retry.
+StopReason = Literal["answered", "not_retryable", "cooldown", "attempts_exhausted", "retry_budget"]
+STOP_REASONS: tuple[StopReason, ...] = get_args(StopReason)
+
+
 @dataclass(frozen=True, slots=True)
 class Backoff:
     seconds: float
@@ -280,17 +290,29 @@ class RetryPolicy:
         slept before moving on: the library sleeps even when no retry follows. ``rng``: the
         request's own draws (the policy's shared generator if None).
         """
+        decision = self.decide(attempts_made, outcome, prev, model, rng)
+        return decision if isinstance(decision, Backoff) else None
+
+    def decide(
+        self,
+        attempts_made: int,
+        outcome: Outcome,
+        prev: float | None,
+        model: str = "",
+        rng: Draws | None = None,
+    ) -> Backoff | StopReason:
+        """:meth:`next_backoff`, saying why when it stops: one of :data:`STOP_REASONS`."""
         if outcome.ok and outcome.error is None:
-            return None
+            return "answered"
         if not self.retryable(outcome):
-            return None
+            return "not_retryable"
         if self.cooldowns is not None and self.cooldowns.cooling(model, outcome.now):
-            return None  # cooled by this very failure: no sleep, no further attempt
+            return "cooldown"  # cooled by this very failure: no sleep, no further attempt
         last = attempts_made >= self.max_attempts
         if last and not self._sleeps_after_last():
-            return None
+            return "attempts_exhausted"
         if self.budget is not None and not self.budget.allows_retry():
-            return None
+            return "retry_budget"
         state = RetryState(attempts_made - 1, prev, outcome, rng or self.rng)
         delay = max(0.0, self.wait(state))
         if self.library is not None:

@@ -32,6 +32,7 @@ _CATEGORICAL = (
     "error",
     "finish_reason",
     "fallback_used",
+    "gave_up",
 )
 
 TRACE_SCHEMA = pa.schema(
@@ -67,6 +68,7 @@ TRACE_SCHEMA = pa.schema(
         ("plan_ms", pa.float64()),  # optional: live timing (simulator/live/timing.py)
         ("lag_ms", pa.float64()),
         ("fault", pa.string()),  # optional: how a broken attempt broke (Outcome.fault)
+        ("gave_up", pa.string()),  # optional: why a request stopped (RequestResult.gave_up)
     ]
 )
 
