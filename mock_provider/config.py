@@ -296,7 +296,8 @@ class ProviderConfig(StrictModel):
     faults: list[FaultWindowConfig] = Field(default_factory=list)
     cache_ttl_s: Seconds = 300.0
     cache_min_tokens: int = Field(1024, ge=0)
-    max_body_bytes: int = Field(4 * 1024 * 1024, gt=0)
+    # None: each provider's documented limit (mock_provider/body.py); a number: one for all.
+    max_body_bytes: int | None = Field(None, gt=0)
     time_scale: float = Field(1.0, gt=0)
     seed: int = 0
     profile: Literal["openai", "azure"] = "openai"
