@@ -33,6 +33,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from pydantic import ValidationError
 
+from .body import BodyTooLarge
 from .config import FaultWindowConfig, format_errors
 from .journal import RESET_PATH, read_journal, redact_key
 
@@ -65,10 +66,13 @@ async def list_faults(request: web.Request) -> web.StreamResponse:
 
 
 async def add_fault(request: web.Request) -> web.StreamResponse:
+    from .dialects import BadRequest
+    from .server import read_json
+
     state = _state(request)
     try:
-        data = await request.json()
-    except ValueError:
+        data = await read_json(request)
+    except (BadRequest, web.HTTPRequestEntityTooLarge, BodyTooLarge):
         return _json(400, {"error": {"message": "the body must be one fault rule, as JSON",
                                      "problems": []}})  # fmt: skip
     try:

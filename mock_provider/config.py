@@ -204,7 +204,8 @@ class FaultWindowConfig(StrictModel):
 
     - ``error``: ``status`` (any 4xx or 5xx) with the dialect's error type, or ``error_type``
       (OpenAI's ``insufficient_quota``; Anthropic's follows the status: 402 ``billing_error``,
-      529 ``overloaded_error``), ``retry_after``, ``should_retry`` (``x-should-retry``);
+      529 ``overloaded_error``), ``retry_after``, ``should_retry`` (``x-should-retry``); left
+      out, the two are what the service sends with the status (``model/retry_hints.py``);
     - ``reset``: the connection is reset before the status line, or after ``after_bytes``
       bytes of the body;
     - ``hang``: nothing is sent until the client gives up, or ``max_hang`` passes (then the
@@ -310,7 +311,8 @@ class ProviderConfig(StrictModel):
     faults: list[FaultWindowConfig] = Field(default_factory=list)
     cache_ttl_s: Seconds = 300.0
     cache_min_tokens: int = Field(1024, ge=0)
-    max_body_bytes: int = Field(4 * 1024 * 1024, gt=0)
+    # None: each provider's documented limit (mock_provider/body.py); a number: one for all.
+    max_body_bytes: int | None = Field(None, gt=0)
     time_scale: float = Field(1.0, gt=0)
     seed: int = 0
     profile: Literal["openai", "azure"] = "openai"

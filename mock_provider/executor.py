@@ -37,7 +37,7 @@ from .model.faults import (
     SlowFault,
     StreamError,
 )
-from .model.provider import Completion, Rejection
+from .model.provider import Completion, injected_rejection
 
 if TYPE_CHECKING:
     from .server import MockState
@@ -168,9 +168,8 @@ async def carry_out(
         # the error is the whole response: as an ``error`` fault, after the plan's round trip
         await asyncio.sleep(clock.wall(c.plan.network_s))
         _settle(state, c, 0)
-        args = {"reason": "error", "error_type": fault.error_type, "message": fault.message,
-                "should_retry": None}  # fmt: skip
-        r = Rejection(fault.status, "injected", args, None, fault="stream_error")
+        r = injected_rejection(c.model, fault.status, fault.error_type, fault.message, None,
+                               None, 0.0, "stream_error")  # fmt: skip
         status, body, err_headers = dialect.rejection(r, clock)
         dialect.stamp(err_headers, c.request_id, c.plan.network_s, clock)
         _journal(state, request, dialect, call, c, status, start_t, 0)

@@ -29,6 +29,7 @@ from prometheus_client import CollectorRegistry
 from mock_provider.config import ProviderConfig
 
 from .admin import MockCollector, Observations, setup_admin_routes
+from .body import BODY_RULES, BodyTooLarge, decode
 from .clock import WallClock
 from .dialects import DIALECTS, BadRequest, ChatCall, Dialect
 from .dialects import anthropic as ant
@@ -77,6 +78,11 @@ class MockState:
     @property
     def journaling(self) -> bool:
         return self.log is not None or self.recent is not None
+
+    def body_limit(self, family: str) -> int:
+        """The largest body a family's routes take: its documented limit
+        (:data:`~mock_provider.body.BODY_RULES`), unless the config sets one for all."""
+        return self.cfg.max_body_bytes or BODY_RULES[family].max_bytes
 
     @staticmethod
     def dialect_of_path(path: str) -> str:
@@ -188,15 +194,27 @@ def _refusal(request: web.Request, dialect: Dialect, exc: Exception) -> web.Resp
             key=redact_key(dialect.api_key(request.headers)),
         )  # fmt: skip
         return _error(request, dialect, exc.status, body)
-    if isinstance(exc, web.HTTPRequestEntityTooLarge):
-        limit = request.app[APP_STATE].cfg.max_body_bytes
-        msg = f"Request body too large: the maximum is {limit} bytes."
-        body = dialect.error(413, "request_too_large", msg, None, "request_too_large")
-        return _error(request, dialect, 413, body)
+    if isinstance(exc, web.HTTPRequestEntityTooLarge | BodyTooLarge):
+        return _too_large(request, dialect)
+    if isinstance(exc, RecursionError):  # nested past what a parser or a check can walk
+        msg = "The request body is nested too deeply to be parsed."
+        return _error(request, dialect, 400, dialect.error(400, "invalid_request", msg))
     # a bug of ours: still answer like the provider would
     request.app.logger.error("unhandled error in %s", request.path, exc_info=exc)
     body = dialect.error(500, "server_error", f"Internal error: {type(exc).__name__}")
     return _error(request, dialect, 500, body)
+
+
+def _too_large(request: web.Request, dialect: Dialect) -> web.Response:
+    """The family's own 413 (:data:`~mock_provider.body.BODY_RULES`): sent by the service's
+    front (Cloudflare, for both) before the API sees the request, so it carries no request
+    id; the connection stays open (aiohttp reads the rest of the body away)."""
+    state = request.app[APP_STATE]
+    state.errors += 1
+    state.record(request, "", 413, dialect=dialect.name)
+    rules = BODY_RULES[dialect.serves]
+    return web.Response(status=413, body=rules.too_large_body,
+                        content_type=rules.too_large_content_type)  # fmt: skip
 
 
 def _error(
@@ -235,8 +253,8 @@ def _arrived_body(request: web.Request, limit: int) -> bytes | None:
     A chat request's body usually arrives with its headers. ``request.read()`` would still
     await it chunk by chunk and copy it twice: about 14k instructions, over 4% of what a
     request costs the whole server (``bench/mock_instructions.py``). A body
-    still arriving is left to ``read()``, which refuses one over the app's client_max_size
-    (``cfg.max_body_bytes``) with the same :class:`~aiohttp.web.HTTPRequestEntityTooLarge`.
+    still arriving is left to ``read()`` (:func:`read_body`), which refuses one over the
+    route's limit with the same :class:`~aiohttp.web.HTTPRequestEntityTooLarge`.
     """
     content = request.content
     if not content.is_eof():
@@ -247,13 +265,49 @@ def _arrived_body(request: web.Request, limit: int) -> bytes | None:
     return raw
 
 
-async def _read_body(request: web.Request) -> bytes:
-    limit = request.app[APP_STATE].cfg.max_body_bytes
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The body of a request to a route whose family takes ``limit`` bytes, its content
+    codings undone (``mock_provider/body.py``). A body over the limit raises
+    :class:`~aiohttp.web.HTTPRequestEntityTooLarge` or :class:`~mock_provider.body.BodyTooLarge`.
+    """
+    raw = _arrived_body(request, limit)
+    if raw is None:
+        raw = await _rest_of_body(request, limit)
+    return _decoded(request, raw, limit)
+
+
+async def _rest_of_body(request: web.Request, limit: int) -> bytes:
+    """A body still arriving, read whole; aiohttp refuses one past the app's client_max_size
+    (the largest family's limit), this one past the route's."""
     length = request.content_length
     if length is not None and length > limit:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=length)
-    raw = _arrived_body(request, limit)
-    return await request.read() if raw is None else raw
+    raw = await request.read()
+    if len(raw) > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(raw))
+    return raw
+
+
+def _decoded(request: web.Request, raw: bytes, limit: int) -> bytes:
+    coding = request.headers.get("content-encoding")
+    return raw if coding is None else decode(raw, coding, limit)
+
+
+ADMIN_MAX_BYTES = 1024 * 1024  # an admin route's body: one small JSON object
+
+
+async def read_json(request: web.Request) -> Any:
+    """An admin route's JSON body, decoded as the API routes decode theirs; a 400 if it is
+    not JSON (or nested too deep to decode), a 413 past :data:`ADMIN_MAX_BYTES`."""
+    raw = await read_body(request, ADMIN_MAX_BYTES)
+    try:
+        return msgspec.json.decode(raw)
+    except (msgspec.DecodeError, RecursionError):
+        raise BadRequest("the body must be JSON") from None
+
+
+async def _read_body(request: web.Request, family: str) -> bytes:
+    return await read_body(request, request.app[APP_STATE].body_limit(family))
 
 
 def _reject(
@@ -306,7 +360,7 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
     provider, clock = state.provider, state.clock
     api_keys = provider.api_keys
     counts = state.counts
-    max_body = state.cfg.max_body_bytes
+    max_body = state.body_limit(dialect.serves)
     path = dialect.chat_path
     key_of, parse, prefixes_of = dialect.api_key, dialect.parse_chat, dialect.cache_prefixes
     ratelimit_headers, render, stamp = dialect.ratelimit_headers, dialect.completion, dialect.stamp
@@ -326,7 +380,9 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
                 return await _refuse(state, request, dialect, "", denied)
             raw = _arrived_body(request, max_body)
             if raw is None:  # still arriving
-                raw = await request.read()
+                raw = await _rest_of_body(request, max_body)
+            if "content-encoding" in request.headers:
+                raw = _decoded(request, raw, max_body)
             request[RAW_BODY] = raw
             call = parse(raw)
             model = call.model
@@ -429,7 +485,7 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
     denied = state.provider.authenticate(key)
     if denied:
         return await _refuse(state, request, oai.DIALECT, "", denied)
-    body = oai.parse_embeddings(await _read_body(request))
+    body = oai.parse_embeddings(await _read_body(request, "openai"))
     inputs = oai.embedding_inputs(body)
     now = state.clock.now()
     result = state.provider.embed(EmbedRequest(key, body["model"], inputs), now,
@@ -531,7 +587,7 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
     denied = state.provider.authenticate(ant.api_key(request.headers))
     if denied:
         return await _refuse(state, request, ant.DIALECT, "", denied)
-    body = ant.decode(await _read_body(request))
+    body = ant.decode(await _read_body(request, "anthropic"))
     ant.validate(body, ant.COUNT_TOKENS_FIELDS)
     spec = state.provider.catalog.get(body["model"])
     if spec is None or spec.kind != "chat" or spec.dialect != "anthropic":
@@ -580,17 +636,19 @@ async def admin_reset(request: web.Request) -> web.StreamResponse:
     state = request.app[APP_STATE]
     epoch = None
     if request.can_read_body:
+        data = await read_json(request)
         try:
-            data = await request.json()
             epoch = float(data.get("epoch"))
         except (ValueError, TypeError, AttributeError):
-            raise BadRequest("'epoch' must be a number (wall-clock seconds)", "epoch") from None
+            epoch = math.nan
+        if not math.isfinite(epoch):
+            raise BadRequest("'epoch' must be a number (wall-clock seconds)", "epoch")
         if data.get("time_scale") is not None:
             try:
                 scale = float(data["time_scale"])
             except (ValueError, TypeError):
                 scale = 0.0
-            if not scale > 0:
+            if not 0 < scale < math.inf:
                 raise BadRequest("'time_scale' must be a number above 0", "time_scale")
             state.clock.rescale(scale)
     state.clock.reset(epoch)
@@ -638,7 +696,13 @@ def create_app(
     ``journal_size``: how many journal entries ``GET /_stampede/requests`` keeps (0: none,
     and the hot path builds no entry unless a ``request_log`` is kept).
     """
-    app = web.Application(client_max_size=cfg.max_body_bytes)
+    # aiohttp's own decompression off: a body that does not decode is ours to refuse, with the
+    # connection kept (mock_provider/body.py). Its size cap is the largest family's limit;
+    # each route holds its own family's (MockState.body_limit).
+    app = web.Application(
+        client_max_size=cfg.max_body_bytes or max(r.max_bytes for r in BODY_RULES.values()),
+        handler_args={"auto_decompress": False},
+    )
     clock = WallClock(cfg.time_scale)
     recent: deque[JournalEntry] | None = deque(maxlen=journal_size) if journal_size else None
     app[APP_STATE] = MockState(cfg, Provider(cfg, clock.now()), clock, recent=recent)

@@ -48,6 +48,17 @@ def _with(**fields: Any) -> dict[str, Any]:
     return {**GOOD, **fields}
 
 
+def CALLS(*ids: str) -> dict[str, Any]:
+    """An assistant message calling ``get_weather`` once per id."""
+    return {"role": "assistant", "content": None, "tool_calls": [
+        {"id": i, "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+        for i in ids]}  # fmt: skip
+
+
+def TOOL_REPLY(call_id: str) -> dict[str, Any]:
+    return {"role": "tool", "tool_call_id": call_id, "content": "sunny"}
+
+
 def _schema_format(schema: Any, strict: bool = True) -> dict[str, Any]:
     return {"type": "json_schema", "json_schema": {"name": "Out", "schema": schema,
                                                    "strict": strict}}  # fmt: skip
@@ -133,7 +144,107 @@ CHAT_CASES: list[tuple[str, Any, int, str | None, str | None]] = [
      400, "invalid_function_parameters", "tools[0].function.parameters"),
     ("stream-options-type", _with(stream=True, stream_options={"include_usage": "yes"}), 400,
      "invalid_type", "stream_options.include_usage"),
+    # Broken agent loops (the real wording and its sources: parsing.check_conversation).
+    ("tool-without-tool-calls", _with(messages=[*MSG, TOOL_REPLY("call_1")]), 400, None,
+     "messages.[1].role"),
+    ("tool-answers-another-call", _with(messages=[*MSG, CALLS("call_1"), TOOL_REPLY("call_2")]),
+     400, None, "messages.[2].role"),
+    ("tool-answers-twice", _with(messages=[*MSG, CALLS("call_1"), TOOL_REPLY("call_1"),
+                                           TOOL_REPLY("call_1")]), 400, None, "messages.[3].role"),
+    ("tool-after-a-user-message", _with(messages=[*MSG, CALLS("call_1"), TOOL_REPLY("call_1"),
+                                                  *MSG, TOOL_REPLY("call_1")]),
+     400, None, "messages.[4].role"),
+    ("tool-calls-unanswered", _with(messages=[*MSG, CALLS("call_1"), *MSG]), 400, None,
+     "messages.[1].role"),
+    ("tool-calls-partly-answered",
+     _with(messages=[*MSG, CALLS("call_1", "call_2"), TOOL_REPLY("call_2"), *MSG]),
+     400, None, "messages.[1].role"),
+    ("tool-calls-last", _with(messages=[*MSG, CALLS("call_1")]), 400, None, "messages.[1].role"),
+    ("tool-without-tool-call-id",
+     _with(messages=[*MSG, CALLS("call_1"), {"role": "tool", "content": "x"}]),
+     400, "missing_required_parameter", "messages[2].tool_call_id"),
+    # Options the API refuses together, or empty, or too many.
+    ("max-tokens-and-max-completion-tokens", _with(max_completion_tokens=5), 400,
+     "invalid_parameter_combination", "max_tokens"),
+    ("json-object-without-json", _with(response_format={"type": "json_object"}), 400, None,
+     "messages"),
+    ("stream-options-without-stream", _with(stream_options={"include_usage": True}), 400, None,
+     "stream_options"),
+    ("stream-options-stream-false", _with(stream=False, stream_options={"include_usage": True}),
+     400, None, "stream_options"),
+    ("tools-empty", _with(tools=[]), 400, "empty_array", "tools"),
+    ("five-stop-sequences", _with(stop=["a", "b", "c", "d", "e"]), 400,
+     "array_above_max_length", "stop"),
 ]  # fmt: skip
+
+GOOD_CASES: list[tuple[str, Any]] = [
+    # (id, body): near the refusals above, and served
+    ("tool-conversation", _with(messages=[*MSG, CALLS("call_1", "call_2"), TOOL_REPLY("call_2"),
+                                          TOOL_REPLY("call_1"), *MSG])),
+    ("tool-conversation-twice", _with(messages=[*MSG, CALLS("a"), TOOL_REPLY("a"), CALLS("b"),
+                                                TOOL_REPLY("b")])),
+    ("max-completion-tokens-with-null-max-tokens",
+     {**GOOD, "max_tokens": None, "max_completion_tokens": 5}),
+    ("json-object-with-json-in-a-part",
+     _with(response_format={"type": "json_object"}, messages=[
+         {"role": "user", "content": [{"type": "text", "text": "Answer in JSON."}]}])),
+    ("json-schema-needs-no-word", _with(response_format=_schema_format(
+        {"type": "object", "properties": {}, "additionalProperties": False, "required": []}))),
+    ("stream-options-with-stream", _with(stream=True, stream_options={"include_usage": True})),
+    ("four-stop-sequences", _with(stop=["a", "b", "c", "d"])),
+    ("stop-string", _with(stop="the")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("body", [c[1] for c in GOOD_CASES], ids=[c[0] for c in GOOD_CASES])
+def test_a_request_near_a_refusal_is_served(body: Any) -> None:
+    status, payload, _ = asyncio.run(_post("/v1/chat/completions", _bytes(body)))
+    assert status == 200, payload
+
+
+def test_the_real_wording_of_the_conversation_and_option_refusals() -> None:
+    cases = {
+        "tool-without-tool-calls": "Invalid parameter: messages with role 'tool' must be a "
+        "response to a preceeding message with 'tool_calls'.",
+        "tool-calls-partly-answered": "An assistant message with 'tool_calls' must be followed "
+        "by tool messages responding to each 'tool_call_id'. The following tool_call_ids did "
+        "not have response messages: call_1",
+        "max-tokens-and-max-completion-tokens": "Setting 'max_tokens' and "
+        "'max_completion_tokens' at the same time is not supported.",
+        "json-object-without-json": "'messages' must contain the word 'json' in some form, to "
+        "use 'response_format' of type 'json_object'.",
+        "stream-options-without-stream": "The 'stream_options' parameter is only allowed when "
+        "'stream' is enabled.",
+        "tools-empty": "Invalid 'tools': empty array. Expected an array with minimum length 1, "
+        "but got an empty array instead.",
+        "five-stop-sequences": "Invalid 'stop': array too long. Expected an array with maximum "
+        "length 4, but got an array with length 5 instead.",
+    }
+    bodies = {c[0]: c[1] for c in CHAT_CASES}
+    for case, message in cases.items():
+        _, payload, _ = asyncio.run(_post("/v1/chat/completions", _bytes(bodies[case])))
+        assert payload["error"]["message"] == message, case
+    _, payload, _ = asyncio.run(_post("/v1/embeddings", _bytes({"model": EMBED, "input": ""})))
+    assert payload["error"]["message"] == (
+        "'$.input' is invalid. Please check the API reference: "
+        "https://platform.openai.com/docs/api-reference."
+    )
+
+
+def test_a_stop_sequence_cuts_the_drawn_text_there() -> None:
+    """The same request under the same seed, without and with a stop sequence found in its
+    text: the second answer is the first up to that sequence, finished (``stop``)."""
+    body = _with(max_tokens=50, stop=["@@never@@"])
+    _, full, _ = asyncio.run(_post("/v1/chat/completions", _bytes(body)))
+    text = full["choices"][0]["message"]["content"]
+    words = text.split()
+    stop = " " + words[len(words) // 2]
+    assert stop in text
+    _, cut, _ = asyncio.run(_post("/v1/chat/completions", _bytes({**body, "stop": [stop, "@@"]})))
+    choice = cut["choices"][0]
+    assert choice["message"]["content"] == text[: text.index(stop)]
+    assert choice["finish_reason"] == "stop"
+    assert cut["usage"]["completion_tokens"] < full["usage"]["completion_tokens"]
 
 
 @pytest.mark.parametrize(
@@ -182,9 +293,13 @@ EMBEDDING_CASES: list[tuple[str, Any, str | None, str | None]] = [
     ("dimensions-string", {"model": EMBED, "input": "hi", "dimensions": "64"}, "invalid_type",
      "dimensions"),
     ("input-number", {"model": EMBED, "input": 42}, "invalid_type", "input"),
-    ("input-empty-list", {"model": EMBED, "input": []}, None, "input"),
-    ("input-empty-token-list", {"model": EMBED, "input": [[1, 2], []]}, None, "input"),
-    ("input-negative-token", {"model": EMBED, "input": [[5, -1]]}, None, "input"),
+    # "'$.input' is invalid. ...", param and code null (aryn-ai/sycamore#943, mteb#1200)
+    ("input-empty-list", {"model": EMBED, "input": []}, None, None),
+    ("input-empty-token-list", {"model": EMBED, "input": [[1, 2], []]}, None, None),
+    ("input-negative-token", {"model": EMBED, "input": [[5, -1]]}, None, None),
+    ("input-empty-string", {"model": EMBED, "input": ""}, None, None),
+    ("input-empty-string-in-list", {"model": EMBED, "input": ["a", ""]}, None, None),
+    ("input-2049-texts", {"model": EMBED, "input": ["a"] * 2049}, None, None),
     ("input-mixed", {"model": EMBED, "input": ["a", [1, 2]]}, "invalid_type", "input"),
     ("encoding-format", {"model": EMBED, "input": "hi", "encoding_format": "hex"},
      "invalid_value", "encoding_format"),

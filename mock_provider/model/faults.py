@@ -59,7 +59,9 @@ FAULT_HEADER = "x-stampede-fault"
 @dataclass(frozen=True, slots=True)
 class ErrorFault:
     """An error response instead of the answer: ``status`` with the dialect's error type (or
-    ``error_type``), an optional Retry-After and ``x-should-retry``."""
+    ``error_type``), and the retry hints the service sends with that status (``retry-after``,
+    ``x-should-retry``: :mod:`.retry_hints`) unless ``retry_after_s`` or ``should_retry``
+    names its own."""
 
     kind: ClassVar[str] = "error"
     status: int

@@ -19,6 +19,8 @@ reading of its options in the brain's words, and :func:`shape` makes its answers
   and within the cap; a named choice repeats its tool, the others pick again at random;
   content is an instance of the request's schema when it gives one, a
   one-key JSON object when it asks for JSON without a schema, and words otherwise;
+- a content answer ends before the first of the request's stop sequences it contains
+  (:func:`cut_at_stop`), as a finished answer;
 - an answer longer than the cap (``max_tokens``, or the model's own limit) is cut there and
   ends with ``max_tokens``: cut JSON is not valid JSON, as with the real service;
 - with ``logprobs`` each content token gets a log probability and ``logprobs`` alternatives.
@@ -83,6 +85,7 @@ class OutputSpec(msgspec.Struct, frozen=True):
     tool_name: str | None = None  # the tool a "named" choice names
     logprobs: int | None = None  # alternatives per content token; None: no log probabilities
     parallel: bool = False  # an answer may make more than one tool call
+    stop: tuple[str, ...] = ()  # stop sequences: the content ends before the first one
 
 
 class ToolCall(msgspec.Struct, frozen=True, gc=False):
@@ -179,6 +182,8 @@ def shape(
             choices.append(Choice((), finish, call, None, tuple(more)))
             continue
         pieces = _content(spec, natural, rng, i)
+        if spec.stop:
+            pieces = cut_at_stop(pieces, spec.stop)
         finish = END if len(pieces) <= cap else MAX_TOKENS
         pieces = pieces[:cap]
         logprobs = None if spec.logprobs is None else _logprobs(pieces, spec.logprobs, rng)
@@ -190,6 +195,26 @@ def shape(
         else longest.pieces
     )
     return Shaped(tuple(choices), sum(c.tokens for c in choices), longest.tokens, stream)
+
+
+def cut_at_stop(pieces: tuple[str, ...], stops: tuple[str, ...]) -> tuple[str, ...]:
+    """The content up to the first stop sequence, which is not part of it (as the API returns
+    it): the tokens before it, and the part of the token it begins in that comes before it.
+    An answer cut here ends as a finished one (``stop``), unless the cap comes first."""
+    text = "".join(pieces)
+    at = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
+    if at < 0:
+        return pieces
+    out: list[str] = []
+    used = 0
+    for piece in pieces:
+        if used + len(piece) > at:
+            if at > used:
+                out.append(piece[: at - used])
+            break
+        out.append(piece)
+        used += len(piece)
+    return tuple(out)
 
 
 def _tool_to_call(spec: OutputSpec, rng: random.Random, probability: float) -> Tool | None:

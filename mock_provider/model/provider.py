@@ -50,6 +50,7 @@ from .memo import fill
 from .outputs import Choice, OutputSpec, shape
 from .published import retired_names
 from .randomness import RequestRandom
+from .retry_hints import fault_wait, told_wait
 from .tokens import count_text, text_of_ids, token_pieces
 from .vocabulary import END, MAX_TOKENS, FinishReason, RejectionKind
 
@@ -65,6 +66,7 @@ __all__ = [
     "RateLimitView",
     "Rejection",
     "build_catalog",
+    "injected_rejection",
     "keeps_anthropic_rules",
 ]
 
@@ -364,7 +366,7 @@ class Provider:
         if self._faulty or req.fault is not None:
             fault = self._fault(req, spec, now, rng)
             if isinstance(fault, ErrorFault):
-                return _fault_error(fault, draw_network(spec.latency, rng), "server_error")
+                return _fault_error(spec, fault, draw_network(spec.latency, rng), "server_error")
         load = self._loads.get(spec.name) if self._loaded else None
         if load is not None and load.full():
             return _overloaded(spec, load, 503, draw_network(spec.latency, rng))
@@ -568,7 +570,7 @@ class Provider:
             fault = self._fault(req, spec, now, rng)
             if isinstance(fault, ErrorFault):
                 kind: RejectionKind = "overloaded" if fault.status == 529 else "server_error"
-                return _fault_error(fault, draw_network(spec.latency, rng), kind)
+                return _fault_error(spec, fault, draw_network(spec.latency, rng), kind)
         load = self._loads.get(spec.name) if self._loaded else None
         if load is not None and load.full():
             return _overloaded(spec, load, 529, draw_network(spec.latency, rng))
@@ -667,7 +669,7 @@ class Provider:
         target = FaultTarget(spec.name, req.api_key, "openai", "/v1/embeddings")
         fault = self.faults.decide(target, now - self.epoch, rng) if self._faulty else None
         if isinstance(fault, ErrorFault):  # the other kinds shape a chat response only
-            return _fault_error(fault, draw_network(spec.latency, rng), "server_error")
+            return _fault_error(spec, fault, draw_network(spec.latency, rng), "server_error")
         total = sum(counts)
         verdict = state.admit(total, now)
         if isinstance(verdict, Limited):
@@ -710,24 +712,19 @@ def _rate_limited(spec: ModelSpec, limited: Limited, latency_s: float) -> Reject
     api.openai.com's ``retry-after``), or nothing (``none``). Rounding here, in scenario
     time, rather than in the header's wall time, keeps a time-compressed run telling what a
     real one would; the exact wait stays in ``message_args["wait_s"]`` for the message.
-    (Anthropic's dialect rounds its own ``retry-after``.)
+    (The rule is :func:`.retry_hints.told_wait`, which an injected 429 follows too;
+    Anthropic's dialect rounds its own ``retry-after``.)
     """
     retry = limited.retry_after_s
-    if spec.dialect != "openai":
-        if retry is not None:
-            retry = retry - latency_s if retry > latency_s else 0.0
-        args: dict[str, Any] = {"model": spec.name}
-        return Rejection(429, "rate_limit", args, limited.view, retry, limited, latency_s)
-    if limited.kind == "concurrency":
+    if limited.kind == "concurrency" and spec.dialect == "openai":
         retry = 1.0
     elif retry is not None:
         retry = retry - latency_s if retry > latency_s else 0.0
-    wait = retry
-    mode = spec.retry_after
-    if retry is not None and mode != "exact":
-        retry = None if mode == "none" else float(max(1, math.ceil(retry)))
-    args = {"model": spec.name, "retry_after": mode, "wait_s": wait}
-    return Rejection(429, "rate_limit", args, limited.view, retry, limited, latency_s)
+    args: dict[str, Any] = {"model": spec.name}
+    if spec.dialect == "openai":
+        args.update(retry_after=spec.retry_after, wait_s=retry)
+    told = told_wait(spec.dialect, spec.retry_after, retry)
+    return Rejection(429, "rate_limit", args, limited.view, told, limited, latency_s)
 
 
 def keeps_anthropic_rules(spec: ModelSpec) -> bool:
@@ -739,16 +736,40 @@ def keeps_anthropic_rules(spec: ModelSpec) -> bool:
     return spec.dialect == "anthropic"
 
 
-def _fault_error(fault: ErrorFault, latency_s: float, kind: RejectionKind) -> Rejection:
+def _fault_error(
+    spec: ModelSpec, fault: ErrorFault, latency_s: float, kind: RejectionKind
+) -> Rejection:
     """The refusal an error fault makes. An error window (``outage``, ``error_rate``) keeps
-    the wording it always had; an ``error`` fault names its own type, wait and retry hint."""
+    the wording it always had; an ``error`` fault names its own type, wait and retry hint.
+    Either tells the wait and retry hint the service sends with its status
+    (:mod:`.retry_hints`)."""
     if fault.reason != "error":
-        return Rejection(fault.status, kind, {"reason": fault.reason}, None,
-                         latency_s=latency_s, fault="error")  # fmt: skip
-    args = {"reason": "error", "error_type": fault.error_type, "message": fault.message,
-            "should_retry": fault.should_retry}  # fmt: skip
-    return Rejection(fault.status, "injected", args, None, fault.retry_after_s,
-                     latency_s=latency_s, fault="error")  # fmt: skip
+        wait = fault_wait(spec.dialect, spec.retry_after, fault.status, None)
+        return Rejection(fault.status, kind, {"reason": fault.reason,
+                                              "retry_after": spec.retry_after}, None,
+                         wait, latency_s=latency_s, fault="error")  # fmt: skip
+    return injected_rejection(
+        spec, fault.status, fault.error_type, fault.message, fault.retry_after_s,
+        fault.should_retry, latency_s, "error",
+    )  # fmt: skip
+
+
+def injected_rejection(
+    spec: ModelSpec,
+    status: int,
+    error_type: str | None,
+    message: str | None,
+    retry_after_s: float | None,
+    should_retry: bool | None,
+    latency_s: float,
+    fault: str,
+) -> Rejection:
+    """The refusal of an ``error`` fault, or of a ``stream_error`` fault on a request that
+    does not stream (the live executor and the virtual transport build it here too)."""
+    args = {"reason": "error", "error_type": error_type, "message": message,
+            "should_retry": should_retry, "retry_after": spec.retry_after}  # fmt: skip
+    wait = fault_wait(spec.dialect, spec.retry_after, status, retry_after_s)
+    return Rejection(status, "injected", args, None, wait, latency_s=latency_s, fault=fault)
 
 
 def _with_fault(c: Completion, fault: Fault) -> Completion:

@@ -46,7 +46,14 @@ from mock_provider.model.faults import (
     SlowFault,
     StreamError,
 )
-from mock_provider.model.provider import ChatRequest, Completion, Provider, Rejection, Ticket
+from mock_provider.model.provider import (
+    ChatRequest,
+    Completion,
+    Provider,
+    Rejection,
+    Ticket,
+    injected_rejection,
+)
 from simulator.client.events import AttemptSpec, Outcome
 from simulator.wire import (
     ResponseFacts,
@@ -184,9 +191,8 @@ class ProviderTransport:
         network = plan.network_s
         if isinstance(fault, StreamError) and not call.stream:  # the error is the response
             self._settle_at(now + network, c, 0)
-            args = {"reason": "error", "error_type": fault.error_type, "message": fault.message,
-                    "should_retry": None}  # fmt: skip
-            r = Rejection(fault.status, "injected", args, None, latency_s=network)
+            r = injected_rejection(c.model, fault.status, fault.error_type, fault.message, None,
+                                   None, network, "stream_error")  # fmt: skip
             return _refused(dialect, r, now)
         if isinstance(fault, EmptyFault) or (
             isinstance(fault, ResetFault) and fault.after_bytes is None

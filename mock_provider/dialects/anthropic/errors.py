@@ -5,8 +5,10 @@ The error ``type`` follows the status, as docs.claude.com/en/api/errors lists th
 ``permission_error``, 404 ``not_found_error``, 413 ``request_too_large``, 429
 ``rate_limit_error``, 500 ``api_error``, 504 ``timeout_error``, 529 ``overloaded_error``.
 Every error carries ``x-should-retry`` as the API sends it (true where a retry may succeed),
-and a 429 ``retry-after`` in whole wall-clock seconds. The body's ``request_id`` is the
-response's ``request-id`` header, written in by :func:`with_request_id`.
+and a 429 ``retry-after`` in whole wall-clock seconds, by the rule every refusal follows
+(``mock_provider/model/retry_hints.py``): the limiter's and an injected fault's alike. The
+body's ``request_id`` is the response's ``request-id`` header, written in by
+:func:`with_request_id`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import msgspec
 
 from ...clock import TimeBase
 from ...model.provider import Rejection
+from ...model.retry_hints import should_retry_header
 from .headers import RETRY_AFTER, SHOULD_RETRY, ratelimit_headers
 
 __all__ = [
@@ -100,25 +103,27 @@ def _message(r: Rejection) -> str:
 
 
 def rejection(r: Rejection, clock: TimeBase) -> tuple[int, dict[str, Any], dict[str, str]]:
-    """(status, error object, extra headers) for a refusal of the brain's."""
+    """(status, error object, extra headers) for a refusal of the brain's.
+
+    The retry hints follow :mod:`mock_provider.model.retry_hints`, whoever refused: the wait
+    the brain decided (``r.retry_after_s``) in whole wall seconds, at least one, and
+    ``x-should-retry``.
+    """
     headers = ratelimit_headers(r.ratelimit, clock)
-    retryable = r.status >= 500 or r.status in (408, 409)
-    if r.kind == "rate_limit":
-        wait = None if r.retry_after_s is None else clock.wall(r.retry_after_s)
-        if r.limited is not None and r.limited.kind == "concurrency":
-            wait = 1.0  # a second of wall time: when a request in flight may be done
-        retryable = wait is not None
-        if wait is not None:
-            headers[RETRY_AFTER] = str(max(1, math.ceil(wait)))
+    a = r.message_args
+    wait = None if r.retry_after_s is None else clock.wall(r.retry_after_s)
+    concurrency = r.limited is not None and r.limited.kind == "concurrency"
+    if concurrency:
+        wait = 1.0  # a second of wall time: when a request in flight may be done
+    if wait is not None:
+        headers[RETRY_AFTER] = str(max(1, math.ceil(wait)))
+    hopeless = r.kind == "rate_limit" and wait is None  # no wait lets it in (too large)
+    should = should_retry_header(
+        "anthropic", r.status, waiting_helps=not hopeless, override=a.get("should_retry")
+    )
+    headers[SHOULD_RETRY] = "true" if should else "false"
     if r.kind == "injected":
-        a = r.message_args
-        if r.retry_after_s is not None:
-            headers[RETRY_AFTER] = str(max(0, math.ceil(clock.wall(r.retry_after_s))))
-        if a.get("should_retry") is not None:
-            retryable = bool(a["should_retry"])
-        headers[SHOULD_RETRY] = "true" if retryable else "false"
         return r.status, fault_error(r.status, a.get("error_type"), a.get("message")), headers
-    headers[SHOULD_RETRY] = "true" if retryable else "false"
     error = {"type": error_type(r.status), "message": _message(r)}
     return r.status, error, headers
 

@@ -5,7 +5,9 @@ headers. What a 429 says about when to retry is the model's ``retry_after`` sett
 wall-clock time: ``exact`` sends ``retry-after-ms`` and a whole-second ``retry-after``,
 ``seconds`` only the whole-second ``retry-after`` (api.openai.com, the default profile),
 ``none`` neither. The exact wait is in the message either way ("Please try again in 1.2s"),
-as the real one has it.
+as the real one has it. An injected refusal tells its wait by the same rule
+(``mock_provider/model/retry_hints.py``); OpenAI sends no ``x-should-retry`` unless a fault
+says one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from ...clock import TimeBase
 from ...model.provider import Rejection
+from ...model.retry_hints import should_retry_header
 from ...model.vocabulary import RejectionKind
 from .headers import ORGANIZATION_ID, RETRY_AFTER, RETRY_AFTER_MS, ratelimit_headers
 
@@ -170,6 +173,10 @@ def rejection(
     if r.kind == "injected":
         return _injected(r, headers, clock)
     status = r.status
+    retry_headers(headers, r, clock)  # an outage at 429 tells a wait, as any 429 does
+    if status == 429:
+        msg = "Rate limit reached. Please try again later."
+        return status, error_body(msg, "requests", None, "rate_limit_exceeded"), headers
     msg = _SERVER_ERRORS.get(status, _SERVER_ERRORS[500])
     return status, error_body(msg, "server_error", None, None), headers
 
@@ -202,10 +209,8 @@ def _injected(
     r: Rejection, headers: dict[str, str], clock: TimeBase
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
     a = r.message_args
-    if r.retry_after_s is not None:
-        wait = clock.wall(r.retry_after_s)
-        headers[RETRY_AFTER] = str(max(0, math.ceil(wait)))
-        headers[RETRY_AFTER_MS] = str(max(0, math.ceil(wait * 1000)))
-    if a.get("should_retry") is not None:
-        headers[SHOULD_RETRY] = "true" if a["should_retry"] else "false"
+    retry_headers(headers, r, clock)
+    should = should_retry_header("openai", r.status, override=a.get("should_retry"))
+    if should is not None:
+        headers[SHOULD_RETRY] = "true" if should else "false"
     return r.status, fault_error(r.status, a.get("error_type"), a.get("message")), headers

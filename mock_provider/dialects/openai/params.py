@@ -125,10 +125,56 @@ def read_options(body: ChatBody) -> OutputSpec | None:
         raise (_above if seed > 0 else _below)("seed", _INT64 if seed > 0 else -_INT64 - 1, seed)
     logprobs = _logprobs(body)
     json, schema = _response_format(body.get("response_format"))
+    if json and schema is None:
+        _check_json_mentioned(body["messages"])
     tools, choice, name = _tools(body)
-    if n in (None, 1) and logprobs is None and not json and not tools:
+    stop = _stop(body.get("stop"))
+    if n in (None, 1) and logprobs is None and not json and not tools and not stop:
         return None
-    return OutputSpec(n or 1, json, schema, tools, choice, name, logprobs)
+    return OutputSpec(n or 1, json, schema, tools, choice, name, logprobs, stop)
+
+
+MAX_STOP = 4  # "Up to 4 sequences where the API will stop generating" (API reference, `stop`)
+
+
+def _stop(stop: str | list[str] | None) -> tuple[str, ...]:
+    """The stop sequences, at most :data:`MAX_STOP`; the refusal of more follows the API's
+    wording for an array over its length ("Invalid 'tools': array too long. Expected an array
+    with maximum length 128, but got an array with length 133 instead.", Upsonic/Upsonic#176).
+    """
+    if not stop:
+        return ()
+    if isinstance(stop, str):
+        return (stop,)
+    if len(stop) > MAX_STOP:
+        raise BadRequest(
+            f"Invalid 'stop': array too long. Expected an array with maximum length {MAX_STOP}, "
+            f"but got an array with length {len(stop)} instead.",
+            "stop",
+            "array_above_max_length",
+        )
+    return tuple(s for s in stop if s)
+
+
+def _check_json_mentioned(messages: list[Any]) -> None:
+    """JSON mode needs the word in the conversation: "the API will throw an error if the
+    string 'JSON' does not appear somewhere in the context" (platform.openai.com/docs/guides/
+    structured-outputs, JSON mode). Any case, in any message's text."""
+    for m in messages:
+        content = m.get("content")
+        if isinstance(content, str):
+            if "json" in content.lower():
+                return
+        elif isinstance(content, list):
+            for part in content:
+                text = part.get("text") if isinstance(part, Mapping) else None
+                if isinstance(text, str) and "json" in text.lower():
+                    return
+    raise BadRequest(
+        "'messages' must contain the word 'json' in some form, to use 'response_format' of "
+        "type 'json_object'.",
+        "messages",
+    )
 
 
 def _check_logit_bias(bias: Mapping[str, float] | None) -> None:
@@ -212,7 +258,16 @@ _CHOICES = ("none", "auto", "required")
 
 def _tools(body: ChatBody) -> tuple[tuple[Tool, ...], ToolChoice, str | None]:
     """(the callable tools, the choice, the named tool): tools are dropped for ``none``."""
-    raw = body.get("tools") or []
+    raw = body.get("tools")
+    if raw is not None and not raw:
+        # The real refusal, quoted in continuedev/continue#3370 and dnakov/anon-kode#20.
+        raise BadRequest(
+            "Invalid 'tools': empty array. Expected an array with minimum length 1, but got an "
+            "empty array instead.",
+            "tools",
+            "empty_array",
+        )
+    raw = raw or []
     tools = []
     for i, t in enumerate(raw):
         where = f"tools[{i}]"

@@ -30,6 +30,7 @@ __all__ = [
     "BadRequest",
     "ChatBody",
     "EmbeddingsBody",
+    "check_conversation",
     "embedding_inputs",
     "invalid_json",
     "invalid_value",
@@ -49,6 +50,8 @@ class _Message(TypedDict):
     role: Literal["system", "assistant", "user", "function", "tool", "developer"]
     content: NotRequired[str | list[dict[str, Any]] | None]
     name: NotRequired[str]
+    tool_calls: NotRequired[list[dict[str, Any]] | None]  # an assistant's calls
+    tool_call_id: NotRequired[str]  # the call a tool message answers
 
 
 class _StreamOptions(TypedDict):
@@ -96,6 +99,7 @@ _chat = TypeAdapter(ChatBody)
 _embeddings = TypeAdapter(EmbeddingsBody)
 _FIELDS = {
     "model", "messages", "role", "content", "name", "max_tokens", "max_completion_tokens",
+    "tool_calls", "tool_call_id",
     "stream", "stream_options", "include_usage", "n", "input", "encoding_format", "dimensions",
     *(k for k in ChatBody.__annotations__),
 }  # fmt: skip
@@ -192,7 +196,7 @@ def parse_chat(raw: bytes) -> tuple[ChatBody, int, int | None]:
             body = _chat.validate_json(raw)
         except ValidationError as exc:
             raise _to_bad_request(exc) from None
-    except msgspec.DecodeError:  # not JSON at all (NaN and Infinity included)
+    except (msgspec.DecodeError, RecursionError):  # not JSON (NaN, Infinity), or too deep
         raise invalid_json() from None
     if not body["messages"]:
         raise BadRequest(
@@ -202,16 +206,85 @@ def parse_chat(raw: bytes) -> tuple[ChatBody, int, int | None]:
             "empty_array",
         )
     cap, legacy_cap = body.get("max_completion_tokens"), body.get("max_tokens")
+    if cap is not None and legacy_cap is not None:
+        # The real refusal, quoted in langchain-ai/langgraph#5943.
+        raise BadRequest(
+            "Setting 'max_tokens' and 'max_completion_tokens' at the same time is not supported.",
+            "max_tokens",
+            "invalid_parameter_combination",
+        )
     if cap is not None and cap < 1:
         raise _below_one("max_completion_tokens", cap)
     if legacy_cap is not None and legacy_cap < 1:
         raise _below_one("max_tokens", legacy_cap)
+    if body.get("stream_options") is not None and not body.get("stream"):
+        # The real refusal, quoted in BerriAI/litellm#5803 (param stream_options, code null).
+        raise BadRequest(
+            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+            "stream_options",
+        )
+    check_conversation(body["messages"])
     max_tokens = legacy_cap if cap is None else cap
     try:
         tokens = count_chat_tokens(body["messages"], strict=True)
     except UnknownPart:
         raise _bad_part(body["messages"]) from None
     return body, tokens, max_tokens
+
+
+_NO_CALLS: list[Any] = []  # never added to: a conversation without calls allocates nothing
+
+
+def check_conversation(messages: list[Any]) -> None:
+    """Refuse a conversation whose tool messages do not pair with the assistant's calls.
+
+    A ``tool`` message must answer a call of the assistant message before it (the messages
+    between them being tool messages too), and every call of that assistant message must be
+    answered before another kind of message, or the end of the conversation. The refusals
+    are the real ones: "messages with role 'tool' must be ..." with param
+    ``messages.[i].role`` and code null (miurla/morphic#136, smarter-sh/smarter#264), and
+    "An assistant message with 'tool_calls' must be followed by ..." with the unanswered ids
+    and a ``messages.[i].role`` param (router-for-me/CLIProxyAPI#2798; here ``i`` is the
+    assistant message's index). A tool message without ``tool_call_id`` is refused as the
+    API's schema refuses a missing required field.
+    """
+    pending: list[Any] = _NO_CALLS  # the calls of the last assistant message not yet answered
+    answering = -1  # index of the assistant message whose calls the tool messages answer
+    for i, m in enumerate(messages):
+        role = m["role"]
+        if role == "tool":
+            if "tool_call_id" not in m:
+                where = f"messages[{i}].tool_call_id"
+                raise BadRequest(
+                    f"Missing required parameter: '{where}'.", where, "missing_required_parameter"
+                )
+            if answering < 0 or m["tool_call_id"] not in pending:
+                raise BadRequest(
+                    "Invalid parameter: messages with role 'tool' must be a response to a "
+                    "preceeding message with 'tool_calls'.",
+                    f"messages.[{i}].role",
+                )
+            pending.remove(m["tool_call_id"])
+            continue
+        if pending:
+            raise _unanswered(pending, answering)
+        calls = m.get("tool_calls") if role == "assistant" else None
+        if calls:
+            answering, pending = i, [c.get("id") for c in calls if isinstance(c, dict)]
+        elif answering >= 0:
+            answering, pending = -1, _NO_CALLS
+    if pending:
+        raise _unanswered(pending, answering)
+
+
+def _unanswered(pending: list[Any], index: int) -> BadRequest:
+    ids = ", ".join(str(p) for p in pending)
+    return BadRequest(
+        "An assistant message with 'tool_calls' must be followed by tool messages responding "
+        f"to each 'tool_call_id'. The following tool_call_ids did not have response messages: "
+        f"{ids}",
+        f"messages.[{index}].role",
+    )
 
 
 def _below_one(name: str, value: int) -> BadRequest:
@@ -251,21 +324,22 @@ def _bad_part(messages: list[Any]) -> BadRequest:
 def parse_embeddings(raw: bytes) -> EmbeddingsBody:
     try:
         msgspec.json.decode(raw)  # NaN and Infinity are not JSON (pydantic's parser takes them)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # ... nor is JSON nested past the decoder
         raise invalid_json() from None
     try:
         body = _embeddings.validate_json(raw)
     except ValidationError as exc:
         raise _to_bad_request(exc) from None
     inputs = body["input"]
-    if isinstance(inputs, list) and (
-        not inputs or any(isinstance(x, list) and not x for x in inputs)
-    ):
-        raise BadRequest("'$.input' is invalid. Please check the API reference.", "input")
-    if isinstance(inputs, list) and any(
-        (isinstance(x, int) and x < 0) or (isinstance(x, list) and min(x) < 0) for x in inputs
-    ):  # token ids are never negative
-        raise BadRequest("'$.input' is invalid. Please check the API reference.", "input")
+    if _bad_input(inputs):
+        # The real refusal of an empty input, of "" and of more than 2048 inputs
+        # (aryn-ai/sycamore#943; embeddings-benchmark/mteb#1200, which quotes the API
+        # reference: "cannot be an empty string, and any array must be 2048 dimensions or
+        # less"): param and code null.
+        raise BadRequest(
+            "'$.input' is invalid. Please check the API reference: "
+            "https://platform.openai.com/docs/api-reference."
+        )
     dims = body.get("dimensions")
     if dims is not None and dims < 1:
         raise BadRequest(
@@ -275,6 +349,23 @@ def parse_embeddings(raw: bytes) -> EmbeddingsBody:
             "integer_below_min_value",
         )
     return body
+
+
+MAX_EMBEDDING_INPUTS = 2048
+
+
+def _bad_input(inputs: Any) -> bool:
+    """An input the embeddings API refuses: empty text or list, a negative token id, more
+    than :data:`MAX_EMBEDDING_INPUTS` inputs."""
+    if inputs == "" or inputs == []:
+        return True
+    if isinstance(inputs, str):
+        return False
+    if isinstance(inputs[0], int):  # one text as its tokens
+        return min(inputs) < 0
+    return len(inputs) > MAX_EMBEDDING_INPUTS or any(
+        x == "" or x == [] or (isinstance(x, list) and min(x) < 0) for x in inputs
+    )
 
 
 def embedding_inputs(body: EmbeddingsBody) -> list[str | list[int]]:
