@@ -32,7 +32,7 @@ INSTANT = LatencyConfig(
 )
 MESSAGES = [{"role": "user", "content": "Say something."}]
 MODELS = {"gpt-4o-mini": ModelConfig(latency=INSTANT),
-          "claude-3-5-haiku": ModelConfig(latency=INSTANT)}  # fmt: skip
+          "claude-haiku-4-5": ModelConfig(latency=INSTANT)}  # fmt: skip
 
 
 def cfg(*faults: FaultWindowConfig, **kwargs: object) -> PC:
@@ -56,7 +56,7 @@ def call(dialect: str, base_url: str, max_retries: int):  # type: ignore[no-unty
         ant = anthropic.Anthropic(base_url=base_url.removesuffix("/v1"), api_key="sk-ant-test",
                                   max_retries=max_retries)  # fmt: skip
         return ant.messages.with_raw_response.create(
-            model="claude-3-5-haiku",
+            model="claude-haiku-4-5",
             max_tokens=5,
             messages=MESSAGES,  # type: ignore[arg-type]
         )
@@ -172,7 +172,7 @@ def test_a_stream_error_answered_whole_tells_the_same_hints(mock_server):
                               max_retries=0)  # fmt: skip
     with pytest.raises(anthropic.RateLimitError) as info:
         ant.messages.create(
-            model="claude-3-5-haiku", max_tokens=5, messages=MESSAGES,  # type: ignore[arg-type]
+            model="claude-haiku-4-5", max_tokens=5, messages=MESSAGES,  # type: ignore[arg-type]
             extra_headers={"x-stampede-fault": "stream_error;status=429"},
         )  # fmt: skip
     h = info.value.response.headers

@@ -32,7 +32,7 @@ ZERO = DistConfig(median=0)
 INSTANT = LatencyConfig(
     network_ms=ZERO, prefill_ms_per_token=ZERO, first_token_ms=ZERO, decode_ms_per_token=ZERO
 )
-CHAT, EMBED, CLAUDE = "gpt-4o-mini", "text-embedding-3-small", "claude-3-5-haiku"
+CHAT, EMBED, CLAUDE = "gpt-4o-mini", "text-embedding-3-small", "claude-haiku-4-5"
 POST_ROUTES = (
     "/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/messages",
     "/v1/messages/count_tokens", "/_stampede/faults", "/_stampede/reset",

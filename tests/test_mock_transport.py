@@ -37,9 +37,9 @@ ROUTES: list[tuple[str, str, dict[str, str], dict[str, Any]]] = [
     ("/v1/responses", "openai", OPENAI, {"model": "gpt-4o-mini", "input": "hi"}),
     ("/v1/embeddings", "openai", OPENAI, {"model": "text-embedding-3-small", "input": "hi"}),
     ("/v1/messages", "anthropic", ANTHROPIC,
-     {"model": "claude-3-5-haiku", "messages": MSG, "max_tokens": 5}),
+     {"model": "claude-haiku-4-5", "messages": MSG, "max_tokens": 5}),
     ("/v1/messages/count_tokens", "anthropic", ANTHROPIC,
-     {"model": "claude-3-5-haiku", "messages": MSG}),
+     {"model": "claude-haiku-4-5", "messages": MSG}),
     ("/_stampede/faults", "admin", {}, {"kind": "slow", "factor": 1, "times": 1}),
     ("/_stampede/reset", "admin", {}, {"epoch": 0}),
 ]  # fmt: skip
@@ -48,7 +48,7 @@ ROUTE_IDS = [r[0] for r in ROUTES]
 
 def cfg(**kwargs: Any) -> ProviderConfig:
     models = {m: ModelConfig(latency=INSTANT)
-              for m in ("gpt-4o-mini", "text-embedding-3-small", "claude-3-5-haiku")}  # fmt: skip
+              for m in ("gpt-4o-mini", "text-embedding-3-small", "claude-haiku-4-5")}  # fmt: skip
     return ProviderConfig(models=models, output_tokens=DistConfig(median=5, spread=0), **kwargs)
 
 
@@ -169,7 +169,7 @@ async def test_a_body_past_the_old_4_mib_cap_is_served(aiohttp_client, path, fam
         body["messages"] = [{"role": "user", "content": text}]
     else:
         body["input"] = text
-    model = "claude-3-5-haiku" if family == "anthropic" else "gpt-4o-mini"
+    model = "claude-haiku-4-5" if family == "anthropic" else "gpt-4o-mini"
     if path != "/v1/embeddings":
         body["model"] = model
     resp = await client.post(path, data=json.dumps(body).encode(), headers=headers)

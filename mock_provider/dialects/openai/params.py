@@ -131,7 +131,16 @@ def read_options(body: ChatBody) -> OutputSpec | None:
     stop = _stop(body.get("stop"))
     if n in (None, 1) and logprobs is None and not json and not tools and not stop:
         return None
-    return OutputSpec(n or 1, json, schema, tools, choice, name, logprobs, stop)
+    return OutputSpec(
+        choices=n or 1,
+        json=json,
+        schema=schema,
+        tools=tools,
+        tool_choice=choice,
+        tool_name=name,
+        logprobs=logprobs,
+        stop=stop,
+    )
 
 
 MAX_STOP = 4  # "Up to 4 sequences where the API will stop generating" (API reference, `stop`)

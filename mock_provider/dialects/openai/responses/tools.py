@@ -55,8 +55,14 @@ def read_output(body: Mapping[str, Any]) -> OutputSpec | None:
     if not json and (not tools or choice == "none"):
         return None
     parallel = body.get("parallel_tool_calls") is not False
-    return OutputSpec(1, json, schema, tools if choice != "none" else (), choice, name, None,
-                      parallel)  # fmt: skip
+    return OutputSpec(
+        json=json,
+        schema=schema,
+        tools=tools if choice != "none" else (),
+        tool_choice=choice,
+        tool_name=name,
+        parallel=parallel,
+    )
 
 
 def _function_tools(raw: Iterable[Any]) -> tuple[Tool, ...]:
