@@ -3,38 +3,56 @@
 Theory of operation
 -------------------
 The journal holds attempts; a client's retry behaviour is a property of logical requests, so
-the audit first rebuilds them. The rules, in order:
+the audit first rebuilds them. It reads the evidence the real clients put on the wire, strongest
+first, and falls back to timing only where a client gives none:
 
-1. A reset line (``/_stampede/reset``) starts a new run: no request spans one. Only chat
-   attempts count (``/v1/chat/completions``, ``/v1/responses``, ``/v1/messages``).
-2. Attempts are read in order of arrival. Two attempts can belong to one logical request
-   only if they come from the same key with the same prompt (the journal's fingerprint of
-   the messages, which leaves out the model: a fallback to another model with the same
-   messages continues the request).
-3. **A retry-count header above 0 is the SDK's own retry** (``x-stainless-retry-count``, as
-   the openai and anthropic SDKs send it): ``n`` continues the request of that key and prompt
-   whose last attempt carried ``n - 1`` and had ended before this one arrived (the latest
-   such, if several).
-4. Otherwise (no header, or ``0``) an attempt continues a request only if that request's last
-   attempt had *ended* before this one arrived, *failed* (not a complete 2xx answer), and was
-   not already continued, and the gap is at most :data:`MAX_RETRY_GAP_S`; of several, the one
-   that ended last. Everything else starts a new logical request. A ``0`` is not taken as
-   "new": a wrapper around the SDK (tenacity, LangChain's ``with_retry``, a LiteLLM router)
-   retries by calling the SDK again, whose count starts at 0 each time.
+- **The retry-count header.** The openai and anthropic SDKs (Python and JS; LiteLLM and
+  LangChain call them) send ``x-stainless-retry-count``: ``0`` on a call's first attempt, ``n``
+  on its n-th retry. Neither sends an idempotency key (``_idempotency_header`` is ``None``), so
+  the count is the only per-call evidence they give.
+- **The request tag** (``#000000042``): stampede's workloads put one in every user message,
+  unique per logical request, so equal tags are one request whatever the key, model or wire
+  format (a fallback to another provider keeps it).
+- **Key and prompt.** Otherwise two attempts can be one request only if they share the API key
+  and the prompt fingerprint (the messages, without the model: a fallback keeps them).
+- **Timing.** A client resends only what has ended: an attempt cannot be the retry of one still
+  in flight. And a body that two attempts carried *at once* is being sent by more than one
+  sender, so sending it again later proves nothing.
 
-Rule 4 is why independent requests with identical bodies are not taken for retries: under
-load, identical requests overlap in time, and an attempt that arrives while the other is
-still in flight cannot be its retry. Forty identical one-shot requests sent at once are forty
-logical requests, whatever their statuses. What the journal cannot tell apart, and is read
-as a retry: one key sending an identical body right after an identical body failed, which is
-what a retry looks like on the wire. (Stampede's own workloads never send two logical
-requests the same prompt: each carries its request tag.)
+The rules, for each attempt in order of arrival (a reset line starts a new run; only chat
+paths count). The *open* requests of its identity are those whose last attempt failed (not a
+complete 2xx answer), arrived before it, and ended at most :data:`MAX_RETRY_GAP_S` earlier.
+
+1. **Count n > 0: the SDK's own retry.** It continues the open request whose last attempt
+   carried ``n - 1``; of several, the one that was due first (ended, plus any Retry-After it
+   was given): the SDKs wait about the same for every call, so the first to fail retries
+   first. With no ``n - 1`` to hand (the journal missed it), the open request that ended last.
+2. **Count 0 starts a new request**, except where the SDK handed the failure back to its
+   caller and the caller sent the same thing again: a wrapper's retry (tenacity, LangChain's
+   ``with_retry``, a LiteLLM router) starts the SDK's count at 0 again. That is read only when
+   the open request's last attempt carried a count and either (a) the SDK does not retry what
+   it got (a 400, 401, 403, 404, 413, 422, a cut or malformed 200), (b) the SDK had already
+   retried it (its count was above 0, so the SDK gave up), (c) the new attempt names another
+   model (a fallback), or (d) both carry the same request tag. A 429 or 5xx at count 0 is one
+   the SDK would have retried itself with count 1, so an identical count-0 attempt after it
+   is another caller: thirty users sending one body at once are thirty requests.
+3. **No count (curl, requests, httpx, any other language):** it continues the open request,
+   itself sent without a count, that ended last before it arrived.
+4. **Shared bodies.** Under rules 2 and 3 (not for a tag), if another attempt of the same
+   identity was in flight between the chosen request's first arrival and this one, several
+   senders are sending this body, and the attempt starts a new request instead.
+
+What the journal cannot tell apart, and how it is read: one key sending an identical body,
+with no count, right after that body failed, with no other copy in flight in between: a
+retry (``bench/audit_accuracy.py`` measures the rules on labelled journals). A wrapper that
+retries a 429 around an SDK with ``max_retries=0`` and no request tag looks like new
+requests (rule 2).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from mock_provider.dialects import DIALECTS
@@ -48,12 +66,15 @@ __all__ = [
     "arrival",
     "complete",
     "group_requests",
+    "sdk_retries",
 ]
 
 CHAT_PATHS = frozenset(d.chat_path for d in DIALECTS.values())  # the journal's chat attempts
 MAX_RETRY_GAP_S = 300.0  # longer than any library's backoff cap (LiteLLM, tenacity: 60 s)
 TRUNCATING_FAULTS = frozenset({"cut_stream", "stream_error", "reset", "malformed"})
-_EPS = 1e-6
+SLACK_S = 0.002  # the journal's times are rounded to the microsecond and read by one clock
+_SDK_RETRIED_STATUSES = frozenset({408, 409, 429})  # and every 5xx (openai, anthropic SDKs)
+_BEFORE_ANY_BYTE = frozenset({"reset", "hang"})  # faults the SDK sees as a connection error
 
 
 def arrival(e: JournalEntry) -> float:
@@ -65,11 +86,23 @@ def complete(e: JournalEntry) -> bool:
     return 200 <= e.status < 300 and not e.disconnected and e.fault not in TRUNCATING_FAULTS
 
 
+def sdk_retries(e: JournalEntry) -> bool:
+    """Whether the openai and anthropic SDKs retry this outcome themselves (408, 409, 429,
+    5xx, a timeout or a connection dropped before any byte)."""
+    if e.status in _SDK_RETRIED_STATUSES or e.status >= 500 or e.disconnected:
+        return True
+    return e.fault in _BEFORE_ANY_BYTE
+
+
 def _count(e: JournalEntry) -> int | None:
     try:
         return int(e.retry_count) if e.retry_count is not None else None
     except ValueError:
         return None
+
+
+def _identity(e: JournalEntry) -> tuple[str | None, ...]:
+    return ("tag", e.tag) if e.tag else ("prompt", e.key, e.prompt)
 
 
 @dataclass
@@ -78,7 +111,6 @@ class LogicalRequest:
 
     run: int  # which reset's run (0: before any reset)
     attempts: list[JournalEntry] = field(default_factory=list)
-    continued: bool = False  # its last attempt has been followed by another
 
     @property
     def first(self) -> JournalEntry:
@@ -112,36 +144,91 @@ def group_requests(entries: Iterable[JournalEntry]) -> list[LogicalRequest]:
     return out
 
 
+class _Identity:
+    """The requests and attempts of one identity so far, pruned of what nothing can continue."""
+
+    __slots__ = ("attempts", "open")
+
+    def __init__(self) -> None:
+        self.open: list[LogicalRequest] = []
+        self.attempts: list[JournalEntry] = []
+
+    def prune(self, t: float) -> None:
+        horizon = t - MAX_RETRY_GAP_S
+        self.open = [r for r in self.open if not complete(r.last) and r.last.t >= horizon]
+        if self.open:
+            first = min(arrival(r.first) for r in self.open)
+            self.attempts = [a for a in self.attempts if a.t >= first - SLACK_S]
+        else:
+            self.attempts = []
+
+
 def _group_run(run: int, entries: list[JournalEntry]) -> list[LogicalRequest]:
     requests: list[LogicalRequest] = []
-    open_by_id: dict[tuple[str | None, str | None], list[LogicalRequest]] = defaultdict(list)
+    identities: dict[tuple[str | None, ...], _Identity] = defaultdict(_Identity)
     for e in entries:
-        ident = (e.key, e.prompt or e.tag)
+        ident = identities[_identity(e)]
         t = arrival(e)
-        count = _count(e)
-        pending = open_by_id[ident]
-        if len(pending) > 64:  # keep the scan short: drop what nothing can continue now
-            pending[:] = [r for r in pending if not r.continued and t - r.last.t <= MAX_RETRY_GAP_S]
-        candidates = [
-            r
-            for r in pending
-            if not r.continued and r.last.t <= t + _EPS and t - r.last.t <= MAX_RETRY_GAP_S
-        ]
-        if count:  # the SDK's own retry number n: the attempt that carried n - 1
-            chosen = _latest([r for r in candidates if _count(r.last) == count - 1])
-        else:
-            chosen = _latest([r for r in candidates if not complete(r.last)])
+        if len(ident.open) > 32 or len(ident.attempts) > 64:
+            ident.prune(t)
+        chosen = continues(e, ident.open, ident.attempts)
         if chosen is None:
             chosen = LogicalRequest(run)
             requests.append(chosen)
-            pending.append(chosen)
-        else:
-            chosen.continued = False
+            ident.open.append(chosen)
         chosen.attempts.append(e)
-        if complete(e):
-            chosen.continued = True  # answered: nothing continues it
+        ident.attempts.append(e)
     return requests
 
 
-def _latest(requests: list[LogicalRequest]) -> LogicalRequest | None:
+def continues(
+    e: JournalEntry, requests: Sequence[LogicalRequest], seen: Sequence[JournalEntry]
+) -> LogicalRequest | None:
+    """The request among ``requests`` (of ``e``'s identity) that ``e`` continues, or None for a
+    new one; ``seen``: the identity's earlier attempts (for rule 4). Rules 1-4 above."""
+    t = arrival(e)
+    n = _count(e)
+    open_ = [
+        r
+        for r in requests
+        if not complete(r.last) and arrival(r.last) < t and t - r.last.t <= MAX_RETRY_GAP_S
+    ]
+    ended = [r for r in open_ if r.last.t <= t + SLACK_S]
+    if n is not None and n > 0:  # rule 1
+        counted = [r for r in open_ if _count(r.last) == n - 1]
+        if counted:
+            return min(counted, key=_due)
+        return _latest(ended)
+    if n == 0:  # rule 2
+        ended = [r for r in ended if _handed_back(r.last, e)]
+    else:  # rule 3
+        ended = [r for r in ended if _count(r.last) is None]
+    chosen = _latest(ended)
+    if chosen is None or e.tag:
+        return chosen
+    return None if _shared(chosen, t, seen) else chosen  # rule 4
+
+
+def _handed_back(last: JournalEntry, e: JournalEntry) -> bool:
+    """Rule 2: the SDK gave ``last``'s failure back to its caller, who sent ``e`` (count 0)."""
+    count = _count(last)
+    if count is None:
+        return False
+    if e.tag and e.tag == last.tag:
+        return True
+    return count > 0 or not sdk_retries(last) or e.model != last.model
+
+
+def _shared(r: LogicalRequest, t: float, seen: Sequence[JournalEntry]) -> bool:
+    """Rule 4: another attempt of this identity was in flight during ``r``, before ``t``."""
+    mine = {id(a) for a in r.attempts}
+    start = arrival(r.first)
+    return any(id(a) not in mine and arrival(a) < t and a.t > start + SLACK_S for a in seen)
+
+
+def _due(r: LogicalRequest) -> float:
+    return r.last.t + (r.last.retry_after_s or 0.0)
+
+
+def _latest(requests: Sequence[LogicalRequest]) -> LogicalRequest | None:
     return max(requests, key=lambda r: r.last.t) if requests else None
