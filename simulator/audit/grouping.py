@@ -21,12 +21,14 @@ first, and falls back to timing only where a client gives none:
 
 The rules, for each attempt in order of arrival (a reset line starts a new run; only chat
 paths count). The *open* requests of its identity are those whose last attempt failed (not a
-complete 2xx answer), arrived before it, and ended at most :data:`MAX_RETRY_GAP_S` earlier.
+complete 2xx answer), arrived before it, and ended at most :data:`MAX_RETRY_GAP_S` earlier
+(a plain loop's backoff may have no cap; the audit reports retries long after an outage).
 
 1. **Count n > 0: the SDK's own retry.** It continues the open request whose last attempt
-   carried ``n - 1``; of several, the one that was due first (ended, plus any Retry-After it
-   was given): the SDKs wait about the same for every call, so the first to fail retries
-   first. With no ``n - 1`` to hand (the journal missed it), the open request that ended last.
+   carried ``n - 1``; of several, the one whose SDK wait ends around this arrival (the SDKs
+   wait the Retry-After they were given, else ``min(0.5 * 2**k, 8)`` s less up to a quarter),
+   earliest deadline first.
+   With no ``n - 1`` to hand (the journal missed it), the open request that ended last.
 2. **Count 0 starts a new request**, except where the SDK handed the failure back to its
    caller and the caller sent the same thing again: a wrapper's retry (tenacity, LangChain's
    ``with_retry``, a LiteLLM router) starts the SDK's count at 0 again. That is read only when
@@ -35,7 +37,9 @@ complete 2xx answer), arrived before it, and ended at most :data:`MAX_RETRY_GAP_
    retried it (its count was above 0, so the SDK gave up), (c) the new attempt names another
    model (a fallback), or (d) both carry the same request tag. A 429 or 5xx at count 0 is one
    the SDK would have retried itself with count 1, so an identical count-0 attempt after it
-   is another caller: thirty users sending one body at once are thirty requests.
+   is another caller: thirty users sending one body at once are thirty requests. A wrapper's
+   retry comes within :data:`WRAPPER_RETRY_GAP_S` (the cap of tenacity's and LiteLLM's
+   backoff) plus the Retry-After: an identical body minutes later is another user's.
 3. **No count (curl, requests, httpx, any other language):** it continues the open request,
    itself sent without a count, that ended last before it arrived.
 4. **Shared bodies.** Under rules 2 and 3 (not for a tag), if another attempt of the same
@@ -71,6 +75,9 @@ __all__ = [
 
 CHAT_PATHS = frozenset(d.chat_path for d in DIALECTS.values())  # the journal's chat attempts
 MAX_RETRY_GAP_S = 300.0  # longer than any library's backoff cap (LiteLLM, tenacity: 60 s)
+WRAPPER_RETRY_GAP_S = 60.0  # rule 2: tenacity's and LiteLLM's backoff cap, + Retry-After
+SEND_S = 0.05  # from the answer's end to the retry's arrival, beyond the SDK's wait
+SDK_MAX_RETRY_AFTER_S = 120.0  # the openai SDK waits a Retry-After up to this (anthropic: 60)
 TRUNCATING_FAULTS = frozenset({"cut_stream", "stream_error", "reset", "malformed"})
 SLACK_S = 0.002  # the journal's times are rounded to the microsecond and read by one clock
 _SDK_RETRIED_STATUSES = frozenset({408, 409, 429})  # and every 5xx (openai, anthropic SDKs)
@@ -197,10 +204,10 @@ def continues(
     if n is not None and n > 0:  # rule 1
         counted = [r for r in open_ if _count(r.last) == n - 1]
         if counted:
-            return min(counted, key=_due)
+            return _sdk_predecessor(t, counted)
         return _latest(ended)
     if n == 0:  # rule 2
-        ended = [r for r in ended if _handed_back(r.last, e)]
+        ended = [r for r in ended if _handed_back(r.last, e) and t - r.last.t <= _wrapper_gap(r)]
     else:  # rule 3
         ended = [r for r in ended if _count(r.last) is None]
     chosen = _latest(ended)
@@ -219,6 +226,10 @@ def _handed_back(last: JournalEntry, e: JournalEntry) -> bool:
     return count > 0 or not sdk_retries(last) or e.model != last.model
 
 
+def _wrapper_gap(r: LogicalRequest) -> float:
+    return WRAPPER_RETRY_GAP_S + (r.last.retry_after_s or 0.0)
+
+
 def _shared(r: LogicalRequest, t: float, seen: Sequence[JournalEntry]) -> bool:
     """Rule 4: another attempt of this identity was in flight during ``r``, before ``t``."""
     mine = {id(a) for a in r.attempts}
@@ -226,8 +237,26 @@ def _shared(r: LogicalRequest, t: float, seen: Sequence[JournalEntry]) -> bool:
     return any(id(a) not in mine and arrival(a) < t and a.t > start + SLACK_S for a in seen)
 
 
-def _due(r: LogicalRequest) -> float:
-    return r.last.t + (r.last.retry_after_s or 0.0)
+def _sdk_window(last: JournalEntry) -> tuple[float, float]:
+    """When the SDKs send the retry after ``last``: its Retry-After (0 < v <= 120 s) after it
+    ended, else ``min(0.5 * 2**k, 8) * (1 - 0.25 U)`` s (k: retries taken, U in [0, 1))."""
+    ra = last.retry_after_s
+    if ra is not None and 0 < ra <= SDK_MAX_RETRY_AFTER_S:
+        return last.t + ra, last.t + ra
+    base = min(0.5 * 2.0 ** min(_count(last) or 0, 16), 8.0)
+    return last.t + 0.75 * base, last.t + base
+
+
+def _sdk_predecessor(t: float, requests: Sequence[LogicalRequest]) -> LogicalRequest:
+    """Rule 1's choice among requests whose last attempt carried ``n - 1``: of those whose
+    SDK wait window holds ``t`` (the client's send takes a little longer), the one whose window
+    closes first, as earliest-deadline-first matches the most retries to windows; if none
+    holds it, the one whose window is nearest."""
+    windows = [(r, *_sdk_window(r.last)) for r in requests]
+    fits = [(hi, i) for i, (_, lo, hi) in enumerate(windows) if lo - SLACK_S <= t <= hi + SEND_S]
+    if fits:
+        return windows[min(fits)[1]][0]
+    return min(windows, key=lambda w: min(abs(t - w[1]), abs(t - w[2])))[0]
 
 
 def _latest(requests: Sequence[LogicalRequest]) -> LogicalRequest | None:
