@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     requests = Counter(r.family for r in {r.chain: r for r in rows}.values())
     attempts = Counter(r.family for r in rows)
     print(f"corpus: seed {args.seed}, {len(FAMILIES)} families, {sum(requests.values())} "
-          f"logical requests, {len(rows)} attempts, clock noise +-{args.noise_ms:g} ms")  # fmt: skip
+          f"logical requests, {len(rows)} attempts, noise +-{args.noise_ms:g} ms")  # fmt: skip
     head = f"{'family':<16} {'requests':>8} {'attempts':>8} {'true pairs':>10} {'predicted':>9}"
     print(f"{head}  precision  recall   (baseline: no header, no tag)")
     for fam in [*sorted(requests), "all"]:
