@@ -43,6 +43,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import msgspec
+
 from mock_provider.journal import JournalEntry
 
 __all__ = ["FAMILIES", "Labelled", "corpus"]
@@ -261,9 +263,8 @@ def streams(j: _Journal, n: int) -> None:
                 break
             if rng.random() < 0.3:  # cut mid-answer: the app calls again
                 last = j.rows[-1].entry
-                j.rows[-1] = Labelled(
-                    JournalEntry(**{**_fields(last), "fault": "cut_stream"}), chain, "streams"
-                )
+                cut = msgspec.structs.replace(last, fault="cut_stream")
+                j.rows[-1] = Labelled(cut, chain, "streams")
                 t = end + rng.uniform(0.0, 0.5)
                 continue
             break
@@ -305,10 +306,6 @@ def tagged_wrapper(j: _Journal, n: int) -> None:
             if ok:
                 break
             t = end + rng.uniform(0, 2.0 ** (_attempt + 1))
-
-
-def _fields(e: JournalEntry) -> dict[str, object]:
-    return {f: getattr(e, f) for f in e.__struct_fields__}
 
 
 FAMILIES: dict[str, Callable[[_Journal, int], None]] = {
