@@ -8,13 +8,14 @@ appends it as JSON lines as requests end, so an interrupted run keeps what was a
 
 Fields (:class:`JournalEntry`); times are scenario seconds since the last reset, and a reset
 writes a line of its own (``path`` ``/_stampede/reset``, with its ``time_scale``), so entries
-after it belong to that reset's run. ``prompt`` is on every request's line, refusals
-included: the fingerprint of the request's messages as its dialect read them (:func:`fingerprint`,
-16 hex digits; the model is left out, so a fallback to another model keeps it), or, for a body
-the dialect could not read (a 400, a 413, a 404 for an unknown path), the fingerprint of its
-raw bytes (:func:`body_fingerprint`, ``raw:`` and 16 hex digits; for a 413, of the bytes read
-before the refusal). Identical requests get identical fingerprints and different ones
-different fingerprints, so a retry, or a copy, can be told from another request.
+after it belong to that reset's run. ``prompt`` is on every request's line, refusals included:
+the fingerprint of the request's messages as its dialect read them (:func:`fingerprint`, 16 hex
+digits; the model is left out, so a fallback to another model keeps it), or, for a body the
+dialect could not read (a 400, a 413, a 404 for an unknown path), the fingerprint of the body
+(:func:`body_fingerprint`, ``raw:`` and 16 hex digits: of the JSON object without its model,
+else of the bytes; for a 413, of the bytes read before the refusal). Identical requests get
+identical fingerprints and different ones different fingerprints, so a retry, or a copy, can be
+told from another request.
 ``key`` is shown as OpenAI's errors show one (its first 3 and last 4 characters).
 ``tag`` is the last request tag (``#`` and nine digits, as ``#000000042``) in the request's
 body: stampede's workloads start every user message with one, unique per logical request, so
@@ -107,9 +108,19 @@ def fingerprint(messages: Any) -> str:
 
 
 def body_fingerprint(raw: bytes | None) -> str:
-    """A short, stable digest of a request body's bytes (``raw:`` and 16 hex digits): for a
-    body no dialect could read, or a request with none (the empty body's digest)."""
-    return RAW_PREFIX + hashlib.blake2b(raw or b"", digest_size=8).hexdigest()
+    """A short, stable digest of a body no dialect could read (``raw:`` and 16 hex digits):
+    of the JSON object without its ``model``, if it is one (a fallback to another model sends
+    the same bad body again, as :func:`fingerprint` leaves the model out), else of the bytes
+    (the empty body's digest for a request with none)."""
+    data = raw or b""
+    try:
+        body = msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        body = None
+    if isinstance(body, dict):
+        body.pop("model", None)
+        data = msgspec.json.encode(body, order="deterministic")
+    return RAW_PREFIX + hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
 def write_entry(fh: IO[str], entry: JournalEntry) -> None:

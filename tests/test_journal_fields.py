@@ -10,7 +10,13 @@ from __future__ import annotations
 import httpx
 
 from mock_provider.config import DistConfig, LatencyConfig, ModelConfig, ProviderConfig
-from mock_provider.journal import RAW_PREFIX, fingerprint, read_journal, request_tag
+from mock_provider.journal import (
+    RAW_PREFIX,
+    body_fingerprint,
+    fingerprint,
+    read_journal,
+    request_tag,
+)
 from tests.conftest import running_mock
 
 ZERO = DistConfig(median=0)
@@ -95,3 +101,12 @@ def test_every_line_carries_a_fingerprint_refusals_included(tmp_path) -> None:
     assert no_path.prompt.startswith(RAW_PREFIX) and no_path.path == "/v1/chat/completion"
     assert fault.prompt == limited_other.prompt != ok.prompt and fault.fault == "error"
     assert too_big.error == "request_too_large" and too_big.key == "sk-...-key"
+
+
+def test_a_bad_body_keeps_its_fingerprint_on_another_model() -> None:
+    # A router falling back to another model sends the same bad body again: the same request.
+    bad = b'{"model": "gpt-4o-mini", "messages": [], "max_tokens": 8}'
+    assert body_fingerprint(bad) == body_fingerprint(bad.replace(b"gpt-4o-mini", b"gpt-4o"))
+    assert body_fingerprint(bad) != body_fingerprint(bad.replace(b"8}", b"9}"))
+    assert body_fingerprint(b"{not json") != body_fingerprint(b"{not json either")
+    assert body_fingerprint(None) == body_fingerprint(b"")

@@ -27,8 +27,8 @@ complete 2xx answer), arrived before it, and ended at most :data:`MAX_RETRY_GAP_
 1. **Count n > 0: the SDK's own retry.** It continues the open request whose last attempt
    carried ``n - 1``; of several, the one whose SDK wait ends around this arrival (the SDKs
    wait the Retry-After they were given, else ``min(0.5 * 2**k, 8)`` s less up to a quarter),
-   earliest deadline first.
-   With no ``n - 1`` to hand (the journal missed it), the open request that ended last.
+   earliest deadline first. With no ``n - 1`` to hand (the journal missed it), the open
+   request that ended last.
 2. **Count 0 starts a new request**, except where the SDK handed the failure back to its
    caller and the caller sent the same thing again: a wrapper's retry (tenacity, LangChain's
    ``with_retry``, a LiteLLM router) starts the SDK's count at 0 again. That is read only when
