@@ -172,14 +172,28 @@ def outage(fall_back: bool, tail_s: float = 2.0) -> list[JournalEntry]:
     return out
 
 
+def uncapped_backoff() -> list[JournalEntry]:
+    """Five requests struck by the outage of ``outage()``, then retried (429s) 2, 4, ... 64 s
+    apart, with no cap: the last retry about two minutes after the outage ended."""
+    out = []
+    for i in range(5):
+        t, prompt = i * 0.2, f"p{i}"
+        out.append(entry(t, 503, prompt=prompt))
+        for k in range(1, 7):
+            t += RTT + 2.0**k
+            out.append(entry(t, 429 if k < 6 else 200, prompt=prompt))
+    return out
+
+
 def test_fallback_and_the_tail_after_an_outage() -> None:
     without = audit(outage(fall_back=False))
     assert status_of(without, "fallback") == "fail"
     assert "none of the 5 requests" in detail_of(without, "fallback")
     assert status_of(audit(outage(fall_back=True)), "fallback") == "pass"
     assert status_of(without, "after_outage") == "pass"
-    late = audit(outage(fall_back=False, tail_s=120.0))
+    late = audit(uncapped_backoff())
     assert status_of(late, "after_outage") == "fail"
+    assert late.requests == 5  # a growing backoff's long gaps are still one request's
     calm = audit([entry(i * 0.1, prompt=f"p{i}") for i in range(5)])
     assert status_of(calm, "fallback") == "not shown"
     assert status_of(calm, "after_outage") == "not shown"

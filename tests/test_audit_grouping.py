@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from bench.audit_accuracy import predict, score
 from bench.audit_corpus import FAMILIES, corpus
 from mock_provider.journal import JournalEntry
-from simulator.audit.grouping import group_requests
+from simulator.audit.grouping import group_requests, group_requests_reference
 
 KEYS = ("sk-...aaaa", "sk-...bbbb", "sk-...cccc", "sk-...dddd")
 PROMPTS = ("p0", "p1", "p2")
@@ -169,6 +169,36 @@ def test_identical_one_shots_are_never_retries(  # type: ignore[no-untyped-def]
         for s in starts
     ]  # fmt: skip
     assert all(len(g) == 1 for g in groups(entries))
+
+
+@st.composite
+def mixed_journals(draw: st.DrawFn) -> list[JournalEntry]:
+    """SDK calls, plain loops (no header) and wrappers (count 0 on every attempt), with
+    common prompts, statuses the SDK does and does not retry, and fallbacks."""
+    out = []
+    for call in draw(journals()):
+        mode = draw(st.sampled_from(("sdk", "none", "zero")))
+        for e in call:
+            status = draw(st.sampled_from((e.status, e.status, 400, 404)))
+            model = draw(st.sampled_from((e.model, e.model, "gpt-4o")))
+            count = {"sdk": e.retry_count, "none": None, "zero": "0"}[mode]
+            out.append(msgspec.structs.replace(e, retry_count=count, status=status, model=model))
+    return sorted(out, key=lambda e: e.t)
+
+
+@given(mixed_journals())
+def test_the_fast_grouping_agrees_with_the_reference(entries) -> None:  # type: ignore[no-untyped-def]
+    fast = {tuple(id(a) for a in r.attempts) for r in group_requests(entries)}
+    plain = {tuple(id(a) for a in r.attempts) for r in group_requests_reference(entries)}
+    assert fast == plain
+
+
+def test_the_fast_grouping_agrees_with_the_reference_on_the_corpus() -> None:
+    for seed in (0, 1):
+        entries = [r.entry for r in corpus(seed=seed, per_family=60)]
+        fast = {tuple(id(a) for a in r.attempts) for r in group_requests(entries)}
+        plain = {tuple(id(a) for a in r.attempts) for r in group_requests_reference(entries)}
+        assert fast == plain
 
 
 def test_the_corpus_is_grouped_with_precision_and_recall_over_98_percent() -> None:

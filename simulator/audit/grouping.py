@@ -21,8 +21,12 @@ first, and falls back to timing only where a client gives none:
 
 The rules, for each attempt in order of arrival (a reset line starts a new run; only chat
 paths count). The *open* requests of its identity are those whose last attempt failed (not a
-complete 2xx answer), arrived before it, and ended at most :data:`MAX_RETRY_GAP_S` earlier
-(a plain loop's backoff may have no cap; the audit reports retries long after an outage).
+complete 2xx answer), arrived before it, and ended at most :data:`MAX_RETRY_GAP_S` earlier.
+Under rules 2 and 3, where no count says "retry", the gap must also be one a backoff makes:
+at most :data:`RETRY_GAP_S` (the cap of tenacity's and LiteLLM's backoff) plus the
+Retry-After it was given, or 2.5 times the request's previous gap (an exponential backoff with
+no cap goes on growing, and the audit reports retries long after an outage). An identical
+body later than that is another user asking the same thing.
 
 1. **Count n > 0: the SDK's own retry.** It continues the open request whose last attempt
    carried ``n - 1``; of several, the one whose SDK wait ends around this arrival (the SDKs
@@ -37,14 +41,12 @@ complete 2xx answer), arrived before it, and ended at most :data:`MAX_RETRY_GAP_
    retried it (its count was above 0, so the SDK gave up), (c) the new attempt names another
    model (a fallback), or (d) both carry the same request tag. A 429 or 5xx at count 0 is one
    the SDK would have retried itself with count 1, so an identical count-0 attempt after it
-   is another caller: thirty users sending one body at once are thirty requests. A wrapper's
-   retry comes within :data:`WRAPPER_RETRY_GAP_S` (the cap of tenacity's and LiteLLM's
-   backoff) plus the Retry-After: an identical body minutes later is another user's.
+   is another caller: thirty users sending one body at once are thirty requests.
 3. **No count (curl, requests, httpx, any other language):** it continues the open request,
    itself sent without a count, that ended last before it arrived.
 4. **Shared bodies.** Under rules 2 and 3 (not for a tag), if another attempt of the same
-   identity was in flight between the chosen request's first arrival and this one, several
-   senders are sending this body, and the attempt starts a new request instead.
+   identity, sent before this one, was in flight at any time since the chosen request's first
+   arrival, several senders are sending this body, and the attempt starts a new request.
 
 What the journal cannot tell apart, and how it is read: one key sending an identical body,
 with no count, right after that body failed, with no other copy in flight in between: a
@@ -70,12 +72,13 @@ __all__ = [
     "arrival",
     "complete",
     "group_requests",
+    "group_requests_reference",
     "sdk_retries",
 ]
 
 CHAT_PATHS = frozenset(d.chat_path for d in DIALECTS.values())  # the journal's chat attempts
 MAX_RETRY_GAP_S = 300.0  # longer than any library's backoff cap (LiteLLM, tenacity: 60 s)
-WRAPPER_RETRY_GAP_S = 60.0  # rule 2: tenacity's and LiteLLM's backoff cap, + Retry-After
+RETRY_GAP_S = 60.0  # rules 2 and 3: tenacity's and LiteLLM's backoff cap, + Retry-After
 SEND_S = 0.05  # from the answer's end to the retry's arrival, beyond the SDK's wait
 SDK_MAX_RETRY_AFTER_S = 120.0  # the openai SDK waits a Retry-After up to this (anthropic: 60)
 TRUNCATING_FAULTS = frozenset({"cut_stream", "stream_error", "reset", "malformed"})
@@ -151,41 +154,93 @@ def group_requests(entries: Iterable[JournalEntry]) -> list[LogicalRequest]:
     return out
 
 
-class _Identity:
-    """The requests and attempts of one identity so far, pruned of what nothing can continue."""
-
-    __slots__ = ("attempts", "open")
-
-    def __init__(self) -> None:
-        self.open: list[LogicalRequest] = []
-        self.attempts: list[JournalEntry] = []
-
-    def prune(self, t: float) -> None:
-        horizon = t - MAX_RETRY_GAP_S
-        self.open = [r for r in self.open if not complete(r.last) and r.last.t >= horizon]
-        if self.open:
-            first = min(arrival(r.first) for r in self.open)
-            self.attempts = [a for a in self.attempts if a.t >= first - SLACK_S]
-        else:
-            self.attempts = []
-
-
 def _group_run(run: int, entries: list[JournalEntry]) -> list[LogicalRequest]:
+    """Rules 1-4 over one run's attempts (in order of arrival), by :func:`continues`.
+
+    Fast where a reading of every earlier request would be slow (thousands of copies of one
+    body, refused, in a load test): for an untagged attempt under rules 2 and 3, only the
+    request owning the identity's latest-ending attempt can be continued (any other is shared
+    with it, rule 4), and rule 4 needs only the latest-ending attempt outside that request.
+    :func:`group_requests_reference` reads everything; a test checks that they agree.
+    """
     requests: list[LogicalRequest] = []
     identities: dict[tuple[str | None, ...], _Identity] = defaultdict(_Identity)
     for e in entries:
         ident = identities[_identity(e)]
-        t = arrival(e)
-        if len(ident.open) > 32 or len(ident.attempts) > 64:
-            ident.prune(t)
-        chosen = continues(e, ident.open, ident.attempts)
+        n = _count(e)
+        if e.tag or (n is not None and n > 0):
+            ident.prune(arrival(e))
+            chosen = continues(e, ident.open, ())
+        else:
+            latest, outside = ident.latest
+            chosen = continues(
+                e,
+                [latest[1]] if latest else [],
+                [outside[0]] if outside else [],
+            )
         if chosen is None:
             chosen = LogicalRequest(run)
             requests.append(chosen)
-            ident.open.append(chosen)
-        chosen.attempts.append(e)
-        ident.attempts.append(e)
+        ident.add(e, chosen)
     return requests
+
+
+class _Identity:
+    """One identity's open requests, and its two latest-ending attempts of distinct requests."""
+
+    __slots__ = ("latest", "open", "pruned_at")
+
+    def __init__(self) -> None:
+        self.open: list[LogicalRequest] = []
+        self.pruned_at = 0
+        self.latest: tuple[
+            tuple[JournalEntry, LogicalRequest] | None, tuple[JournalEntry, LogicalRequest] | None
+        ] = (None, None)
+
+    def add(self, e: JournalEntry, r: LogicalRequest) -> None:
+        if not r.attempts:
+            self.open.append(r)
+        r.attempts.append(e)
+        first, second = self.latest
+        pairs = [p for p in (first, second) if p is not None and p[1] is not r]
+        mine = max([p for p in (first, second) if p is not None and p[1] is r] + [(e, r)],
+                   key=lambda p: p[0].t)  # fmt: skip
+        ranked = sorted([mine, *pairs], key=lambda p: p[0].t, reverse=True)[:2]
+        self.latest = (ranked[0], ranked[1] if len(ranked) > 1 else None)
+
+    def prune(self, t: float) -> None:
+        """Drop what nothing can continue, when the list has doubled since the last time."""
+        if len(self.open) <= 2 * self.pruned_at + 32:
+            return
+        horizon = t - MAX_RETRY_GAP_S
+        self.open = [r for r in self.open if not complete(r.last) and r.last.t >= horizon]
+        self.pruned_at = len(self.open)
+
+
+def group_requests_reference(entries: Iterable[JournalEntry]) -> list[LogicalRequest]:
+    """:func:`group_requests` read plainly: every attempt is offered every earlier request of
+    its identity, and every earlier attempt for rule 4 (quadratic; for the agreement test)."""
+    run = 0
+    runs: dict[int, list[JournalEntry]] = defaultdict(list)
+    for e in entries:
+        if e.path == RESET_PATH:
+            run += 1
+        elif e.path in CHAT_PATHS:
+            runs[run].append(e)
+    out: list[LogicalRequest] = []
+    for n in sorted(runs):
+        chains: dict[tuple[str | None, ...], list[LogicalRequest]] = defaultdict(list)
+        seen: dict[tuple[str | None, ...], list[JournalEntry]] = defaultdict(list)
+        for e in sorted(runs[n], key=lambda e: (arrival(e), e.t)):
+            key = _identity(e)
+            chosen = continues(e, chains[key], seen[key])
+            if chosen is None:
+                chosen = LogicalRequest(n)
+                chains[key].append(chosen)
+                out.append(chosen)
+            chosen.attempts.append(e)
+            seen[key].append(e)
+    return out
 
 
 def continues(
@@ -206,14 +261,15 @@ def continues(
         if counted:
             return _sdk_predecessor(t, counted)
         return _latest(ended)
+    ended = [r for r in ended if t - r.last.t <= _backoff_gap(r)]
     if n == 0:  # rule 2
-        ended = [r for r in ended if _handed_back(r.last, e) and t - r.last.t <= _wrapper_gap(r)]
+        ended = [r for r in ended if _handed_back(r.last, e)]
     else:  # rule 3
         ended = [r for r in ended if _count(r.last) is None]
     chosen = _latest(ended)
     if chosen is None or e.tag:
         return chosen
-    return None if _shared(chosen, t, seen) else chosen  # rule 4
+    return None if _shared(chosen, seen) else chosen  # rule 4
 
 
 def _handed_back(last: JournalEntry, e: JournalEntry) -> bool:
@@ -226,15 +282,20 @@ def _handed_back(last: JournalEntry, e: JournalEntry) -> bool:
     return count > 0 or not sdk_retries(last) or e.model != last.model
 
 
-def _wrapper_gap(r: LogicalRequest) -> float:
-    return WRAPPER_RETRY_GAP_S + (r.last.retry_after_s or 0.0)
+def _backoff_gap(r: LogicalRequest) -> float:
+    """The longest gap after ``r``'s last attempt that rules 2 and 3 read as a backoff."""
+    gap = RETRY_GAP_S + (r.last.retry_after_s or 0.0)
+    if len(r.attempts) > 1:
+        gap = max(gap, 2.5 * (arrival(r.last) - r.attempts[-2].t))
+    return gap
 
 
-def _shared(r: LogicalRequest, t: float, seen: Sequence[JournalEntry]) -> bool:
-    """Rule 4: another attempt of this identity was in flight during ``r``, before ``t``."""
+def _shared(r: LogicalRequest, seen: Sequence[JournalEntry]) -> bool:
+    """Rule 4: another attempt of this identity, sent before this one, was in flight while
+    ``r`` was (it ended at or after ``r``'s first arrival)."""
     mine = {id(a) for a in r.attempts}
     start = arrival(r.first)
-    return any(id(a) not in mine and arrival(a) < t and a.t > start + SLACK_S for a in seen)
+    return any(id(a) not in mine and a.t >= start for a in seen)
 
 
 def _sdk_window(last: JournalEntry) -> tuple[float, float]:
