@@ -115,7 +115,7 @@ def body_fingerprint(raw: bytes | None) -> str:
     data = raw or b""
     try:
         body = msgspec.json.decode(data)
-    except msgspec.DecodeError:
+    except (msgspec.MsgspecError, RecursionError):  # not JSON, or nested past msgspec's depth
         body = None
     if isinstance(body, dict):
         body.pop("model", None)

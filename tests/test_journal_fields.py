@@ -110,3 +110,5 @@ def test_a_bad_body_keeps_its_fingerprint_on_another_model() -> None:
     assert body_fingerprint(bad) != body_fingerprint(bad.replace(b"8}", b"9}"))
     assert body_fingerprint(b"{not json") != body_fingerprint(b"{not json either")
     assert body_fingerprint(None) == body_fingerprint(b"")
+    deep = b"[" * 100_000 + b"]" * 100_000  # too deep to decode: its bytes are fingerprinted
+    assert body_fingerprint(deep).startswith(RAW_PREFIX)
