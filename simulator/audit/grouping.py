@@ -84,7 +84,6 @@ SDK_MAX_RETRY_AFTER_S = 120.0  # the openai SDK waits a Retry-After up to this (
 TRUNCATING_FAULTS = frozenset({"cut_stream", "stream_error", "reset", "malformed"})
 SLACK_S = 0.002  # the journal's times are rounded to the microsecond and read by one clock
 _SDK_RETRIED_STATUSES = frozenset({408, 409, 429})  # and every 5xx (openai, anthropic SDKs)
-_BEFORE_ANY_BYTE = frozenset({"reset", "hang"})  # faults the SDK sees as a connection error
 
 
 def arrival(e: JournalEntry) -> float:
@@ -97,11 +96,12 @@ def complete(e: JournalEntry) -> bool:
 
 
 def sdk_retries(e: JournalEntry) -> bool:
-    """Whether the openai and anthropic SDKs retry this outcome themselves (408, 409, 429,
-    5xx, a timeout or a connection dropped before any byte)."""
+    """Whether the openai and anthropic SDKs retry this outcome themselves: 408, 409, 429,
+    5xx, a timeout (the client went away; a hang), or a connection closed before the status
+    line (journalled as status 0). Not a stream cut or reset after its first bytes."""
     if e.status in _SDK_RETRIED_STATUSES or e.status >= 500 or e.disconnected:
         return True
-    return e.fault in _BEFORE_ANY_BYTE
+    return e.status == 0 or e.fault == "hang"
 
 
 def _count(e: JournalEntry) -> int | None:
