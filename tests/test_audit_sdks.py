@@ -215,3 +215,15 @@ def test_a_fallback_after_the_sdk_gives_up_continues_the_request(tmp_path: Path)
     result = audit(read_journal(log))
     assert chain_lengths(log) == [3, 3, 3, 3]  # two on the failing model, one on the fallback
     assert finding(result, "fallback") == "pass"
+
+
+@pytest.mark.timeout(60)
+def test_connection_resets_retried_by_the_sdk_are_one_request(tmp_path: Path) -> None:
+    log = tmp_path / "requests.jsonl"
+    with running_mock(cfg({"kind": "reset", "times": 2, "model": GPT}), str(log)) as m:
+        client = openai.OpenAI(base_url=m.base_url, api_key="sk-audit-reset", max_retries=2)
+        raw = client.chat.completions.with_raw_response.create(
+            model=GPT, messages=messages("hello"), max_tokens=8
+        )
+    assert raw.retries_taken == 2
+    assert chain_lengths(log) == [3]
