@@ -8,8 +8,14 @@ appends it as JSON lines as requests end, so an interrupted run keeps what was a
 
 Fields (:class:`JournalEntry`); times are scenario seconds since the last reset, and a reset
 writes a line of its own (``path`` ``/_stampede/reset``, with its ``time_scale``), so entries
-after it belong to that reset's run. ``prompt`` fingerprints the request's messages as its
-dialect read them: the same prompt sent again (a retry, or a copy) has the same fingerprint.
+after it belong to that reset's run. ``prompt`` is on every request's line, refusals included:
+the fingerprint of the request's messages as its dialect read them (:func:`fingerprint`, 16 hex
+digits; the model is left out, so a fallback to another model keeps it), or, for a body the
+dialect could not read (a 400, a 413, a 404 for an unknown path), the fingerprint of the body
+(:func:`body_fingerprint`, ``raw:`` and 16 hex digits: of the JSON object without its model,
+else of the bytes; for a 413, of the bytes read before the refusal). Identical requests get
+identical fingerprints and different ones different fingerprints, so a retry, or a copy, can be
+told from another request.
 ``key`` is shown as OpenAI's errors show one (its first 3 and last 4 characters).
 ``tag`` is the last request tag (``#`` and nine digits, as ``#000000042``) in the request's
 body: stampede's workloads start every user message with one, unique per logical request, so
@@ -28,8 +34,10 @@ from typing import IO, Any
 import msgspec
 
 __all__ = [
+    "RAW_PREFIX",
     "RESET_PATH",
     "JournalEntry",
+    "body_fingerprint",
     "fingerprint",
     "read_journal",
     "redact_key",
@@ -38,6 +46,7 @@ __all__ = [
 ]
 
 RESET_PATH = "/_stampede/reset"
+RAW_PREFIX = "raw:"  # a fingerprint of a body's bytes, not of its messages
 
 
 class JournalEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -96,6 +105,22 @@ def fingerprint(messages: Any) -> str:
     """A short, stable digest of a request's messages (the dialect's parsed form)."""
     raw = msgspec.json.encode(messages, order="deterministic")
     return hashlib.blake2b(raw, digest_size=8).hexdigest()
+
+
+def body_fingerprint(raw: bytes | None) -> str:
+    """A short, stable digest of a body no dialect could read (``raw:`` and 16 hex digits):
+    of the JSON object without its ``model``, if it is one (a fallback to another model sends
+    the same bad body again, as :func:`fingerprint` leaves the model out), else of the bytes
+    (the empty body's digest for a request with none)."""
+    data = raw or b""
+    try:
+        body = msgspec.json.decode(data)
+    except (msgspec.MsgspecError, RecursionError):  # not JSON, or nested past msgspec's depth
+        body = None
+    if isinstance(body, dict):
+        body.pop("model", None)
+        data = msgspec.json.encode(body, order="deterministic")
+    return RAW_PREFIX + hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
 def write_entry(fh: IO[str], entry: JournalEntry) -> None:

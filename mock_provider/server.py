@@ -12,6 +12,7 @@ aiohttp error page, and never stops the server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import math
 import time
@@ -37,7 +38,15 @@ from .dialects import openai as oai
 from .dialects.openai import responses as oai_responses
 from .dialects.openai.responses import stored
 from .executor import CLIENT_GONE, carry_out, stream
-from .journal import RESET_PATH, JournalEntry, fingerprint, redact_key, request_tag, write_entry
+from .journal import (
+    RESET_PATH,
+    JournalEntry,
+    body_fingerprint,
+    fingerprint,
+    redact_key,
+    request_tag,
+    write_entry,
+)
 from .model.faults import FAULT_HEADER, FaultHeaderError, SlowFault, parse_fault_header
 from .model.provider import ChatRequest, EmbedRequest, Provider, Rejection
 from .plan_header import PLAN_HEADER, plan_ms_text
@@ -103,6 +112,9 @@ class MockState:
             self.counts[key] = self.counts.get(key, 0) + 1
         if self.log is not None or self.recent is not None:
             headers = request.headers
+            raw = request.get(RAW_BODY)
+            if extra.get("prompt") is None:  # a body no dialect read: its bytes' fingerprint
+                extra["prompt"] = body_fingerprint(raw)
             entry = JournalEntry(
                 t=round(self.clock.now(), 6),
                 path=request.path,
@@ -110,7 +122,7 @@ class MockState:
                 model=model,
                 retry_count=headers.get("x-stainless-retry-count"),
                 user_agent=headers.get("user-agent"),
-                tag=request_tag(request.get(RAW_BODY)),
+                tag=request_tag(raw),
                 **extra,
             )
             if self.log is not None:
@@ -202,6 +214,7 @@ def _refusal(request: web.Request, dialect: Dialect, exc: Exception) -> web.Resp
     # a bug of ours: still answer like the provider would
     request.app.logger.error("unhandled error in %s", request.path, exc_info=exc)
     body = dialect.error(500, "server_error", f"Internal error: {type(exc).__name__}")
+    _journal_refusal(request, dialect, 500, "server_error")
     return _error(request, dialect, 500, body)
 
 
@@ -211,10 +224,22 @@ def _too_large(request: web.Request, dialect: Dialect) -> web.Response:
     id; the connection stays open (aiohttp reads the rest of the body away)."""
     state = request.app[APP_STATE]
     state.errors += 1
-    state.record(request, "", 413, dialect=dialect.name)
+    _journal_refusal(request, dialect, 413, "request_too_large")
     rules = BODY_RULES[dialect.serves]
     return web.Response(status=413, body=rules.too_large_body,
                         content_type=rules.too_large_content_type)  # fmt: skip
+
+
+def _journal_refusal(
+    request: web.Request, dialect: Dialect, status: int, error: str, model: str = ""
+) -> None:
+    """Journal a refusal made outside the brain (no limit was charged): with the key and the
+    body's fingerprint, like every line. Not counted: its path may be any string a client
+    sent, and the metrics' labels must stay few."""
+    state = request.app[APP_STATE]
+    if state.journaling:
+        state.record(request, model, status, count=False, error=error, dialect=dialect.name,
+                     key=redact_key(dialect.api_key(request.headers)))  # fmt: skip
 
 
 def _error(
@@ -240,10 +265,15 @@ def _error(
 async def no_route(request: web.Request) -> web.StreamResponse:
     """404 for unknown paths, 405 for a known path with the wrong method."""
     dialect = _dialect_of(request)
+    if request.app[APP_STATE].journaling and request.can_read_body:
+        with contextlib.suppress(web.HTTPRequestEntityTooLarge, BodyTooLarge):  # a 404 still
+            await _read_body(request, dialect.serves)  # for the line's fingerprint
     if request.path in API_PATHS:
         msg = f"Method {request.method} is not allowed for {request.path}."
+        _journal_refusal(request, dialect, 405, "method_not_allowed")
         return _error(request, dialect, 405, dialect.error(405, "invalid_request", msg))
     msg = f"Invalid URL ({request.method} {request.path})"
+    _journal_refusal(request, dialect, 404, "unknown_path")
     return _error(request, dialect, 404, dialect.error(404, "invalid_request", msg))
 
 
@@ -261,6 +291,7 @@ def _arrived_body(request: web.Request, limit: int) -> bytes | None:
         return None
     raw = content.read_nowait()
     if len(raw) > limit:
+        request[RAW_BODY] = raw  # the journal fingerprints what it refused
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(raw))
     return raw
 
@@ -273,7 +304,10 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     raw = _arrived_body(request, limit)
     if raw is None:
         raw = await _rest_of_body(request, limit)
-    return _decoded(request, raw, limit)
+    request[RAW_BODY] = raw  # the journal fingerprints what arrived, even a refused body
+    decoded = _decoded(request, raw, limit)
+    request[RAW_BODY] = decoded
+    return decoded
 
 
 async def _rest_of_body(request: web.Request, limit: int) -> bytes:
@@ -284,6 +318,7 @@ async def _rest_of_body(request: web.Request, limit: int) -> bytes:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=length)
     raw = await request.read()
     if len(raw) > limit:
+        request[RAW_BODY] = raw
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(raw))
     return raw
 
@@ -318,10 +353,12 @@ def _reject(
     r: Rejection,
     start_t: float,
     call: ChatCall | None = None,
+    prompt: str | None = None,
 ) -> web.Response:
     """Render a refusal whose round trip (``r.latency_s``, from ``start_t``) has been waited;
     ``call``: the parsed request, when it got that far (the dialect words some refusals by
-    it; the journal takes the prompt's fingerprint, max_tokens and streaming from it)."""
+    it; the journal takes the prompt's fingerprint, max_tokens and streaming from it);
+    ``prompt``: the fingerprint, when only the journal read the body."""
     status, body, headers = dialect.rejection(r, state.clock, call)
     headers[PLAN_HEADER] = plan_ms_text(r.latency_s, state.clock)
     if r.fault is not None:
@@ -334,7 +371,7 @@ def _reject(
             request, model, status, error=r.kind, retry_after_s=r.retry_after_s,
             start_t=start_t, plan_ms=r.latency_s * 1000.0, dialect=dialect.name,
             key=redact_key(dialect.api_key(request.headers)), fault=r.fault,
-            prompt=None if call is None else fingerprint(call.messages),
+            prompt=prompt if call is None else fingerprint(call.messages),
             max_tokens=None if call is None else call.max_tokens,
             stream=False if call is None else call.stream,
         )  # fmt: skip
@@ -342,13 +379,35 @@ def _reject(
 
 
 async def _refuse(
-    state: MockState, request: web.Request, dialect: Dialect, model: str, r: Rejection
+    state: MockState,
+    request: web.Request,
+    dialect: Dialect,
+    model: str,
+    r: Rejection,
+    prompt: str | None = None,
 ) -> web.Response:
-    """A refusal, sent after its round trip (off the chat path, which writes this out)."""
+    """A refusal, sent after its round trip (off the chat path, which writes this out);
+    ``prompt``: the fingerprint of the messages, when the body was read for the journal."""
     start_t = state.clock.now()
     if r.latency_s:
         await asyncio.sleep(state.clock.wall(r.latency_s))
-    return _reject(state, request, dialect, model, r, start_t)
+    return _reject(state, request, dialect, model, r, start_t, prompt=prompt)
+
+
+async def _read_for_journal(
+    state: MockState, request: web.Request, dialect: Dialect, parse: Callable[[bytes], ChatCall]
+) -> tuple[str, str | None]:
+    """(model, fingerprint of the messages) of a chat body refused before it was read (a
+    401), read only for the journal: the same prompt keeps its fingerprint whether it was
+    refused or answered. ("", None) if no journal is kept or the body does not parse (the
+    journal then takes its bytes' fingerprint)."""
+    if not state.journaling:
+        return "", None
+    try:
+        call = parse(await _read_body(request, dialect.serves))
+    except Exception:  # a 401 all the same: the key is checked before the body
+        return "", None
+    return call.model, fingerprint(call.messages)
 
 
 def chat_handler(state: MockState, dialect: Dialect) -> Handler:
@@ -377,7 +436,8 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
             if not key or (api_keys and key not in api_keys):  # provider.authenticate(), inline
                 denied = provider.authenticate(key)
                 assert denied is not None
-                return await _refuse(state, request, dialect, "", denied)
+                named, prompt = await _read_for_journal(state, request, dialect, parse)
+                return await _refuse(state, request, dialect, named, denied, prompt)
             raw = _arrived_body(request, max_body)
             if raw is None:  # still arriving
                 raw = await _rest_of_body(request, max_body)
@@ -572,6 +632,7 @@ async def get_model(request: web.Request) -> web.StreamResponse:
     spec = state.provider.catalog.get(model_id)
     if spec is None or spec.dialect != ("anthropic" if anthropic else "openai"):
         msg = f"model: {model_id}" if anthropic else f"The model '{model_id}' does not exist"
+        _journal_refusal(request, dialect, 404, "model_not_found", model_id)
         return _error(request, dialect, 404, dialect.error(404, "model_not_found", msg, "model",
                                                            "model_not_found"))  # fmt: skip
     if anthropic:
@@ -592,6 +653,7 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
     spec = state.provider.catalog.get(body["model"])
     if spec is None or spec.kind != "chat" or spec.dialect != "anthropic":
         msg = f"model: {body['model']}"
+        _journal_refusal(request, ant.DIALECT, 404, "model_not_found", str(body["model"]))
         return _error(request, ant.DIALECT, 404, ant.DIALECT.error(404, "model_not_found", msg))
     state.record(request, spec.name, 200)
     return _ok(state, {"input_tokens": ant.count_request(body)}, ant.DIALECT)

@@ -6,6 +6,7 @@ import json
 import random
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from mock_provider.journal import RESET_PATH, JournalEntry, write_entry
@@ -70,7 +71,7 @@ def test_the_sdk_retry_header_chains_attempts_and_a_wrapper_retry_is_seen_too() 
            entry(0.5, 200, count="1"), entry(0.6, 200, count="1")]  # fmt: skip
     assert [len(r.attempts) for r in group_requests(two)] == [2, 2]
     # LangChain's with_retry around an SDK with max_retries=0: each retry is a new SDK call,
-    # whose header says 0 again; it follows the failed call, so it is a retry.
+    # whose header says 0 again; it follows a 400 the SDK handed back, so it is a retry.
     wrapper = [entry(0.0, 400, count="0"), entry(1.2, 400, count="0"), entry(3.5, 400, count="0")]
     assert [len(r.attempts) for r in group_requests(wrapper)] == [3]
     # A successful call is never continued: the same prompt again is a new request.
@@ -171,14 +172,28 @@ def outage(fall_back: bool, tail_s: float = 2.0) -> list[JournalEntry]:
     return out
 
 
+def uncapped_backoff() -> list[JournalEntry]:
+    """Five requests struck by the outage of ``outage()``, then retried (429s) 2, 4, ... 64 s
+    apart, with no cap: the last retry about two minutes after the outage ended."""
+    out = []
+    for i in range(5):
+        t, prompt = i * 0.2, f"p{i}"
+        out.append(entry(t, 503, prompt=prompt))
+        for k in range(1, 7):
+            t += RTT + 2.0**k
+            out.append(entry(t, 429 if k < 6 else 200, prompt=prompt))
+    return out
+
+
 def test_fallback_and_the_tail_after_an_outage() -> None:
     without = audit(outage(fall_back=False))
     assert status_of(without, "fallback") == "fail"
     assert "none of the 5 requests" in detail_of(without, "fallback")
     assert status_of(audit(outage(fall_back=True)), "fallback") == "pass"
     assert status_of(without, "after_outage") == "pass"
-    late = audit(outage(fall_back=False, tail_s=120.0))
+    late = audit(uncapped_backoff())
     assert status_of(late, "after_outage") == "fail"
+    assert late.requests == 5  # a growing backoff's long gaps are still one request's
     calm = audit([entry(i * 0.1, prompt=f"p{i}") for i in range(5)])
     assert status_of(calm, "fallback") == "not shown"
     assert status_of(calm, "after_outage") == "not shown"
@@ -247,3 +262,58 @@ def test_cli_exit_codes_and_outputs(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["audit", str(good), "--thresholds", str(limits)]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "max_amplifcation: unknown limit" in err
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "why"),
+    [
+        ("missing.jsonl", None, "no such file"),
+        ("empty.jsonl", b"", "the file is empty"),
+        ("garbage.jsonl", b"hello\nworld\n", "no line is a journal entry"),
+        ("binary.jsonl", bytes(range(256)) + b"\n", "no line is a journal entry"),
+        ("resets.jsonl", b'{"t":0.0,"path":"/_stampede/reset","status":200}\n', "none a chat"),
+    ],
+)
+def test_a_journal_with_no_request_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: bytes | None,
+    why: str,
+) -> None:  # fmt: skip
+    # A mistyped --request-log, or a client that never reached the mock: not a green audit.
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    assert main(["audit", str(path)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{path}: no requests in the journal" in err and why in err, err
+
+
+def test_three_different_bad_requests_are_three_requests_not_retries() -> None:
+    # Every 400 now carries the fingerprint of its body: different bodies are different.
+    bad = [entry(i * 0.5, 400, prompt=f"raw:{i}", count="0") for i in range(3)]
+    result = audit(bad)
+    assert (result.requests, result.attempts) == (3, 3)
+    assert status_of(result, "client_errors") == "pass"
+
+
+def test_thirty_identical_count_0_one_shots_in_a_row_are_thirty_requests() -> None:
+    # The issue's case: one body, one key, sent thirty times one after another through the
+    # SDK with its retries off; each refused with a Retry-After the next did not wait for.
+    shots = [entry(i * 0.1, 429, retry_after=2.0, count="0") for i in range(30)]
+    result = audit(shots)
+    assert (result.requests, result.attempts) == (30, 30)
+    assert status_of(result, "retry_after") == "not shown" and result.passed
+    # The same journal without the header is what a plain loop's retries look like.
+    plain = audit([msgspec.structs.replace(e, retry_count=None) for e in shots])
+    assert plain.requests == 1 and status_of(plain, "retry_after") == "fail"
+
+
+def test_a_tag_joins_a_wrappers_count_0_retries_of_a_429() -> None:
+    # A stampede app strategy: tenacity around an SDK with max_retries=0. Without the tag,
+    # the journal cannot tell these from one-shots; with it, they are one request.
+    tagged = [
+        msgspec.structs.replace(entry(t, 429, retry_after=1.0, count="0"), tag="#000000042")
+        for t in (0.0, 1.5, 4.0)
+    ]
+    assert [len(r.attempts) for r in group_requests(tagged)] == [3]
+    untagged = [msgspec.structs.replace(e, tag=None) for e in tagged]
+    assert [len(r.attempts) for r in group_requests(untagged)] == [1, 1, 1]

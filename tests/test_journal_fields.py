@@ -10,7 +10,13 @@ from __future__ import annotations
 import httpx
 
 from mock_provider.config import DistConfig, LatencyConfig, ModelConfig, ProviderConfig
-from mock_provider.journal import fingerprint, read_journal, request_tag
+from mock_provider.journal import (
+    RAW_PREFIX,
+    body_fingerprint,
+    fingerprint,
+    read_journal,
+    request_tag,
+)
 from tests.conftest import running_mock
 
 ZERO = DistConfig(median=0)
@@ -51,3 +57,58 @@ def test_entries_carry_prompt_tag_tokens_and_key(tmp_path) -> None:
     assert refused.key == served.key == "sk-...-key"
     assert refused_body.status == 400 and refused_body.key == "sk-...-key"
     assert refused_body.tag == "#000000042"
+
+
+def test_every_line_carries_a_fingerprint_refusals_included(tmp_path) -> None:
+    """400, 401, 404 (model and path), 413, 429 and a fault: each line has a fingerprint, the
+    same for identical requests and different for different ones; a 401 whose body parses
+    has the fingerprint the same messages get when answered."""
+    cfg = ProviderConfig(
+        models={"gpt-4o-mini": ModelConfig(latency=INSTANT, rpm=1)},
+        api_keys=["sk-journal-key"], max_body_bytes=2000,
+    )  # fmt: skip
+    log = tmp_path / "requests.jsonl"
+    auth = {"authorization": "Bearer sk-journal-key"}
+    body = {"model": "gpt-4o-mini", "messages": TAGGED, "max_tokens": 20}
+    other = {**body, "messages": [{"role": "user", "content": "Something else."}]}
+    with running_mock(cfg, str(log)) as m:
+        url = m.base_url + "/chat/completions"
+        sent = [
+            httpx.post(url, json=body, headers={"authorization": "Bearer sk-wrong-key"}),
+            httpx.post(url, content=b"{not json", headers=auth),
+            httpx.post(url, content=b"{not json", headers=auth),
+            httpx.post(url, content=b"{not json either", headers=auth),
+            httpx.post(url, json={**body, "max_tokens": "many"}, headers=auth),
+            httpx.post(url, json={**body, "model": "no-such-model"}, headers=auth),
+            httpx.post(m.base_url + "/chat/completion", json=body, headers=auth),
+            httpx.post(url, json={**body, "pad": "x" * 3000}, headers=auth),
+            httpx.post(url, json=body, headers=auth),
+            httpx.post(url, json=other, headers={**auth, "x-stampede-fault": "error;status=503"}),
+            httpx.post(url, json=body, headers=auth),
+            httpx.post(url, json=other, headers=auth),
+        ]
+    statuses = [r.status_code for r in sent]
+    assert statuses == [401, 400, 400, 400, 400, 404, 404, 413, 200, 503, 429, 429]
+    lines = list(read_journal(log))
+    assert [e.status for e in lines] == statuses
+    assert all(e.prompt for e in lines), lines
+    (unauth, bad1, bad2, bad3, bad_field, no_model, no_path, too_big, ok, fault, limited,
+     limited_other) = lines  # fmt: skip
+    assert unauth.prompt == ok.prompt == limited.prompt == no_model.prompt == fingerprint(TAGGED)
+    assert unauth.model == "gpt-4o-mini"
+    assert bad1.prompt == bad2.prompt and bad1.prompt.startswith(RAW_PREFIX)
+    assert len({bad1.prompt, bad3.prompt, bad_field.prompt, too_big.prompt}) == 4
+    assert no_path.prompt.startswith(RAW_PREFIX) and no_path.path == "/v1/chat/completion"
+    assert fault.prompt == limited_other.prompt != ok.prompt and fault.fault == "error"
+    assert too_big.error == "request_too_large" and too_big.key == "sk-...-key"
+
+
+def test_a_bad_body_keeps_its_fingerprint_on_another_model() -> None:
+    # A router falling back to another model sends the same bad body again: the same request.
+    bad = b'{"model": "gpt-4o-mini", "messages": [], "max_tokens": 8}'
+    assert body_fingerprint(bad) == body_fingerprint(bad.replace(b"gpt-4o-mini", b"gpt-4o"))
+    assert body_fingerprint(bad) != body_fingerprint(bad.replace(b"8}", b"9}"))
+    assert body_fingerprint(b"{not json") != body_fingerprint(b"{not json either")
+    assert body_fingerprint(None) == body_fingerprint(b"")
+    deep = b"[" * 100_000 + b"]" * 100_000  # too deep to decode: its bytes are fingerprinted
+    assert body_fingerprint(deep).startswith(RAW_PREFIX)

@@ -1,8 +1,8 @@
 """Reading what an audit needs from files: the journal, and the limits of ``--thresholds``.
 
-A journal that cannot be read (missing, or holding no entry at all) and a thresholds file that
-does not validate are errors the CLI exits 2 on; :class:`AuditInputError` says which file and
-what was expected.
+A journal that holds no chat request (missing, empty, not JSON lines, or only other paths) and
+a thresholds file that does not validate are errors the CLI exits 2 on; :class:`AuditInputError`
+says which file and what was expected.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import yaml
 
 from mock_provider.journal import JournalEntry, read_journal
 from simulator.audit.findings import AuditLimits
+from simulator.audit.grouping import CHAT_PATHS
 
 __all__ = ["AuditInputError", "load_journal", "load_limits"]
 
@@ -24,16 +25,28 @@ class AuditInputError(Exception):
 
 
 def load_journal(path: str | Path, offset: int = 0) -> list[JournalEntry]:
+    """Every entry of the journal at ``path`` (from byte ``offset``); an
+    :class:`AuditInputError` saying "no requests in the journal" when it holds no chat
+    request: a missing file, an empty one, one with no journal line, or one whose client never
+    reached a chat route. A green audit of nothing would pass a mistyped ``--request-log``."""
     p = Path(path)
+    none = f"{p}: no requests in the journal"
     if not p.is_file():
-        raise AuditInputError(f"{p}: no such journal (write one with stampede serve "
+        what = "not a file" if p.exists() else "no such file"
+        raise AuditInputError(f"{none}: {what} (write one with stampede serve "
                               "--request-log FILE)")  # fmt: skip
     try:
         entries = list(read_journal(p, offset))
     except OSError as exc:
-        raise AuditInputError(f"{p}: cannot read: {exc}") from exc
-    if not entries and p.stat().st_size > offset:
-        raise AuditInputError(f"{p}: not a request journal (no line is a journal entry)")
+        raise AuditInputError(f"{none}: cannot read it: {exc}") from exc
+    if not entries:
+        size = p.stat().st_size - offset
+        why = "the file is empty" if size <= 0 else "no line is a journal entry (JSON lines)"
+        raise AuditInputError(f"{none}: {why}; did the client reach the mock?")
+    if not any(e.path in CHAT_PATHS for e in entries):
+        raise AuditInputError(f"{none}: {len(entries)} lines, none a chat request "
+                              f"({', '.join(sorted(CHAT_PATHS))}); did the client reach "
+                              "the mock?")  # fmt: skip
     return entries
 
 

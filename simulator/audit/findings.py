@@ -46,7 +46,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from mock_provider.journal import JournalEntry
+from mock_provider.journal import RAW_PREFIX, JournalEntry
 from simulator.audit.grouping import (
     TRUNCATING_FAULTS,
     LogicalRequest,
@@ -424,8 +424,9 @@ def truncated_streams(requests: Sequence[LogicalRequest]) -> Finding:
 
 def token_limits(requests: Sequence[LogicalRequest]) -> Finding:
     title = "max_tokens on every request"
-    # Only requests whose body the mock read: a body it refused (a 400) journals no prompt.
-    read = [r for r in requests if any(e.prompt is not None for e in r.attempts)]
+    # Only requests whose body the mock read: a body it could not read (a 400) journals the
+    # fingerprint of its bytes, not of its messages.
+    read = [r for r in requests if any(_read_body(e) for e in r.attempts)]
     if not read:
         return Finding("token_limits", title, "not shown", "-", "no request body was read")
     limited = sum(any(e.max_tokens is not None for e in r.attempts) for r in read)
@@ -435,6 +436,10 @@ def token_limits(requests: Sequence[LogicalRequest]) -> Finding:
                        f"{len(read) - limited} requests set no max_tokens: one runaway "
                        "answer is billed in full")  # fmt: skip
     return Finding("token_limits", title, "pass", value, "every request set max_tokens")
+
+
+def _read_body(e: JournalEntry) -> bool:
+    return e.prompt is not None and not e.prompt.startswith(RAW_PREFIX)
 
 
 def streaming(requests: Sequence[LogicalRequest]) -> Finding:
