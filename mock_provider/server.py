@@ -306,6 +306,7 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
     max_body = state.cfg.max_body_bytes
     path = dialect.chat_path
     key_of, parse, prefixes_of = dialect.api_key, dialect.parse_chat, dialect.cache_prefixes
+    check_headers = dialect.check_headers
     ratelimit_headers, render, stamp = dialect.ratelimit_headers, dialect.completion, dialect.stamp
     dialect_name = dialect.serves  # a model answers only in its own wire format's family
     route = dialect.name
@@ -321,6 +322,7 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
                 denied = provider.authenticate(key)
                 assert denied is not None
                 return await _refuse(state, request, dialect, "", denied)
+            check_headers(request.headers)
             raw = _arrived_body(request, max_body)
             if raw is None:  # still arriving
                 raw = await request.read()
@@ -526,6 +528,7 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
     denied = state.provider.authenticate(ant.api_key(request.headers))
     if denied:
         return await _refuse(state, request, ant.DIALECT, "", denied)
+    ant.DIALECT.check_headers(request.headers)
     body = ant.decode(await _read_body(request))
     ant.validate(body, ant.COUNT_TOKENS_FIELDS)
     spec = state.provider.catalog.get(body["model"])

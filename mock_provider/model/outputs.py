@@ -12,11 +12,21 @@ reading of its options in the brain's words, and :func:`shape` makes its answers
   decides: ``none`` never calls one, ``required`` always calls one (picked at random), a
   named tool always calls that one, and ``auto`` calls one with probability
   ``tool_call_probability`` (a provider setting);
+- where the dialect allows more (``max_tool_calls`` > 1: Anthropic's parallel tool use),
+  an answer that calls a tool under ``auto`` or ``required`` calls another, picked at
+  random, with probability :data:`PARALLEL_CALL_PROBABILITY`, up to ``max_tool_calls``; a
+  named choice calls its tool once. Where the dialect allows text before the calls
+  (``preamble``: Anthropic's ``auto``), a calling answer opens with a few words with
+  probability :data:`PREAMBLE_PROBABILITY`; a forced choice never does;
+- content meeting one of ``stop_sequences`` ends just before it (``stop_sequence``, with
+  the sequence met): the earliest occurrence in the drawn text wins, if it comes before
+  the cap;
 - a tool call's arguments are an instance of the tool's parameter schema
   (:mod:`.structured`); content is an instance of the request's schema when it gives one, a
   one-key JSON object when it asks for JSON without a schema, and words otherwise;
 - an answer longer than the cap (``max_tokens``, or the model's own limit) is cut there and
-  ends with ``max_tokens``: cut JSON is not valid JSON, as with the real service;
+  ends with ``max_tokens``: cut JSON is not valid JSON, as with the real service (an
+  answer's text, then its calls, in order, count against the cap);
 - with ``logprobs`` each content token gets a log probability and ``logprobs`` alternatives.
 
 Tokens are what the response bills: content and arguments are cut into their real tokens
@@ -38,9 +48,11 @@ import msgspec
 
 from .structured import instance, render
 from .tokens import WORDS, token_pieces, token_strings
-from .vocabulary import END, MAX_TOKENS, TOOL_USE, FinishReason
+from .vocabulary import END, MAX_TOKENS, STOP_SEQUENCE, TOOL_USE, FinishReason
 
 __all__ = [
+    "PARALLEL_CALL_PROBABILITY",
+    "PREAMBLE_PROBABILITY",
     "Choice",
     "OutputSpec",
     "Shaped",
@@ -53,6 +65,9 @@ __all__ = [
 
 ToolChoice = Literal["none", "auto", "required", "named"]
 CALL_KEY_LENGTH = 24  # OpenAI's call_ ids: 24 characters from [A-Za-z0-9]
+PARALLEL_CALL_PROBABILITY = 0.25  # another call in the same answer, where allowed
+PREAMBLE_PROBABILITY = 0.5  # text before the calls, where allowed
+PREAMBLE_TOKENS = 16  # the longest such text
 _ALNUM = string.ascii_letters + string.digits
 _ANY_OBJECT = {"type": "object", "properties": {}, "additionalProperties": False}
 _SPACED = tuple(" " + w for w in WORDS)  # alternatives to a token, as the vocabulary writes them
@@ -75,6 +90,9 @@ class OutputSpec(msgspec.Struct, frozen=True):
     tool_choice: ToolChoice = "auto"
     tool_name: str | None = None  # the tool a "named" choice names
     logprobs: int | None = None  # alternatives per content token; None: no log probabilities
+    max_tool_calls: int = 1  # calls one answer may make (Anthropic: parallel tool use)
+    preamble: bool = False  # an ``auto`` call may follow some text (Anthropic)
+    stop_sequences: tuple[str, ...] = ()  # content ends before the first one met
 
 
 class ToolCall(msgspec.Struct, frozen=True, gc=False):
@@ -95,17 +113,31 @@ class TokenLogprob(msgspec.Struct, frozen=True, gc=False):
 
 
 class Choice(msgspec.Struct, frozen=True, gc=False):
-    """One answer: content tokens or one tool call, and how it ended."""
+    """One answer: content tokens, or tool calls (after some text, where the dialect allows
+    it), and how it ended."""
 
     pieces: tuple[str, ...]  # the content, one string per token (empty for a tool call)
     finish_reason: FinishReason
     tool_call: ToolCall | None = None
     logprobs: tuple[TokenLogprob, ...] | None = None  # one per content token, when asked
+    more_calls: tuple[ToolCall, ...] = ()  # parallel calls after ``tool_call``
+    stop_sequence: str | None = None  # the stop sequence met (``finish_reason`` says so)
+
+    @property
+    def calls(self) -> tuple[ToolCall, ...]:
+        return () if self.tool_call is None else (self.tool_call, *self.more_calls)
 
     @property
     def tokens(self) -> int:
         """Billed tokens, and the number of stream steps the answer takes."""
-        return len(self.tool_call.arguments) if self.tool_call else len(self.pieces)
+        return len(self.pieces) + sum(len(c.arguments) for c in self.calls)
+
+    @property
+    def stream(self) -> tuple[str, ...]:
+        """The answer's tokens in stream order: the text, then each call's arguments."""
+        if self.tool_call is None:
+            return self.pieces
+        return self.pieces + tuple(t for c in self.calls for t in c.arguments)
 
     @property
     def text(self) -> str:
@@ -143,23 +175,91 @@ def shape(
             natural = max(1, round(output_median * math.exp(output_spread * rng.gauss(0.0, 1.0))))
         tool = _tool_to_call(spec, rng, tool_call_probability)
         if tool is not None:
-            arguments = instance(tool.parameters or _ANY_OBJECT, rng)
-            if not isinstance(arguments, dict):  # a tool's arguments are always an object
-                arguments = {}
-            tokens = token_strings(render(arguments))
-            key = "".join(keys.choices(_ALNUM, k=CALL_KEY_LENGTH))
-            finish: FinishReason = TOOL_USE if len(tokens) <= cap else MAX_TOKENS
-            call = ToolCall(key, tool.name, tokens[:cap])
-            choices.append(Choice((), finish, call))
+            choices.append(_calling(spec, tool, natural, cap, rng, keys))
             continue
         pieces = _content(spec, natural, rng, i)
-        finish = END if len(pieces) <= cap else MAX_TOKENS
+        stop = None
+        if spec.stop_sequences:
+            pieces, stop = _cut_at_stop(pieces, spec.stop_sequences)
+        finish: FinishReason = END if len(pieces) <= cap else MAX_TOKENS
+        if stop is not None and len(pieces) <= cap:
+            finish = STOP_SEQUENCE
+        else:
+            stop = None
         pieces = pieces[:cap]
         logprobs = None if spec.logprobs is None else _logprobs(pieces, spec.logprobs, rng)
-        choices.append(Choice(pieces, finish, None, logprobs))
+        choices.append(Choice(pieces, finish, None, logprobs, stop_sequence=stop))
     longest = max(choices, key=lambda c: c.tokens)
-    stream = longest.tool_call.arguments if longest.tool_call else longest.pieces
-    return Shaped(tuple(choices), sum(c.tokens for c in choices), longest.tokens, stream)
+    return Shaped(tuple(choices), sum(c.tokens for c in choices), longest.tokens, longest.stream)
+
+
+def _calling(
+    spec: OutputSpec,
+    tool: Tool,
+    natural: int,
+    cap: int,
+    rng: random.Random,
+    keys: random.Random,
+) -> Choice:
+    """An answer that calls ``tool`` (and, where allowed, more tools after some text)."""
+    preamble: tuple[str, ...] = ()
+    if spec.preamble and spec.tool_choice == "auto" and rng.random() < PREAMBLE_PROBABILITY:
+        preamble = token_pieces(min(natural, PREAMBLE_TOKENS), rng.randrange(64))
+        if spec.stop_sequences:
+            preamble, stop = _cut_at_stop(preamble, spec.stop_sequences)
+            if stop is not None and len(preamble) <= cap:  # it stopped before calling
+                return Choice(preamble, STOP_SEQUENCE, stop_sequence=stop)
+    tools = [tool]
+    while (
+        len(tools) < spec.max_tool_calls
+        and spec.tool_choice != "named"
+        and rng.random() < PARALLEL_CALL_PROBABILITY
+    ):
+        tools.append(rng.choice(spec.tools))
+    room = cap - len(preamble)
+    finish: FinishReason = TOOL_USE if room >= 0 else MAX_TOKENS
+    calls = []
+    for t in tools:
+        arguments = instance(t.parameters or _ANY_OBJECT, rng)
+        if not isinstance(arguments, dict):  # a tool's arguments are always an object
+            arguments = {}
+        tokens = token_strings(render(arguments))
+        key = "".join(keys.choices(_ALNUM, k=CALL_KEY_LENGTH))
+        if room <= 0:  # the cap came first: this call, and any after it, never began
+            finish = MAX_TOKENS
+            break
+        if len(tokens) > room:
+            finish = MAX_TOKENS
+        calls.append(ToolCall(key, t.name, tokens[:room]))
+        room -= len(tokens)
+    if not calls:
+        return Choice(preamble[:cap], MAX_TOKENS)
+    return Choice(preamble, finish, calls[0], more_calls=tuple(calls[1:]))
+
+
+def _cut_at_stop(
+    pieces: tuple[str, ...], stops: tuple[str, ...]
+) -> tuple[tuple[str, ...], str | None]:
+    """``pieces`` up to the earliest stop sequence in their text (the piece it starts in
+    kept up to it), and the sequence; ``pieces`` and None when none occurs."""
+    text = "".join(pieces)
+    at, met = len(text), None
+    for stop in stops:
+        found = text.find(stop) if stop else -1
+        if 0 <= found < at:
+            at, met = found, stop
+    if met is None:
+        return pieces, None
+    kept: list[str] = []
+    start = 0
+    for piece in pieces:
+        if start + len(piece) > at:
+            if at > start:
+                kept.append(piece[: at - start])
+            break
+        kept.append(piece)
+        start += len(piece)
+    return tuple(kept), met
 
 
 def _tool_to_call(spec: OutputSpec, rng: random.Random, probability: float) -> Tool | None:

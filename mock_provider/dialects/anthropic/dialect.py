@@ -12,12 +12,14 @@ from ...model.limits import RateLimitView
 from ...model.provider import Completion, Rejection
 from ...model.vocabulary import RejectionKind
 from ..openai.dialect import bearer_key
-from ..protocol import ChatCall
+from ..protocol import ChatCall, StreamWriter
 from .bodies import message_bytes
+from .conversation import check_tool_turns
 from .errors import error_body, rejection, with_request_id
 from .headers import ratelimit_headers
+from .options import check_version, read_options
 from .parsing import decode, validate
-from .sse import AnthropicStream
+from .sse import AnthropicBlockStream, AnthropicStream
 from .tokens import cache_blocks
 
 __all__ = ["AnthropicDialect", "api_key"]
@@ -40,9 +42,20 @@ class AnthropicDialect:
     def api_key(self, headers: Mapping[str, str]) -> str | None:
         return api_key(headers)
 
+    def check_headers(self, headers: Mapping[str, str]) -> None:
+        check_version(headers)
+
     def parse_chat(self, raw: bytes) -> ChatCall:
         body = decode(raw)
-        input_tokens, blocks = cache_blocks(body, validate(body))
+        marks = validate(body)
+        messages = body["messages"]
+        # Tool turns pair up only in block content; a plain chat has none (and is not walked).
+        if any(type(m["content"]) is list for m in messages):
+            check_tool_turns(messages)
+        output = None
+        if len(body) > 3 + ("system" in body) + ("stream" in body):  # options beyond the prompt
+            output = read_options(body)
+        input_tokens, blocks = cache_blocks(body, marks)
         return ChatCall(
             body["model"],
             input_tokens,
@@ -50,6 +63,7 @@ class AnthropicDialect:
             bool(body.get("stream")),
             blocks,
             tools=bool(body.get("tools")),
+            output=output,
         )
 
     def cache_prefixes(self, messages: Any) -> Sequence[tuple[int, int, float]]:
@@ -58,8 +72,8 @@ class AnthropicDialect:
     def completion(self, c: Completion, call: ChatCall, created: int) -> bytes:
         return message_bytes(c)
 
-    def stream(self, c: Completion, call: ChatCall, created: int) -> AnthropicStream:
-        return AnthropicStream(c)
+    def stream(self, c: Completion, call: ChatCall, created: int) -> StreamWriter:
+        return AnthropicStream(c) if c.choices is None else AnthropicBlockStream(c)
 
     def ratelimit_headers(self, view: RateLimitView | None, clock: TimeBase) -> dict[str, str]:
         return ratelimit_headers(view, clock)
