@@ -108,9 +108,9 @@ def _message_start(c: Completion) -> bytes:
     return event("message_start", {"type": "message_start", "message": message})
 
 
-def _block_start(index: int, call: ToolCall | None) -> bytes:
+def _block_start(index: int, call: ToolCall | None, ping: bool = False) -> bytes:
     """A block's opening: an empty text block, or a tool_use block and its first, empty,
-    input delta."""
+    input delta (after the ``ping`` that follows the first block's start)."""
     block: dict[str, object] = {"type": "text", "text": ""}
     if call is not None:
         block = {"type": "tool_use", "id": tool_use_id(call), "name": call.name, "input": {}}
@@ -118,6 +118,8 @@ def _block_start(index: int, call: ToolCall | None) -> bytes:
         "content_block_start",
         {"type": "content_block_start", "index": index, "content_block": block},
     )
+    if ping:
+        start += event("ping", {"type": "ping"})
     return start if call is None else start + _input_delta(index, "")
 
 
@@ -160,8 +162,7 @@ class AnthropicBlockStream:
         self.step = 0
 
     def opening(self) -> bytes:
-        out = _message_start(self.c) + _block_start(0, self.parts[0][0])
-        return out + event("ping", {"type": "ping"})
+        return _message_start(self.c) + _block_start(0, self.parts[0][0], ping=True)
 
     def token(self, piece: str) -> bytes:
         out = b""
