@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 
 from mock_provider.config import DistConfig, LatencyConfig, ModelConfig, ProviderConfig
+from mock_provider.model.structured import instance
 from mock_provider.model.tokens import count_text
 from mock_provider.server import create_app
 
@@ -277,3 +278,18 @@ async def test_a_tool_loop_conversation_is_accepted(aiohttp_client):
                 {"role": "user", "content": results}]  # fmt: skip
     final = await _message(client, tools=TOOLS, messages=messages)
     assert final["stop_reason"] == "end_turn" and final["content"][0]["type"] == "text"
+
+
+def test_constraints_the_sdk_moved_into_a_description_are_followed():
+    """anthropic's transform_schema writes unsupported keywords into the description."""
+    import random
+
+    schema = {"type": "object", "additionalProperties": False, "required": ["n", "s", "x"],
+              "properties": {
+                  "n": {"type": "integer", "description": "A count\n\n{minimum: 5, maximum: 6}"},
+                  "s": {"type": "string", "description": "{maxLength: 3}"},
+                  "x": {"type": "number", "description": "{minimum: 0.5, maximum: nan}"},
+              }}  # fmt: skip
+    for seed in range(50):
+        value = instance(schema, random.Random(seed))
+        assert value["n"] in (5, 6) and len(value["s"]) <= 3 and value["x"] >= 0.5
