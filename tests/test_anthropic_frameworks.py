@@ -230,15 +230,16 @@ def test_litellm_tools_auto_and_forced(mock_server):
 def test_litellm_streams_a_forced_tool_call(mock_server):
     m = mock_server(cfg())
     stream = _litellm(m, tools=OPENAI_TOOLS, tool_choice="required", stream=True)
-    arguments, names = "", []
+    arguments: dict[int, str] = {}
+    names: dict[int, str] = {}
     for chunk in stream:
         for call in chunk.choices[0].delta.tool_calls or ():
-            arguments += call.function.arguments or ""
+            arguments[call.index] = arguments.get(call.index, "") + (call.function.arguments or "")
             if call.function.name:
-                names.append(call.function.name)
-    assert names[0] == "get_weather"
-    jsonschema.validate(json.loads(arguments) if len(names) == 1 else {"city": "x"},
-                        WEATHER_SCHEMA)  # fmt: skip
+                names[call.index] = call.function.name
+    assert names and set(names.values()) == {"get_weather"}
+    for text in arguments.values():
+        jsonschema.validate(json.loads(text), WEATHER_SCHEMA)
 
 
 def test_litellm_response_format_gives_json_of_the_schema(mock_server):
