@@ -531,6 +531,7 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
     ant.DIALECT.check_headers(request.headers)
     body = ant.decode(await _read_body(request))
     ant.validate(body, ant.COUNT_TOKENS_FIELDS)
+    ant.read_rules(body)
     spec = state.provider.catalog.get(body["model"])
     if spec is None or spec.kind != "chat" or spec.dialect != "anthropic":
         msg = f"model: {body['model']}"

@@ -265,6 +265,18 @@ async def test_the_same_fields_used_rightly_are_served(client, body):
         assert resp.status == 200
 
 
+@pytest.mark.parametrize("case", ["tool-choice-without-tools", "input-schema-array",
+                                  "tool-result-first", "tool-use-unanswered",
+                                  "thinking-unsupported"])  # fmt: skip
+async def test_count_tokens_keeps_the_same_rules(client, case):
+    body = {k: v for k, v in next(c[1] for c in BAD_REQUESTS if c[0] == case).items()
+            if k != "max_tokens"}  # fmt: skip
+    resp = await client.post("/v1/messages/count_tokens", json=body, headers=AUTH)
+    assert resp.status == 400
+    error = _check_error(400, await resp.json(), resp.headers)
+    assert error["message"] == next(c[5] for c in BAD_REQUESTS if c[0] == case)
+
+
 async def test_count_tokens_needs_a_version_too(client):
     body = {"model": MODEL, "messages": MSG}
     resp = await client.post("/v1/messages/count_tokens", json=body, headers={"x-api-key": "k"})

@@ -8,8 +8,12 @@ from typing import Any
 
 import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mock_provider.config import DistConfig, LatencyConfig, ModelConfig, ProviderConfig
+from mock_provider.dialects.anthropic.conversation import check_tool_turns
+from mock_provider.dialects.protocol import BadRequest
 from mock_provider.model.structured import instance
 from mock_provider.model.tokens import count_text
 from mock_provider.server import create_app
@@ -293,3 +297,55 @@ def test_constraints_the_sdk_moved_into_a_description_are_followed():
     for seed in range(50):
         value = instance(schema, random.Random(seed))
         assert value["n"] in (5, 6) and len(value["s"]) <= 3 and value["x"] >= 0.5
+
+
+# -- tool turns, as a property ------------------------------------------------------------
+
+_turns = st.lists(st.tuples(st.integers(0, 3), st.randoms(use_true_random=False)),
+                  min_size=1, max_size=4)  # fmt: skip
+
+
+def _conversation(rounds: list[tuple[int, Any]]) -> list[dict[str, Any]]:
+    """User asks; per round the assistant calls n tools (text first when n is 0), and the
+    user answers every call, in some order, maybe with text after the results."""
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "go"}]
+    for r, (n, rnd) in enumerate(rounds):
+        ids = [f"toolu_01r{r}c{i}" for i in range(n)]
+        uses = [{"type": "tool_use", "id": i, "name": "add", "input": {}} for i in ids]
+        messages.append({"role": "assistant", "content": [{"type": "text", "text": "ok"}, *uses]})
+        results: list[dict[str, Any]] = [{"type": "tool_result", "tool_use_id": i} for i in ids]
+        rnd.shuffle(results)
+        if not results or rnd.random() < 0.5:
+            results.append({"type": "text", "text": "and?"})
+        messages.append({"role": "user", "content": results})
+    return messages
+
+
+@settings(max_examples=200, deadline=None)
+@given(rounds=_turns, data=st.data())
+def test_paired_tool_turns_pass_and_any_broken_pair_is_named(rounds, data):
+    messages = _conversation(rounds)
+    check_tool_turns(messages)  # every call answered in the next turn: accepted
+    answers = [(i, j) for i, m in enumerate(messages) for j, b in enumerate(m["content"])
+               if isinstance(b, dict) and b["type"] == "tool_result"]  # fmt: skip
+    if not answers:
+        return
+    i, j = data.draw(st.sampled_from(answers))
+    dropped = messages[i]["content"][j]["tool_use_id"]
+    broken = [dict(m) for m in messages]
+    broken[i] = {**messages[i], "content": [b for k, b in enumerate(messages[i]["content"])
+                                            if k != j] or "thanks"}  # fmt: skip
+    with pytest.raises(BadRequest) as info:
+        check_tool_turns(broken)
+    assert info.value.message.startswith(f"messages.{i - 1}: `tool_use` ids were found")
+    assert dropped in info.value.message
+    stray = [dict(m) for m in messages]
+    content = list(messages[i]["content"])
+    content[j] = {**content[j], "tool_use_id": "toolu_01stray"}
+    stray[i] = {**messages[i], "content": content}
+    with pytest.raises(BadRequest) as info:
+        check_tool_turns(stray)
+    assert info.value.message.startswith(
+        f"messages.{i}.content.{j}: unexpected `tool_use_id` found in `tool_result` blocks: "
+        "toolu_01stray."
+    )

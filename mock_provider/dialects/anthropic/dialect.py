@@ -9,6 +9,7 @@ import msgspec
 
 from ...clock import TimeBase
 from ...model.limits import RateLimitView
+from ...model.outputs import OutputSpec
 from ...model.provider import Completion, Rejection
 from ...model.vocabulary import RejectionKind
 from ..openai.dialect import bearer_key
@@ -22,15 +23,29 @@ from .parsing import decode, validate
 from .sse import AnthropicBlockStream, AnthropicStream
 from .tokens import cache_blocks
 
-__all__ = ["AnthropicDialect", "api_key"]
+__all__ = ["AnthropicDialect", "api_key", "read_rules"]
 
 _encode = msgspec.json.encode
+_PROMPT = frozenset({"model", "max_tokens", "messages", "system", "stream"})
 
 
 def api_key(headers: Mapping[str, str]) -> str | None:
     """The ``x-api-key`` header, else an ``Authorization: Bearer`` token (the way the
     anthropic SDK 2.x sends its API key)."""
     return headers.get("x-api-key") or bearer_key(headers)
+
+
+def read_rules(body: dict[str, Any]) -> OutputSpec | None:
+    """The rules across fields (tool turns, tools, ``tool_choice``, ``thinking``) of a body
+    :func:`~.parsing.validate` passed, refused as the API refuses them; the brain's spec.
+
+    ``/v1/messages`` and ``count_tokens`` both keep them."""
+    # Tool turns pair up only in block content; a plain chat has none (and is not walked).
+    if any(type(m["content"]) is list for m in body["messages"]):
+        check_tool_turns(body["messages"])
+    if not _PROMPT.issuperset(body):  # options beyond the prompt
+        return read_options(body)
+    return None
 
 
 class AnthropicDialect:
@@ -48,13 +63,7 @@ class AnthropicDialect:
     def parse_chat(self, raw: bytes) -> ChatCall:
         body = decode(raw)
         marks = validate(body)
-        messages = body["messages"]
-        # Tool turns pair up only in block content; a plain chat has none (and is not walked).
-        if any(type(m["content"]) is list for m in messages):
-            check_tool_turns(messages)
-        output = None
-        if len(body) > 3 + ("system" in body) + ("stream" in body):  # options beyond the prompt
-            output = read_options(body)
+        output = read_rules(body)
         input_tokens, blocks = cache_blocks(body, marks)
         return ChatCall(
             body["model"],
