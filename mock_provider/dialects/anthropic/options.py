@@ -45,6 +45,12 @@ VERSIONS = frozenset({"2026-10-21", "2023-06-01", "2023-01-01"})
 # The most tool_use blocks the mock puts in one answer when parallel calls are allowed (the
 # API sets no documented number; Claude rarely makes more than a few).
 MAX_PARALLEL_CALLS = 3
+# Anthropic's tool_choice types in the brain's words. A forced choice (any, tool) always
+# calls, with no text first and stop_reason "tool_use": "When tool_choice is set to any or
+# tool, the assistant message is prefilled to force a tool to be used. This means the model
+# will not emit a chain-of-thought text content block before tool_use content blocks" (the
+# tool-use docs, quoted in madebywelch/anthropic-go#26); the SDK's StopReason: "tool_use: the
+# model invoked one or more tools".
 _CHOICES: dict[str, ToolChoice] = {"auto": "auto", "any": "required", "tool": "named",
                                    "none": "none"}  # fmt: skip
 
