@@ -166,6 +166,11 @@ BAD_REQUESTS: list[tuple[str, Any, dict[str, str], int, str, str]] = [
     ("thinking-unsupported", _with(max_tokens=2000, thinking={"type": "enabled",
                                                               "budget_tokens": 1024}),
      AUTH, 400, "invalid_request_error", "'claude-3-5-sonnet' does not support thinking."),
+    ("thinking-with-forced-tool", _with(model="claude-opus-4-6", max_tokens=2000,
+                                        thinking={"type": "adaptive"}, tools=[TOOL],
+                                        tool_choice={"type": "any"}),
+     AUTH, 400, "invalid_request_error",
+     "Thinking may not be enabled when tool_choice forces tool use."),
     ("tool-result-first", _with(messages=[{"role": "user", "content": [RESULT]}]), AUTH, 400,
      "invalid_request_error",
      "messages.0.content.0: unexpected `tool_use_id` found in `tool_result` blocks: "

@@ -10,7 +10,8 @@ source of each wording is cited beside it):
 - ``anthropic-version`` must be sent, and be a version the API knows (:func:`check_version`);
 - ``tool_choice`` needs ``tools``, and a named choice must name one of them;
 - a custom tool's ``input_schema`` must be an object schema (``"type": "object"``);
-- ``thinking`` (enabled or adaptive) needs a model with extended thinking;
+- ``thinking`` (enabled or adaptive) needs a model with extended thinking, and a
+  ``tool_choice`` that does not force a call;
 - ``tool_use`` and ``tool_result`` blocks must pair up across turns (:mod:`.conversation`).
 
 :func:`read_options` returns the brain's :class:`~mock_provider.model.outputs.OutputSpec`
@@ -87,6 +88,15 @@ def _check_thinking(body: Mapping[str, Any]) -> None:
         # "'claude-3-5-haiku-20241022' does not support thinking.": anthropics/claude-code
         # #12914; the same for claude-3-5-sonnet-20241022 in #2245.
         raise BadRequest(f"'{model}' does not support thinking.", "thinking")
+    choice = body.get("tool_choice")
+    if choice is not None and choice["type"] in ("any", "tool"):
+        # "Thinking may not be enabled when tool_choice forces tool use.": the API's 400,
+        # quoted verbatim in several public clients that guard against it (an AI SDK
+        # issue's reproduction script, a Bedrock adapter's test); the extended-thinking docs
+        # allow only tool_choice auto or none with thinking.
+        raise BadRequest(
+            "Thinking may not be enabled when tool_choice forces tool use.", "tool_choice"
+        )
 
 
 def _tools(body: Mapping[str, Any]) -> tuple[Tool, ...]:
