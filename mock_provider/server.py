@@ -422,6 +422,7 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
     max_body = state.body_limit(dialect.serves)
     path = dialect.chat_path
     key_of, parse, prefixes_of = dialect.api_key, dialect.parse_chat, dialect.cache_prefixes
+    check_headers = dialect.check_headers
     ratelimit_headers, render, stamp = dialect.ratelimit_headers, dialect.completion, dialect.stamp
     dialect_name = dialect.serves  # a model answers only in its own wire format's family
     route = dialect.name
@@ -438,6 +439,7 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
                 assert denied is not None
                 named, prompt = await _read_for_journal(state, request, dialect, parse)
                 return await _refuse(state, request, dialect, named, denied, prompt)
+            check_headers(request.headers)
             raw = _arrived_body(request, max_body)
             if raw is None:  # still arriving
                 raw = await _rest_of_body(request, max_body)
@@ -648,8 +650,10 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
     denied = state.provider.authenticate(ant.api_key(request.headers))
     if denied:
         return await _refuse(state, request, ant.DIALECT, "", denied)
+    ant.DIALECT.check_headers(request.headers)
     body = ant.decode(await _read_body(request, "anthropic"))
     ant.validate(body, ant.COUNT_TOKENS_FIELDS)
+    ant.read_rules(body)
     spec = state.provider.catalog.get(body["model"])
     if spec is None or spec.kind != "chat" or spec.dialect != "anthropic":
         msg = f"model: {body['model']}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +15,13 @@ from aiohttp import web
 
 from mock_provider.config import ProviderConfig
 from mock_provider.server import create_app
+
+# Nothing in the tests reaches the internet: LiteLLM fetches its cost map, its Anthropic beta
+# headers and more at import unless told to use its bundled copies (its offline mode). Set
+# here, before any test imports it; subprocesses (Locust, app strategies) inherit it.
+os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")
 
 
 @dataclass

@@ -19,16 +19,24 @@ INSTANT = LatencyConfig(
     network_ms=ZERO, prefill_ms_per_token=ZERO, first_token_ms=ZERO, decode_ms_per_token=ZERO
 )
 MODEL = "claude-sonnet-4-6"
+NO_THINKING = "claude-3-5-haiku-20241022"
 CAP = DEFAULT_CATALOG[MODEL].max_output_tokens  # the catalogue's, 64,000
 AUTH = {"x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01"}
 MSG = [{"role": "user", "content": "hi"}]
 GOOD: dict[str, Any] = {"model": MODEL, "max_tokens": 5, "messages": MSG}
 CC = {"type": "ephemeral"}
+TOOL = {"name": "lookup", "input_schema": {"type": "object", "properties": {}}}
+USE = {"type": "tool_use", "id": "toolu_01A", "name": "lookup", "input": {}}
+RESULT = {"type": "tool_result", "tool_use_id": "toolu_01A", "content": "found"}
 
 
 def _cfg() -> ProviderConfig:
     return ProviderConfig(
-        models={MODEL: ModelConfig(latency=INSTANT, context_window=3000)},
+        models={
+            MODEL: ModelConfig(latency=INSTANT, context_window=3000),
+            # Retired, so served only because the config declares it: a model without thinking
+            NO_THINKING: ModelConfig(latency=INSTANT),
+        },
         max_body_bytes=64 * 1024,
         output_tokens=DistConfig(median=3, spread=0),
     )
@@ -139,6 +147,62 @@ BAD_REQUESTS: list[tuple[str, Any, dict[str, str], int, str, str]] = [
     ("openai-model", _with(model="gpt-4o"), AUTH, 404, "not_found_error", "model: gpt-4o"),
     ("missing-key", GOOD, {"anthropic-version": "2023-06-01"}, 401, "authentication_error",
      "x-api-key header is required"),
+    # -- headers, tools and conversations: each rule's source is cited beside it in
+    # mock_provider/dialects/anthropic/options.py and conversation.py.
+    ("missing-version", GOOD, {"x-api-key": "sk-ant-test"}, 400, "invalid_request_error",
+     "anthropic-version: header is required"),
+    ("bogus-version", GOOD, {**AUTH, "anthropic-version": "2023-10-01"}, 400,
+     "invalid_request_error", 'anthropic-version: "2023-10-01" is not a valid version'),
+    ("doubled-version", GOOD, {**AUTH, "anthropic-version": "2023-06-01, 2023-06-01"}, 400,
+     "invalid_request_error",
+     'anthropic-version: "2023-06-01, 2023-06-01" is not a valid version'),
+    ("tool-choice-without-tools", _with(tool_choice={"type": "any"}), AUTH, 400,
+     "invalid_request_error", "tool_choice.any may only be specified while providing tools"),
+    ("tool-choice-empty-tools", _with(tools=[], tool_choice={"type": "auto"}), AUTH, 400,
+     "invalid_request_error", "tool_choice.auto may only be specified while providing tools"),
+    ("tool-choice-unknown-tool", _with(tools=[TOOL], tool_choice={"type": "tool",
+                                                                 "name": "search"}),
+     AUTH, 400, "invalid_request_error", "Tool 'search' not found in provided tools"),
+    ("input-schema-array", _with(tools=[{**TOOL, "input_schema": {"type": "array"}}]), AUTH,
+     400, "invalid_request_error", "tools.0.custom.input_schema.type: Input should be 'object'"),
+    ("input-schema-untyped", _with(tools=[TOOL, {**TOOL, "name": "g", "input_schema": {
+        "anyOf": [{"type": "object"}]}}]), AUTH, 400, "invalid_request_error",
+     "tools.1.custom.input_schema.type: Field required"),
+    ("thinking-unsupported", _with(model=NO_THINKING, max_tokens=2000,
+                                   thinking={"type": "enabled", "budget_tokens": 1024}),
+     AUTH, 400, "invalid_request_error",
+     "'claude-3-5-haiku-20241022' does not support thinking."),
+    ("thinking-with-forced-tool", _with(model="claude-opus-4-6", max_tokens=2000,
+                                        thinking={"type": "adaptive"}, tools=[TOOL],
+                                        tool_choice={"type": "any"}),
+     AUTH, 400, "invalid_request_error",
+     "Thinking may not be enabled when tool_choice forces tool use."),
+    ("tool-result-first", _with(messages=[{"role": "user", "content": [RESULT]}]), AUTH, 400,
+     "invalid_request_error",
+     "messages.0.content.0: unexpected `tool_use_id` found in `tool_result` blocks: "
+     "toolu_01A. Each `tool_result` block must have a corresponding `tool_use` block in the "
+     "previous message."),
+    ("tool-result-wrong-id", _with(messages=[*MSG, {"role": "assistant", "content": [
+        {**USE, "id": "toolu_01B"}]}, {"role": "user", "content": [_block("ok"), RESULT]}]),
+     AUTH, 400, "invalid_request_error",
+     "messages.2.content.1: unexpected `tool_use_id` found in `tool_result` blocks: toolu_01A."),
+    ("tool-result-not-after-its-call", _with(messages=[
+        *MSG, {"role": "assistant", "content": [USE]}, {"role": "user", "content": [RESULT]},
+        {"role": "assistant", "content": "done"}, {"role": "user", "content": [RESULT]}]),
+     AUTH, 400, "invalid_request_error", "messages.4.content.0: unexpected `tool_use_id`"),
+    ("tool-use-unanswered", _with(messages=[*MSG, {"role": "assistant", "content": [USE]},
+                                            {"role": "user", "content": "and then?"}]),
+     AUTH, 400, "invalid_request_error",
+     "messages.1: `tool_use` ids were found without `tool_result` blocks immediately after: "
+     "toolu_01A. Each `tool_use` block must have a corresponding `tool_result` block in the "
+     "next message."),
+    ("tool-use-half-answered", _with(messages=[
+        *MSG, {"role": "assistant", "content": [_block("two calls"), USE,
+                                                {**USE, "id": "toolu_01B"},
+                                                {**USE, "id": "toolu_01C"}]},
+        {"role": "user", "content": [RESULT]}]), AUTH, 400, "invalid_request_error",
+     "messages.1: `tool_use` ids were found without `tool_result` blocks immediately after: "
+     "toolu_01B, toolu_01C."),
 ]  # fmt: skip
 
 
@@ -191,6 +255,47 @@ async def test_count_tokens_refuses_what_messages_refuses_and_max_tokens(client)
     assert ok.status == 200 and set(await ok.json()) == {"input_tokens"}
 
 
+@pytest.mark.parametrize("body", [
+    GOOD,
+    _with(tools=[TOOL], tool_choice={"type": "tool", "name": "lookup"}),
+    _with(tools=[TOOL], tool_choice={"type": "none"}),
+    _with(tools=[{"type": "web_search_20250305", "name": "web_search"}],
+          tool_choice={"type": "tool", "name": "web_search"}),
+    _with(max_tokens=2000, thinking={"type": "disabled"}),
+    _with(messages=[*MSG, {"role": "assistant", "content": [_block("calling"), USE]},
+                    {"role": "user", "content": [RESULT, _block("thanks")]}]),
+    _with(messages=[*MSG, {"role": "assistant", "content": [USE]}]),  # a prefill: not judged
+], ids=["plain", "named-tool", "choice-none", "server-tool", "thinking-disabled",
+        "tool-turns-paired", "ends-on-a-call"])  # fmt: skip
+async def test_the_same_fields_used_rightly_are_served(client, body):
+    resp = await client.post("/v1/messages", json=body, headers=AUTH)
+    assert resp.status == 200, await resp.text()
+    for version in ("2023-06-01", "2023-01-01", "2026-10-21"):
+        resp = await client.post("/v1/messages", json=GOOD,
+                                  headers={**AUTH, "anthropic-version": version})  # fmt: skip
+        assert resp.status == 200
+
+
+@pytest.mark.parametrize("case", ["tool-choice-without-tools", "input-schema-array",
+                                  "tool-result-first", "tool-use-unanswered",
+                                  "thinking-unsupported"])  # fmt: skip
+async def test_count_tokens_keeps_the_same_rules(client, case):
+    body = {k: v for k, v in next(c[1] for c in BAD_REQUESTS if c[0] == case).items()
+            if k != "max_tokens"}  # fmt: skip
+    resp = await client.post("/v1/messages/count_tokens", json=body, headers=AUTH)
+    assert resp.status == 400
+    error = _check_error(400, await resp.json(), resp.headers)
+    assert error["message"] == next(c[5] for c in BAD_REQUESTS if c[0] == case)
+
+
+async def test_count_tokens_needs_a_version_too(client):
+    body = {"model": MODEL, "messages": MSG}
+    resp = await client.post("/v1/messages/count_tokens", json=body, headers={"x-api-key": "k"})
+    assert resp.status == 400
+    error = _check_error(400, await resp.json(), resp.headers)
+    assert error["message"] == "anthropic-version: header is required"
+
+
 async def test_wrong_method_and_paths_are_anthropic_shaped(client):
     resp = await client.get("/v1/messages", headers=AUTH)
     assert resp.status == 405
@@ -232,6 +337,22 @@ _messages = st.lists(
     ),
     max_size=4,
 )  # fmt: skip
+_tools = st.lists(
+    st.fixed_dictionaries(
+        {"name": st.sampled_from(["lookup", "f"]) | _json},
+        optional={"input_schema": st.fixed_dictionaries({}, optional={
+                      "type": st.sampled_from(["object", "array"]) | _json,
+                      "properties": _json, "required": _json}) | _json,
+                  "type": st.sampled_from(["custom", "web_search_20250305"]) | _json,
+                  "strict": _json},
+    ),
+    max_size=3,
+)  # fmt: skip
+_tool_choices = st.fixed_dictionaries(
+    {"type": st.sampled_from(["auto", "any", "tool", "none"]) | _json},
+    optional={"name": st.sampled_from(["lookup", "g"]) | _json,
+              "disable_parallel_tool_use": _json},
+)  # fmt: skip
 _bodies = st.fixed_dictionaries(
     {},
     optional={
@@ -242,8 +363,8 @@ _bodies = st.fixed_dictionaries(
         "stream": st.booleans() | _json,
         "temperature": st.floats(-2, 3) | _json,
         "top_p": _json, "top_k": _json, "metadata": _json, "stop_sequences": _json,
-        "tools": _json, "tool_choice": _json, "thinking": _json, "cache_control": _json,
-        "service_tier": _json, "extra": _json,
+        "tools": _tools | _json, "tool_choice": _tool_choices | _json, "thinking": _json,
+        "cache_control": _json, "service_tier": _json, "output_config": _json, "extra": _json,
     },
 )  # fmt: skip
 

@@ -104,7 +104,11 @@ async def test_unknown_route_and_method_are_openai_shaped(client):
     assert resp.status == 405
     assert "error" in await resp.json()
     # An OpenAI model asked for in Anthropic's format: not one of Anthropic's models.
-    resp = await client.post("/v1/messages", json=GOOD, headers={"x-api-key": "sk-test"})
+    resp = await client.post(
+        "/v1/messages",
+        json=GOOD,
+        headers={"x-api-key": "sk-test", "anthropic-version": "2023-06-01"},
+    )
     assert resp.status == 404
     body = await resp.json()
     assert body["type"] == "error" and body["error"]["type"] == "not_found_error"

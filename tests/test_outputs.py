@@ -163,7 +163,7 @@ def _parallel(spec: OutputSpec, seed: int, probability: float, cap: int = 1000) 
 
 
 def test_parallel_calls_are_drawn_only_where_allowed_and_billed_together() -> None:
-    allowed = OutputSpec(tools=TOOLS, tool_choice="required", parallel=True)
+    allowed = OutputSpec(tools=TOOLS, tool_choice="required", max_tool_calls=MAX_PARALLEL_CALLS)
     counts = set()
     for seed in range(50):
         answer = _parallel(allowed, seed, 0.5).choices[0]
@@ -182,14 +182,16 @@ def test_parallel_calls_are_drawn_only_where_allowed_and_billed_together() -> No
     assert len(always.choices[0].calls) == MAX_PARALLEL_CALLS
     assert always.pieces == tuple(p for c in always.choices[0].calls for p in c.arguments)
     assert always.steps == always.tokens == len(always.pieces)
-    named = OutputSpec(tools=TOOLS, tool_choice="named", tool_name="search", parallel=True)
+    named = OutputSpec(
+        tools=TOOLS, tool_choice="named", tool_name="search", max_tool_calls=MAX_PARALLEL_CALLS
+    )
     assert {c.name for c in _parallel(named, 1, 1.0).choices[0].calls} == {"search"}
     forbidden = OutputSpec(tools=TOOLS, tool_choice="required")  # parallel left off
     assert all(len(_parallel(forbidden, s, 1.0).choices[0].calls) == 1 for s in range(20))
 
 
 def test_parallel_calls_stay_within_the_cap() -> None:
-    spec = OutputSpec(tools=TOOLS, tool_choice="required", parallel=True)
+    spec = OutputSpec(tools=TOOLS, tool_choice="required", max_tool_calls=MAX_PARALLEL_CALLS)
     for seed in range(30):
         first = _parallel(spec, seed, 1.0, cap=1000).choices[0].calls[0]
         cap = len(first.arguments) + 3  # room for the first call, not for a second

@@ -6,7 +6,8 @@ The server has one generic handler per route; a route belongs to a dialect. For 
 request the handler
 
 1. takes the API key the dialect's way (:meth:`Dialect.api_key`: a bearer token, an
-   ``x-api-key``);
+   ``x-api-key``), and has the dialect check the other headers it requires
+   (:meth:`Dialect.check_headers`);
 2. has the dialect read the body into a :class:`ChatCall`: the neutral fields the brain
    needs (model, prompt tokens counted by the dialect's rules, max_tokens, stream) plus the
    dialect's own messages and options, which only the dialect reads again. A body the API
@@ -106,6 +107,11 @@ class Dialect(Protocol):
     request_id_header: str  # the header every response carries its request id in (stamp)
 
     def api_key(self, headers: Mapping[str, str]) -> str | None: ...
+
+    def check_headers(self, headers: Mapping[str, str]) -> None:
+        """Refuse (:class:`BadRequest`) headers the API refuses before it reads the body
+        (Anthropic's ``anthropic-version``); a dialect that checks none does nothing."""
+        ...
 
     def parse_chat(self, raw: bytes) -> ChatCall: ...
 

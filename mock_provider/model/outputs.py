@@ -12,17 +12,23 @@ reading of its options in the brain's words, and :func:`shape` makes its answers
   decides: ``none`` never calls one, ``required`` always calls one (picked at random), a
   named tool always calls that one, and ``auto`` calls one with probability
   ``tool_call_probability`` (a provider setting);
+- where the dialect allows more (``max_tool_calls`` > 1: Anthropic's parallel tool use, the
+  Responses API unless ``parallel_tool_calls: false``), an answer that calls a tool under
+  ``auto`` or ``required`` calls another, picked at random, with probability
+  ``parallel_probability`` (the provider's ``parallel_tool_call_probability``), up to
+  ``max_tool_calls``; a further call that would not fit under the cap is not begun. A
+  named choice calls its tool once. Where the dialect allows text before the calls
+  (``preamble``: Anthropic's ``auto``), a calling answer opens with a few words with
+  probability :data:`PREAMBLE_PROBABILITY`; a forced choice never does;
+- content meeting one of the ``stop`` sequences ends just before it (``stop_sequence``,
+  with the sequence met; OpenAI words it ``stop``): the earliest occurrence in the drawn
+  text wins, if it comes before the cap;
 - a tool call's arguments are an instance of the tool's parameter schema
-  (:mod:`.structured`). A spec that allows ``parallel`` calls (the Responses API unless
-  ``parallel_tool_calls: false``) may add further calls to the same answer, each with
-  probability ``parallel_probability`` (a provider setting), up to :data:`MAX_PARALLEL_CALLS`
-  and within the cap; a named choice repeats its tool, the others pick again at random;
-  content is an instance of the request's schema when it gives one, a
+  (:mod:`.structured`); content is an instance of the request's schema when it gives one, a
   one-key JSON object when it asks for JSON without a schema, and words otherwise;
-- a content answer ends before the first of the request's stop sequences it contains
-  (:func:`cut_at_stop`), as a finished answer;
 - an answer longer than the cap (``max_tokens``, or the model's own limit) is cut there and
-  ends with ``max_tokens``: cut JSON is not valid JSON, as with the real service;
+  ends with ``max_tokens``: cut JSON is not valid JSON, as with the real service (an
+  answer's text, then its calls, in order, count against the cap);
 - with ``logprobs`` each content token gets a log probability and ``logprobs`` alternatives.
 
 Tokens are what the response bills: content and arguments are cut into their real tokens
@@ -44,10 +50,11 @@ import msgspec
 
 from .structured import instance, render
 from .tokens import WORDS, token_pieces, token_strings
-from .vocabulary import END, MAX_TOKENS, TOOL_USE, FinishReason
+from .vocabulary import END, MAX_TOKENS, STOP_SEQUENCE, TOOL_USE, FinishReason
 
 __all__ = [
     "MAX_PARALLEL_CALLS",
+    "PREAMBLE_PROBABILITY",
     "Choice",
     "OutputSpec",
     "Shaped",
@@ -58,10 +65,11 @@ __all__ = [
     "shape",
 ]
 
-MAX_PARALLEL_CALLS = 4  # the most tool calls one answer makes
-
 ToolChoice = Literal["none", "auto", "required", "named"]
 CALL_KEY_LENGTH = 24  # OpenAI's call_ ids: 24 characters from [A-Za-z0-9]
+MAX_PARALLEL_CALLS = 4  # the most tool calls one OpenAI answer makes here
+PREAMBLE_PROBABILITY = 0.5  # text before the calls, where allowed
+PREAMBLE_TOKENS = 16  # the longest such text
 _ALNUM = string.ascii_letters + string.digits
 _ANY_OBJECT = {"type": "object", "properties": {}, "additionalProperties": False}
 _SPACED = tuple(" " + w for w in WORDS)  # alternatives to a token, as the vocabulary writes them
@@ -84,8 +92,9 @@ class OutputSpec(msgspec.Struct, frozen=True):
     tool_choice: ToolChoice = "auto"
     tool_name: str | None = None  # the tool a "named" choice names
     logprobs: int | None = None  # alternatives per content token; None: no log probabilities
-    parallel: bool = False  # an answer may make more than one tool call
-    stop: tuple[str, ...] = ()  # stop sequences: the content ends before the first one
+    max_tool_calls: int = 1  # calls one answer may make (more: parallel tool use)
+    preamble: bool = False  # an ``auto`` call may follow some text (Anthropic)
+    stop: tuple[str, ...] = ()  # stop sequences: content ends before the first one met
 
 
 class ToolCall(msgspec.Struct, frozen=True, gc=False):
@@ -106,13 +115,15 @@ class TokenLogprob(msgspec.Struct, frozen=True, gc=False):
 
 
 class Choice(msgspec.Struct, frozen=True, gc=False):
-    """One answer: content tokens or one tool call, and how it ended."""
+    """One answer: content tokens, or tool calls (after some text, where the dialect allows
+    it), and how it ended."""
 
     pieces: tuple[str, ...]  # the content, one string per token (empty for a tool call)
     finish_reason: FinishReason
     tool_call: ToolCall | None = None
     logprobs: tuple[TokenLogprob, ...] | None = None  # one per content token, when asked
     more_calls: tuple[ToolCall, ...] = ()  # parallel calls after ``tool_call``
+    stop_sequence: str | None = None  # the stop sequence met (``finish_reason`` says so)
 
     @property
     def calls(self) -> tuple[ToolCall, ...]:
@@ -122,9 +133,14 @@ class Choice(msgspec.Struct, frozen=True, gc=False):
     @property
     def tokens(self) -> int:
         """Billed tokens, and the number of stream steps the answer takes."""
+        return len(self.pieces) + sum(len(c.arguments) for c in self.calls)
+
+    @property
+    def stream(self) -> tuple[str, ...]:
+        """The answer's tokens in stream order: the text, then each call's arguments."""
         if self.tool_call is None:
-            return len(self.pieces)
-        return sum(len(call.arguments) for call in self.calls)
+            return self.pieces
+        return self.pieces + tuple(t for c in self.calls for t in c.arguments)
 
     @property
     def text(self) -> str:
@@ -163,58 +179,98 @@ def shape(
             natural = max(1, round(output_median * math.exp(output_spread * rng.gauss(0.0, 1.0))))
         tool = _tool_to_call(spec, rng, tool_call_probability)
         if tool is not None:
-            call = _call(tool, rng, keys)
-            finish: FinishReason = TOOL_USE if len(call.arguments) <= cap else MAX_TOKENS
-            call = ToolCall(call.key, call.name, call.arguments[:cap])
-            more: list[ToolCall] = []
-            room = cap - len(call.arguments)
-            while (
-                spec.parallel
-                and len(more) + 1 < MAX_PARALLEL_CALLS
-                and rng.random() < parallel_probability
-            ):
-                extra = _call(tool if spec.tool_choice == "named" else rng.choice(spec.tools),
-                              rng, keys)  # fmt: skip
-                if len(extra.arguments) > room:  # no room left under the cap: stop here
-                    break
-                room -= len(extra.arguments)
-                more.append(extra)
-            choices.append(Choice((), finish, call, None, tuple(more)))
+            choices.append(_calling(spec, tool, natural, cap, rng, keys, parallel_probability))
             continue
         pieces = _content(spec, natural, rng, i)
+        stop = None
         if spec.stop:
-            pieces = cut_at_stop(pieces, spec.stop)
-        finish = END if len(pieces) <= cap else MAX_TOKENS
+            pieces, stop = cut_at_stop(pieces, spec.stop)
+        finish: FinishReason = END if len(pieces) <= cap else MAX_TOKENS
+        if stop is not None and len(pieces) <= cap:
+            finish = STOP_SEQUENCE
+        else:
+            stop = None
         pieces = pieces[:cap]
         logprobs = None if spec.logprobs is None else _logprobs(pieces, spec.logprobs, rng)
-        choices.append(Choice(pieces, finish, None, logprobs))
+        choices.append(Choice(pieces, finish, None, logprobs, stop_sequence=stop))
     longest = max(choices, key=lambda c: c.tokens)
-    stream = (
-        tuple(piece for call in longest.calls for piece in call.arguments)
-        if longest.tool_call
-        else longest.pieces
-    )
-    return Shaped(tuple(choices), sum(c.tokens for c in choices), longest.tokens, stream)
+    return Shaped(tuple(choices), sum(c.tokens for c in choices), longest.tokens, longest.stream)
 
 
-def cut_at_stop(pieces: tuple[str, ...], stops: tuple[str, ...]) -> tuple[str, ...]:
-    """The content up to the first stop sequence, which is not part of it (as the API returns
-    it): the tokens before it, and the part of the token it begins in that comes before it.
-    An answer cut here ends as a finished one (``stop``), unless the cap comes first."""
-    text = "".join(pieces)
-    at = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
-    if at < 0:
-        return pieces
-    out: list[str] = []
-    used = 0
-    for piece in pieces:
-        if used + len(piece) > at:
-            if at > used:
-                out.append(piece[: at - used])
+def _calling(
+    spec: OutputSpec,
+    tool: Tool,
+    natural: int,
+    cap: int,
+    rng: random.Random,
+    keys: random.Random,
+    parallel_probability: float,
+) -> Choice:
+    """An answer that calls ``tool`` (and, where allowed, more tools after some text)."""
+    preamble: tuple[str, ...] = ()
+    if spec.preamble and spec.tool_choice == "auto" and rng.random() < PREAMBLE_PROBABILITY:
+        preamble = token_pieces(min(natural, PREAMBLE_TOKENS), rng.randrange(64))
+        if spec.stop:
+            preamble, stop = cut_at_stop(preamble, spec.stop)
+            if stop is not None and len(preamble) <= cap:  # it stopped before calling
+                return Choice(preamble, STOP_SEQUENCE, stop_sequence=stop)
+    tools = [tool]
+    while (
+        len(tools) < spec.max_tool_calls
+        and spec.tool_choice != "named"
+        and rng.random() < parallel_probability
+    ):
+        tools.append(rng.choice(spec.tools))
+    room = cap - len(preamble)
+    finish: FinishReason = TOOL_USE if room > 0 else MAX_TOKENS
+    calls: list[ToolCall] = []
+    for t in tools:
+        call = _call(t, rng, keys)
+        if room <= 0:  # the cap came first: this call never began
             break
-        out.append(piece)
-        used += len(piece)
-    return tuple(out)
+        if calls and len(call.arguments) > room:  # a further call that would not fit
+            break
+        if len(call.arguments) > room:
+            finish = MAX_TOKENS
+        calls.append(ToolCall(call.key, call.name, call.arguments[:room]))
+        room -= len(call.arguments)
+    if not calls:
+        return Choice(preamble[:cap], MAX_TOKENS)
+    return Choice(preamble, finish, calls[0], more_calls=tuple(calls[1:]))
+
+
+def _call(tool: Tool, rng: random.Random, keys: random.Random) -> ToolCall:
+    """A call of ``tool``: arguments valid against its parameters, a fresh key."""
+    arguments = instance(tool.parameters or _ANY_OBJECT, rng)
+    if not isinstance(arguments, dict):  # a tool's arguments are always an object
+        arguments = {}
+    key = "".join(keys.choices(_ALNUM, k=CALL_KEY_LENGTH))
+    return ToolCall(key, tool.name, token_strings(render(arguments)))
+
+
+def cut_at_stop(
+    pieces: tuple[str, ...], stops: tuple[str, ...]
+) -> tuple[tuple[str, ...], str | None]:
+    """``pieces`` up to the earliest stop sequence in their text (the piece it starts in
+    kept up to it), and the sequence; ``pieces`` and None when none occurs."""
+    text = "".join(pieces)
+    at, met = len(text), None
+    for stop in stops:
+        found = text.find(stop) if stop else -1
+        if 0 <= found < at:
+            at, met = found, stop
+    if met is None:
+        return pieces, None
+    kept: list[str] = []
+    start = 0
+    for piece in pieces:
+        if start + len(piece) > at:
+            if at > start:
+                kept.append(piece[: at - start])
+            break
+        kept.append(piece)
+        start += len(piece)
+    return tuple(kept), met
 
 
 def _tool_to_call(spec: OutputSpec, rng: random.Random, probability: float) -> Tool | None:
@@ -225,15 +281,6 @@ def _tool_to_call(spec: OutputSpec, rng: random.Random, probability: float) -> T
     if spec.tool_choice == "auto" and rng.random() >= probability:
         return None
     return rng.choice(spec.tools)
-
-
-def _call(tool: Tool, rng: random.Random, keys: random.Random) -> ToolCall:
-    """A call of ``tool``: arguments valid against its parameters, a fresh key."""
-    arguments = instance(tool.parameters or _ANY_OBJECT, rng)
-    if not isinstance(arguments, dict):  # a tool's arguments are always an object
-        arguments = {}
-    key = "".join(keys.choices(_ALNUM, k=CALL_KEY_LENGTH))
-    return ToolCall(key, tool.name, token_strings(render(arguments)))
 
 
 def _content(spec: OutputSpec, natural: int, rng: random.Random, index: int) -> tuple[str, ...]:

@@ -576,6 +576,16 @@ class Provider:
             return _overloaded(spec, load, 529, draw_network(spec.latency, rng))
         natural = self._fixed_output or self._draw_output(rng)
         output = min(natural, max_tokens, spec.max_output_tokens)
+        shaped = None
+        if req.output is not None:  # tools, structured content, stop sequences
+            d = self.cfg.output_tokens
+            shaped = shape(
+                req.output, natural, min(max_tokens, spec.max_output_tokens),
+                random.Random(hash((self.cfg.seed, seq))), ids.keys[seq & _ID_MASK],
+                self.cfg.tool_call_probability, d.median, d.spread,
+                self.cfg.parallel_tool_call_probability,
+            )  # fmt: skip
+            output = shaped.tokens
         cache = self._breakpoint_cache(spec)
         use = NO_CACHE_USE
         if req.input_tokens >= cache.min_tokens:  # shorter prompts can never be cached
@@ -600,6 +610,14 @@ class Provider:
             plan = load.stretch(plan)
             load.in_flight += 1
             ticket = Ticket(state, charged_input + max_tokens, charged_input, load)
+        if shaped is not None:
+            completion = Completion(
+                request_id, spec, req.input_tokens, use.read, output,
+                shaped.choices[0].finish_reason, shaped.pieces, plan, view, ticket,
+                ids.keys[seq & _ID_MASK], shaped.choices,
+                cache_write_5m=use.write_5m, cache_write_1h=use.write_1h,
+            )  # fmt: skip
+            return completion if fault is None else _with_fault(completion, fault)
         completion = Completion(
             request_id, spec, req.input_tokens, use.read, output,
             MAX_TOKENS if natural > output else END,

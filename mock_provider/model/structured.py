@@ -20,6 +20,11 @@ brain makes one instance per answer, deterministically from the request's own ge
 - a number or integer lies within ``minimum`` / ``maximum`` (exclusive bounds too) and is a
   multiple of ``multipleOf`` when given.
 
+A constraint written into a ``description`` rather than as a keyword is followed too, as a
+model reads it: the anthropic SDK's ``transform_schema`` moves the keywords Claude's
+structured outputs do not take (``minimum``, ``maxLength``, ...) into the description as a
+trailing ``{minimum: 1, maximum: 10}`` ("so that the model *might* follow them").
+
 Nesting deeper than :data:`MAX_DEPTH` takes the shortest way out: no optional properties,
 arrays at their minimum length, and an ``anyOf`` branch that does not recurse when there is
 one. The instance is rendered compactly (``{"a":1}``) with non-ASCII escaped, which is what a
@@ -86,6 +91,9 @@ class _Maker:
         if schema is True or not isinstance(schema, Mapping):
             return self.rng.choice(WORDS)
         schema = self.resolve(schema)
+        described = schema.get("description")
+        if isinstance(described, str) and described.endswith("}"):
+            schema = {**_described_constraints(described), **schema}
         if "const" in schema:
             return schema["const"]
         if isinstance(schema.get("enum"), list) and schema["enum"]:
@@ -219,6 +227,32 @@ class _Maker:
 
     def _null(self, schema: Schema, depth: int) -> None:
         return None
+
+
+# Keywords a description may carry as "{key: value, ...}" (anthropic's transform_schema).
+_DESCRIBED = frozenset({
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength",
+    "maxLength", "minItems", "maxItems",
+})  # fmt: skip
+
+
+def _described_constraints(description: str) -> dict[str, Any]:
+    """The numeric keywords in a description's trailing ``{key: value, ...}``."""
+    start = description.rfind("{")
+    out: dict[str, Any] = {}
+    if start < 0:
+        return out
+    for part in description[start + 1 : -1].split(","):
+        key, _, value = part.partition(":")
+        key, value = key.strip(), value.strip()
+        if key in _DESCRIBED:
+            try:
+                number = float(value)
+            except ValueError:
+                continue
+            if math.isfinite(number):
+                out[key] = int(number) if number.is_integer() and "." not in value else number
+    return out
 
 
 def _int(value: Any, default: int | None) -> Any:

@@ -12,16 +12,18 @@ from typing import Final, Literal
 __all__ = [
     "END",
     "MAX_TOKENS",
+    "STOP_SEQUENCE",
     "TOOL_USE",
     "FinishReason",
     "RejectionKind",
 ]
 
 # How a completion ended.
-FinishReason = Literal["end", "max_tokens", "tool_use"]
+FinishReason = Literal["end", "max_tokens", "tool_use", "stop_sequence"]
 END: Final = "end"  # the model finished its answer
 MAX_TOKENS: Final = "max_tokens"  # the answer was cut at max_tokens (or the model's cap)
 TOOL_USE: Final = "tool_use"  # the answer is a call of one of the request's tools
+STOP_SEQUENCE: Final = "stop_sequence"  # the answer met one of the request's stop sequences
 
 # Why a request was refused (``Rejection.kind``); its HTTP status travels with it.
 RejectionKind = Literal[

@@ -8,7 +8,9 @@ events from ``message_start`` to ``message_stop``. All durations handed in are s
 seconds; the clock handed in with them (``clock.wall``) turns them into the wall-clock
 values a client must see.
 
-One module per idea: :mod:`.parsing` (request validation and its refusals), :mod:`.tokens`
+One module per idea: :mod:`.parsing` (request validation and its refusals), :mod:`.options`
+(the rules across fields, and the options the brain reads: tools, ``tool_choice``, stop
+sequences, structured output), :mod:`.conversation` (tool turns pair up), :mod:`.tokens`
 (the approximate count and the cache blocks), :mod:`.errors`, :mod:`.headers`,
 :mod:`.bodies`, :mod:`.sse`, :mod:`.dialect` (the server's view of all of them:
 ``DIALECT``) and :mod:`.client` (the client side, reading what the others write).
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 from . import client
 from .bodies import message_body, model_info, models_page, usage
-from .dialect import AnthropicDialect, api_key
+from .dialect import AnthropicDialect, api_key, read_rules
 from .errors import error_body, with_request_id
 from .headers import VERSION, ratelimit_headers
 from .parsing import COUNT_TOKENS_FIELDS, decode, validate
@@ -41,6 +43,7 @@ __all__ = [
     "model_info",
     "models_page",
     "ratelimit_headers",
+    "read_rules",
     "usage",
     "validate",
     "with_request_id",

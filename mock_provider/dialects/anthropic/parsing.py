@@ -15,7 +15,9 @@ roles and content (a string or content blocks of a known ``type``; text blocks n
 ``system`` as a string or text blocks, ``metadata``, ``stop_sequences``, ``tools`` and
 ``tool_choice`` shapes, ``thinking`` budgets, and every ``cache_control`` (``ephemeral``,
 ``ttl`` 5m or 1h, at most four). Fields the mock does not act on (``thinking``,
-``tool_choice``, ``service_tier``, ...) are still validated and then ignored.
+``service_tier``, ...) are still validated and then ignored. The rules that join fields
+(``tool_choice`` needs ``tools``, tool turns pair up, ...) are :mod:`.options` and
+:mod:`.conversation`, run on a body this module passed.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ MESSAGES_FIELDS = frozenset({
     "temperature", "top_p", "top_k", "tools", "tool_choice", "thinking", "service_tier",
     "cache_control", "container", "context_management", "diagnostics", "inference_geo",
     "mcp_servers", "output_config", "speed",
+    "output_format",  # the structured-outputs beta's name for output_config.format
 })  # fmt: skip
 # ... and of POST /v1/messages/count_tokens (MessageCountTokensParams).
 COUNT_TOKENS_FIELDS = frozenset({

@@ -34,7 +34,12 @@ __all__ = [
 
 
 # The brain's finish reasons (model.vocabulary) in OpenAI's words.
-FINISH_REASONS = {"end": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
+FINISH_REASONS = {
+    "end": "stop",
+    "stop_sequence": "stop",  # OpenAI does not say which sequence
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+}
 
 
 def usage(c: Completion, output_tokens: int | None = None) -> dict[str, Any]:

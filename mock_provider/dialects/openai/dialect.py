@@ -93,6 +93,9 @@ class OpenAIDialect:
     def api_key(self, headers: Mapping[str, str]) -> str | None:
         return bearer_key(headers)
 
+    def check_headers(self, headers: Mapping[str, str]) -> None:
+        return None  # OpenAI requires no header but the key
+
     def parse_chat(self, raw: bytes) -> ChatCall:
         body, input_tokens, max_tokens = parse_chat(raw)
         output = None if _PLAIN.issuperset(body) else read_options(body)

@@ -67,6 +67,7 @@ class ResponsesDialect:
     # OpenAI's service behind a second route: its key, limit headers, headers on every
     # response and error bodies are chat completions' own.
     api_key = OpenAIDialect.api_key
+    check_headers = OpenAIDialect.check_headers
     ratelimit_headers = OpenAIDialect.ratelimit_headers
     stamp = staticmethod(stamp)
     with_request_id = OpenAIDialect.with_request_id

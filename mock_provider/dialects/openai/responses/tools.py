@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from ....model.outputs import OutputSpec, Tool, ToolChoice
+from ....model.outputs import MAX_PARALLEL_CALLS, OutputSpec, Tool, ToolChoice
 from ...protocol import BadRequest
 from ..schemas import check_strict
 from .parsing import missing, type_error
@@ -61,7 +61,7 @@ def read_output(body: Mapping[str, Any]) -> OutputSpec | None:
         tools=tools if choice != "none" else (),
         tool_choice=choice,
         tool_name=name,
-        parallel=parallel,
+        max_tool_calls=MAX_PARALLEL_CALLS if parallel else 1,
     )
 
 
