@@ -23,6 +23,7 @@ __all__ = ["REPORT_COLUMNS", "TRACE_SCHEMA", "load_traces"]
 # cell instead of a Python object each.
 _CATEGORICAL = (
     "kind",
+    "trace_id",  # shared by a request's rows: the herd index pairs a retry with its request
     "strategy",
     "user_id",
     "feature",
@@ -73,9 +74,7 @@ TRACE_SCHEMA = pa.schema(
 # what metrics and plots read; wall-clock timestamps, trace ids, worker ids and the live
 # timing fields (read by simulator/live/timing.py) are not needed
 REPORT_COLUMNS: tuple[str, ...] = tuple(
-    f.name
-    for f in TRACE_SCHEMA
-    if f.name not in ("timestamp", "trace_id", "worker", "plan_ms", "lag_ms")
+    f.name for f in TRACE_SCHEMA if f.name not in ("timestamp", "worker", "plan_ms", "lag_ms")
 )
 _READ = pj.ReadOptions(block_size=16 << 20)
 

@@ -41,19 +41,20 @@ import pandas as pd
 
 from simulator.client.guards import GUARD_REFUSALS
 from simulator.report.herd import (
-    HERD_AROUND_S,
-    HERD_NEAR_S,
+    HERD_AROUND,
+    HERD_NEAR,
     RETRY_PEAK_WINDOW_S,
     busiest_window,
     herd_index,
     retry_peak_rps,
+    retry_schedule,
     retry_starts,
 )
 from simulator.report.loading import REPORT_COLUMNS, TRACE_SCHEMA, load_traces
 
 __all__ = [
-    "HERD_AROUND_S",
-    "HERD_NEAR_S",
+    "HERD_AROUND",
+    "HERD_NEAR",
     "HOUR_S",
     "METRICS",
     "REPORT_COLUMNS",
@@ -69,6 +70,7 @@ __all__ = [
     "load_traces",
     "outcome_class",
     "retry_peak_rps",
+    "retry_schedule",
     "retry_starts",
     "split_strategies",
     "strategies_in_order",
@@ -284,10 +286,12 @@ METRICS: dict[str, Metric] = {
                        "chain", "ratio", None, _fallback_rate),
     "goodput_rps": M("successful logical requests per second over the makespan", "req/s",
                      "higher", lambda x: _n_ok(x) / max(x.makespan_s, 1.0)),
-    "herd_index": M("how bunched the retries are: retries starting within 100 ms of a retry, "
-                    "over what the retries within 2 s of it predict if spread evenly; 1 = at "
-                    "random, up to 20 = synchronised waves", "x", "lower",
-                    lambda x: herd_index(retry_starts(x.attempts)), (0.0, 0.15)),
+    "herd_index": M("how bunched the retries are, on the run's own time scale (the median "
+                    "retry period: round trip plus wait): retries starting within 1/40 of it "
+                    "of a retry, over what the retries within 1/2 of it predict if spread "
+                    "evenly; 1 = at random (or more even), up to 20 = synchronised waves",
+                    "x", "lower", lambda x: herd_index(*retry_schedule(x.attempts)),
+                    (0.0, 0.15)),
     "retry_peak_rps": M("most retries (attempt > 1) starting in any 250 ms window, per second: "
                         "the retries' worst moment for the provider", "retries/s", "lower",
                         lambda x: retry_peak_rps(retry_starts(x.attempts))),
