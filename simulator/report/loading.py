@@ -68,11 +68,12 @@ TRACE_SCHEMA = pa.schema(
         ("plan_ms", pa.float64()),  # optional: live timing (simulator/live/timing.py)
         ("lag_ms", pa.float64()),
         ("fault", pa.string()),  # optional: how a broken attempt broke (Outcome.fault)
+        ("attempt_ttft_ms", pa.float64()),  # the attempt's own TTFT (ttft_ms: the request's)
     ]
 )
 
-# what metrics and plots read; wall-clock timestamps, trace ids, worker ids and the live
-# timing fields (read by simulator/live/timing.py) are not needed
+# what metrics and plots read; wall-clock timestamps, worker ids, the attempts' own TTFT and
+# the live timing fields (read by simulator/live/timing.py) are not needed
 REPORT_COLUMNS: tuple[str, ...] = tuple(
     f.name for f in TRACE_SCHEMA if f.name not in ("timestamp", "worker", "plan_ms", "lag_ms")
 )
