@@ -7,19 +7,27 @@ Theory of operation
 * *attempt* rows: one HTTP call each. They carry the status, error, wait before the call
   (``slept_s``), the limiter headers and the attempt's own start/end (``start_t``/``t``).
 * *request* rows: one logical request each, written when it ends. They carry the outcome
-  (``success``), the end-to-end latency, the serving model, ``fallback_used`` and the totals of
-  the request (tokens, ``cost_usd``). A local refusal (budget, token guard, throttle, open
-  circuit) is a request row with ``attempt == 0`` and no attempt row.
+  (``success``), the end-to-end latency, the time to first token, the serving model,
+  ``fallback_used`` and the totals of the request (tokens, ``cost_usd``). A local refusal
+  (budget, token guard, throttle, open circuit) is a request row with ``attempt == 0`` and no
+  attempt row.
 
 Choices a reader may rely on:
 
 * Counts of calls (attempts, 429s, 5xx, timeouts, herd index) come from attempt rows only.
+  The herd index judges the retries on the run's own time scale (the median retry period;
+  see :func:`simulator.report.herd.herd_index`), so it reads the same at any time scale.
 * A guard's refusal (``input_too_long``, ``budget_exceeded``: see
   :data:`simulator.client.guards.GUARD_REFUSALS`) is an outcome the strategy *intended*: it is
   counted in ``refused_by_guard`` and left out of the denominator of ``success_rate``,
   ``give_up_rate``, ``error_rate`` and ``amplification``, which are over the logical requests
   the client tried to serve. A throttle's or an open circuit's refusal is not intended: it is
   a give-up.
+* Both latency and TTFT are what the user waits, measured from the logical request's start
+  (its first attempt's send): every failed attempt, backoff wait and fallback before the
+  answer is in them. TTFT ends at the first token of the answering attempt (for a
+  non-streamed answer, the whole answer); the attempt's own TTFT, from its own send, is kept
+  as ``attempt_ttft_ms``, which no metric reads.
 * Outcomes, latency, TTFT, tokens and cost come from request rows only, so nothing is counted
   twice. Latency and TTFT percentiles are over *successful* logical requests: a give-up's
   latency measures the retry policy's patience, not the service, and is reported through the
@@ -306,11 +314,14 @@ METRICS: dict[str, Metric] = {
     "p99_latency_ms": M("p99 end-to-end latency of successful requests", "ms", "lower",
                         _latency(99)),
     "max_latency_ms": M("slowest successful request", "ms", "lower", _latency(100)),
-    "p50_ttft_ms": M("median time to first token of successful requests (non-streamed: the "
-                     "whole response)", "ms", "lower", _ttft(50)),
-    "p95_ttft_ms": M("p95 time to first token of successful requests (non-streamed: the whole "
+    "p50_ttft_ms": M("median time to first token of successful requests, from the request's "
+                     "start through every retry, wait and fallback (non-streamed: the whole "
+                     "response)", "ms", "lower", _ttft(50)),
+    "p95_ttft_ms": M("p95 time to first token of successful requests, from the request's start "
+                     "through every retry, wait and fallback (non-streamed: the whole "
                      "response)", "ms", "lower", _ttft(95)),
-    "p99_ttft_ms": M("p99 time to first token of successful requests (non-streamed: the whole "
+    "p99_ttft_ms": M("p99 time to first token of successful requests, from the request's start "
+                     "through every retry, wait and fallback (non-streamed: the whole "
                      "response)", "ms", "lower", _ttft(99)),
     "input_tokens": M("input tokens of all logical requests", "tokens", None,
                       _sum("input_tokens")),
