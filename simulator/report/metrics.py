@@ -22,7 +22,8 @@ Choices a reader may rely on:
   counted in ``refused_by_guard`` and left out of the denominator of ``success_rate``,
   ``give_up_rate``, ``error_rate`` and ``amplification``, which are over the logical requests
   the client tried to serve. A throttle's or an open circuit's refusal is not intended: it is
-  a give-up.
+  a give-up. ``served_rate`` is over every logical request offered, refusals counted as not
+  served: the share of users who got an answer, which a guard cannot raise by refusing.
 * Both latency and TTFT are what the user waits, measured from the logical request's start
   (its first attempt's send): every failed attempt, backoff wait and fallback before the
   answer is in them. TTFT ends at the first token of the answering attempt (for a
@@ -270,6 +271,9 @@ METRICS: dict[str, Metric] = {
     "successes": M("logical requests that succeeded", "requests", "higher", _n_ok),
     "success_rate": M("successes / logical requests not refused by a guard", "ratio", "higher",
                       lambda x: _ratio(_n_ok(x), _n_tried(x))),
+    "served_rate": M("successes / every logical request offered: a guard's refusal counts as "
+                     "not served (the share of users who got an answer)", "ratio", "higher",
+                     lambda x: _ratio(_n_ok(x), _n_req(x))),
     "give_ups": M("logical requests not refused by a guard that ended without success",
                   "requests", "lower", _failed),
     "give_up_rate": M("give-ups / logical requests not refused by a guard", "ratio", "lower",
