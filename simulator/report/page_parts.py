@@ -38,9 +38,9 @@ body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 
 max-width:1180px;padding:1.5rem;color:#1d1d1f}
 h1{margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:2px solid #eee;padding-bottom:.2rem}
 table{border-collapse:collapse;margin:.6rem 0;font-variant-numeric:tabular-nums}
-th,td{border:1px solid #ddd;padding:.3rem .55rem;text-align:right;white-space:nowrap}
+th,td{border:1px solid #ddd;padding:.3rem .45rem;text-align:right;white-space:nowrap}
 th[scope=row]{text-align:left;background:#fafafa}
-thead th{background:#f0f0f0}.wide{overflow-x:auto}
+thead th{background:#f0f0f0;white-space:normal;vertical-align:bottom}.wide{overflow-x:auto}
 th.win{background:#e3f2fd}th.win::after{content:" — winner";color:#1565c0}
 td.best{font-weight:700;background:#e8f5e9}td.best::after{content:" ★";color:#2e7d32}
 td.better{background:#e8f5e9;color:#1b5e20}td.worse{background:#ffebee;color:#b71c1c}
