@@ -66,10 +66,12 @@ def herd_index(
     together back together, in waves with quiet between them; jitter spreads the same retries
     out. A peak rate cannot tell the two apart when a burst sets the peak. An immediate-retry
     flood's period is its round trip, and round trips vary by more than a fortieth, so at that
-    scale its retries are spread: it scores about 1 here and shows instead in
-    :func:`retry_peak_rps`. The index is scale-free but not mixture-free: jittering one backoff
-    policy's waits lowers it (tests/test_herd_index.py), while jittering a mix of very short and
-    very long waits can crowd the short ones' retries together, and the index says so.
+    scale its retries are spread: it scores about 1 in virtual time (about 3 live, where a
+    round trip of a few milliseconds is no longer than the host's scheduling, which sends
+    retries in batches) and shows instead in :func:`retry_peak_rps`. The index is scale-free
+    but not mixture-free: jittering one backoff policy's waits lowers it
+    (tests/test_herd_index.py), while jittering a mix of very short and very long waits can
+    crowd the short ones' retries together, and the index says so.
 
     None when nothing was retried or the retries take no time (τ = 0).
     """
