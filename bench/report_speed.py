@@ -160,7 +160,7 @@ def synthesize_strategy(
             "cached_tokens": np.where(ok_att, cached[owner], 0),
             "cost_usd": att_cost,
             "latency_ms": latency_s * 1000,
-            "ttft_ms": ttft,
+            "attempt_ttft_ms": ttft,
             "finish_reason": np.where(ok_att, finish[owner], NULL),
             "fallback_used": None,
             "start_t": start,

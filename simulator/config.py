@@ -433,6 +433,9 @@ class Scenario(StrictModel):
     thresholds: dict[str, dict[str, str]] = Field(default_factory=dict)
     baseline: str | None = None
     sweep: SweepConfig | None = None  # stampede sweep's grid (simulator/sweep/)
+    # "intended": demand above a model's RPM or TPM limit is what the scenario is about (a
+    # herd, a launch spike); the pre-flight check then states it as info, not as a warning
+    overload: Literal["intended"] | None = None
 
     @property
     def clients(self) -> dict[str, ClientConfig]:

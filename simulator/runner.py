@@ -121,12 +121,18 @@ class TraceRecorder:
         )  # fmt: skip
 
     def request(
-        self, req: LogicalRequest, result: RequestResult, start: float, end: float, stamp: str
+        self,
+        req: LogicalRequest,
+        result: RequestResult,
+        start: float,
+        end: float,
+        stamp: str,
+        answer_start: float | None = None,
     ) -> None:
         spec = self.catalog.get(result.model or req.model)
         record = request_record(  # positional (see request_record)
             self.strategy, req, result, start, end, spec.dialect if spec else None, stamp,
-            self.worker,
+            self.worker, answer_start,
         )  # fmt: skip
         self.sink.write(record)
         if self.on_request is not None:
@@ -137,6 +143,7 @@ class RequestRunner:
     """The steps of one logical request (see the module docstring)."""
 
     __slots__ = (
+        "answer_start",
         "attempts",
         "cost",
         "final",
@@ -165,6 +172,7 @@ class RequestRunner:
         self.attempts, self.cost, self.slept = 0, 0.0, 0.0
         self.model = req.model
         self.final: Outcome | None = None
+        self.answer_start: float | None = None  # when the attempt behind ``final`` was sent
         self.result: RequestResult | None = None
         self.pending: Send | None = None  # the Send being carried out
         # Scheduling lag (simulator/live/timing.py): how late the moment that starts the next
@@ -196,6 +204,7 @@ class RequestRunner:
         self.pending = None
         self.attempts += 1
         self.model, self.final, self.last = sent.attempt.model, outcome, outcome.now
+        self.answer_start = t0
         lag, self.lag = self.lag, None
         try:
             event = self._next(outcome)
@@ -233,4 +242,6 @@ class RequestRunner:
 
     def _end(self, end: float, stamp: str | None = None) -> None:
         assert self.result is not None
-        self.rec.request(self.req, self.result, self.start, end, stamp or self.rec.stamp(end))
+        self.rec.request(
+            self.req, self.result, self.start, end, stamp or self.rec.stamp(end), self.answer_start
+        )

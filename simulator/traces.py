@@ -61,6 +61,9 @@ class TraceRecord(msgspec.Struct, frozen=True, gc=False):
     cached_tokens: int
     cost_usd: float
     latency_ms: float  # this attempt (attempt) or end-to-end with retries (request)
+    # Request records: from the request's start (its first attempt's send) to the first token
+    # the user sees, through every retry, wait and fallback (a non-streamed answer: the whole
+    # answer). None on attempt records, and on a request that did not succeed.
     ttft_ms: float | None
     finish_reason: str | None
     fallback_used: str | None
@@ -76,6 +79,9 @@ class TraceRecord(msgspec.Struct, frozen=True, gc=False):
     # "stream_cut", "stream_error", "malformed"; None when it was answered or refused. Its
     # output_tokens are the tokens received before it broke.
     fault: str | None = None
+    # The attempt's own time to first token, from its send (a non-streamed answer: the whole
+    # answer); on a request record, the answering attempt's. None when no token came.
+    attempt_ttft_ms: float | None = None
     # Request records only: why a request that did not succeed stopped where it did (the
     # brain's RequestResult.gave_up: "retry_budget", "attempts_exhausted", "circuit_open", ...).
     gave_up: str | None = None
@@ -227,7 +233,7 @@ def attempt_record(  # no ``*``: the live driver passes these positionally, in t
         outcome.cached_tokens,
         cost_usd,
         outcome.latency_s * 1000.0,  # latency_ms
-        None if ttft_s is None else ttft_s * 1000.0,  # ttft_ms
+        None,  # ttft_ms: request records only
         outcome.finish_reason,
         spec.model if spec.model != first_model else None,  # fallback_used
         start_t,
@@ -238,6 +244,7 @@ def attempt_record(  # no ``*``: the live driver passes these positionally, in t
         None if plan_s is None else plan_s * 1000.0,  # plan_ms
         None if lag_s is None else lag_s * 1000.0,  # lag_ms
         outcome.fault,
+        None if ttft_s is None else ttft_s * 1000.0,  # attempt_ttft_ms
     )
 
 
@@ -250,17 +257,26 @@ def request_record(  # no ``*``: the live driver passes these positionally, in t
     provider: str | None,
     timestamp: str,
     worker: int = 0,
+    answer_start_t: float | None = None,
 ) -> TraceRecord:
-    """The record of one logical request: end-to-end latency, retries and waits included."""
+    """The record of one logical request: end-to-end latency, retries and waits included.
+
+    ``answer_start_t``: when the attempt whose outcome ended the request was sent. A success's
+    TTFT runs from ``start_t`` to that attempt's first token: every earlier attempt, wait and
+    fallback is in it.
+    """
     final, success = result.final, result.success
     status, retry_after_s, tokens_in, tokens_out, cached = 0, None, 0, 0, 0
-    ttft_ms, finish_reason = None, None
+    ttft_ms, attempt_ttft_ms, finish_reason = None, None, None
     if final is not None:
         status, retry_after_s = final.status, final.retry_after_s
         tokens_in, tokens_out, cached = final.input_tokens, final.output_tokens, final.cached_tokens
         if success:
-            ttft_ms = None if final.ttft_s is None else final.ttft_s * 1000.0
             finish_reason = final.finish_reason
+            if final.ttft_s is not None:
+                attempt_ttft_ms = final.ttft_s * 1000.0
+                sent = start_t if answer_start_t is None else answer_start_t
+                ttft_ms = (sent - start_t) * 1000.0 + attempt_ttft_ms
     # Positional, in field order (see attempt_record).
     return TraceRecord(
         "request",  # kind
@@ -294,5 +310,6 @@ def request_record(  # no ``*``: the live driver passes these positionally, in t
         None,  # plan_ms: attempt records only
         None,  # lag_ms
         None,  # fault
+        attempt_ttft_ms,
         result.gave_up,
     )

@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from mock_provider.journal import RESET_PATH, JournalEntry, read_journal
@@ -21,6 +22,7 @@ from simulator.apps.attribution import attribute, tag_of
 from simulator.apps.calls import AppCall
 from simulator.config import ProviderConfig
 from simulator.workload import LogicalRequest
+from tests.ttft_checks import ttft_shortfalls
 
 ROOT = Path(__file__).resolve().parents[1]
 SUT = ROOT / "tests" / "apps_under_test"
@@ -115,6 +117,13 @@ def test_attempts_are_attributed_by_tag_time_and_never_guessed() -> None:
     assert out.attempts == 4 and out.unattributed == 1 and out.untagged == 1
     assert out.warnings("app") and "1 of the mock's 5 attempts" in out.warnings("app")[0]
     assert r0.cost_usd > 0 and r1.cost_usd == 0.0  # priced from the catalogue; a 429 is free
+    # TTFT from the call's start to the answer (non-streamed: the whole of it), through the
+    # 429 and the wait; the answering attempt's own is kept beside it
+    assert r0.ttft_ms == pytest.approx(550.0) and r0.attempt_ttft_ms == pytest.approx(50.0)
+    assert by_trace[("app-0", "attempt", 2)].attempt_ttft_ms == pytest.approx(50.0)
+    assert by_trace[("app-0", "attempt", 1)].attempt_ttft_ms is None  # a 429 has no token
+    assert all(r.ttft_ms is None for r in out.records if r.kind == "attempt")
+    assert r1.ttft_ms is None  # no answer, no first token
 
 
 # --------------------------------------------------------------------------- config errors
@@ -222,6 +231,9 @@ def test_real_sdk_apps_agree_with_the_journal(tmp_path: Path) -> None:
         assert abs(summary[name]["amplification"] - len(chat) / 10) < 1e-9
     assert refused[429] > 0 and refused[503] > 0, refused
     assert "sdk" in proc.stdout and "async_sdk" in proc.stdout  # its rows in the table
+    # each success's TTFT holds every earlier attempt and wait the journal shows
+    checked, wrong = ttft_shortfalls(recs, tolerance_ms=1.0)
+    assert checked > 0 and not wrong, wrong[:5]
 
 
 def test_the_shipped_my_app_scenario_names_an_app_that_imports() -> None:

@@ -253,3 +253,49 @@ def test_a_scale_that_passes_the_timing_check_agrees_with_real_time(tmp_path):
     for live in passed:  # within one logical request, float error aside
         assert live["success_rate"] == pytest.approx(virtual["success_rate"], abs=0.05 + 1e-9)
         assert live["amplification"] == pytest.approx(virtual["amplification"], abs=0.05 + 1e-9)
+
+
+RETRIED_STREAMS = """
+name: retried_streams
+seed: 5
+duration: 1
+drain: 60
+time_scale: 20
+provider:
+  models:
+    gpt-4o-mini: {rpm: 20, tpm: 2000000}
+    gpt-4o: {rpm: 600, tpm: 2000000}
+  output_tokens: {median: 40, spread: 0.3}
+workload:
+  model: gpt-4o-mini
+  arrivals: {kind: burst, n: 40, at: 0}
+  prompts: {input_tokens: {median: 200}, max_tokens: 80, users: 10}
+strategies:
+  exponential:
+    retry: {kind: exponential, base_s: 1, cap_s: 16, max_attempts: 6}
+  streamed_fallback:
+    retry: {kind: full_jitter, base_s: 1, cap_s: 8, max_attempts: 3}
+    fallback: [gpt-4o]
+    stream: true
+"""
+
+
+def test_live_ttft_runs_from_the_requests_start_through_retries_and_fallback(tmp_path):
+    """On the live driver: a burst twice the RPM limit, non-streamed with exponential backoff
+    and streamed with a fallback; every success's TTFT holds every earlier round trip, every
+    wait and its answering attempt's own TTFT (1 ms for the two clocks' rounding)."""
+    from tests.ttft_checks import ttft_shortfalls
+
+    scenario = tmp_path / "retried.yaml"
+    scenario.write_text(RETRIED_STREAMS)
+    out = tmp_path / "run"
+    proc = stampede("run", str(scenario), "--out", str(out))
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    recs = records(out)
+    checked, wrong = ttft_shortfalls(recs, tolerance_ms=1.0)
+    assert checked > 40 and not wrong, wrong[:5]
+    ok = [r for r in recs if r["kind"] == "request" and r["success"]]
+    retried = [r for r in ok if r["attempt"] > 1]
+    fell_back = [r for r in ok if r["fallback_used"]]
+    assert retried and fell_back  # the burst forced both
+    assert all(r["ttft_ms"] > r["attempt_ttft_ms"] for r in retried)

@@ -123,6 +123,30 @@ def test_a_burst_is_compared_with_the_bucket():
     assert "the other 40 waits about 40 s" in rpm  # 40 more at 1 a second
 
 
+def test_overload_the_scenario_intends_is_info_and_the_lint_verdict_is_clean():
+    """A herd's burst above the RPM limit is what the scenario shows: with ``overload:
+    intended`` the same finding is info, so lint no longer doubts the verdict; a request
+    larger than the whole TPM limit stays a warning (it can never be admitted)."""
+    from simulator.cli import _lint_verdict
+
+    herd = {
+        "provider": {"models": {"gpt-4o": {"rpm": 60, "tpm": 2_000_000}}},
+        "workload": {"arrivals": {"kind": "burst", "n": 100, "at": 2}},
+    }
+    plain, intended = preflight(scenario(**herd)), preflight(scenario(**herd, overload="intended"))
+    [warned] = at(plain, "provider.models.gpt-4o.rpm")
+    [told] = at(intended, "provider.models.gpt-4o.rpm", "info")
+    assert told == warned + "; this overload is what the scenario is about (overload: intended)"
+    assert "warning" not in levels(intended)
+    assert _lint_verdict(0, 0) == "verdict: no errors or warnings: ready to run"
+    huge = scenario(provider={"models": {"gpt-4o": {"rpm": 500, "tpm": 650}}}, overload="intended")
+    assert [m for m in at(preflight(huge), "provider.models.gpt-4o.tpm") if "every time" in m]
+    # every shipped scenario about overload says so, and lints clean
+    for name in ("thundering_herd", "launch_day", "tpm_pressure", "my_app"):
+        sc = load_scenario(ROOT / "scenarios" / f"{name}.yaml")
+        assert sc.overload == "intended" and "warning" not in levels(preflight(sc)), name
+
+
 def test_admission_charges_the_provider_default_without_max_tokens():
     sc = scenario(
         provider={"models": {"gpt-4o": {"rpm": 500, "tpm": 40_000}}, "default_max_tokens": 1000},

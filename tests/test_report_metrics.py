@@ -137,46 +137,59 @@ def test_every_request_refused_leaves_rates_undefined(tmp_path: Path) -> None:
 def test_herd_index_is_one_for_spread_retries_and_high_for_waves() -> None:
     # retries at random times (a Poisson process) score 1: nothing bunches beyond chance
     rng = np.random.default_rng(7)
-    assert herd_index(rng.uniform(0, 200, 2000)) == pytest.approx(1.0, abs=0.05)
-    # evenly spaced retries are spread more evenly than chance
-    assert herd_index(np.arange(0.0, 20.0, 0.5)) < 1.0
-    # no retries at all: no value
-    assert herd_index(np.array([])) is None
+    assert herd_index(rng.uniform(0, 200, 2000), 2.0) == pytest.approx(1.0, abs=0.05)
+    # evenly spaced retries are spread more evenly than chance: they read as 1
+    assert herd_index(np.arange(0.0, 20.0, 0.5), 2.0) == 1.0
+    # no retries, or no time scale: no value
+    assert herd_index(np.array([]), 2.0) is None
+    assert herd_index(np.array([1.0, 2.0]), None) is None
+    assert herd_index(np.array([1.0, 2.0]), 0.0) is None
     # one lone retry scores exactly 1
-    assert herd_index(np.array([3.0])) == pytest.approx(1.0)
-    # a wave of m retries alone within 2 s scores m / (1 + (m - 1) / 20)
-    m = 40
-    wave = np.full(m, 5.0) + np.linspace(0, 0.05, m)
-    assert herd_index(wave) == pytest.approx(m / (1 + (m - 1) / 20))
+    assert herd_index(np.array([3.0]), 2.0) == pytest.approx(1.0)
+    # a wave of m retries inside 1/40 of the period, alone within half of it, scores
+    # m / (1 + (m - 1) / 20)
+    m, period = 40, 4.0
+    wave = np.full(m, 5.0) + np.linspace(0, period / 40, m)
+    assert herd_index(wave, period) == pytest.approx(m / (1 + (m - 1) / 20))
 
 
 def test_herd_index_ranks_waves_above_a_flood_and_jitter() -> None:
     rng = np.random.default_rng(1)
     clients = 40
-    # exponential backoff without jitter: every client retries at 1, 3, 7, 15 s (+ jitter-free)
+    # exponential backoff without jitter: every client retries at 1, 3, 7, 15 s, give or take
+    # a round trip's spread; the period is the median wait (2-4 s) plus a 50 ms round trip
     waves = np.concatenate([np.full(clients, t) + rng.uniform(0, 0.02, clients)
                             for t in (1.0, 3.0, 7.0, 15.0)])  # fmt: skip
     # full jitter: the same retries spread over their backoff windows
     jitter = np.concatenate([rng.uniform(0, 2.0**k, clients) for k in range(4)])
-    # an immediate-retry flood: a retry every few ms for three seconds
+    # an immediate-retry flood: a retry every round trip (50 ms, varying) for three seconds
     flood = np.sort(rng.uniform(0, 3.0, 400))
-    # everyone waits the same Retry-After: waves every second
+    # everyone waits the same 1 s Retry-After: waves every second
     periodic = np.concatenate([np.full(clients, float(t)) for t in range(1, 10)])
-    streams = {"waves": waves, "jitter": jitter, "flood": flood, "periodic": periodic}
-    h = {k: herd_index(v) for k, v in streams.items()}
+    h = {
+        "waves": herd_index(waves, 3.05),
+        "jitter": herd_index(jitter, 1.05),
+        "flood": herd_index(flood, 0.05),
+        "periodic": herd_index(periodic, 1.05),
+    }
     assert h["waves"] > h["periodic"] > h["flood"]
     assert h["waves"] > h["jitter"]
     assert h["jitter"] < 2 and h["flood"] < 2
 
 
-def test_herd_index_in_summary_uses_retry_starts(tmp_path: Path) -> None:
-    # five first attempts at once (a burst) are not retries; only the four retries count
-    records = [att(f"r{i}", 1, 0.0, 429) for i in range(5)]
-    records += [att(f"r{i}", 2, 1.0 + 0.01 * i) for i in range(4)]
+def test_herd_index_in_summary_reads_retry_starts_and_the_run_period(tmp_path: Path) -> None:
+    # five first attempts at once (a burst) are not retries; only the four retries count. The
+    # period: median wait 0.9 s plus the failed round trip, 0.1 s (att() lasts 0.1 s)
+    records = [att(f"r{i}", 1, 0.0, 429, latency_ms=100.0) for i in range(5)]
+    records += [att(f"r{i}", 2, 1.0 + 0.01 * i, slept_s=0.9, latency_ms=100.0) for i in range(4)]
     records += [req(f"r{i}", 0.0, 2.0) for i in range(5)]
     s = summary_of(tmp_path, records)["strategies"]["a"]
-    assert s["herd_index"] == pytest.approx(herd_index(np.array([1.0, 1.01, 1.02, 1.03])))
-    assert s["herd_index"] == pytest.approx(4 / (1 + 3 / 20))
+    assert s["herd_index"] == pytest.approx(herd_index(np.array([1.0, 1.01, 1.02, 1.03]), 1.0))
+    # near window +-0.025 s: the first and last (0.03 s apart) miss each other; the around
+    # window +-0.5 s holds all four
+    together = np.array([3, 4, 4, 3])  # itself included
+    expected = 3 / 20
+    assert s["herd_index"] == pytest.approx(float(np.mean(together / (1 + expected))))
 
 
 def test_latency_percentiles_are_exact_over_successes_only(tmp_path: Path) -> None:

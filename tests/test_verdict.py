@@ -152,3 +152,69 @@ def test_default_objective_is_reported_as_not_stated() -> None:
     assert parse_objective(None, "x") == DEFAULT_OBJECTIVE
     assert DEFAULT_OBJECTIVE.as_dict()["stated"] is False
     assert "within noise of the best" in DEFAULT_OBJECTIVE.describe()
+
+
+def tpm_like() -> dict[str, Any]:
+    """tpm_pressure's shape: a guard refuses 40 of 145 and succeeds on the rest; naive gives
+    up on a quarter but is as fast as the guard; the floor bounds refusals only."""
+    return summary(
+        {
+            "naive": m(success_rate=0.759, served_rate=0.759, refused_by_guard=0, refusal_rate=0.0,
+                       p50_latency_ms=2_007, p95_latency_ms=4_364, cost_usd=0.0672),
+            "jitter": m(success_rate=0.848, served_rate=0.848, refused_by_guard=0, refusal_rate=0.0,
+                        p50_latency_ms=2_339, p95_latency_ms=17_330, cost_usd=0.0748),
+            "guard": m(success_rate=1.0, served_rate=0.724, refused_by_guard=40,
+                       refusal_rate=0.276, p50_latency_ms=1_922, p95_latency_ms=4_359,
+                       cost_usd=0.0511),
+        }
+    )  # fmt: skip
+
+
+TPM_OBJECTIVE = {
+    "rank_by": ["success_rate", "p95_latency_ms"],
+    "floor": {"refusal_rate": "<= 0.35"},
+}
+
+
+def test_a_ranking_by_success_rate_states_the_served_share_and_the_refusals() -> None:
+    s = tpm_like()
+    r = rank(s, ["naive", "jitter", "guard"], parse_objective(TPM_OBJECTIVE, "x"))
+    assert r.winner == "guard"
+    assert r.reason == (
+        "highest success rate: 100.0% (served 72.4%, 40 refused) against 84.8% "
+        "(served 84.8%, none refused) for jitter"
+    )
+    lines = verdict_lines(s, r)
+    assert (
+        "Served share (successes over every request offered, refusals not served): naive "
+        "75.9%, jitter 84.8%, guard 72.4%." in lines
+    )
+    assert "Refused on purpose by a guard (not failures): guard 40 (27.6% of requests)." in lines
+
+
+def test_no_refusals_no_served_share_in_the_verdict() -> None:
+    s = summary({"a": m(success_rate=0.9, served_rate=0.9, refused_by_guard=0),
+                 "b": m(success_rate=0.5, served_rate=0.5, refused_by_guard=0)})  # fmt: skip
+    r = rank(s, ["a", "b"])
+    assert r.reason == "highest success rate: 90.0% against 50.0% for b"
+    assert not any("erved" in line for line in verdict_lines(s, r))
+
+
+def test_a_strategy_that_gives_up_more_than_the_floor_allows_gets_no_star() -> None:
+    s = tpm_like()
+    r = rank(s, ["naive", "jitter", "guard"], parse_objective(TPM_OBJECTIVE, "x"))
+    assert r.eligible == ["guard", "jitter", "naive"]  # the floor is on refusals only
+    for metric in ("success_rate", "served_rate", "p50_latency_ms", "p95_latency_ms",
+                   "cost_usd", "amplification"):  # fmt: skip
+        assert not stars(s, r, metric) & {"naive", "jitter"}, metric
+    # the guard is starred where it is the best there is, even counting naive's fast give-ups
+    assert stars(s, r, "p95_latency_ms") == {"guard"}  # within noise of naive's 4,364 ms
+    assert stars(s, r, "cost_usd") == {"guard"}
+    # jitter serves the most, but gives up on 15%: nobody is starred for serving
+    assert stars(s, r, "served_rate") == set()
+    # a floor that bounds give-ups already: every eligible strategy is a candidate, and naive
+    # (within noise of the guard's p50) shares its star
+    bounded = parse_objective({"rank_by": ["p95"], "floor": {"success_rate": ">= 0.7"}}, "x")
+    r2 = rank(s, ["naive", "jitter", "guard"], bounded)
+    assert stars(s, r2, "p50_latency_ms") == {"guard", "naive"}
+    assert stars(s, r2, "served_rate") == {"jitter"}

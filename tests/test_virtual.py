@@ -195,3 +195,33 @@ def test_a_different_seed_gives_different_traffic(tmp_path: Path) -> None:
 def test_the_outcome_type_is_the_live_one() -> None:
     out = ProviderTransport(provider()).send(spec(), 0.0)
     assert isinstance(out, Outcome) and out.plan_s == pytest.approx(out.latency_s)
+
+
+@pytest.mark.parametrize("scenario", ["thundering_herd", "launch_day"])
+def test_a_requests_ttft_runs_from_its_start_through_every_retry_and_wait(scenario: str) -> None:
+    """On the virtual driver, every strategy: TTFT = (answering attempt's send - the request's
+    start) + that attempt's own TTFT, so every earlier attempt and wait is in it."""
+    from simulator.config import load_scenario
+    from simulator.virtual.run import run_strategy
+    from tests.ttft_checks import ttft_shortfalls
+
+    sc = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / f"{scenario}.yaml")
+    sink: list[TraceRecord] = []
+    for name in sc.strategies:
+        run_strategy(sc, name, type("Sink", (), {"write": staticmethod(sink.append)})(), [])
+    rows = [{f: getattr(r, f) for f in r.__struct_fields__} for r in sink]
+    checked, wrong = ttft_shortfalls(rows)
+    assert checked > 100 and not wrong, wrong[:5]
+    # exactly the definition, and retried requests do wait longer than their last attempt
+    sent = {(r["trace_id"], r["attempt"]): r["start_t"] for r in rows if r["kind"] == "attempt"}
+    retried = 0
+    for r in rows:
+        if r["kind"] == "request" and r["success"]:
+            own = (sent[(r["trace_id"], r["attempt"])] - r["start_t"]) * 1000.0
+            assert r["ttft_ms"] == pytest.approx(own + r["attempt_ttft_ms"], abs=1e-6)
+            if r["attempt"] > 1:
+                retried += 1
+                assert r["ttft_ms"] > r["attempt_ttft_ms"]
+        if r["kind"] == "attempt":
+            assert r["ttft_ms"] is None  # an attempt's own TTFT is attempt_ttft_ms
+    assert retried > 0

@@ -160,15 +160,19 @@ def _records(
                 e.model, req.prompt_version, e.dialect or (spec.dialect if spec else None), n,
                 0 if gone else e.status, CLIENT_WENT_AWAY if gone else (e.error or e.fault),
                 e.retry_after_s, slept, e.input_tokens, e.output_tokens, e.cached_tokens, cost,
-                (e.t - start) * 1000.0, e.ttft_ms, e.finish_reason,
+                (e.t - start) * 1000.0, None, e.finish_reason,
                 e.model if e.model != req.model else None, start, None, None, None,
-                call.worker, e.plan_ms, call.lag_ms if n == 1 else None,
+                call.worker, e.plan_ms, call.lag_ms if n == 1 else None, None, _own_ttft_ms(e),
             )
         )  # fmt: skip
     last = tried[-1] if tried else None
     model = last.model if last is not None else req.model
     spec = catalog.get(model)
     success = call.success
+    own = ttft = None
+    if success and last is not None and (own := _own_ttft_ms(last)) is not None:
+        # from the call's start to the first token: every earlier attempt and wait in it
+        ttft = (_arrival(last) - call.start_t) * 1000.0 + own
     records.append(
         TraceRecord(
             "request", trace_id, stamp(call.t), call.t, strategy, req.user_id, req.feature,
@@ -178,13 +182,21 @@ def _records(
             0 if last is None else last.input_tokens, 0 if last is None else last.output_tokens,
             0 if last is None else last.cached_tokens, cost_total,
             (call.t - call.start_t) * 1000.0,
-            last.ttft_ms if success and last is not None else None,
+            ttft,
             last.finish_reason if success and last is not None else None,
             model if success and model != req.model else None, call.start_t, None, None,
-            success, call.worker,
+            success, call.worker, None, None, None, own,
         )
     )  # fmt: skip
     return records
+
+
+def _own_ttft_ms(e: JournalEntry) -> float | None:
+    """The attempt's own time to its first token: the journal's for a stream; the whole
+    answer for an answered non-streamed call; None when no token came."""
+    if e.stream:
+        return e.ttft_ms
+    return (e.t - _arrival(e)) * 1000.0 if 200 <= e.status < 300 else None
 
 
 def _cost(e: JournalEntry, spec: ModelSpec | None) -> float:

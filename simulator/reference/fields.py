@@ -78,6 +78,11 @@ FIELD_DOCS: dict[str, FieldDoc] = {
     "Scenario.baseline": D(
         "the strategy whose cost per success the cost-spike alert compares against", example="naive"
     ),
+    "Scenario.overload": D(
+        "intended: demand above the limits is what the scenario is about, so the pre-flight "
+        "says it as info rather than a warning",
+        example="intended",
+    ),
     "Scenario.sweep": D(
         "stampede sweep's grid when the command line gives none; stampede run ignores it",
         example={"vary": {"strategies.a.retry.base_s": [0.5, 1]}},

@@ -55,14 +55,14 @@ PLOT_TITLES = {
     "latency_cdf": "Latency distribution",
     "amplification_giveups": "Amplification and give-ups",
     "fallback_share": "Fallback: which model served the successes",
-    "ttft_distribution": "Time to first token",
+    "ttft_distribution": "Time to first token, from each request's start",
     "cost_per_success": "Cost per success, per 1,000 requests, and cache hits",
     "limiter_view": "Rate-limiter headroom",
     "retry_delays": "Retry delays",
 }
 NO_PLOT = {
     "fallback_share": "No fallback: every successful request was served by one model.",
-    "ttft_distribution": "No TTFT recorded (no streaming requests succeeded).",
+    "ttft_distribution": "No TTFT recorded (no request succeeded).",
     "limiter_view": "No attempt carried rate-limit headers.",
     "retry_delays": "No retries happened.",
 }

@@ -23,6 +23,7 @@ __all__ = ["REPORT_COLUMNS", "TRACE_SCHEMA", "load_traces"]
 # cell instead of a Python object each.
 _CATEGORICAL = (
     "kind",
+    "trace_id",  # shared by a request's rows: the herd index pairs a retry with its request
     "strategy",
     "user_id",
     "feature",
@@ -68,16 +69,15 @@ TRACE_SCHEMA = pa.schema(
         ("plan_ms", pa.float64()),  # optional: live timing (simulator/live/timing.py)
         ("lag_ms", pa.float64()),
         ("fault", pa.string()),  # optional: how a broken attempt broke (Outcome.fault)
+        ("attempt_ttft_ms", pa.float64()),  # the attempt's own TTFT (ttft_ms: the request's)
         ("gave_up", pa.string()),  # optional: why a request stopped (RequestResult.gave_up)
     ]
 )
 
-# what metrics and plots read; wall-clock timestamps, trace ids, worker ids and the live
-# timing fields (read by simulator/live/timing.py) are not needed
+# what metrics and plots read; wall-clock timestamps, worker ids, the attempts' own TTFT and
+# the live timing fields (read by simulator/live/timing.py) are not needed
 REPORT_COLUMNS: tuple[str, ...] = tuple(
-    f.name
-    for f in TRACE_SCHEMA
-    if f.name not in ("timestamp", "trace_id", "worker", "plan_ms", "lag_ms")
+    f.name for f in TRACE_SCHEMA if f.name not in ("timestamp", "worker", "plan_ms", "lag_ms")
 )
 _READ = pj.ReadOptions(block_size=16 << 20)
 

@@ -7,19 +7,28 @@ Theory of operation
 * *attempt* rows: one HTTP call each. They carry the status, error, wait before the call
   (``slept_s``), the limiter headers and the attempt's own start/end (``start_t``/``t``).
 * *request* rows: one logical request each, written when it ends. They carry the outcome
-  (``success``), the end-to-end latency, the serving model, ``fallback_used`` and the totals of
-  the request (tokens, ``cost_usd``). A local refusal (budget, token guard, throttle, open
-  circuit) is a request row with ``attempt == 0`` and no attempt row.
+  (``success``), the end-to-end latency, the time to first token, the serving model,
+  ``fallback_used`` and the totals of the request (tokens, ``cost_usd``). A local refusal
+  (budget, token guard, throttle, open circuit) is a request row with ``attempt == 0`` and no
+  attempt row.
 
 Choices a reader may rely on:
 
 * Counts of calls (attempts, 429s, 5xx, timeouts, herd index) come from attempt rows only.
+  The herd index judges the retries on the run's own time scale (the median retry period;
+  see :func:`simulator.report.herd.herd_index`), so it reads the same at any time scale.
 * A guard's refusal (``input_too_long``, ``budget_exceeded``: see
   :data:`simulator.client.guards.GUARD_REFUSALS`) is an outcome the strategy *intended*: it is
   counted in ``refused_by_guard`` and left out of the denominator of ``success_rate``,
   ``give_up_rate``, ``error_rate`` and ``amplification``, which are over the logical requests
   the client tried to serve. A throttle's or an open circuit's refusal is not intended: it is
-  a give-up.
+  a give-up. ``served_rate`` is over every logical request offered, refusals counted as not
+  served: the share of users who got an answer, which a guard cannot raise by refusing.
+* Both latency and TTFT are what the user waits, measured from the logical request's start
+  (its first attempt's send): every failed attempt, backoff wait and fallback before the
+  answer is in them. TTFT ends at the first token of the answering attempt (for a
+  non-streamed answer, the whole answer); the attempt's own TTFT, from its own send, is kept
+  as ``attempt_ttft_ms``, which no metric reads.
 * Outcomes, latency, TTFT, tokens and cost come from request rows only, so nothing is counted
   twice. Latency and TTFT percentiles are over *successful* logical requests: a give-up's
   latency measures the retry policy's patience, not the service, and is reported through the
@@ -41,19 +50,20 @@ import pandas as pd
 
 from simulator.client.guards import GUARD_REFUSALS
 from simulator.report.herd import (
-    HERD_AROUND_S,
-    HERD_NEAR_S,
+    HERD_AROUND,
+    HERD_NEAR,
     RETRY_PEAK_WINDOW_S,
     busiest_window,
     herd_index,
     retry_peak_rps,
+    retry_schedule,
     retry_starts,
 )
 from simulator.report.loading import REPORT_COLUMNS, TRACE_SCHEMA, load_traces
 
 __all__ = [
-    "HERD_AROUND_S",
-    "HERD_NEAR_S",
+    "HERD_AROUND",
+    "HERD_NEAR",
     "HOUR_S",
     "METRICS",
     "REPORT_COLUMNS",
@@ -69,6 +79,7 @@ __all__ = [
     "load_traces",
     "outcome_class",
     "retry_peak_rps",
+    "retry_schedule",
     "retry_starts",
     "split_strategies",
     "strategies_in_order",
@@ -260,6 +271,9 @@ METRICS: dict[str, Metric] = {
     "successes": M("logical requests that succeeded", "requests", "higher", _n_ok),
     "success_rate": M("successes / logical requests not refused by a guard", "ratio", "higher",
                       lambda x: _ratio(_n_ok(x), _n_tried(x))),
+    "served_rate": M("successes / every logical request offered: a guard's refusal counts as "
+                     "not served (the share of users who got an answer)", "ratio", "higher",
+                     lambda x: _ratio(_n_ok(x), _n_req(x))),
     "give_ups": M("logical requests not refused by a guard that ended without success",
                   "requests", "lower", _failed),
     "give_up_rate": M("give-ups / logical requests not refused by a guard", "ratio", "lower",
@@ -284,10 +298,12 @@ METRICS: dict[str, Metric] = {
                        "chain", "ratio", None, _fallback_rate),
     "goodput_rps": M("successful logical requests per second over the makespan", "req/s",
                      "higher", lambda x: _n_ok(x) / max(x.makespan_s, 1.0)),
-    "herd_index": M("how bunched the retries are: retries starting within 100 ms of a retry, "
-                    "over what the retries within 2 s of it predict if spread evenly; 1 = at "
-                    "random, up to 20 = synchronised waves", "x", "lower",
-                    lambda x: herd_index(retry_starts(x.attempts)), (0.0, 0.15)),
+    "herd_index": M("how bunched the retries are, on the run's own time scale (the median "
+                    "retry period: round trip plus wait): retries starting within 1/40 of it "
+                    "of a retry, over what the retries within 1/2 of it predict if spread "
+                    "evenly; 1 = at random (or more even), up to 20 = synchronised waves",
+                    "x", "lower", lambda x: herd_index(*retry_schedule(x.attempts)),
+                    (0.0, 0.15)),
     "retry_peak_rps": M("most retries (attempt > 1) starting in any 250 ms window, per second: "
                         "the retries' worst moment for the provider", "retries/s", "lower",
                         lambda x: retry_peak_rps(retry_starts(x.attempts))),
@@ -302,11 +318,14 @@ METRICS: dict[str, Metric] = {
     "p99_latency_ms": M("p99 end-to-end latency of successful requests", "ms", "lower",
                         _latency(99)),
     "max_latency_ms": M("slowest successful request", "ms", "lower", _latency(100)),
-    "p50_ttft_ms": M("median time to first token of successful requests (non-streamed: the "
-                     "whole response)", "ms", "lower", _ttft(50)),
-    "p95_ttft_ms": M("p95 time to first token of successful requests (non-streamed: the whole "
+    "p50_ttft_ms": M("median time to first token of successful requests, from the request's "
+                     "start through every retry, wait and fallback (non-streamed: the whole "
+                     "response)", "ms", "lower", _ttft(50)),
+    "p95_ttft_ms": M("p95 time to first token of successful requests, from the request's start "
+                     "through every retry, wait and fallback (non-streamed: the whole "
                      "response)", "ms", "lower", _ttft(95)),
-    "p99_ttft_ms": M("p99 time to first token of successful requests (non-streamed: the whole "
+    "p99_ttft_ms": M("p99 time to first token of successful requests, from the request's start "
+                     "through every retry, wait and fallback (non-streamed: the whole "
                      "response)", "ms", "lower", _ttft(99)),
     "input_tokens": M("input tokens of all logical requests", "tokens", None,
                       _sum("input_tokens")),

@@ -18,7 +18,7 @@ from simulator.report.optimum import BurstOptimum, efficiencies
 from simulator.report.tables import COMPARISON_COLUMNS, DETAIL_COLUMNS, shown_columns
 from simulator.report.thresholds import Verdict
 from simulator.report.units import format_value
-from simulator.report.verdict import Ranking, stars
+from simulator.report.verdict import STAR_NOTE, Ranking, stars
 
 __all__ = [
     "CSS",
@@ -38,9 +38,9 @@ body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 
 max-width:1180px;padding:1.5rem;color:#1d1d1f}
 h1{margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:2px solid #eee;padding-bottom:.2rem}
 table{border-collapse:collapse;margin:.6rem 0;font-variant-numeric:tabular-nums}
-th,td{border:1px solid #ddd;padding:.3rem .55rem;text-align:right;white-space:nowrap}
+th,td{border:1px solid #ddd;padding:.3rem .45rem;text-align:right;white-space:nowrap}
 th[scope=row]{text-align:left;background:#fafafa}
-thead th{background:#f0f0f0}.wide{overflow-x:auto}
+thead th{background:#f0f0f0;white-space:normal;vertical-align:bottom}.wide{overflow-x:auto}
 th.win{background:#e3f2fd}th.win::after{content:" — winner";color:#1565c0}
 td.best{font-weight:700;background:#e8f5e9}td.best::after{content:" ★";color:#2e7d32}
 td.better{background:#e8f5e9;color:#1b5e20}td.worse{background:#ffebee;color:#b71c1c}
@@ -122,10 +122,12 @@ def _metric_table(
     strategies: Sequence[str],
     ranking: Ranking,
     columns: Sequence[tuple[str, str]],
-) -> tuple[str, list[str]]:
-    """A strategy table of ``columns`` (those that differ) with stars; and the same ones."""
+) -> tuple[str, list[str], bool]:
+    """A strategy table of ``columns`` (those that differ) with stars; the same ones; whether
+    it starred any cell."""
     per = summary["strategies"]
     shown, same = shown_columns(summary, strategies, columns)
+    starred = False
     rows = []
     for s in strategies:
         cells: list[str | tuple[str, str]] = []
@@ -134,11 +136,13 @@ def _metric_table(
             spread = (summary.get("spread") or {}).get(s, {}).get(m)
             if spread and None not in spread and spread[0] != spread[1]:
                 text += "\n" + _range_text(m, spread[0], spread[1])
-            cells.append((text, "best" if s in stars(summary, ranking, m) else ""))
+            best = s in stars(summary, ranking, m)
+            starred |= best
+            cells.append((text, "best" if best else ""))
         rows.append((s, cells))
     head = ["strategy", *(h for _, h in shown)]
     winner = ranking.winner if len(strategies) > 1 else None
-    return strategy_table(head, rows, winner=winner), same
+    return strategy_table(head, rows, winner=winner), same, starred
 
 
 def comparison_table(
@@ -148,20 +152,28 @@ def comparison_table(
 
     A column equal for every strategy is named below its table, not drawn.
     """
-    main, same = _metric_table(summary, strategies, ranking, COMPARISON_COLUMNS)
-    detail, same_detail = _metric_table(summary, strategies, ranking, DETAIL_COLUMNS)
+    main, same, starred = _metric_table(summary, strategies, ranking, COMPARISON_COLUMNS)
+    detail, same_detail, starred_detail = _metric_table(
+        summary, strategies, ranking, DETAIL_COLUMNS
+    )
     spread = (
         f" Each cell is the mean over {summary['repeats']} repeats, with its range."
         if summary.get("repeats", 1) > 1
         else ""
     )
-    legend = (
-        '<p class="note">★ best in column among the strategies that meet the objective\'s '
-        "floor; differences within noise are not starred. Direction from the metric "
-        f"definitions below.{spread}"
-        + (f" Same for every strategy: {escape(', '.join(same))}." if same else "")
-        + "</p>"
+    star = (
+        f"★ {STAR_NOTE}; differences within noise are not starred. Direction from the metric "
+        "definitions below."
+        if starred or starred_detail
+        else ""
     )
+    parts = [
+        escape(star) if star else "",
+        spread.strip(),
+        f"Same for every strategy: {escape(', '.join(same))}." if same else "",
+    ]
+    text = " ".join(p for p in parts if p)
+    legend = f'<p class="note">{text}</p>' if text else ""
     more = (
         f'<details><summary>More metrics</summary><div class="wide">{detail}</div>'
         + (

@@ -115,7 +115,8 @@ def amplification_giveups(
 
 @styled
 def ttft_distribution(df: pd.DataFrame, strategies: Sequence[str], path: Path) -> Path | None:
-    """Box plot of time to first token per strategy; None when no request streamed."""
+    """Box plot of time to first token per strategy, from each request's start (retries and
+    waits included); None when no request succeeded."""
     req = rows_of_kind(df, "request")
     ok = req[req["success"].to_numpy(dtype=bool)]
     stats, names = [], []
@@ -152,10 +153,12 @@ def ttft_distribution(df: pd.DataFrame, strategies: Sequence[str], path: Path) -
         box.set_facecolor(colors[name])
         box.set_alpha(0.75)
     ax.set_xlabel(
-        "time to first token of successful requests (ms); box p25–p75, whiskers p5–p95, ◆ p99"
+        "time to first token of successful requests (ms), from the request's start: retries, "
+        "waits and fallback included; box p25–p75, whiskers p5–p95, ◆ p99",
+        wrap=True,
     )
     ax.set_ylabel("strategy")
-    ax.set_title("Time to first token — what a streaming user waits before seeing anything")
+    ax.set_title("Time to first token — what a user waits before seeing anything")
     return save(fig, path)
 
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from simulator.report.units import format_value
-from simulator.report.verdict import Ranking, rank, stars, verdict_lines
+from simulator.report.verdict import STAR_NOTE, Ranking, rank, stars, verdict_lines
 
 __all__ = [
     "COMPARISON_COLUMNS",
@@ -36,6 +36,7 @@ FALLBACK_ALERT = 0.5  # share of successes served by a fallback model that deser
 # decides verdicts comes first; everything else is in DETAIL_COLUMNS, folded under it.
 COMPARISON_COLUMNS: tuple[tuple[str, str], ...] = (
     ("success_rate", "success"),
+    ("served_rate", "served"),
     ("refused_by_guard", "refused by guard"),
     ("amplification", "amplification"),
     ("herd_index", "herd index"),
@@ -66,6 +67,7 @@ DETAIL_COLUMNS: tuple[tuple[str, str], ...] = (
 # (metric, heading) for the terminal table, in display order ...
 TERMINAL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("success_rate", "success"),
+    ("served_rate", "served"),
     ("refused_by_guard", "refused"),
     ("amplification", "amplif"),
     ("rate_limited", "429s"),
@@ -82,6 +84,7 @@ TERMINAL_COLUMNS: tuple[tuple[str, str], ...] = (
 # metrics are always kept first).
 _KEEP_ORDER = (
     "success_rate",
+    "served_rate",
     "amplification",
     "p95_latency_ms",
     "cost_per_success_usd",
@@ -110,14 +113,18 @@ def shown_columns(
     """(columns whose values differ between strategies, "heading value" of the others).
 
     A column equal for every strategy tells nothing about the comparison: it is named once
-    below the table instead. Columns with no value at all are dropped.
+    below the table instead. Columns with no value at all are dropped, and so is the served
+    share when no strategy refused a request (it is then the success rate again).
     """
     per = summary["strategies"]
     shown, same = [], []
     streams = summary.get("streaming")  # strategy -> streams; absent in older summaries
+    refused = any((per.get(s, {}).get("refused_by_guard") or 0) > 0 for s in strategies)
     for m, title in columns:
         if m in _TTFT and streams is not None and not any(streams.values()):
             continue  # without streaming, time to first token is the whole answer again
+        if m == "served_rate" and not refused:
+            continue  # nothing refused: the served share is the success rate again
         texts = {format_value(m, per.get(s, {}).get(m)) for s in strategies}
         if len(texts) > 1 or (len(strategies) == 1 and texts != {"–"}):
             shown.append((m, title))
@@ -203,7 +210,9 @@ def format_table(
             for (m, _), w in zip(columns, widths, strict=True)
         ]
         lines.append(s.ljust(name_w) + "".join(cells))
-    notes = ["* best in column among the strategies that meet the objective's floor."]
+    notes = []
+    if any(s in starred[m] for m, _ in columns for s in strategies):
+        notes.append(f"* {STAR_NOTE}.")
     if same:
         notes.append(f"Same for every strategy: {', '.join(same)}.")
     if dropped:

@@ -17,6 +17,7 @@ __all__ = ["LABELS", "format_value", "label"]
 # Short names for the metrics a verdict talks about; others read as their name.
 LABELS: dict[str, str] = {
     "success_rate": "success rate",
+    "served_rate": "served share",
     "give_up_rate": "give-up rate",
     "error_rate": "error rate",
     "refused_by_guard": "requests refused by a guard",

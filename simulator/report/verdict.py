@@ -23,7 +23,16 @@ all. Without one, the objective is success rate, then p95 latency, then amplific
    tie, when no strategy is eligible, or when the run is partial: a verdict on part of a run
    would compare strategies that did not all run to the end.
 5. A column's stars go to the eligible strategies within noise of the column's best, and to
-   none when every eligible strategy is within noise of it (the column shows no difference).
+   none when every eligible strategy is within noise of it (the column shows no difference);
+   but only to *candidates*: the eligible strategies that give up no more than the floor allows:
+   all of them when the floor bounds give-ups (a success, give-up, error or served floor, or
+   the implicit one); otherwise those whose success rate is within noise of the best
+   eligible one, so that a floor on something else (refusals, amplification) cannot star a
+   strategy for being fast by giving up on a quarter of its requests. Such a strategy still
+   sets the column's best: a star means the best there is.
+6. A guard's refusals are intended and left out of the success rate (see the metrics
+   module); so wherever a strategy refused requests, a success rate in a reason comes with
+   the served share (successes over every request offered) and how many were refused.
 """
 
 from __future__ import annotations
@@ -42,12 +51,14 @@ from simulator.report.units import format_value, label
 __all__ = [
     "ALIASES",
     "DEFAULT_OBJECTIVE",
+    "STAR_NOTE",
     "Floor",
     "Objective",
     "Ranking",
     "parse_objective",
     "rank",
     "same",
+    "star_candidates",
     "stars",
     "verdict_lines",
     "winner_record",
@@ -324,20 +335,53 @@ def _reason(
     )
     vw = format_value(decided, _value(summary, w, decided))
     vr = format_value(decided, _value(summary, r, decided))
+    if decided == "success_rate" and _any_refused(summary):  # rule 6
+        vw, vr = f"{vw} ({_served(summary, w)})", f"{vr} ({_served(summary, r)})"
     return f"{prefix}{direction} {label(decided)}: {vw} against {vr} for {r}"
+
+
+def _any_refused(summary: Mapping[str, Any]) -> bool:
+    return any((v.get("refused_by_guard") or 0) > 0 for v in summary["strategies"].values())
+
+
+def _served(summary: Mapping[str, Any], s: str) -> str:
+    """ "served 72.4%, 40 refused": what a success rate leaves out (rule 6)."""
+    n = int(_value(summary, s, "refused_by_guard") or 0)
+    served = format_value("served_rate", _value(summary, s, "served_rate"))
+    return f"served {served}, {n:,} refused" if n else f"served {served}, none refused"
+
+
+# What a star means, under the terminal table and the HTML page's (rule 5).
+STAR_NOTE = (
+    "best in column among the strategies that meet the objective's floor and give up no more "
+    "than it allows"
+)
+
+# Floors that bound how many requests a strategy may give up on (rule 5).
+_GIVE_UP_FLOORS = frozenset({"success_rate", "give_up_rate", "error_rate", "served_rate"})
+
+
+def star_candidates(summary: Mapping[str, Any], ranking: Ranking) -> list[str]:
+    """The eligible strategies that give up no more than the floor allows (rule 5)."""
+    eligible = ranking.eligible
+    floor = ranking.objective.floor
+    if not floor or any(f.metric in _GIVE_UP_FLOORS for f in floor):
+        return eligible  # the floor, stated or implicit, already bounds give-ups
+    lead = _best(summary, eligible, "success_rate")
+    return [s for s in eligible if lead is None or same(summary, "success_rate", s, lead)]
 
 
 def stars(summary: Mapping[str, Any], ranking: Ranking, metric: str) -> set[str]:
     """The strategies starred in ``metric``'s column (rule 5)."""
     if METRICS[metric].better is None:
         return set()
-    cands = ranking.eligible
-    lead = _best(summary, cands, metric)
+    eligible = ranking.eligible
+    lead = _best(summary, eligible, metric)
     if lead is None:
         return set()
-    top = {s for s in cands if same(summary, metric, s, lead)}
-    valued = {s for s in cands if _value(summary, s, metric) is not None}
-    return set() if top == valued else top
+    top = {s for s in eligible if same(summary, metric, s, lead)}
+    valued = {s for s in eligible if _value(summary, s, metric) is not None}
+    return set() if top == valued else top & set(star_candidates(summary, ranking))
 
 
 def winner_record(ranking: Ranking) -> dict[str, Any] | None:
@@ -392,14 +436,25 @@ def verdict_lines(summary: Mapping[str, Any], ranking: Ranking) -> list[str]:
             + "."
         )
     refused = [
-        (s, _value(summary, s, "refusal_rate"))
+        (s, int(_value(summary, s, "refused_by_guard") or 0),
+         _value(summary, s, "refusal_rate"))
         for s in ranking.strategies
         if (_value(summary, s, "refused_by_guard") or 0) > 0
-    ]
+    ]  # fmt: skip
     if refused:
         lines.append(
             "Refused on purpose by a guard (not failures): "
-            + ", ".join(f"{s} {format_value('refusal_rate', v)} of requests" for s, v in refused)
+            + ", ".join(
+                f"{s} {n:,} ({format_value('refusal_rate', v)} of requests)" for s, n, v in refused
+            )
+            + "."
+        )
+        lines.append(
+            "Served share (successes over every request offered, refusals not served): "
+            + ", ".join(
+                f"{s} {format_value('served_rate', _value(summary, s, 'served_rate'))}"
+                for s in ranking.strategies
+            )
             + "."
         )
     eligible = ranking.eligible
