@@ -34,7 +34,7 @@ from mock_provider.config import FaultWindowConfig, ProviderConfig
 
 from .cache import NO_CACHE_USE, BreakpointCache, PromptCache
 from .catalog import ModelSpec, build_catalog
-from .faults import ErrorFault, Fault, FaultSchedule, FaultTarget, SlowFault
+from .faults import ErrorFault, Fault, FaultSchedule, FaultTarget, SlowFault, StrikeCounter
 from .ids import BLOCK, SHIFT, IdStream
 from .latency import (
     REFUSAL_NETWORK_S,
@@ -44,7 +44,7 @@ from .latency import (
     instant_plan,
     make_plan,
 )
-from .limits import Limited, LimitState, RateLimitView, SplitLimits
+from .limits import InProcessLimits, Limited, LimitState, LimitStore, RateLimitView, SplitLimits
 from .load import ModelLoad
 from .memo import fill
 from .outputs import Choice, OutputSpec, shape
@@ -223,10 +223,19 @@ _NO_DRAWS: Any = None
 class Provider:
     """The mock service's decisions; one instance per server, reset between strategy runs."""
 
-    def __init__(self, cfg: ProviderConfig, now: float = 0.0) -> None:
+    def __init__(
+        self,
+        cfg: ProviderConfig,
+        now: float = 0.0,
+        limits: LimitStore | None = None,
+        strikes: StrikeCounter | None = None,
+    ) -> None:
+        """``limits`` keeps the buckets (default: this process); ``strikes`` counts the
+        strikes of fault rules with ``times`` (default: this process), for a shared store."""
         self.cfg = cfg
         self.catalog = build_catalog(cfg)
-        self.faults = FaultSchedule.from_config(cfg.faults)
+        self.store: LimitStore = InProcessLimits() if limits is None else limits
+        self.faults = FaultSchedule.from_config(cfg.faults, strikes)
         self.api_keys = frozenset(cfg.api_keys)  # empty: any non-empty key is accepted
         # Per-config constants of the chat hot path, worked out once.
         d = cfg.output_tokens
@@ -284,12 +293,13 @@ class Provider:
             in_flight = m.max_in_flight if m else None
             if keeps_anthropic_rules(spec):
                 default = self.cfg.default_tpm
-                state = SplitLimits(rpm, (m.itpm if m else None) or default,
-                                    (m.otpm if m else None) or default,
-                                    m.tpm if m else None, now, in_flight)  # fmt: skip
+                state = self.store.anthropic(key, spec.name, rpm,
+                                             (m.itpm if m else None) or default,
+                                             (m.otpm if m else None) or default,
+                                             m.tpm if m else None, now, in_flight)  # fmt: skip
             else:
                 tpm = (m.tpm if m and m.tpm else None) or self.cfg.default_tpm
-                state = LimitState(rpm, tpm, now, in_flight)
+                state = self.store.openai(key, spec.name, rpm, tpm, now, in_flight)
             self._limits[(key, spec.name)] = state
         return state
 
