@@ -24,10 +24,18 @@ limits objects the store made, as it calls the in-process ones.
   the others join it, and ``POST /_stampede/reset`` on any process stores a new one and bumps
   the *generation*. Bucket keys carry the generation, so a reset starts from fresh buckets,
   and a process that has not yet seen a reset writes only to the old, discarded ones. Each
-  process polls the generation (:data:`POLL_S`) and resets itself when it moves. Hosts must
+  process polls the generation (:data:`POLL_S`, with a heartbeat), resets itself when it
+  moves and acknowledges; the reset answers once every live process has acknowledged
+  (:meth:`RedisStore.all_restarted`), so load sent after it meets one clock. Hosts must
   keep their clocks in step (NTP): a host ``d`` seconds ahead refills a bucket ``d`` seconds
   early; a refill never goes backwards (a ``now`` before a bucket's last refill refills
   nothing), so skew never creates more than ``d * rate`` tokens.
+- **Each process its own draws.** A process's requests are numbered from 0 and every id and
+  random draw is a function of (seed, number): two processes with one seed would give the
+  same request ids and strike the same numbers. So each process takes a process number from
+  Redis (:meth:`RedisStore.enlist`, one ``INCR``) and draws from a seed derived from the
+  scenario's and that number (:func:`process_seed`): ids stay unique across processes and a
+  rule's ``probability`` is met by each process, so by all of them.
 - **Fault counts.** A rule's ``times`` is counted by one ``INCR`` per strike on a key named
   by the rule's id and config; like the in-process count it survives resets (not a restart
   of the shared state).
@@ -54,9 +62,19 @@ from mock_provider.model.limits import (
     SplitLimits,
 )
 
-__all__ = ["POLL_S", "RedisStore", "SharedLimitState", "SharedSplitLimits", "SharedTime"]
+__all__ = [
+    "POLL_S",
+    "RESET_WAIT_S",
+    "RedisStore",
+    "SharedLimitState",
+    "SharedSplitLimits",
+    "SharedTime",
+    "process_seed",
+]
 
 POLL_S = 0.05  # wall seconds between a process's looks at the generation
+_ALIVE_S = 1.0  # a process whose heartbeat is older is taken for gone
+RESET_WAIT_S = 5.0  # a reset answers by then even if a process has not acknowledged
 _TTL_MS = 24 * 3600 * 1000  # an idle pair's buckets go after a day (full long before)
 
 # Lua 5.1 numbers are doubles, as Python floats; '%.17g' writes one back exactly (Redis's own
@@ -232,6 +250,11 @@ def parse_redis_url(url: str) -> tuple[str, int, int]:
     return parts.hostname, port, db
 
 
+def process_seed(seed: int, process: int) -> int:
+    """The seed of the ``process``-th process to join a shared store (1 keeps ``seed``)."""
+    return seed if process <= 1 else seed ^ (process << 40)
+
+
 def _opt(x: int | None) -> int | str:
     return "" if x is None else x  # Lua's tonumber('') is nil
 
@@ -249,6 +272,7 @@ class RedisStore:
         self._meta = f"{namespace}:clock"
         self.generation = 0
         self.run = ""
+        self.process = 0  # this process's number, once enlisted
         self._admit_openai = client.register_script(_ADMIT_OPENAI)
         self._settle_openai = client.register_script(_SETTLE_OPENAI)
         self._admit_split = client.register_script(_ADMIT_SPLIT)
@@ -272,6 +296,30 @@ class RedisStore:
         """The shared clock, created now with ``time_scale`` if no process has yet."""
         run = uuid.uuid4().hex  # names this shared state's keys: a fresh one never meets old
         return self._clock(self._join(keys=[self._meta], args=[time.time(), time_scale, run]))
+
+    def enlist(self) -> int:
+        """This process's number among those that joined (1, 2, ...), for its seed."""
+        self.process = int(self.client.incr(f"{self.namespace}:{self.run}:processes"))
+        self.heartbeat()
+        return self.process
+
+    def heartbeat(self) -> None:
+        """Say this process is alive and has restarted at the current generation."""
+        if not self.process:
+            return
+        ack = f"{self.namespace}:{self.run}:ack:{self.generation}"
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hset(f"{self.namespace}:{self.run}:alive", str(self.process), time.time())
+        pipe.sadd(ack, self.process)
+        pipe.expire(ack, 3600)
+        pipe.execute()
+
+    def all_restarted(self) -> bool:
+        """Whether every live process has acknowledged the current generation."""
+        alive = self.client.hgetall(f"{self.namespace}:{self.run}:alive")
+        acks = self.client.smembers(f"{self.namespace}:{self.run}:ack:{self.generation}")
+        recent = time.time() - _ALIVE_S
+        return all(p in acks for p, t in alive.items() if float(t) > recent)
 
     def reset(self, epoch: float | None, time_scale: float) -> SharedTime:
         """Start every process's scenario time over at ``epoch`` (default now), fresh buckets."""

@@ -257,8 +257,8 @@ def _serve_processes(cfg: ProviderConfig, args: argparse.Namespace, n: int) -> i
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: binding to {args.host}, not loopback", file=sys.stderr)
     base_url = f"http://{args.host}:{child_args.port}/v1"
-    print(f"{n} mock processes, limits shared in {args.limiter}", flush=True)
     print(banner(base_url, cfg.api_keys[0] if cfg.api_keys else "sk-anything"), flush=True)
+    print(f"({n} processes on this port, limits shared in {args.limiter})", flush=True)
     wait([p.sentinel for p in children])
     status = 0
     if not stopping:

@@ -37,7 +37,7 @@ from .journal import RESET_PATH, JournalEntry, fingerprint, redact_key, request_
 from .model.faults import FAULT_HEADER, FaultHeaderError, SlowFault, parse_fault_header
 from .model.provider import ChatRequest, EmbedRequest, Provider, Rejection
 from .plan_header import PLAN_HEADER, plan_ms_text
-from .redis_store import POLL_S, RedisStore
+from .redis_store import POLL_S, RESET_WAIT_S, RedisStore, process_seed
 
 __all__ = ["APP_STATE", "MockState", "create_app"]
 
@@ -578,10 +578,17 @@ async def admin_reset(request: web.Request) -> web.StreamResponse:
                 scale = 0.0
             if not scale > 0:
                 raise BadRequest("'time_scale' must be a number above 0", "time_scale")
-    if state.store is not None:  # every process starts over: a new shared epoch, fresh buckets
-        shared = state.store.reset(epoch, scale or state.clock.time_scale)
-        epoch, scale = shared.epoch, shared.time_scale
-    state.restart(epoch, scale)
+    store = state.store
+    if store is None:
+        state.restart(epoch, scale)
+        return _json(200, {"ok": True, "time_scale": state.clock.time_scale})
+    # Every process starts over: a new shared epoch and fresh buckets; answer when they all did.
+    shared = store.reset(epoch, scale or state.clock.time_scale)
+    state.restart(shared.epoch, shared.time_scale)
+    store.heartbeat()
+    deadline = time.monotonic() + RESET_WAIT_S
+    while not store.all_restarted() and time.monotonic() < deadline:
+        await asyncio.sleep(POLL_S / 5)
     return _json(200, {"ok": True, "time_scale": state.clock.time_scale})
 
 
@@ -603,6 +610,7 @@ async def _follow_shared_clock(app: web.Application) -> Any:
             shared = store.current()
             if shared.generation != seen:
                 state.restart(shared.epoch, shared.time_scale)
+            store.heartbeat()
 
     task = asyncio.create_task(follow())
     yield
@@ -643,7 +651,9 @@ def create_app(
     else:
         shared = store.join(cfg.time_scale)
         clock = WallClock(shared.time_scale, shared.epoch)
-        provider = Provider(cfg, clock.now(), store, store)
+        # Its own seed, so that its ids and draws are not another process's (redis_store).
+        seeded = cfg.model_copy(update={"seed": process_seed(cfg.seed, store.enlist())})
+        provider = Provider(seeded, clock.now(), store, store)
     recent: deque[JournalEntry] | None = deque(maxlen=journal_size) if journal_size else None
     app[APP_STATE] = MockState(cfg, provider, clock, recent=recent, store=store)
     if store is not None:
