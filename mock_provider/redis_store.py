@@ -237,7 +237,8 @@ class SharedTime:
 
 
 def parse_redis_url(url: str) -> tuple[str, int, int]:
-    """``redis://HOST:PORT[/DB]`` as (host, port, db); ValueError says what is wrong."""
+    """``redis://[[USER]:PASSWORD@]HOST:PORT[/DB]`` as (host, port, db); ValueError says
+    what is wrong."""
     parts = urlsplit(url)
     if parts.scheme != "redis" or not parts.hostname:
         raise ValueError(f"expected redis://HOST:PORT[/DB], got {url!r}")
@@ -286,7 +287,9 @@ class RedisStore:
         import redis  # the optional extra: imported only when a shared limiter is asked for
 
         host, port, db = parse_redis_url(url)
-        client = redis.Redis(host=host, port=port, db=db, socket_connect_timeout=2)
+        parts = urlsplit(url)  # redis://[[USER]:PASSWORD@]HOST...: Redis AUTH, when set
+        client = redis.Redis(host=host, port=port, db=db, username=parts.username or None,
+                             password=parts.password, socket_connect_timeout=2)  # fmt: skip
         client.ping()
         return cls(client)
 
