@@ -200,12 +200,25 @@ def serve_main(args: argparse.Namespace) -> int:
 def _child(cfg: ProviderConfig, args: argparse.Namespace, ready: Any) -> None:
     """One of ``--processes N``: serve on the shared port, tell the parent when listening."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us with SIGTERM
+    _die_with_parent()
     try:
         store = _connect(args.limiter)
         asyncio.run(_serve(cfg, args, store, reuse_port=True, on_ready=ready.send))
     except (CannotListen, ValueError) as exc:
         ready.send(str(exc))
         sys.exit(2)
+
+
+def _die_with_parent() -> None:
+    """Get SIGTERM when the parent dies, even by SIGKILL (Linux's PR_SET_PDEATHSIG), so no
+    orphan keeps serving the port."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):  # not Linux: the parent's SIGTERM still stops us
+        pass
 
 
 def _serve_processes(cfg: ProviderConfig, args: argparse.Namespace, n: int) -> int:
