@@ -29,7 +29,10 @@ limits objects the store made, as it calls the in-process ones.
   (:meth:`RedisStore.all_restarted`), so load sent after it meets one clock. Hosts must
   keep their clocks in step (NTP): a host ``d`` seconds ahead refills a bucket ``d`` seconds
   early; a refill never goes backwards (a ``now`` before a bucket's last refill refills
-  nothing), so skew never creates more than ``d * rate`` tokens.
+  nothing), so skew never creates more than ``d * rate`` tokens. (The scripts could read
+  Redis's ``TIME`` instead, which needs no NTP; but then the brain's ``now`` would no longer
+  be the one time, a fault window and a bucket could disagree, and no test could replay a
+  sequence at given times.)
 - **Each process its own draws.** A process's requests are numbered from 0 and every id and
   random draw is a function of (seed, number): two processes with one seed would give the
   same request ids and strike the same numbers. So each process takes a process number from
