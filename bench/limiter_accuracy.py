@@ -193,8 +193,10 @@ async def run_live(
     duration: float,
     time_scale: float,
     connections: int = 64,
+    serve_args: Sequence[str] = (),
 ) -> tuple[LimiterRun, float]:
     """The same through ``python -m mock_provider`` on loopback; returns the run and max lag.
+    ``serve_args``: more of its flags (``bench/shared_limiter.py``: ``--processes 4 --limiter``).
 
     The lag is how late (wall seconds) the worst request was sent after its due time: a lag
     of ``x`` stretches the offered window by up to ``x * time_scale`` scenario seconds.
@@ -221,6 +223,7 @@ async def run_live(
             "0",
             "--config",
             str(config_path),
+            *serve_args,
             stdout=asyncio.subprocess.PIPE,
         )
         try:

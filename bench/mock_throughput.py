@@ -225,12 +225,16 @@ def _start(name: str, argv: Sequence[str], cpu: int | None, timeout: float = 30.
 
 
 def start_mock(
-    config_path: Path, cpu: int | None = None, profile_to: Path | None = None
+    config_path: Path,
+    cpu: int | None = None,
+    profile_to: Path | None = None,
+    extra_args: Sequence[str] = (),
 ) -> ServerProcess:
-    """``python -m mock_provider``; under cProfile (written at exit) with ``profile_to``."""
+    """``python -m mock_provider``; under cProfile (written at exit) with ``profile_to``;
+    ``extra_args``: more of its flags (``bench/shared_limiter.py``: ``--limiter``)."""
     profiler = ["-m", "cProfile", "-o", str(profile_to)] if profile_to else []
     argv = [sys.executable, *profiler, "-m", "mock_provider", "--port", "0"]
-    return _start("mock", [*argv, "--config", str(config_path)], cpu)
+    return _start("mock", [*argv, "--config", str(config_path), *extra_args], cpu)
 
 
 BARE_READS = ("read", "buffer")

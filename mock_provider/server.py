@@ -50,6 +50,7 @@ from .journal import (
 from .model.faults import FAULT_HEADER, FaultHeaderError, SlowFault, parse_fault_header
 from .model.provider import ChatRequest, EmbedRequest, Provider, Rejection
 from .plan_header import PLAN_HEADER, plan_ms_text
+from .redis_store import POLL_S, RESET_WAIT_S, RedisStore, process_seed
 
 __all__ = ["APP_STATE", "MockState", "create_app"]
 
@@ -79,10 +80,29 @@ class MockState:
     fault_counts: dict[tuple[str, str, int, str], int] = field(default_factory=dict)
     errors: int = 0
     observed: Observations | None = None
+    store: RedisStore | None = None  # the shared limiter (--limiter redis://...), if any
 
     def __post_init__(self) -> None:
         self.observed = Observations()
         self.registry.register(MockCollector(self))
+
+    def restart(self, epoch: float | None, time_scale: float | None) -> None:
+        """This process's part of a reset: scenario t=0 at ``epoch`` (default now), fresh
+        limits, caches and counters, and a mark in the log."""
+        if time_scale is not None:
+            self.clock.rescale(time_scale)
+        self.clock.reset(epoch)
+        self.provider.reset(0.0)
+        self.counts.clear()
+        self.fault_counts.clear()
+        if self.recent is not None:
+            self.recent.clear()
+        if self.log is not None:  # what follows in the log belongs to this reset's run
+            entry = JournalEntry(t=0.0, path=RESET_PATH, status=200,
+                                 time_scale=self.clock.time_scale)  # fmt: skip
+            write_entry(self.log, entry)
+            self.log.flush()
+            self.log_offset = self.log.buffer.tell() if hasattr(self.log, "buffer") else 0
 
     @property
     def journaling(self) -> bool:
@@ -700,7 +720,7 @@ async def admin_reset(request: web.Request) -> web.StreamResponse:
     (``stampede run --time-scale auto`` calibrates at several, then runs at the one chosen).
     """
     state = request.app[APP_STATE]
-    epoch = None
+    epoch = scale = None
     if request.can_read_body:
         data = await read_json(request)
         try:
@@ -716,24 +736,43 @@ async def admin_reset(request: web.Request) -> web.StreamResponse:
                 scale = 0.0
             if not 0 < scale < math.inf:
                 raise BadRequest("'time_scale' must be a number above 0", "time_scale")
-            state.clock.rescale(scale)
-    state.clock.reset(epoch)
-    state.provider.reset(0.0)
-    state.counts.clear()
-    state.fault_counts.clear()
-    if state.recent is not None:
-        state.recent.clear()
-    if state.log is not None:  # what follows in the log belongs to this reset's run
-        entry = JournalEntry(t=0.0, path=RESET_PATH, status=200, time_scale=state.clock.time_scale)
-        write_entry(state.log, entry)
-        state.log.flush()
-        state.log_offset = state.log.buffer.tell() if hasattr(state.log, "buffer") else 0
+    store = state.store
+    if store is None:
+        state.restart(epoch, scale)
+        return _json(200, {"ok": True, "time_scale": state.clock.time_scale})
+    # Every process starts over: a new shared epoch and fresh buckets; answer when they all did.
+    shared = store.reset(epoch, scale or state.clock.time_scale)
+    state.restart(shared.epoch, shared.time_scale)
+    store.heartbeat()
+    deadline = time.monotonic() + RESET_WAIT_S
+    while not store.all_restarted() and time.monotonic() < deadline:
+        await asyncio.sleep(POLL_S / 5)
     return _json(200, {"ok": True, "time_scale": state.clock.time_scale})
 
 
 async def health(request: web.Request) -> web.StreamResponse:
     state = request.app[APP_STATE]
     return _json(200, {"ok": True, "scenario_seconds": state.clock.now()})
+
+
+async def _follow_shared_clock(app: web.Application) -> Any:
+    """Reset this process when another one was reset (the shared generation moved)."""
+    state = app[APP_STATE]
+    store = state.store
+    assert store is not None
+
+    async def follow() -> None:
+        while True:
+            await asyncio.sleep(POLL_S)
+            seen = store.generation
+            shared = store.current()
+            if shared.generation != seen:
+                state.restart(shared.epoch, shared.time_scale)
+            store.heartbeat()
+
+    task = asyncio.create_task(follow())
+    yield
+    task.cancel()
 
 
 def setup_routes(app: web.Application) -> None:
@@ -755,12 +794,16 @@ def setup_routes(app: web.Application) -> None:
 
 
 def create_app(
-    cfg: ProviderConfig, request_log: str | Path | None = None, journal_size: int = 10_000
+    cfg: ProviderConfig,
+    request_log: str | Path | None = None,
+    journal_size: int = 10_000,
+    store: RedisStore | None = None,
 ) -> web.Application:
     """The mock as an aiohttp app (tests mount it with ``aiohttp_client``).
 
     ``journal_size``: how many journal entries ``GET /_stampede/requests`` keeps (0: none,
-    and the hot path builds no entry unless a ``request_log`` is kept).
+    and the hot path builds no entry unless a ``request_log`` is kept). ``store``: limits
+    and fault counts shared with other processes, and their clock (``redis_store``).
     """
     # aiohttp's own decompression off: a body that does not decode is ours to refuse, with the
     # connection kept (mock_provider/body.py). Its size cap is the largest family's limit;
@@ -769,9 +812,19 @@ def create_app(
         client_max_size=cfg.max_body_bytes or max(r.max_bytes for r in BODY_RULES.values()),
         handler_args={"auto_decompress": False},
     )
-    clock = WallClock(cfg.time_scale)
+    if store is None:
+        clock = WallClock(cfg.time_scale)
+        provider = Provider(cfg, clock.now())
+    else:
+        shared = store.join(cfg.time_scale)
+        clock = WallClock(shared.time_scale, shared.epoch)
+        # Its own seed, so that its ids and draws are not another process's (redis_store).
+        seeded = cfg.model_copy(update={"seed": process_seed(cfg.seed, store.enlist())})
+        provider = Provider(seeded, clock.now(), store, store)
     recent: deque[JournalEntry] | None = deque(maxlen=journal_size) if journal_size else None
-    app[APP_STATE] = MockState(cfg, Provider(cfg, clock.now()), clock, recent=recent)
+    app[APP_STATE] = MockState(cfg, provider, clock, recent=recent, store=store)
+    if store is not None:
+        app.cleanup_ctx.append(_follow_shared_clock)
 
     async def request_log_ctx(app: web.Application) -> Any:
         if request_log is None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from pydantic import ValidationError
 
@@ -46,6 +46,7 @@ __all__ = [
     "Selector",
     "SlowFault",
     "StreamError",
+    "StrikeCounter",
     "parse_fault_header",
     "rule_from_config",
 ]
@@ -250,6 +251,15 @@ def rule_from_config(cfg: FaultWindowConfig) -> FaultRule:
     return FaultRule(select, _event(cfg), probability, cfg.times)
 
 
+class StrikeCounter(Protocol):
+    """Counts the strikes of rules with ``times`` where several processes see them all
+    (``mock_provider/redis_store.py``); without one, each schedule counts its own."""
+
+    def strike(self, rule_id: str, times: int) -> bool:
+        """Count one strike of the rule; whether it is within its ``times``."""
+        ...
+
+
 @dataclass
 class _Entry:
     id: str
@@ -265,10 +275,13 @@ class FaultSchedule:
 
     entries: list[_Entry] = field(default_factory=list)
     _next_id: int = 1
+    strikes: StrikeCounter | None = None  # shared ``times`` counts; None: ``left`` decides
 
     @classmethod
-    def from_config(cls, windows: Sequence[FaultWindowConfig]) -> FaultSchedule:
-        schedule = cls()
+    def from_config(
+        cls, windows: Sequence[FaultWindowConfig], strikes: StrikeCounter | None = None
+    ) -> FaultSchedule:
+        schedule = cls(strikes=strikes)
         for w in windows:
             schedule.add(w)
         return schedule
@@ -315,11 +328,25 @@ class FaultSchedule:
             fault = e.rule.draw(rng)
             if fault is None:
                 continue
+            times, strikes = e.rule.times, self.strikes
+            if (
+                times is not None
+                and strikes is not None
+                and not strikes.strike(_shared_id(e), times)
+            ):
+                e.left = 0  # the other processes used up its times
+                continue
             e.struck += 1
             if e.left is not None:
                 e.left -= 1
             return fault
         return None
+
+
+def _shared_id(e: _Entry) -> str:
+    """A rule's name in a shared counter: its id and its config, so that two processes' own
+    rules (added at run time) under one id are never counted together."""
+    return f"{e.id}:{e.config.model_dump_json(exclude_unset=True)}"
 
 
 # --------------------------------------------------------------------------- the header

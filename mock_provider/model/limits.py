@@ -31,19 +31,25 @@ The view handed to a dialect (:class:`RateLimitView`) names its buckets: ``reque
 ``tokens`` always, ``input_tokens`` and ``output_tokens`` for a split scheme, whose
 ``tokens`` is the most restrictive token limit in effect: input plus output, or the
 combined bucket when it has less left.
+
+Where the buckets live is a :class:`LimitStore`: this process (:class:`InProcessLimits`, the
+default and the reference) or a store several mock processes share
+(``mock_provider/redis_store.py``, whose scripts follow the same rule to the bit).
 """
 
 from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, Protocol
 
 import msgspec
 
 __all__ = [
     "Bucket",
+    "InProcessLimits",
     "LimitState",
+    "LimitStore",
     "Limited",
     "RateLimitView",
     "SplitLimits",
@@ -403,6 +409,52 @@ class SplitLimits:
             if c.remaining < tokens.remaining:  # the most restrictive token limit in effect
                 tokens = c
         return RateLimitView(requests, tokens, inputs, outputs)
+
+
+class LimitStore(Protocol):
+    """Makes the limits of a (key, model) pair: where its buckets live is the store's business.
+
+    A shared store returns subclasses whose admission and settling are atomic in the store,
+    so that several processes enforce one limit.
+    """
+
+    def openai(
+        self, key: str, model: str, rpm: int, tpm: int, now: float, max_in_flight: int | None
+    ) -> LimitState: ...
+
+    def anthropic(
+        self,
+        key: str,
+        model: str,
+        rpm: int,
+        itpm: int,
+        otpm: int,
+        tpm: int | None,
+        now: float,
+        max_in_flight: int | None,
+    ) -> SplitLimits: ...
+
+
+class InProcessLimits:
+    """The default store: each pair's buckets are plain objects of this process."""
+
+    def openai(
+        self, key: str, model: str, rpm: int, tpm: int, now: float, max_in_flight: int | None
+    ) -> LimitState:
+        return LimitState(rpm, tpm, now, max_in_flight)
+
+    def anthropic(
+        self,
+        key: str,
+        model: str,
+        rpm: int,
+        itpm: int,
+        otpm: int,
+        tpm: int | None,
+        now: float,
+        max_in_flight: int | None,
+    ) -> SplitLimits:
+        return SplitLimits(rpm, itpm, otpm, tpm, now, max_in_flight)
 
 
 def format_go_duration(seconds: float) -> str:

@@ -34,7 +34,7 @@ from mock_provider.config import FaultWindowConfig, ProviderConfig
 
 from .cache import NO_CACHE_USE, BreakpointCache, PromptCache
 from .catalog import ModelSpec, build_catalog, limits_for
-from .faults import ErrorFault, Fault, FaultSchedule, FaultTarget, SlowFault
+from .faults import ErrorFault, Fault, FaultSchedule, FaultTarget, SlowFault, StrikeCounter
 from .ids import BLOCK, SHIFT, IdStream
 from .latency import (
     REFUSAL_NETWORK_S,
@@ -44,7 +44,7 @@ from .latency import (
     instant_plan,
     make_plan,
 )
-from .limits import Limited, LimitState, RateLimitView, SplitLimits
+from .limits import InProcessLimits, Limited, LimitState, LimitStore, RateLimitView, SplitLimits
 from .load import ModelLoad
 from .memo import fill
 from .outputs import Choice, OutputSpec, shape
@@ -226,12 +226,21 @@ _NO_DRAWS: Any = None
 class Provider:
     """The mock service's decisions; one instance per server, reset between strategy runs."""
 
-    def __init__(self, cfg: ProviderConfig, now: float = 0.0) -> None:
+    def __init__(
+        self,
+        cfg: ProviderConfig,
+        now: float = 0.0,
+        limits: LimitStore | None = None,
+        strikes: StrikeCounter | None = None,
+    ) -> None:
+        """``limits`` keeps the buckets (default: this process); ``strikes`` counts the
+        strikes of fault rules with ``times`` (default: this process), for a shared store."""
         self.cfg = cfg
         self.catalog = build_catalog(cfg)
         # Published models retired by the catalogue's day (a declared one is served instead).
         self._retired = retired_names(cfg.catalog_date) - cfg.models.keys()
-        self.faults = FaultSchedule.from_config(cfg.faults)
+        self.store: LimitStore = InProcessLimits() if limits is None else limits
+        self.faults = FaultSchedule.from_config(cfg.faults, strikes)
         self.api_keys = frozenset(cfg.api_keys)  # empty: any non-empty key is accepted
         # Per-config constants of the chat hot path, worked out once.
         d = cfg.output_tokens
@@ -297,10 +306,11 @@ class Provider:
             split = keeps_anthropic_rules(spec)
             lim = limits_for(self.cfg, spec, split)
             if split:
-                state = SplitLimits(lim.rpm, lim.itpm, lim.otpm, lim.tpm, now, in_flight)
+                state = self.store.anthropic(key, spec.name, lim.rpm, lim.itpm, lim.otpm,
+                                             lim.tpm, now, in_flight)  # fmt: skip
             else:
                 assert lim.tpm is not None  # an OpenAI model always has a TPM
-                state = LimitState(lim.rpm, lim.tpm, now, in_flight)
+                state = self.store.openai(key, spec.name, lim.rpm, lim.tpm, now, in_flight)
             self._limits[(key, spec.name)] = state
         return state
 
