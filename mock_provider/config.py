@@ -341,7 +341,9 @@ def format_errors(err: ValidationError) -> list[tuple[str, str]]:
             msg = "unknown field; remove it or check its spelling"
         elif e["type"] == "missing":
             msg = "required field is missing"
-        elif "input" in e and e["type"] not in ("value_error",):
+        elif e["type"] == "value_error":  # our own validator's words, without pydantic's prefix
+            msg = msg.removeprefix("Value error, ")
+        elif "input" in e:
             msg = f"{msg} (got {e['input']!r})"
         out.append((path, msg))
     return out
@@ -366,6 +368,12 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(str(path), [], "no such file") from exc
     except OSError as exc:
         raise ConfigError(str(path), [("", f"cannot read file: {exc.strerror}")]) from exc
+    except UnicodeDecodeError as exc:  # a binary file, or text in another encoding
+        raise ConfigError(
+            str(path),
+            [("", f"not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x} at offset "
+                  f"{exc.start}); expected YAML")],
+        ) from exc  # fmt: skip
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
