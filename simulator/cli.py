@@ -549,8 +549,23 @@ def _show(result: Any, note: Any = None) -> int:
     return EXIT_OK if result.passed else EXIT_THRESHOLD
 
 
+def _unreadable(*run_dirs: str) -> bool:
+    """Say what keeps a run folder from being read (``folder_problems``); True if any."""
+    from simulator.run_folder import folder_problems
+
+    for d in run_dirs:
+        problems = folder_problems(Path(d))
+        if problems:
+            _err(str(ConfigError(d, problems, "not a readable run folder")))
+            return True
+    return False
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
+    folders = [p.parent for p in run_dir.glob("repeat-*/traces.jsonl")]
+    if _unreadable(str(run_dir), *map(str, folders)):
+        return EXIT_CONFIG
     repeats = sorted(run_dir.glob("repeat-*/traces.jsonl"), key=lambda p: int(p.parent.name[7:]))
     if repeats and not (run_dir / "traces.jsonl").exists():
         from simulator.report.html import build_report
@@ -571,6 +586,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if not (Path(d) / "traces.jsonl").exists() and not (Path(d) / "summary.json").exists():
             _err(f"{d}: not a run folder (no traces.jsonl or summary.json)")
             return EXIT_CONFIG
+    if _unreadable(args.run_dir_a, args.run_dir_b):
+        return EXIT_CONFIG
     out = Path(args.out or Path(args.run_dir_b) / "compare.html")
     print(compare_runs(args.run_dir_a, args.run_dir_b, out))
     print(f"\ncomparison: {out}")
