@@ -24,6 +24,7 @@ __all__ = [
     "port",
     "positive_float",
     "positive_int",
+    "text_file",
     "writable_file",
 ]
 
@@ -109,4 +110,21 @@ def writable_file(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{parent} is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise argparse.ArgumentTypeError(f"cannot write in {parent} (permission denied)")
+    return text
+
+
+def text_file(text: str) -> str:
+    """A small UTF-8 text file that exists (a thresholds file): what its reader assumes."""
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text}: no such file")
+    try:
+        path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"{text}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text}: not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x} at offset "
+            f"{exc.start})"
+        ) from None
     return text

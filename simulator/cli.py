@@ -24,6 +24,7 @@ from mock_provider.arguments import (
     http_url,
     non_negative_int,
     output_folder,
+    text_file,
     writable_file,
 )
 from simulator.config import ConfigError, Scenario, format_errors, load_scenario, parse_duration
@@ -102,7 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--out", type=output_folder, help="folder for audit.json and audit.html (default: none)"
     )
-    audit.add_argument("--thresholds", help="YAML file of limits (simulator/audit/findings.py)")
+    audit.add_argument(
+        "--thresholds", type=text_file, help="YAML file of limits (simulator/audit/findings.py)"
+    )
 
     report = sub.add_parser("report", help="rebuild summary, plots and report.html from traces")
     report.add_argument("run_dir", help="a run folder containing traces.jsonl")

@@ -18,8 +18,11 @@ invocations run for real (a virtual run of a five-request burst, its report, a c
 from __future__ import annotations
 
 import contextlib
+import http.server
 import io
 import itertools
+import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,8 @@ TINY = {
     "strategies": {"a": {"retry": {"kind": "full_jitter"}}, "b": {}},
 }
 EXITS = {0, 1, 2, 3, 130}
+# More examples for a deeper search than CI's: STAMPEDE_FUZZ_EXAMPLES=5000 pytest ...
+EXAMPLES = int(os.environ.get("STAMPEDE_FUZZ_EXAMPLES", "250"))
 
 
 def run_cli(argv: list[str]) -> tuple[int | str, str]:
@@ -147,6 +152,43 @@ def test_an_internal_error_is_one_line_with_exit_3(
         main(["run", files["good"], "--virtual", "--out", str(Path(files["good"]).parent / "o")])
 
 
+def test_fault_against_a_server_that_is_not_a_mock(files: dict[str, str]) -> None:
+    """Something answers, but with a web page: exit 3 saying so, not a JSON traceback."""
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"<html>hello</html>")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        target = f"http://127.0.0.1:{server.server_address[1]}"
+        code, text = run_cli(["fault", "list", "--target", target])
+    finally:
+        server.shutdown()
+        thread.join(10)
+    assert code == 3
+    assert "is not a stampede mock" in text
+
+
+def test_a_fault_value_that_is_not_yaml_names_the_field() -> None:
+    code, text = run_cli(["fault", "add", "error", "status=[", "--target", "http://127.0.0.1:9"])
+    assert code == 2
+    assert "status: cannot read value '['" in text
+
+
+def test_a_thresholds_file_that_is_binary_names_the_flag(files: dict[str, str]) -> None:
+    code, text = run_cli(["audit", files["good"], "--thresholds", files["binary"]])
+    assert code == 2
+    assert "--thresholds" in text and "not a UTF-8 text file" in text
+
+
 # --------------------------------------------------------------------------- the fuzz
 
 
@@ -168,9 +210,20 @@ STUBS = (
 )
 
 
+@contextlib.contextmanager
+def stubbed(root: Path) -> Iterator[None]:
+    """The long-running entry points stubbed, in ``root`` as the working folder."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        mp.delenv("STAMPEDE_DEBUG", raising=False)
+        for target in STUBS:
+            mp.setattr(target, _started)
+        yield
+
+
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """Files the fuzz names, a real tiny run folder, and the stubs; the cwd is a temp dir."""
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Files the fuzz names, and a real tiny run folder."""
     root = tmp_path_factory.mktemp("fuzz")
     good = root / "tiny.yaml"
     good.write_text(yaml.safe_dump(TINY))
@@ -192,12 +245,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         "dir": str(root / "a_dir"), "garbage": str(garbage), "journal": str(journal),
         "missing": str(root / "missing.yaml"), "under_file": str(root / "a_file" / "out"),
     }  # fmt: skip
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        mp.delenv("STAMPEDE_DEBUG", raising=False)
-        for target in STUBS:
-            mp.setattr(target, _started)
-        yield {"root": root, "paths": paths, "counter": itertools.count()}
+    return {"root": root, "paths": paths, "counter": itertools.count()}
 
 
 AWKWARD = [
@@ -324,19 +372,20 @@ def command_lines(draw: st.DrawFn, world: dict[str, Any]) -> list[str]:
 
 
 @settings(
-    max_examples=250,
+    max_examples=EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=st.data())
 def test_no_command_line_ends_in_a_traceback(world: dict[str, Any], data: st.DataObject) -> None:
     argv = data.draw(command_lines(world))
-    code, text = run_cli(argv)
+    with stubbed(world["root"]):
+        code, text = run_cli(argv)
     assert_clean(argv, code, text)
 
 
 @settings(
-    max_examples=120,
+    max_examples=EXAMPLES // 2,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -354,7 +403,8 @@ def test_no_scenario_file_ends_in_a_traceback(
         "sweep": ["sweep", str(path), "--vary", "strategies.a.retry.max_attempts=1,2"],
         "check": ["check", str(path)],
     }[command]
-    code, text_out = run_cli(argv)
+    with stubbed(world["root"]):
+        code, text_out = run_cli(argv)
     assert_clean(argv, code, text_out)
 
 
@@ -376,6 +426,7 @@ def test_no_scenario_file_ends_in_a_traceback(
 )
 def test_known_quick_invocations(world: dict[str, Any], argv: list[str]) -> None:
     argv = [a.format(root=world["root"], **world["paths"]) for a in argv]
-    code, text = run_cli(argv)
+    with stubbed(world["root"]):
+        code, text = run_cli(argv)
     assert_clean(argv, code, text)
     assert code != "started"
