@@ -377,6 +377,13 @@ class WorkloadConfig(StrictModel):
     prompts: PromptConfig = PromptConfig()
     model: str = "gpt-4o-mini"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _some_arrivals(cls, value: Any) -> Any:
+        if isinstance(value, dict) and value.get("arrivals") == []:
+            raise field_problem("arrivals", "expected an arrival, or a list of at least one")
+        return value
+
 
 # --------------------------------------------------------------------------- scenario
 
