@@ -79,7 +79,9 @@ Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No config means infinity or NaN (YAML's .inf, .nan): a duration, rate or size that is
+    # not a number would only fail later, in arithmetic far from the field.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------------- kinds

@@ -9,6 +9,7 @@ durations, per-kind field tables and error formatting.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -440,7 +441,7 @@ def _time_scale(value: Any) -> float | Literal["auto"]:
             number = float(value)
         except (TypeError, ValueError):
             number = 0.0
-        if number > 0:
+        if number > 0 and math.isfinite(number):
             return number
     raise ValueError(f"expected a number above 0 or 'auto', got {value!r}")
 

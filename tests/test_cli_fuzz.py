@@ -133,6 +133,26 @@ def test_a_prompt_beyond_any_context_window_is_refused(tmp_path: Path) -> None:
     assert "workload.prompts.input_tokens: median 1e+12 tokens" in text
 
 
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"workload": {"arrivals": {"kind": "burst", "n": 5, "at": float("inf")}}},
+         "workload.arrivals.at: Input should be a finite number"),
+        ({"workload": {"arrivals": {"kind": "poisson", "rate": float("nan")}}},
+         "workload.arrivals.rate: Input should be a finite number"),
+        ({"time_scale": float("inf")}, "time_scale: expected a number above 0 or 'auto'"),
+    ],
+)  # fmt: skip
+def test_infinity_and_nan_are_refused_at_the_field(
+    tmp_path: Path, change: dict[str, Any], field: str
+) -> None:
+    path = tmp_path / "inf.yaml"
+    path.write_text(yaml.safe_dump({**TINY, **change}))
+    code, text = run_cli(["run", str(path), "--virtual", "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert field in text
+
+
 def test_an_internal_error_is_one_line_with_exit_3(
     files: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
