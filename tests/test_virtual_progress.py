@@ -57,7 +57,7 @@ SCENARIO = {
     "name": "long",
     "duration": 10,
     "drain": 30,
-    "workload": {"arrivals": {"kind": "poisson", "rate": 1500}},
+    "workload": {"arrivals": {"kind": "poisson", "rate": 700}},
     "strategies": {"a": {"retry": {"kind": "full_jitter"}}},
 }
 
@@ -73,10 +73,10 @@ def _run(tmp_path: Path, name: str, clock: object = None) -> tuple[str, bytes]:
 
 
 def test_a_slow_strategy_prints_progress_and_the_same_traces(tmp_path: Path) -> None:
-    """15,000 requests: enough events for the driver to report in several times; a clock
-    that gains a second at every reading makes the strategy 'slow', one that stands still
-    makes it quick."""
-    ticks = iter(range(10**6))
+    """7,000 requests: enough events for the driver to report in three times; a clock that
+    gains 3 s at every reading makes the strategy 'slow', one that stands still makes it
+    quick."""
+    ticks = iter(range(0, 10**6, 3))
     slow_out, slow_traces = _run(tmp_path, "slow", lambda: float(next(ticks)))
     fast_out, fast_traces = _run(tmp_path, "fast", lambda: 0.0)
     progress = [line for line in slow_out.splitlines() if "req/s" in line]
