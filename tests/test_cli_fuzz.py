@@ -221,9 +221,8 @@ def _started(*args: Any, **kwargs: Any) -> Any:
 
 
 STUBS = (
-    "simulator.virtual.run.run_virtual",  # stampede run --virtual
+    "simulator.virtual.run.run_virtual",  # stampede run --virtual, a check's battery items
     "simulator.live.orchestrate.run_live",  # stampede run (live), check --live
-    "simulator.check.run._measure_item",  # a check's battery items
     "simulator.sweep.run.execute",  # a sweep's points
     "mock_provider.serve._serve",  # stampede serve
     "simulator.fault_cli._call",  # stampede fault: no request to whatever listens there
