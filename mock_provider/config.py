@@ -81,7 +81,9 @@ Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No config means infinity or NaN (YAML's .inf, .nan): a duration, rate or size that is
+    # not a number would only fail later, in arithmetic far from the field.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------------- kinds
@@ -360,7 +362,9 @@ def format_errors(err: ValidationError) -> list[tuple[str, str]]:
             msg = "unknown field; remove it or check its spelling"
         elif e["type"] == "missing":
             msg = "required field is missing"
-        elif "input" in e and e["type"] not in ("value_error",):
+        elif e["type"] == "value_error":  # our own validator's words, without pydantic's prefix
+            msg = msg.removeprefix("Value error, ")
+        elif "input" in e:
             msg = f"{msg} (got {e['input']!r})"
         out.append((path, msg))
     return out
@@ -385,6 +389,12 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(str(path), [], "no such file") from exc
     except OSError as exc:
         raise ConfigError(str(path), [("", f"cannot read file: {exc.strerror}")]) from exc
+    except UnicodeDecodeError as exc:  # a binary file, or text in another encoding
+        raise ConfigError(
+            str(path),
+            [("", f"not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x} at offset "
+                  f"{exc.start}); expected YAML")],
+        ) from exc  # fmt: skip
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -14,8 +14,17 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
 
-from mock_provider.config import ConfigError, ProviderConfig, load_provider_config
+from mock_provider.arguments import (
+    bounded_int,
+    non_negative_int,
+    port,
+    positive_float,
+    positive_int,
+    writable_file,
+)
+from mock_provider.config import ConfigError, ProviderConfig, format_errors, load_provider_config
 
 from .redis_store import RedisStore
 from .server import create_app
@@ -26,9 +35,9 @@ __all__ = ["CannotListen", "add_serve_arguments", "apply_overrides", "serve_main
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="provider config YAML (a scenario file works too)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port; 0 picks a free one")
-    p.add_argument("--rpm", type=int, help="requests per minute, for every model")
-    p.add_argument("--tpm", type=int, help="tokens per minute, for every model")
+    p.add_argument("--port", type=port, default=8000, help="port; 0 picks a free one")
+    p.add_argument("--rpm", type=positive_int, help="requests per minute, for every model")
+    p.add_argument("--tpm", type=positive_int, help="tokens per minute, for every model")
     p.add_argument(
         "--api-key",
         action="append",
@@ -36,12 +45,16 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         metavar="KEY",
         help="accept only this key (repeatable); default: any non-empty key",
     )
-    p.add_argument("--time-scale", type=float, help="run K times faster than scenario time")
-    p.add_argument("--seed", type=int, help="seed for every random draw")
-    p.add_argument("--request-log", help="append one JSON line per request to this file")
+    p.add_argument(
+        "--time-scale", type=positive_float, help="run K times faster than scenario time"
+    )
+    p.add_argument("--seed", type=non_negative_int, help="seed for every random draw")
+    p.add_argument(
+        "--request-log", type=writable_file, help="append one JSON line per request to this file"
+    )
     p.add_argument(
         "--journal-size",
-        type=int,
+        type=bounded_int(0),
         default=0,
         metavar="N",
         help="keep the last N journal entries in memory for GET /_stampede/requests (default "
@@ -79,7 +92,10 @@ def apply_overrides(cfg: ProviderConfig, args: argparse.Namespace) -> ProviderCo
     if args.seed is not None:
         update["seed"] = args.seed
     # Only the fields the config gave: a field a fault's kind ignores must stay unset.
-    return ProviderConfig.model_validate({**cfg.model_dump(exclude_unset=True), **update})
+    try:
+        return ProviderConfig.model_validate({**cfg.model_dump(exclude_unset=True), **update})
+    except ValidationError as exc:  # the flags' types refuse what the schema would
+        raise ConfigError("command line", format_errors(exc)) from exc
 
 
 class CannotListen(Exception):
@@ -122,9 +138,10 @@ async def _serve(
     site = web.TCPSite(runner, args.host, args.port, reuse_port=reuse_port or None)
     try:
         await site.start()
-    except OSError as exc:  # busy port, no permission, unknown host: say which, no traceback
-        await runner.cleanup()
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)  # asyncio's text is long
+    except (OSError, ValueError) as exc:  # busy port, no permission, unknown or malformed
+        await runner.cleanup()  # host (UnicodeError, a NUL): say which, no traceback
+        errno = getattr(exc, "errno", None)
+        reason = os.strerror(errno) if errno else str(exc)  # asyncio's text is long
         raise CannotListen(args.host, args.port, reason) from exc
     server = site._server
     assert server is not None

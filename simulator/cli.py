@@ -10,13 +10,25 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simulator.config import ConfigError, Scenario, load_scenario, parse_duration
+from pydantic import ValidationError
+
+from mock_provider.arguments import (
+    bounded_int,
+    http_url,
+    non_negative_int,
+    output_folder,
+    text_file,
+    writable_file,
+)
+from simulator.config import ConfigError, Scenario, format_errors, load_scenario, parse_duration
 from simulator.console import closed_pipe_ignored, wrap
 
 if TYPE_CHECKING:
@@ -42,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a scenario live: Locust clients against the mock")
     run.add_argument("scenario", help="scenario YAML file (see scenarios/)")
-    run.add_argument("--out", help="output folder (default reports/<scenario>-<timestamp>/)")
+    run.add_argument(
+        "--out", type=output_folder, help="output folder (default reports/<scenario>-<timestamp>/)"
+    )
     run.add_argument("--strategies", help="comma-separated strategy names to run (default all)")
     run.add_argument("--duration", help="override the scenario duration (e.g. 60, 90s, 2m)")
     run.add_argument(
@@ -52,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="override time_scale (K x faster); auto: the largest scale that keeps the live "
         "timing within its bound, found by a short calibration",
     )
-    run.add_argument("--workers", type=int, default=1, help="Locust worker processes (default 1)")
-    run.add_argument("--seed", type=int, help="override the scenario seed")
+    run.add_argument("--workers", type=bounded_int(1, 256), default=1,
+                     help="Locust worker processes (default 1)")  # fmt: skip
+    run.add_argument("--seed", type=non_negative_int, help="override the scenario seed")
     run.add_argument(
         "--virtual",
         action="store_true",
@@ -61,13 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--repeat",
-        type=int,
+        type=bounded_int(1, 1000),
         default=1,
         metavar="N",
         help="run N times with seeds seed, seed+1, ...; a winner must stand outside the spread",
     )
     run.add_argument(
-        "--target", help="URL of an already running stampede mock (default: start one)"
+        "--target",
+        type=http_url,
+        help="URL of an already running stampede mock (default: start one)",
     )
     _add_ci_arguments(run)
 
@@ -85,8 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
         "audit", help="judge any client's retry behaviour from the mock's request journal"
     )
     audit.add_argument("journal", help="a request journal (stampede serve --request-log FILE)")
-    audit.add_argument("--out", help="folder for audit.json and audit.html (default: none)")
-    audit.add_argument("--thresholds", help="YAML file of limits (simulator/audit/findings.py)")
+    audit.add_argument(
+        "--out", type=output_folder, help="folder for audit.json and audit.html (default: none)"
+    )
+    audit.add_argument(
+        "--thresholds", type=text_file, help="YAML file of limits (simulator/audit/findings.py)"
+    )
 
     report = sub.add_parser("report", help="rebuild summary, plots and report.html from traces")
     report.add_argument("run_dir", help="a run folder containing traces.jsonl")
@@ -95,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare = sub.add_parser("compare", help="compare two runs side by side")
     compare.add_argument("run_dir_a")
     compare.add_argument("run_dir_b")
-    compare.add_argument("--out", help="HTML output (default <run_dir_b>/compare.html)")
+    compare.add_argument(
+        "--out", type=writable_file, help="HTML output (default <run_dir_b>/compare.html)"
+    )
     _add_check_parser(sub)
     _add_sweep_parser(sub)
 
@@ -154,7 +177,11 @@ def _add_check_parser(sub: Any) -> None:
     mode = check.add_mutually_exclusive_group()
     mode.add_argument("--virtual", dest="live", action="store_false", help="virtual time (default)")
     mode.add_argument("--live", action="store_true", help="live, against the mock")
-    check.add_argument("--out", help="output folder (default reports/check-<client>-<timestamp>/)")
+    check.add_argument(
+        "--out",
+        type=output_folder,
+        help="output folder (default reports/check-<client>-<timestamp>/)",
+    )
     check.set_defaults(live=False)
 
 
@@ -179,10 +206,15 @@ def _add_sweep_parser(sub: Any) -> None:
         help="a dotted path into the scenario and its values, e.g. "
         "strategies.resilient.retry.base_s=0.5,1,2 (repeat for more axes)",
     )
-    sweep.add_argument("--seeds", type=int, metavar="N", help="seeds per point (spread)")
-    sweep.add_argument("--jobs", type=int, default=0, metavar="N",
+    sweep.add_argument("--seeds", type=bounded_int(1, 1000), metavar="N",
+                       help="seeds per point (spread)")  # fmt: skip
+    sweep.add_argument("--jobs", type=bounded_int(0, 1024), default=0, metavar="N",
                        help="worker processes (default: every core)")  # fmt: skip
-    sweep.add_argument("--out", help="output folder (default reports/sweep-<name>-<timestamp>/)")
+    sweep.add_argument(
+        "--out",
+        type=output_folder,
+        help="output folder (default reports/sweep-<name>-<timestamp>/)",
+    )
     sweep.add_argument(
         "--executor", metavar="dask://HOST:PORT", help="run the points on a Dask cluster"
     )
@@ -210,9 +242,12 @@ def _time_scale(text: str) -> float | str:
     if text == "auto":
         return text
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number above 0 or 'auto', got {text!r}")
+    return value
 
 
 def _err(msg: str) -> None:
@@ -246,16 +281,10 @@ def _apply_overrides(sc: Scenario, args: argparse.Namespace, file: str) -> Scena
         except ValueError as exc:
             problems.append(("--duration", str(exc)))
     time_scale = getattr(args, "time_scale", None)  # `lint` has no --time-scale nor --seed
-    if time_scale is not None:
-        if time_scale != "auto" and time_scale <= 0:
-            problems.append(("--time-scale", "must be greater than 0"))
+    if time_scale is not None:  # above 0 or auto: its argument type checks
         update["time_scale"] = time_scale
     if getattr(args, "seed", None) is not None:
         update["seed"] = args.seed
-    if getattr(args, "workers", 1) < 1:
-        problems.append(("--workers", "must be at least 1"))
-    if getattr(args, "repeat", 1) < 1:
-        problems.append(("--repeat", "must be at least 1"))
     if problems:
         raise ConfigError(file, problems)
     # Only the fields the file gave (a full dump would set every field a kind ignores).
@@ -267,7 +296,19 @@ def _apply_overrides(sc: Scenario, args: argparse.Namespace, file: str) -> Scena
         "time_scale": 1.0 if auto else scale,
         "seed": data.get("seed", sc.seed),
     }
-    return Scenario.model_validate(data)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:  # an override the schema refuses (--duration past its bound)
+        raise ConfigError(file, [_flag_of(p, m, update) for p, m in format_errors(exc)]) from None
+
+
+_FLAGS = {"duration": "--duration", "time_scale": "--time-scale", "seed": "--seed"}
+
+
+def _flag_of(path: str, message: str, update: dict[str, Any]) -> tuple[str, str]:
+    """A schema problem at a field the command line set is the flag's: ``--duration: ...``."""
+    field = path.split(".")[0]
+    return (_FLAGS[field], message) if field in update and field in _FLAGS else (path, message)
 
 
 LINT_ERROR = "cannot run as written"  # the headline of a ConfigError from the pre-flight
@@ -557,8 +598,23 @@ def _show(result: Any, note: Any = None, args: argparse.Namespace | None = None)
     return EXIT_OK if result.passed else EXIT_THRESHOLD
 
 
+def _unreadable(*run_dirs: str) -> bool:
+    """Say what keeps a run folder from being read (``folder_problems``); True if any."""
+    from simulator.run_folder import folder_problems
+
+    for d in run_dirs:
+        problems = folder_problems(Path(d))
+        if problems:
+            _err(str(ConfigError(d, problems, "not a readable run folder")))
+            return True
+    return False
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
+    folders = [p.parent for p in run_dir.glob("repeat-*/traces.jsonl")]
+    if _unreadable(str(run_dir), *map(str, folders)):
+        return EXIT_CONFIG
     repeats = sorted(run_dir.glob("repeat-*/traces.jsonl"), key=lambda p: int(p.parent.name[7:]))
     if repeats and not (run_dir / "traces.jsonl").exists():
         from simulator.report.html import build_report
@@ -579,6 +635,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if not (Path(d) / "traces.jsonl").exists() and not (Path(d) / "summary.json").exists():
             _err(f"{d}: not a run folder (no traces.jsonl or summary.json)")
             return EXIT_CONFIG
+    if _unreadable(args.run_dir_a, args.run_dir_b):
+        return EXIT_CONFIG
     out = Path(args.out or Path(args.run_dir_b) / "compare.html")
     print(compare_runs(args.run_dir_a, args.run_dir_b, out))
     print(f"\ncomparison: {out}")
@@ -606,14 +664,30 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command's exit status; argparse exits 2 itself on a malformed command line.
+
+    What the user typed is checked at the edge (argument types, the schemas), so an
+    exception reaching here is a bug in stampede: it is said in one line with exit 3, not a
+    traceback, unless ``STAMPEDE_DEBUG`` is set (then it is raised, for the traceback).
+    """
     with closed_pipe_ignored():
         args = build_parser().parse_args(argv)
-        if getattr(args, "summary_json", None) != "-":
-            return _dispatch(args)
-        # --summary-json -: stdout carries the JSON alone; what a person reads goes to stderr.
-        args.real_stdout = sys.stdout
-        with contextlib.redirect_stdout(sys.stderr):
-            return _dispatch(args)
+        try:
+            if getattr(args, "summary_json", None) != "-":
+                return _dispatch(args)
+            # --summary-json -: stdout carries the JSON alone; what a person reads: stderr.
+            args.real_stdout = sys.stdout
+            with contextlib.redirect_stdout(sys.stderr):
+                return _dispatch(args)
+        except KeyboardInterrupt:
+            _err("interrupted")
+            return EXIT_INTERRUPTED
+        except Exception as exc:
+            if os.environ.get("STAMPEDE_DEBUG"):
+                raise
+            _err(f"internal error: {type(exc).__name__}: {exc} (a bug in stampede; run with "
+                 "STAMPEDE_DEBUG=1 for the traceback, and report it)")  # fmt: skip
+            return EXIT_RUN
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ durations, per-kind field tables and error formatting.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -39,6 +40,9 @@ from mock_provider.config import (
 
 __all__ = [
     "ARRIVAL_FIELDS",
+    "MAX_PROMPT_TOKENS",
+    "MAX_REQUESTS",
+    "MAX_RUN_S",
     "RETRY_FIELDS",
     "RETRY_KIND_ALIASES",
     "AppConfig",
@@ -59,6 +63,16 @@ __all__ = [
     "load_scenario",
     "parse_duration",
 ]
+
+
+# --------------------------------------------------------------------------- bounds
+
+# What one run may hold. A workload is materialised before anything runs (about 2 kB a
+# request), so a duration or rate typed a few zeros too long would otherwise end in a
+# MemoryError: the schema refuses it first, naming the field and the limit.
+MAX_REQUESTS = 1_000_000  # logical requests drawn (simulator.workload.requests_drawn)
+MAX_PROMPT_TOKENS = 2_000_000  # beyond every model's context window; a drawn prompt is cut here
+MAX_RUN_S = 30 * 86_400.0  # scenario seconds of arrivals, and of drain
 
 
 # --------------------------------------------------------------------------- client
@@ -339,12 +353,22 @@ ARRIVAL_FIELDS: dict[str, KindFields] = {
 class PromptConfig(StrictModel):
     layout: Literal["plain", "cache_friendly", "cache_busting"] = "plain"
     input_tokens: DistConfig = DistConfig(median=300, spread=0.5)
-    system_tokens: int = Field(0, ge=0)
+    system_tokens: int = Field(0, ge=0, le=MAX_PROMPT_TOKENS)
     max_tokens: int | None = Field(256, gt=0)
     users: int = Field(20, ge=1)
     features: list[str] = Field(default_factory=lambda: ["chat"])
     prompt_version: str = "v1"
     repeat: int = Field(1, ge=1)  # a loop bug: each logical request is sent this many times
+
+    @field_validator("input_tokens")
+    @classmethod
+    def _prompt_size(cls, value: DistConfig) -> DistConfig:
+        if value.median > MAX_PROMPT_TOKENS:
+            raise ValueError(
+                f"median {value.median:g} tokens is beyond any model's context window; at most "
+                f"{MAX_PROMPT_TOKENS:,}"
+            )
+        return value
 
 
 class WorkloadConfig(StrictModel):
@@ -353,6 +377,13 @@ class WorkloadConfig(StrictModel):
     arrivals: ArrivalConfig | list[ArrivalConfig]
     prompts: PromptConfig = PromptConfig()
     model: str = "gpt-4o-mini"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _some_arrivals(cls, value: Any) -> Any:
+        if isinstance(value, dict) and value.get("arrivals") == []:
+            raise field_problem("arrivals", "expected an arrival, or a list of at least one")
+        return value
 
 
 # --------------------------------------------------------------------------- scenario
@@ -410,7 +441,7 @@ def _time_scale(value: Any) -> float | Literal["auto"]:
             number = float(value)
         except (TypeError, ValueError):
             number = 0.0
-        if number > 0:
+        if number > 0 and math.isfinite(number):
             return number
     raise ValueError(f"expected a number above 0 or 'auto', got {value!r}")
 
@@ -421,7 +452,7 @@ TimeScale = Annotated[float | Literal["auto"], PlainValidator(_time_scale)]
 class Scenario(StrictModel):
     name: str
     description: str = ""
-    seed: int = 0
+    seed: int = Field(0, ge=0)  # numpy seeds its streams from it: a whole number from 0
     duration: Seconds = 120.0  # arrivals happen in [0, duration)
     drain: Seconds = 60.0  # then in-flight requests get this long to finish
     # "auto": chosen by a calibration against the mock before a live run (see ``scale``)
@@ -453,6 +484,29 @@ class Scenario(StrictModel):
         if self.time_scale == "auto":
             raise ValueError("time_scale is 'auto': it is chosen when a live run starts")
         return self.time_scale
+
+    @field_validator("duration", "drain")
+    @classmethod
+    def _run_length(cls, value: float) -> float:
+        if value > MAX_RUN_S:
+            raise ValueError(
+                f"at most {MAX_RUN_S:,.0f} s (30 days) of scenario time, got {value:g} s"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _workload_size(self) -> Scenario:
+        from simulator.workload import requests_drawn  # it imports this module
+
+        drawn = requests_drawn(self.workload, self.duration)
+        if not drawn <= MAX_REQUESTS:  # NaN too
+            raise field_problem(
+                "duration",
+                f"{self.duration:g} s of workload.arrivals draws about {drawn:,.0f} logical "
+                f"requests; a run holds at most {MAX_REQUESTS:,}: shorten duration, or lower the "
+                "arrivals' rate, n or users (or prompts.repeat)",
+            )
+        return self
 
     @model_validator(mode="after")
     def _cross_refs(self) -> Scenario:

@@ -23,6 +23,8 @@ from typing import Any
 
 import yaml
 
+from mock_provider.arguments import http_url
+
 __all__ = ["add_fault_arguments", "cmd_fault"]
 
 DEFAULT_TARGET = "http://127.0.0.1:8000"
@@ -41,8 +43,12 @@ def add_fault_arguments(sub: Any) -> None:
     clear = actions.add_parser("clear", help="remove fault rules: the ids given, else all")
     clear.add_argument("ids", nargs="*", metavar="ID")
     for p in (add, actions.choices["list"], clear):
-        p.add_argument("--target", default=DEFAULT_TARGET,
+        p.add_argument("--target", default=DEFAULT_TARGET, type=http_url,
                        help=f"the mock's URL (default {DEFAULT_TARGET})")  # fmt: skip
+
+
+class NotAMock(Exception):
+    """Something answered at the target, but not as a stampede mock does."""
 
 
 def _call(target: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -52,9 +58,21 @@ def _call(target: str, method: str, path: str, body: Any = None) -> tuple[int, A
                                  headers={"content-type": "application/json"})  # fmt: skip
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
+            status, raw = resp.status, resp.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+        status, raw = exc.code, exc.read()
+    try:
+        return status, json.loads(raw or b"null")
+    except ValueError:
+        raise NotAMock(f"HTTP {status} with a body that is not JSON") from None
+
+
+def _message(body: Any) -> str:
+    """The mock's error message (``{"error": {"message": ...}}``)."""
+    try:
+        return str(body["error"]["message"])
+    except (KeyError, TypeError):
+        raise NotAMock(f"an answer without the mock's error body: {str(body)[:80]}") from None
 
 
 def _fields(kind: str, pairs: list[str]) -> dict[str, Any]:
@@ -63,7 +81,10 @@ def _fields(kind: str, pairs: list[str]) -> dict[str, Any]:
         name, sep, raw = pair.partition("=")
         if not sep or not name:
             raise ValueError(f"expected field=value, got {pair!r}")
-        out[name.strip()] = yaml.safe_load(raw) if raw.strip() else None
+        try:
+            out[name.strip()] = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{name}: cannot read value {raw!r}: {exc}") from None
     return out
 
 
@@ -84,7 +105,7 @@ def cmd_fault(args: argparse.Namespace) -> int:
                 return EXIT_REFUSED
             status, body = _call(args.target, "POST", "/_stampede/faults", rule)
             if status != 200:
-                print(f"{args.target}: {body['error']['message']}", file=sys.stderr)
+                print(f"{args.target}: {_message(body)}", file=sys.stderr)
                 return EXIT_REFUSED
             print(body["id"])
             return EXIT_OK
@@ -101,11 +122,14 @@ def cmd_fault(args: argparse.Namespace) -> int:
         for fid in args.ids:
             status, body = _call(args.target, "DELETE", f"/_stampede/faults/{fid}")
             if status != 200:
-                print(f"{args.target}: {body['error']['message']}", file=sys.stderr)
+                print(f"{args.target}: {_message(body)}", file=sys.stderr)
                 return EXIT_REFUSED
             removed += body["removed"]
         print(f"removed {len(removed)}: {' '.join(removed)}" if removed else "removed none")
         return EXIT_OK
     except (urllib.error.URLError, OSError) as exc:
         print(f"stampede fault: no stampede mock at {args.target} ({exc})", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except (NotAMock, KeyError, TypeError) as exc:  # a 200 without the mock's fields too
+        print(f"stampede fault: {args.target} is not a stampede mock ({exc})", file=sys.stderr)
         return EXIT_UNREACHABLE

@@ -46,9 +46,16 @@ import numpy as np
 from mock_provider.config import DistConfig
 from mock_provider.dialects.openai.tokens import REPLY_PRIMING, TOKENS_PER_MESSAGE
 from mock_provider.model.tokens import count_text, text_of_tokens
-from simulator.config import ArrivalConfig, PromptConfig, WorkloadConfig
+from simulator.config import MAX_PROMPT_TOKENS, ArrivalConfig, PromptConfig, WorkloadConfig
 
-__all__ = ["LogicalRequest", "Workload", "build_workload", "describe", "laid_out"]
+__all__ = [
+    "LogicalRequest",
+    "Workload",
+    "build_workload",
+    "describe",
+    "laid_out",
+    "requests_drawn",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +97,37 @@ _TAG_DIGITS = 9  # zero-padded to a fixed width: every 3-digit group is one cl10
 
 def _rng(seed: int, stream: int, *more: int) -> np.random.Generator:
     return np.random.default_rng([seed, stream, *more])
+
+
+# --------------------------------------------------------------------------- size
+
+
+def requests_drawn(cfg: WorkloadConfig, duration: float) -> float:
+    """About how many requests building ``cfg`` over ``duration`` draws: the expected
+    arrivals of every phase (before ``max_requests`` keeps the earliest), times
+    ``prompts.repeat``. A bound on what :func:`build_workload` allocates, computed without
+    drawing: the rates the draws below use, integrated over ``[0, duration)``."""
+    phases = cfg.arrivals if isinstance(cfg.arrivals, list) else [cfg.arrivals]
+    return sum(_phase_drawn(a, duration) for a in phases) * cfg.prompts.repeat
+
+
+def _phase_drawn(arr: ArrivalConfig, duration: float) -> float:
+    kind = arr.kind
+    if kind == "burst":
+        return arr.n if arr.at < duration else 0.0
+    if kind == "poisson":
+        return arr.rate * duration
+    if kind == "ramp":
+        return (arr.start_rate + arr.end_rate) / 2 * duration
+    if kind == "spike":
+        window = max(0.0, min(arr.spike_end, duration) - arr.spike_start)
+        return arr.rate * duration + arr.spike_rate * window
+    if kind == "diurnal":  # thinning draws at the peak rate first
+        return arr.rate * (1 + arr.amplitude) * duration
+    # closed_loop: each user draws think times in chunks until they fill the duration
+    mean = arr.think_time.median * math.exp(arr.think_time.spread**2 / 2)
+    per_user = max(16.0, duration / mean * 1.2 + 8) if mean > 0 else arr.max_requests or 16
+    return arr.users * per_user
 
 
 # --------------------------------------------------------------------------- arrivals
@@ -284,7 +322,8 @@ def _build_requests(
     n = len(at)
     # Each draw is one value per request from its own stream, so request k's prompt does not
     # depend on how many requests there are or when they arrive.
-    tokens = np.maximum(np.rint(_lognormal(_rng(seed, _PROMPT_TOKENS), p.input_tokens, n)), 1)
+    drawn = np.rint(_lognormal(_rng(seed, _PROMPT_TOKENS), p.input_tokens, n))
+    tokens = np.clip(drawn, 1, MAX_PROMPT_TOKENS)
     tok = tokens.astype(np.int64).tolist()
     feats = _rng(seed, _FEATURES).integers(0, len(p.features), n).tolist()
     features = [p.features[f] for f in feats]

@@ -233,6 +233,7 @@ class LiveRun:
     def write_run_info(self, started: str) -> None:
         info = {
             "scenario": self.scenario.name,
+            "mode": "live",
             "strategies": self.strategies,
             "completed": self.completed,
             "partial": self.interrupted or len(self.completed) < len(self.strategies),

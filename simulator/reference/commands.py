@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from mock_provider.arguments import output_folder, writable_file
 from simulator.console import wrap
 from simulator.reference.starter import shipped_scenarios, starter_text
 
@@ -28,15 +29,21 @@ def add_reference_arguments(sub: Any) -> None:
         "schema", help="write the JSON Schema of scenario and client files, for editors"
     )
     schema.add_argument(
-        "--out", default=".", metavar="DIR", help="folder for the two .schema.json files"
+        "--out",
+        default=".",
+        metavar="DIR",
+        type=output_folder,
+        help="folder for the two .schema.json files",
     )
     schema.add_argument(
         "--docs",
         metavar="DIR",
+        type=output_folder,
         help="also write the field reference scenarios.md there (the project's docs/)",
     )
     init = sub.add_parser("init", help="write a commented starter scenario")
-    init.add_argument("file", nargs="?", default="scenario.yaml", help="default scenario.yaml")
+    init.add_argument("file", nargs="?", default="scenario.yaml", type=writable_file,
+                      help="default scenario.yaml")  # fmt: skip
     init.add_argument(
         "--from", dest="source", metavar="SCENARIO", help="copy a shipped scenario (by name)"
     )

@@ -15,7 +15,7 @@ import csv
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -26,6 +26,7 @@ from simulator.console import wrap
 from simulator.report.metrics import METRICS
 from simulator.report.page_parts import CSS
 from simulator.report.units import format_value, label
+from simulator.sweep.eta import EtaEstimator
 from simulator.sweep.executors import Job, Row, default_workers, execute
 from simulator.sweep.grid import Axis, load_axis
 from simulator.sweep.outcome import (
@@ -46,15 +47,31 @@ from simulator.sweep.plan import Plan, SweepRun, prepare
 __all__ = ["SweepRun", "run_sweep", "write_csv"]
 
 
+def job_cost(job: Job) -> float:
+    """What a job is expected to cost: the requests its workload draws, per strategy."""
+    from simulator.workload import requests_drawn
+
+    sc = job.scenario
+    return max(1.0, requests_drawn(sc.workload, sc.duration)) * len(sc.strategies)
+
+
 class Progress:
-    """``[k/N]`` with the elapsed time and an ETA (the wall time per finished job so far
-    times the jobs left); at most one line a second, and the last. It keeps the finished
+    """``[k/N]`` with the elapsed time and an ETA (:class:`EtaEstimator`: jobs weighted by
+    their expected cost); at most one line a second, and the last. It keeps the finished
     jobs' rows, which an interrupted sweep writes."""
 
-    def __init__(self, total: int, out: IO[str], every_s: float = 1.0) -> None:
-        self.total, self.out, self.every_s = total, out, every_s
+    def __init__(
+        self,
+        costs: Sequence[float],
+        out: IO[str],
+        workers: int = 1,
+        every_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.total, self.out, self.every_s, self.clock = len(costs), out, every_s, clock
+        self.estimate = EtaEstimator(costs, workers)
         self.done = 0
-        self.began = self.last = time.monotonic()
+        self.began = self.last = clock()
         self.finished: dict[int, list[Row]] = {}
 
     def rows(self) -> list[Row]:
@@ -64,16 +81,17 @@ class Progress:
     def __call__(self, job: Job, rows: list[Row]) -> None:
         self.finished[job.index] = rows
         self.done += 1
-        now = time.monotonic()
+        now = self.clock()
+        elapsed = now - self.began
+        self.estimate.finished(job.index, elapsed)
         if self.done < self.total and now - self.last < self.every_s:
             return
         self.last = now
-        elapsed = now - self.began
-        eta = elapsed / self.done * (self.total - self.done)
+        eta = self.estimate.eta(elapsed)
         at = ", ".join(f"{p.rsplit('.', 1)[-1]}={v}" for p, v in job.point)
         print(
             f"  [{self.done:>{len(str(self.total))}}/{self.total}] {at} seed {job.seed}"
-            f"  elapsed {elapsed:.1f} s  ETA {eta:.1f} s",
+            f"  elapsed {elapsed:.1f} s  ETA {'?' if eta is None else f'{eta:.1f}'} s",
             file=self.out,
             flush=True,
         )
@@ -322,7 +340,8 @@ def run_sweep(run: SweepRun) -> int:
         ),
         file=run.out,
     )
-    progress = Progress(len(plan.jobs), run.out)
+    parallel = 1 if run.executor or workers <= 1 else min(workers, len(plan.jobs))
+    progress = Progress([job_cost(j) for j in plan.jobs], run.out, parallel)
     try:
         rows = execute(plan.jobs, workers, run.executor, progress)
     except (OSError, RuntimeError, TimeoutError) as exc:

@@ -14,13 +14,15 @@ time and resumes one logical request through its
 A ``Send`` is carried out at once (the brain decides at the send time, and the outcome is
 scheduled at the time it arrives); a ``Sleep`` schedules its wake-up. Requests still running
 at the deadline are cut there (``run_ended``); :meth:`VirtualDriver.stop` (Ctrl-C) cuts them
-at the virtual time reached (``run_stopped``). Nothing here reads a wall clock.
+at the virtual time reached (``run_stopped``). Nothing here reads a wall clock: every few
+thousand events the driver calls ``progress`` (when set) with the virtual time reached, and
+whoever prints progress reads its own clock.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mock_provider.clock import VirtualClock
@@ -53,6 +55,7 @@ class VirtualDriver:
         self.recorder = recorder
         self.clock = clock or VirtualClock()
         self.stopped = False
+        self.progress: Callable[[float], None] | None = None  # called with the virtual time
 
     def stop(self) -> None:
         """End the run at the virtual time reached; safe to call from a signal handler."""
@@ -87,8 +90,11 @@ class VirtualDriver:
                 break
             pop(heap)
             steps += 1
-            if steps % _CHECK_EVERY == 0 and self.stopped:
-                break
+            if steps % _CHECK_EVERY == 0:
+                if self.stopped:
+                    break
+                if self.progress is not None:
+                    self.progress(t)
             clock.t = t
             if kind == ARRIVE:
                 req, due, place = payload

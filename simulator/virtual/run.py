@@ -16,7 +16,7 @@ import random
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,7 +36,7 @@ from simulator.virtual.driver import VirtualDriver
 from simulator.virtual.transport import ProviderTransport
 from simulator.workload import build_workload, laid_out
 
-__all__ = ["VirtualRun", "run_virtual"]
+__all__ = ["VirtualProgress", "VirtualRun", "run_virtual"]
 
 
 @dataclass
@@ -68,6 +68,46 @@ class _Tee:
         self.tally.write(record)
 
 
+class VirtualProgress:
+    """A long strategy's progress, as the live driver prints it: nothing in its first
+    ``FIRST_S`` seconds of wall time (most strategies are done by then), then a line every
+    ``EVERY_S``: virtual time reached, requests done of expected, the rate in requests per
+    wall second, and the ETA at that rate. ``clock`` is injected (seconds, monotonic)."""
+
+    FIRST_S = 5.0
+    EVERY_S = 2.0
+
+    def __init__(
+        self,
+        name: str,
+        expected: int,
+        deadline: float,
+        tally: _Tally,
+        out: IO[str],
+        clock: Callable[[], float],
+    ) -> None:
+        self.name, self.expected, self.deadline = name, expected, deadline
+        self.tally, self.out, self.clock = tally, out, clock
+        self.began = clock()
+        self.last: float | None = None
+
+    def __call__(self, t: float) -> None:
+        wall = self.clock() - self.began
+        if wall < self.FIRST_S or (self.last is not None and wall - self.last < self.EVERY_S):
+            return
+        self.last = wall
+        print(self.line(t, wall), file=self.out, flush=True)
+
+    def line(self, t: float, wall: float) -> str:
+        done = self.tally.requests
+        rate = done / wall if wall > 0 else 0.0
+        eta = f"ETA {(self.expected - done) / rate:,.0f} s" if rate > 0 else "ETA ?"
+        return (
+            f"  {self.name[:20]:<20} t={t:4.0f}/{self.deadline:.0f}s  done {done:,}/"
+            f"{self.expected:,}  {rate:,.0f} req/s  {eta}"
+        )
+
+
 @dataclass
 class VirtualRun:
     scenario: Scenario
@@ -78,6 +118,7 @@ class VirtualRun:
     completed: list[str] = field(default_factory=list)
     interrupted: bool = False
     wall_s: dict[str, float] = field(default_factory=dict)
+    clock: Callable[[], float] = time.perf_counter  # wall time, for progress lines only
 
     @property
     def traces(self) -> Path:
@@ -102,10 +143,17 @@ class VirtualRun:
         (self.run_dir / "run.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
-def run_strategy(sc: Scenario, name: str, sink: Any, stops: list[VirtualDriver]) -> int:
+def run_strategy(
+    sc: Scenario,
+    name: str,
+    sink: Any,
+    stops: list[VirtualDriver],
+    progress: Callable[[float], None] | None = None,
+) -> int:
     """One strategy against a fresh provider brain; returns how many requests were cut.
 
     Its traffic is the scenario's, with the strategy's own prompt layout if it sets one.
+    ``progress`` is called now and then with the virtual time reached.
     """
     client = sc.clients[name]  # an app strategy runs only live (the CLI refuses --virtual)
     workload = build_workload(laid_out(sc.workload, client.prompt_layout), sc.seed, sc.duration)
@@ -114,6 +162,7 @@ def run_strategy(sc: Scenario, name: str, sink: Any, stops: list[VirtualDriver])
     recorder = TraceRecorder(name, catalog, sink, virtual_stamp)
     driver = VirtualDriver(brain, ProviderTransport(Provider(sc.provider, 0.0)), recorder,
                            VirtualClock())  # fmt: skip
+    driver.progress = progress
     stops.append(driver)
     return driver.run_schedule(workload.open_loop, workload.closed_loop, sc.duration + sc.drain)
 
@@ -151,9 +200,12 @@ def run_virtual(run: VirtualRun) -> None:
                 if run.interrupted:
                     break
                 tally = _Tally()
-                began = time.perf_counter()
-                cut = run_strategy(sc, name, _Tee(writer, tally), drivers)
-                run.wall_s[name] = round(time.perf_counter() - began, 3)
+                began = run.clock()
+                deadline = sc.duration + sc.drain
+                progress = VirtualProgress(name, workload.total, deadline, tally, run.out,
+                                           run.clock)  # fmt: skip
+                cut = run_strategy(sc, name, _Tee(writer, tally), drivers, progress)
+                run.wall_s[name] = round(run.clock() - began, 3)
                 if run.interrupted:
                     break
                 run.completed.append(name)
