@@ -3,8 +3,8 @@ process, in a thread of its own (the orchestrator owns no event loop).
 
 Routes: ``GET /`` the page (``page.html``, one self-contained file: its script polls
 ``/state.json`` once a second and draws with inline SVG; it loads nothing else);
-``GET /state.json`` the state (``state.py``), built when asked from the new bytes of the run's
-traces (and app strategies' calls) and one scrape of the mock's ``/metrics``;
+``GET /state.json`` the state (``state.py``), fed once a second, while the run goes, the new
+bytes of the run's traces (and app strategies' calls) and one scrape of the mock's ``/metrics``;
 ``GET /metrics`` that scrape as the mock gave it; ``GET /<file>`` the run folder's report
 (``report.html``, ``plots/*.png``, ``summary.json``, ``summary.csv``) once it is written.
 
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Dashboard", "Tail", "serve_during"]
 
+REFRESH_S = 1.0  # the files and the mock are read once a second, however many pages watch
 SCRAPE_TIMEOUT_S = 1.0
 SERVED = {".html": "text/html; charset=utf-8", ".png": "image/png",
           ".json": "application/json", ".csv": "text/csv; charset=utf-8"}  # fmt: skip
@@ -96,6 +97,8 @@ class Dashboard:
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
+        self.ticker = threading.Thread(target=self._tick, daemon=True)
+        self.ticker.start()
 
     @property
     def url(self) -> str:
@@ -142,10 +145,14 @@ class Dashboard:
 
     # ----------------------------------------------------------------------- state
 
+    def _tick(self) -> None:
+        while not self._stop.wait(REFRESH_S):
+            with self.lock:
+                if self.phase in ("starting", "running"):
+                    self._refresh()
+
     def state(self) -> dict[str, Any]:
         with self.lock:
-            if self.phase in ("starting", "running"):
-                self._refresh()
             board = self.board
             if board is None:
                 return {"phase": "starting", "strategies": [], "limiter": {"rows": []}}
@@ -184,8 +191,9 @@ class Dashboard:
                 board.feed_traces(data)
             else:
                 board.feed_calls(name, data)
-        if scrape:
-            self._scrape(board)
+        host = self.run.host if self.run is not None else None
+        if scrape or host is None:  # without a mock, nothing to read: only say why
+            self._scrape(board, host)
 
     def _count_afresh(self) -> None:
         board = self.board
@@ -195,8 +203,7 @@ class Dashboard:
         for tail in self._tails.values():
             tail.offset = 0
 
-    def _scrape(self, board: Board) -> None:
-        host = self.run.host if self.run is not None else None
+    def _scrape(self, board: Board, host: str | None) -> None:
         if host is None:
             why = "virtual run: no mock" if board.mode == "virtual" else "the mock is starting"
             board.feed_metrics(None, why)
