@@ -127,7 +127,7 @@ class Dashboard:
         The traces are read to their end; the limiter keeps its last scrape (the mock has
         stopped)."""
         with self.lock:
-            self._refresh(scrape=False)
+            self._refresh()
             self.phase = phase
             self.message = message
             if report is not None and report.exists():
@@ -147,9 +147,15 @@ class Dashboard:
 
     def _tick(self) -> None:
         while not self._stop.wait(REFRESH_S):
+            host = self._host()
+            # outside the lock: a mock under load may be slow to answer, the page must not be
+            scraped = scrape(host) if host is not None else None
             with self.lock:
                 if self.phase in ("starting", "running"):
-                    self._refresh()
+                    self._refresh(scraped)
+
+    def _host(self) -> str | None:
+        return self.run.host if self.run is not None else None
 
     def state(self) -> dict[str, Any]:
         with self.lock:
@@ -176,7 +182,9 @@ class Dashboard:
             return None, traced
         return traced[-1], traced[:-1]
 
-    def _refresh(self, scrape: bool = True) -> None:
+    def _refresh(self, scraped: tuple[str | None, str | None] | None = None) -> None:
+        """Feed the board the files' new bytes and ``scraped`` (the mock's metrics text, or
+        None and why not)."""
         board = self.board
         if board is None:
             return
@@ -191,9 +199,13 @@ class Dashboard:
                 board.feed_traces(data)
             else:
                 board.feed_calls(name, data)
-        host = self.run.host if self.run is not None else None
-        if scrape or host is None:  # without a mock, nothing to read: only say why
-            self._scrape(board, host)
+        if scraped is not None:
+            text, note = scraped
+            self.metrics_text = text or self.metrics_text
+            board.feed_metrics(text, note)
+        elif self._host() is None:
+            why = "virtual run: no mock" if board.mode == "virtual" else "the mock is starting"
+            board.feed_metrics(None, why)
 
     def _count_afresh(self) -> None:
         board = self.board
@@ -202,20 +214,6 @@ class Dashboard:
                            board.mode, board.time_scale, board.apps)  # fmt: skip
         for tail in self._tails.values():
             tail.offset = 0
-
-    def _scrape(self, board: Board, host: str | None) -> None:
-        if host is None:
-            why = "virtual run: no mock" if board.mode == "virtual" else "the mock is starting"
-            board.feed_metrics(None, why)
-            return
-        try:
-            with urllib.request.urlopen(host + "/metrics", timeout=SCRAPE_TIMEOUT_S) as resp:
-                text = resp.read().decode()
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            board.feed_metrics(None, f"{host}/metrics: {getattr(exc, 'reason', exc)}")
-            return
-        self.metrics_text = text
-        board.feed_metrics(text, None)
 
     # ----------------------------------------------------------------------- files
 
@@ -229,6 +227,15 @@ class Dashboard:
         if path.suffix == ".json" and not name.startswith("summary"):
             return None
         return path
+
+
+def scrape(host: str) -> tuple[str | None, str | None]:
+    """The mock's ``/metrics`` text, or None and why it could not be read."""
+    try:
+        with urllib.request.urlopen(host + "/metrics", timeout=SCRAPE_TIMEOUT_S) as resp:
+            return resp.read().decode(), None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return None, f"{host}/metrics: {getattr(exc, 'reason', exc)}"
 
 
 def _handler(board: Dashboard) -> type[BaseHTTPRequestHandler]:
@@ -250,12 +257,13 @@ def _handler(board: Dashboard) -> type[BaseHTTPRequestHandler]:
                 self._send(HTTPStatus.NOT_FOUND, "text/plain", b"not found\n")
 
         def _send(self, status: HTTPStatus, content_type: str, body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("content-type", content_type)
-            self.send_header("content-length", str(len(body)))
-            self.send_header("cache-control", "no-store")
-            self.end_headers()
-            self.wfile.write(body)
+            with contextlib.suppress(ConnectionError):  # a page closed mid-answer
+                self.send_response(status)
+                self.send_header("content-type", content_type)
+                self.send_header("content-length", str(len(body)))
+                self.send_header("cache-control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: the terminal is the run's."""
