@@ -265,3 +265,32 @@ def test_a_busy_web_port_is_a_config_error_before_anything_starts(tmp_path, caps
     assert code == 2
     assert "--web-port" in capsys.readouterr().err
     assert not (tmp_path / "run" / "traces.jsonl").exists()
+
+
+def test_an_interrupted_run_does_not_linger_and_an_error_closes_the_server(tmp_path):
+    endings = {130: ("interrupted", "interrupted (exit 130)")}
+    dash = Dashboard(tmp_path, 0)
+    dash.follow(_Scenario(), tmp_path, 3, "virtual")  # type: ignore[arg-type]
+    seen: list[dict] = []
+
+    def interrupted() -> int:
+        seen.append(json.loads(get(dash.url + "state.json")[1]))
+        return 130
+
+    # a linger of an hour would hang the test: an interrupted run must not linger at all
+    status = serve_during(dash, interrupted, endings=endings, report=tmp_path / "report.html",
+                          linger_s=3600)  # fmt: skip
+    assert status == 130 and seen[0]["phase"] == "running"
+    assert dash.state()["phase"] == "interrupted" and dash.state()["report"] is None
+
+    broken = Dashboard(tmp_path, 0)
+    broken.follow(_Scenario(), tmp_path, 3, "virtual")  # type: ignore[arg-type]
+
+    def fails() -> int:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        serve_during(broken, fails, endings=endings, report=tmp_path / "r.html", linger_s=3600)
+    assert broken.state()["phase"] == "failed"
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(broken.url, timeout=2)
