@@ -175,8 +175,7 @@ class Dashboard:
         if run is not None:
             completed = list(run.completed)
             left = [s for s in run.strategies if s not in completed]
-            running = self.phase in ("starting", "running") and run.host is not None
-            return (left[0] if left and running else None), completed
+            return (left[0] if left and self.phase == "running" else None), completed
         traced = [s for s in board.strategies if board.progress[s].requests]
         if not traced or self.phase != "running":
             return None, traced
@@ -188,8 +187,15 @@ class Dashboard:
         board = self.board
         if board is None:
             return
-        if self.phase == "starting" and self.run is not None and self.run.host is not None:
-            self.phase = "running"
+        run = self.run
+        if run is not None:
+            board.time_scale = run.scenario.time_scale  # "auto" until calibration chose one
+            if (
+                self.phase == "starting"
+                and run.host is not None
+                and run.scenario.time_scale != "auto"
+            ):
+                self.phase = "running"
         for name, tail in self._tails.items():
             data, replaced = tail.read()
             if replaced:  # an earlier run's file, emptied: count again from the new one
