@@ -171,7 +171,7 @@ class Observations:
 class MockCollector(Collector):
     """Counters and gauges read from the mock's state when scraped, so the request path
     pays nothing for them: responses by dialect, model, status and fault; each key and
-    model's remaining requests and tokens and requests in flight; the scenario clock."""
+    model's bucket sizes, what is left in them, and requests in flight; the scenario clock."""
 
     def __init__(self, state: MockState) -> None:
         self.state = state
@@ -204,15 +204,22 @@ class MockCollector(Collector):
             "What is left in each rate-limit bucket, by key, model and bucket.",
             labels=["key", "model", "bucket"],
         )  # fmt: skip
+        size = GaugeMetricFamily(
+            "stampede_mock_bucket_limit",
+            "The size of each rate-limit bucket, by key, model and bucket.",
+            labels=["key", "model", "bucket"],
+        )  # fmt: skip
         provider = state.provider
         for (key, model), limits in sorted(provider._limits.items()):
             shown = redact_key(key) or ""
             in_flight.add_metric([shown, model], limits.in_flight)
             view = limits.view(now)
             for name, bucket in _buckets(view):
-                remaining.add_metric([shown, model, name], bucket)
+                remaining.add_metric([shown, model, name], float(bucket.remaining))
+                size.add_metric([shown, model, name], float(bucket.limit))
         yield in_flight
         yield remaining
+        yield size
         model_load = GaugeMetricFamily(
             "stampede_mock_model_in_flight",
             "Requests in flight per model with a load curve (its latency and capacity follow it).",
@@ -236,12 +243,12 @@ class MockCollector(Collector):
         yield clock
 
 
-def _buckets(view: Any) -> Iterator[tuple[str, float]]:
-    """(bucket name, remaining) for each bucket a RateLimitView shows."""
+def _buckets(view: Any) -> Iterator[tuple[str, Any]]:
+    """(bucket name, Bucket) for each bucket a RateLimitView shows."""
     for name in ("requests", "tokens", "input_tokens", "output_tokens"):
         bucket = getattr(view, name, None)
         if bucket is not None:
-            yield name, float(bucket.remaining)
+            yield name, bucket
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:

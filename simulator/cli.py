@@ -32,12 +32,20 @@ from simulator.config import ConfigError, Scenario, format_errors, load_scenario
 from simulator.console import closed_pipe_ignored, wrap
 
 if TYPE_CHECKING:
+    from simulator.live.dashboard.server import Dashboard
     from simulator.preflight import Finding
     from simulator.workload import Workload
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_THRESHOLD, EXIT_CONFIG, EXIT_RUN, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+WEB_ENDINGS = {  # how the dashboard shows each exit status: (phase, message)
+    EXIT_OK: ("done", "every threshold holds (exit 0)"),
+    EXIT_THRESHOLD: ("done", "a threshold failed (exit 1)"),
+    EXIT_CONFIG: ("failed", "the report could not be built (exit 2): see the terminal"),
+    EXIT_RUN: ("failed", "run error (exit 3): see the terminal"),
+    EXIT_INTERRUPTED: ("interrupted", "interrupted (exit 130): the report covers what ran"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="URL of an already running stampede mock (default: start one)",
     )
     _add_ci_arguments(run)
+    _add_web_arguments(run)
 
     lint = sub.add_parser(
         "lint", help="pre-flight check a scenario: demand against limits, windows, defaults"
@@ -140,6 +149,22 @@ def _add_ci_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE|-",
         help="write the summary as JSON to FILE, or with - to stdout (the rest goes to stderr)",
     )
+
+
+def _add_web_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--web``: the live dashboard (``simulator/live/dashboard``)."""
+    parser.add_argument(
+        "--web", action="store_true",
+        help="serve a live dashboard of the run on 127.0.0.1 (its address is printed)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--web-port", type=int, default=0, metavar="N", help="its port (default: a free one)"
+    )
+    parser.add_argument(
+        "--web-linger", type=float, default=15.0, metavar="SECONDS",
+        help="keep serving the final state and report this long after the run (default 15; "
+        "inf: until Ctrl-C)",
+    )  # fmt: skip
 
 
 def _write_ci_outputs(args: argparse.Namespace, result: Any, run_name: str) -> int:
@@ -407,14 +432,41 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     )
     kept = [f.as_dict() for f in warnings]
+    if not args.web:
+        return _run_and_report(args, sc, run_dir, kept, workload.total, None)
+    from simulator.live.dashboard.server import Dashboard, serve_during
+
+    try:
+        board = Dashboard(run_dir, args.web_port)
+    except (OSError, OverflowError) as exc:
+        _err(f"--web-port: cannot serve on 127.0.0.1:{args.web_port}: {exc}")
+        return EXIT_CONFIG
+    print(f"dashboard: {board.url}", flush=True)
+    return serve_during(
+        board, lambda: _run_and_report(args, sc, run_dir, kept, workload.total, board),
+        endings=WEB_ENDINGS, report=run_dir / "report.html", linger_s=args.web_linger,
+    )  # fmt: skip
+
+
+def _run_and_report(
+    args: argparse.Namespace,
+    sc: Scenario,
+    run_dir: Path,
+    preflight: list[dict[str, str]],
+    expected: int,
+    board: Dashboard | None,
+) -> int:
+    """Run (once, or ``--repeat`` times), then build the report; the exit status."""
     if args.repeat > 1:
-        return _run_repeats(args, sc, run_dir, kept)
-    status = _run_once(args, sc, run_dir, kept, workload.total)
+        return _run_repeats(args, sc, run_dir, preflight, board)
+    status = _run_once(args, sc, run_dir, preflight, expected, board)
     if not (run_dir / "traces.jsonl").exists():
         if status == EXIT_OK:
             _err("no traces were recorded")
             status = EXIT_RUN
         return status
+    if board is not None:
+        board.finish("reporting")
     report_status = _report(run_dir, args)
     return status if status != EXIT_OK else report_status
 
@@ -425,10 +477,13 @@ def _run_once(
     run_dir: Path,
     preflight: list[dict[str, str]],
     expected: int,
+    board: Dashboard | None = None,
 ) -> int:
     """Run every strategy of ``sc`` once, live or virtually, into ``run_dir``; the status."""
     from simulator.run_folder import Interrupted, RunError
 
+    if board is not None:
+        board.follow(sc, run_dir, expected, "virtual" if args.virtual else "live")
     try:
         if args.virtual:
             from simulator.virtual.run import VirtualRun, run_virtual
@@ -437,11 +492,11 @@ def _run_once(
         else:
             from simulator.live.orchestrate import LiveRun, run_live
 
-            run_live(
-                LiveRun(sc, run_dir, list(sc.strategies), workers=args.workers,
-                        target=args.target, preflight=preflight),
-                expected,
-            )  # fmt: skip
+            run = LiveRun(sc, run_dir, list(sc.strategies), workers=args.workers,
+                          target=args.target, preflight=preflight)  # fmt: skip
+            if board is not None:
+                board.watch(run)
+            run_live(run, expected)
     except Interrupted:
         return EXIT_INTERRUPTED
     except RunError as exc:
@@ -451,7 +506,11 @@ def _run_once(
 
 
 def _run_repeats(
-    args: argparse.Namespace, sc: Scenario, run_dir: Path, preflight: list[dict[str, str]]
+    args: argparse.Namespace,
+    sc: Scenario,
+    run_dir: Path,
+    preflight: list[dict[str, str]],
+    board: Dashboard | None = None,
 ) -> int:
     """``--repeat N``: N complete runs with seeds seed..seed+N-1, then one verdict over them
     (see ``simulator.report.repeats``). Ctrl-C keeps the repeats that finished."""
@@ -469,7 +528,7 @@ def _run_repeats(
         one = _with_seed(sc, seed)
         print(f"\nrepeat {i} of {len(seeds)}, seed {seed}: {sub}")
         expected = build_workload(one.workload, seed, one.duration).total
-        status = _run_once(args, one, sub, preflight, expected)
+        status = _run_once(args, one, sub, preflight, expected, board)
         if (sub / "traces.jsonl").exists() and status == EXIT_OK:
             result = build_report(sub)
             winner = (result.summary.get("winner") or {}).get("strategy") or "no clear winner"

@@ -104,6 +104,7 @@ async def test_metrics_count_by_dialect_model_status_and_fault(aiohttp_client):
     assert "stampede_mock_ttft_seconds_count 1.0" in text
     assert 'stampede_mock_in_flight{key="sk-...0001",model="gpt-4o-mini"} 0.0' in text
     assert 'stampede_mock_bucket_remaining{bucket="requests",key="sk-...0001"' in text
+    assert 'stampede_mock_bucket_limit{bucket="requests",key="sk-...0001"' in text
 
 
 def test_stampede_fault_add_list_clear_against_a_served_mock(mock_server, capsys):

@@ -153,18 +153,21 @@ class Progress:
                 rec = json.loads(line)
             except ValueError:
                 continue
-            if rec.get("strategy") != self.strategy:
-                continue
-            if rec["kind"] == "attempt":
-                self.timing.add_trace(rec)
-                self.attempts += 1
-                status = rec["status"]
-                self.rate_limited += status == 429
-                self.server_errors += 500 <= status < 600
-            else:
-                self.requests += 1
-                self.successes += bool(rec.get("success"))
-                self.fallbacks += rec.get("fallback_used") is not None
+            if rec.get("strategy") == self.strategy:
+                self.count(rec)
+
+    def count(self, rec: dict[str, Any]) -> None:
+        """Count one of this strategy's trace records (the live dashboard feeds them too)."""
+        if rec["kind"] == "attempt":
+            self.timing.add_trace(rec)
+            self.attempts += 1
+            status = rec["status"]
+            self.rate_limited += status == 429
+            self.server_errors += 500 <= status < 600
+        else:
+            self.requests += 1
+            self.successes += bool(rec.get("success"))
+            self.fallbacks += rec.get("fallback_used") is not None
 
     def read_calls(self, path: Path) -> None:
         """An app strategy's progress: its calls as they end (its attempts are the journal's,
@@ -181,8 +184,12 @@ class Progress:
                 call = json.loads(line)
             except ValueError:
                 continue
-            self.requests += 1
-            self.successes += bool(call.get("success"))
+            self.count_call(call)
+
+    def count_call(self, call: dict[str, Any]) -> None:
+        """Count one ended call of an app strategy."""
+        self.requests += 1
+        self.successes += bool(call.get("success"))
 
     def line(self, t: float, total: float, width: int = 100) -> str:
         """One line of at most ``width`` columns: tighter spacing, then 12.3k-style counts,
@@ -225,6 +232,7 @@ class LiveRun:
     timing: dict[str, Any] = field(default_factory=dict)  # per strategy (simulator/live/timing)
     warnings: list[dict[str, str]] = field(default_factory=list)
     scale_choice: dict[str, Any] | None = None  # --time-scale auto: what was chosen, and why
+    host: str | None = None  # the mock's address once known (the dashboard reads its /metrics)
 
     @property
     def traces(self) -> Path:
@@ -534,6 +542,7 @@ def run_live(run: LiveRun, expected: int) -> None:
                 host = mock.host
                 run.mock_log = mock.request_log
                 print(f"mock provider: {mock.base_url}", file=run.out)
+            run.host = host
             if run.scenario.time_scale == "auto":
                 run.calibrate(host)  # which warms the mock up too
                 run.write_run_info(started)

@@ -1,0 +1,1 @@
+"""``stampede run --web``: a live page of the run (``server.py``) drawn from ``state.py``."""
