@@ -30,6 +30,7 @@ EXIT_OK, EXIT_THRESHOLD, EXIT_CONFIG, EXIT_RUN, EXIT_INTERRUPTED = 0, 1, 2, 3, 1
 
 def build_parser() -> argparse.ArgumentParser:
     from mock_provider.serve import add_serve_arguments
+    from simulator.live.worker import add_worker_arguments
 
     parser = argparse.ArgumentParser(
         prog="stampede",
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--target", help="URL of an already running stampede mock (default: start one)"
     )
+    _add_master_arguments(run)
     _add_ci_arguments(run)
 
     lint = sub.add_parser(
@@ -80,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the mock LLM provider")
     add_serve_arguments(serve)
+
+    worker = sub.add_parser(
+        "worker", help="a Locust worker for `stampede run --master`, on this host or another"
+    )
+    add_worker_arguments(worker)
 
     audit = sub.add_parser(
         "audit", help="judge any client's retry behaviour from the mock's request journal"
@@ -105,6 +112,36 @@ def build_parser() -> argparse.ArgumentParser:
     add_fault_arguments(sub)
     add_reference_arguments(sub)
     return parser
+
+
+def _add_master_arguments(run: argparse.ArgumentParser) -> None:
+    """``--master``: Locust's workers started apart (``stampede worker``), here or elsewhere."""
+    group = run.add_argument_group(
+        "load from other hosts", "Locust's master per strategy; `stampede worker` joins it"
+    )
+    group.add_argument(
+        "--master",
+        action="store_true",
+        help="start no workers: wait for --expect-workers started by `stampede worker`",
+    )
+    group.add_argument(
+        "--expect-workers", type=int, metavar="N", help="workers to wait for (default 1)"
+    )
+    group.add_argument(
+        "--master-bind-host",
+        default="127.0.0.1",
+        help="interface the master listens on (default 127.0.0.1; 0.0.0.0 for other hosts)",
+    )
+    group.add_argument(
+        "--master-port", type=int, default=5557, help="port the master listens on (default 5557)"
+    )
+    group.add_argument(
+        "--expect-workers-max-wait",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds to wait for the workers each strategy (default 60); then exit 3",
+    )
 
 
 def _add_ci_arguments(parser: argparse.ArgumentParser) -> None:
@@ -254,6 +291,7 @@ def _apply_overrides(sc: Scenario, args: argparse.Namespace, file: str) -> Scena
         update["seed"] = args.seed
     if getattr(args, "workers", 1) < 1:
         problems.append(("--workers", "must be at least 1"))
+    problems += _master_problems(args)
     if getattr(args, "repeat", 1) < 1:
         problems.append(("--repeat", "must be at least 1"))
     if problems:
@@ -268,6 +306,28 @@ def _apply_overrides(sc: Scenario, args: argparse.Namespace, file: str) -> Scena
         "seed": data.get("seed", sc.seed),
     }
     return Scenario.model_validate(data)
+
+
+def _master_problems(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """``--master`` and its options, checked with the rest before anything starts."""
+    if not getattr(args, "master", False):
+        if getattr(args, "expect_workers", None) is not None:
+            return [("--expect-workers", "goes with --master")]
+        return []
+    problems = []
+    if args.workers != 1:
+        problems.append(("--workers", "not with --master: say --expect-workers N"))
+    if args.expect_workers is not None and args.expect_workers < 1:
+        problems.append(("--expect-workers", "must be at least 1"))
+    if args.virtual:
+        problems.append(("--master", "a virtual run has no Locust workers"))
+    if args.repeat > 1:
+        problems.append(("--master", "not with --repeat: the workers leave after one run"))
+    if not 0 < args.master_port < 65536:
+        problems.append(("--master-port", "must be a TCP port, 1 to 65535"))
+    if args.expect_workers_max_wait <= 0:
+        problems.append(("--expect-workers-max-wait", "must be greater than 0"))
+    return problems
 
 
 LINT_ERROR = "cannot run as written"  # the headline of a ConfigError from the pre-flight
@@ -394,11 +454,18 @@ def _run_once(
 
             run_virtual(VirtualRun(sc, run_dir, list(sc.strategies), preflight))
         else:
+            from simulator.live.master import MasterMode
             from simulator.live.orchestrate import LiveRun, run_live
 
+            master, workers = None, args.workers
+            if args.master:
+                master = MasterMode(
+                    args.master_bind_host, args.master_port, args.expect_workers_max_wait
+                )
+                workers = args.expect_workers or 1
             run_live(
-                LiveRun(sc, run_dir, list(sc.strategies), workers=args.workers,
-                        target=args.target, preflight=preflight),
+                LiveRun(sc, run_dir, list(sc.strategies), workers=workers,
+                        target=args.target, master=master, preflight=preflight),
                 expected,
             )  # fmt: skip
     except Interrupted:
@@ -621,6 +688,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from mock_provider.serve import serve_main
 
         return serve_main(args)
+    if args.command == "worker":
+        from simulator.live.worker import worker_main
+
+        return worker_main(args)
     if args.command == "fault":
         from simulator.fault_cli import cmd_fault
 

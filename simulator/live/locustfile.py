@@ -1,11 +1,17 @@
 """Locust entry point for live runs: ``locust -f simulator/live/locustfile.py``.
 
-``stampede run`` starts Locust with this file; it can also be used by hand (see the README)
-to spread workers over several hosts with Locust's own ``--master`` / ``--worker`` flags.
+``stampede run`` starts Locust with this file, as a master with ``--workers N`` or
+``--master``; ``stampede worker`` starts Locust workers on it, on this host or others (it can
+also be used by hand with Locust's own ``--master`` / ``--worker`` flags: see the README).
 Each Locust process (standalone, or one per worker) runs one :class:`StampedeUser`, which
 fires its share of the scenario's arrivals open-loop: a burst really is N requests at once.
 Workers ship their trace records to the master with Locust messages, so traces from every
-host end up in the master's run directory.
+host end up in the master's run directory; they say ready and learn t=0 in messages too
+(``start.py``), so a worker needs no file of the run's.
+
+A Locust worker exits when its master quits, and ``stampede run`` starts one master per
+strategy: a worker's exit code tells ``stampede worker`` (``worker.py``) whether to start
+another for the next strategy (:data:`NEXT_STRATEGY_EXIT`) or that the run is over.
 
 Stopping: the orchestrator sends SIGUSR1 (:data:`STOP_SIGNAL`) to Locust (the master), and
 the stop order runs before anything closes: the driver stops new arrivals, attempts and
@@ -29,7 +35,7 @@ from typing import Any
 
 import gevent
 import yaml
-from gevent.event import Event
+from gevent.event import AsyncResult, Event
 from locust import FastHttpUser, events, task
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
@@ -45,15 +51,17 @@ from simulator.config import Scenario
 from simulator.live.app_driver import AppDriver
 from simulator.live.driver import LiveDriver
 from simulator.live.orchestrate import reset_target
-from simulator.live.start import await_start
+from simulator.live.start import await_epoch, await_start, mark_ready, set_connected
 from simulator.live.stopping import STOP_GRACE_S
 from simulator.live.timing import expected_concurrency
 from simulator.live.transport import LocustTransport
+from simulator.live.worker import NEXT_STRATEGY_EXIT, RUN_OVER_EXIT
 from simulator.traces import TraceRecord, TraceWriter
 from simulator.workload import LogicalRequest, build_workload, laid_out
 
 TRACE_MSG, DONE_MSG, STOP_MSG = "stampede_traces", "stampede_done", "stampede_stop"
 CALLS_MSG = "stampede_app_calls"  # an app strategy's calls (simulator/apps/calls.py)
+READY_MSG, EPOCH_MSG = "stampede_ready", "stampede_epoch"  # the start handshake (start.py)
 STOP_SIGNAL = signal.SIGUSR1  # from the orchestrator (see _on_stop_signal)
 FLUSH_EVERY_S = 0.25
 STARTUP_S = 3.0
@@ -83,6 +91,11 @@ def _add_arguments(parser: Any) -> None:
         "is built, then waits for the file epoch (scenario t=0, a time.time()); overrides "
         "--stampede-epoch",
     )
+    group.add_argument(
+        "--stampede-last",
+        action="store_true",
+        help="the run's last strategy: its workers exit when it ends (stampede worker)",
+    )
     group.add_argument("--stampede-scenario-yaml", default="", help=argparse.SUPPRESS)
 
 
@@ -97,6 +110,8 @@ class _Run:
     stop_requested: bool = False
     share_done = Event()  # this process's share ended and its records are written or sent
     workers_done = Event()  # master: every worker sent its last batch
+    epoch = AsyncResult()  # worker: scenario t=0, from the master
+    run_over: bool = False  # worker: the master stopped the whole run
 
 
 RUN = _Run()
@@ -137,7 +152,8 @@ def _on_init(environment: Any, **_: Any) -> None:
     environment.events.quitting.remove_listener(_on_quit)
     environment.events.quitting.add_listener(_on_quit)
     if isinstance(runner, WorkerRunner):
-        runner.register_message(STOP_MSG, lambda **_: _request_stop())
+        runner.register_message(STOP_MSG, _on_master_stop)
+        runner.register_message(EPOCH_MSG, lambda msg, **_: RUN.epoch.set(msg.data["epoch"]))
         return  # a worker learns everything from the master's options when it is spawned
     if opts is None:
         return
@@ -179,15 +195,58 @@ def _on_init(environment: Any, **_: Any) -> None:
         runner.register_message(TRACE_MSG, on_traces)
         runner.register_message(CALLS_MSG, on_calls)
         runner.register_message(DONE_MSG, on_done)
+        if opts.stampede_start_dir:
+            _stand_in_for_workers(runner, Path(opts.stampede_start_dir))
 
 
-def _await_t0(opts: Any, worker: int, clock: WallClock) -> None:
+def _stand_in_for_workers(runner: MasterRunner, start_dir: Path) -> None:
+    """The master's part in the start handshake (start.py): keep ``connected`` current, mark
+    each worker ready as it says so, and pass t=0 on to every worker once it is set."""
+    relay: list[gevent.Greenlet] = []
+
+    def keep_connected() -> None:
+        shown = -1
+        while True:
+            if runner.worker_count != shown:
+                shown = runner.worker_count
+                set_connected(start_dir, shown)
+            gevent.sleep(0.1)
+
+    def pass_epoch_on() -> None:
+        epoch = await_epoch(start_dir, lambda: RUN.stop_requested, START_WAIT_S, gevent.sleep)
+        if epoch is not None:
+            runner.send_message(EPOCH_MSG, {"epoch": epoch})
+
+    def on_ready(msg: Any, **_: Any) -> None:
+        mark_ready(start_dir, int(msg.data["worker"]))
+        if not relay:
+            relay.append(gevent.spawn(pass_epoch_on))
+
+    gevent.spawn(keep_connected)
+    runner.register_message(READY_MSG, on_ready)
+
+
+def _on_master_stop(msg: Any, **_: Any) -> None:
+    """A worker: the master stops this strategy, and with it the run if it says so."""
+    RUN.run_over = RUN.run_over or bool((msg.data or {}).get("run_over"))
+    _request_stop()
+
+
+def _await_t0(runner: Any, opts: Any, worker: int, clock: WallClock) -> None:
     """Ready (share built, connections open, an app imported): wait for t=0 and set
-    ``clock`` to it (simulator/live/start.py); a stop first leaves the clock as it is."""
-    epoch = await_start(
-        Path(opts.stampede_start_dir), worker, lambda: RUN.stop_requested, START_WAIT_S,
-        gevent.sleep,
-    )  # fmt: skip
+    ``clock`` to it (simulator/live/start.py); a stop first leaves the clock as it is.
+    A worker says so to its master and hears back from it: it may be on another host."""
+    epoch: float | None = None
+    if isinstance(runner, WorkerRunner):
+        runner.send_message(READY_MSG, {"worker": worker})
+        deadline = time.monotonic() + START_WAIT_S
+        while epoch is None and not RUN.stop_requested and time.monotonic() < deadline:
+            epoch = RUN.epoch.wait(0.05)  # None until the master sends it
+    else:
+        epoch = await_start(
+            Path(opts.stampede_start_dir), worker, lambda: RUN.stop_requested, START_WAIT_S,
+            gevent.sleep,
+        )  # fmt: skip
     if epoch is not None:
         clock.reset(epoch)
 
@@ -199,15 +258,16 @@ def _request_stop() -> None:
         RUN.driver.stop()
 
 
-def _stop_and_wait(environment: Any) -> None:
-    """Stop this process's share (a master: every worker's) and wait until its last records
-    are written or shipped. Idempotent: at a normal end there is nothing to wait for."""
+def _stop_and_wait(environment: Any, run_over: bool = False) -> None:
+    """Stop this process's share (a master: every worker's, telling them whether the whole
+    run stops) and wait until its last records are written or shipped. Idempotent: at a
+    normal end there is nothing to wait for."""
     runner = environment.runner
     wait_s = STOP_GRACE_S + STOP_MARGIN_S
     if isinstance(runner, MasterRunner):
         RUN.stop_requested = True
         if runner.worker_count and not RUN.workers_done.is_set():
-            runner.send_message(STOP_MSG)
+            runner.send_message(STOP_MSG, {"run_over": run_over})
             if not RUN.workers_done.wait(wait_s):
                 logging.warning("stop: not every worker sent its last records in %.0f s", wait_s)
     else:
@@ -223,8 +283,9 @@ def _on_stop_signal(environment: Any) -> None:
     statistics writer against the closing of its files; on SIGINT, Python raises
     KeyboardInterrupt in whichever greenlet is running, which may be an attempt in flight.
     Here the run is stopped first and Locust then shuts down from its main greenlet.
+    The orchestrator sends it only to end the run (a stop, or an error): no strategy follows.
     """
-    _stop_and_wait(environment)
+    _stop_and_wait(environment, run_over=True)
     environment.runner.quit()
 
 
@@ -239,6 +300,18 @@ def _on_quit(environment: Any, **_: Any) -> None:
     for writer in (RUN.writer, RUN.calls_writer):
         if writer is not None:
             writer.close()
+    if isinstance(environment.runner, WorkerRunner):
+        environment.process_exit_code = _worker_exit_code(environment.parsed_options)
+
+
+def _worker_exit_code(opts: Any) -> int | None:
+    """What this worker tells ``stampede worker``: the run is over, another strategy comes,
+    or (None) Locust's own code, when no master ever gave it a strategy."""
+    if RUN.run_over or (opts is not None and getattr(opts, "stampede_last", False)):
+        return RUN_OVER_EXIT
+    if opts is None or not getattr(opts, "stampede_strategy", ""):
+        return None
+    return NEXT_STRATEGY_EXIT
 
 
 class StampedeUser(FastHttpUser):
@@ -294,7 +367,7 @@ class StampedeUser(FastHttpUser):
         busiest = -(-expected_concurrency(sc, workload) // workers)
         if opts.stampede_start_dir:
             transport.warm_up(busiest, WARM_UP_S)
-            _await_t0(opts, worker, clock)
+            _await_t0(runner, opts, worker, clock)
         else:
             transport.warm_up(busiest, max(0.0, clock.wall_until(0.0) - 0.1))
 
@@ -346,7 +419,7 @@ class StampedeUser(FastHttpUser):
         # is dropped by the master, which stops the run. (Checked by `stampede run` already.)
         fn = gevent.get_hub().threadpool.apply(load_app, (app.app, app.path))
         if self.environment.parsed_options.stampede_start_dir:
-            _await_t0(self.environment.parsed_options, worker, clock)
+            _await_t0(runner, self.environment.parsed_options, worker, clock)
         caller = AppCaller(fn)
         fallback = tuple(app.fallback)
 

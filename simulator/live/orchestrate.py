@@ -28,6 +28,7 @@ from typing import IO, Any
 from mock_provider.clock import WallClock
 from simulator.apps.calls import calls_path
 from simulator.config import Scenario
+from simulator.live.master import MasterMode
 from simulator.live.start import ready_count, set_start
 from simulator.live.stopping import (
     LOCUST_EXIT_S,
@@ -216,6 +217,7 @@ class LiveRun:
     strategies: list[str]
     workers: int = 1
     target: str | None = None
+    master: MasterMode | None = None  # --master: the workers are started apart (master.py)
     out: IO[str] = field(default_factory=lambda: sys.stdout)
     completed: list[str] = field(default_factory=list)
     interrupted: bool = False
@@ -242,6 +244,9 @@ class LiveRun:
             "duration_s": self.scenario.duration,
             "drain_s": self.scenario.drain,
             "workers": self.workers,
+            "master": None
+            if self.master is None
+            else {"bind_host": self.master.bind_host, "port": self.master.port},
             "started": started,
             "preflight": self.preflight,
             "timing": self._timing_info(),
@@ -355,7 +360,11 @@ class LiveRun:
             "--stampede-run-dir", str(self.run_dir), "--stampede-strategy", strategy,
             "--stampede-start-dir", str(start_dir), "--stampede-workers", str(n),
         ]  # fmt: skip
-        if n > 1:
+        if strategy == self.strategies[-1]:
+            cmd.append("--stampede-last")  # its workers exit when it ends (worker.py)
+        if self.master is not None:
+            cmd += self.master.locust_args(n)
+        elif n > 1:
             # Locust's master binds every interface on port 5557 by default: loopback only,
             # and a free port, so two runs on one machine do not collide.
             port = str(free_port())
@@ -437,6 +446,8 @@ class LiveRun:
         False when Locust did not report ready in time; True once started, and on Locust's
         exit or a stop (the caller handles those as before).
         """
+        if self.master is not None:
+            self.master.await_workers(start_dir, self.workers, proc, self.stops)
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while ready_count(start_dir) < self.workers:
             if proc.poll() is not None or self.stops.requested:
