@@ -429,7 +429,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.repeat > 1:
         return _run_repeats(args, sc, run_dir, kept)
     status = _run_once(args, sc, run_dir, kept, workload.total)
-    if not (run_dir / "traces.jsonl").exists():
+    traces = run_dir / "traces.jsonl"
+    if not traces.exists() or (status == EXIT_RUN and traces.stat().st_size == 0):
         if status == EXIT_OK:
             _err("no traces were recorded")
             status = EXIT_RUN

@@ -29,6 +29,7 @@ import logging
 import os
 import random
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ import yaml
 from gevent.event import AsyncResult, Event
 from locust import FastHttpUser, events, task
 from locust.exception import StopUser
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_INIT, MasterRunner, WorkerRunner
 
 from mock_provider.clock import WallClock
 from mock_provider.model.provider import build_catalog
@@ -226,10 +227,13 @@ def _stand_in_for_workers(runner: MasterRunner, start_dir: Path) -> None:
     runner.register_message(READY_MSG, on_ready)
 
 
-def _on_master_stop(msg: Any, **_: Any) -> None:
-    """A worker: the master stops this strategy, and with it the run if it says so."""
+def _on_master_stop(environment: Any, msg: Any, **_: Any) -> None:
+    """A worker: the master stops this strategy, and with it the run if it says so. One
+    that was given no share yet (the master still waited for others) has nothing to send."""
     RUN.run_over = RUN.run_over or bool((msg.data or {}).get("run_over"))
     _request_stop()
+    if not getattr(environment.parsed_options, "stampede_strategy", ""):
+        environment.runner.send_message(DONE_MSG, {"worker": environment.runner.worker_index})
 
 
 def _await_t0(runner: Any, opts: Any, worker: int, clock: WallClock) -> None:
@@ -286,7 +290,11 @@ def _on_stop_signal(environment: Any) -> None:
     The orchestrator sends it only to end the run (a stop, or an error): no strategy follows.
     """
     _stop_and_wait(environment, run_over=True)
-    environment.runner.quit()
+    runner = environment.runner
+    waiting = isinstance(runner, MasterRunner) and runner.state == STATE_INIT
+    runner.quit()
+    if waiting:  # Locust's main greenlet still waits for workers: nothing ran, leave now
+        sys.exit(0)
 
 
 @events.quitting.add_listener
