@@ -142,6 +142,15 @@ def _add_master_arguments(run: argparse.ArgumentParser) -> None:
         metavar="S",
         help="seconds to wait for the workers each strategy (default 60); then exit 3",
     )
+    group.add_argument(
+        "--mock-host",
+        default="127.0.0.1",
+        help="address of this host the built-in mock listens on and the workers call "
+        "(default 127.0.0.1; workers on other hosts need one they can reach)",
+    )
+    group.add_argument(
+        "--mock-port", type=int, default=0, help="the mock's port (default: a free one)"
+    )
 
 
 def _add_ci_arguments(parser: argparse.ArgumentParser) -> None:
@@ -313,7 +322,7 @@ def _master_problems(args: argparse.Namespace) -> list[tuple[str, str]]:
     if not getattr(args, "master", False):
         if getattr(args, "expect_workers", None) is not None:
             return [("--expect-workers", "goes with --master")]
-        return []
+        return _mock_address_problems(args) if hasattr(args, "mock_host") else []
     problems = []
     if args.workers != 1:
         problems.append(("--workers", "not with --master: say --expect-workers N"))
@@ -327,7 +336,20 @@ def _master_problems(args: argparse.Namespace) -> list[tuple[str, str]]:
         problems.append(("--master-port", "must be a TCP port, 1 to 65535"))
     if args.expect_workers_max_wait <= 0:
         problems.append(("--expect-workers-max-wait", "must be greater than 0"))
-    return problems
+    return problems + _mock_address_problems(args)
+
+
+def _mock_address_problems(args: argparse.Namespace) -> list[tuple[str, str]]:
+    if args.mock_host == "127.0.0.1" and args.mock_port == 0:
+        return []
+    if args.target:
+        return [("--mock-host", "not with --target: that mock is already running")]
+    if args.mock_host in ("", "*", "0.0.0.0", "::"):
+        return [("--mock-host", "an address of this host the workers can reach, which every "
+                 "worker is given; not every interface")]  # fmt: skip
+    if not 0 <= args.mock_port < 65536:
+        return [("--mock-port", "must be a TCP port, 0 (any free one) to 65535")]
+    return []
 
 
 LINT_ERROR = "cannot run as written"  # the headline of a ConfigError from the pre-flight
@@ -466,7 +488,8 @@ def _run_once(
                 workers = args.expect_workers or 1
             run_live(
                 LiveRun(sc, run_dir, list(sc.strategies), workers=workers,
-                        target=args.target, master=master, preflight=preflight),
+                        target=args.target, master=master, preflight=preflight,
+                        mock_address=(args.mock_host, args.mock_port)),
                 expected,
             )  # fmt: skip
     except Interrupted:

@@ -89,17 +89,19 @@ def attempts(run_dir: Path) -> dict[tuple[str, str, int], tuple[int, float, int]
 def test_two_workers_started_apart_give_the_summary_of_workers_2(tmp_path):
     scenario = tmp_path / "distributed.yaml"
     scenario.write_text(SCENARIO)
-    port = free_port()
+    port, mock_port = free_port(), free_port()
     logs = [tmp_path / f"worker-{i}.log" for i in (0, 1)]
     workers = [start_worker(port, log) for log in logs]  # before the master: they wait for it
     try:
         apart = stampede(
             "run", str(scenario), "--master", "--expect-workers", "2", "--master-port", str(port),
+            "--mock-host", "127.0.0.1", "--mock-port", str(mock_port),
             "--out", str(tmp_path / "apart"),
         )  # fmt: skip
     finally:
         ended = [finish(w, log) for w, log in zip(workers, logs, strict=True)]
     assert apart.returncode == 0, apart.stdout + apart.stderr
+    assert f"mock provider: http://127.0.0.1:{mock_port}/v1" in apart.stdout  # what workers call
     for code, output in ended:  # one command each served both strategies, then left
         assert code == 0, output
         assert output.count("strategy 1 done") == 1, output
@@ -158,6 +160,8 @@ def test_master_options_are_checked_before_anything_starts(tmp_path):
         (["--expect-workers", "2"], "--expect-workers"),
         (["--master", "--expect-workers", "0"], "--expect-workers"),
         (["--master", "--repeat", "2"], "--master"),
+        (["--master", "--mock-host", "0.0.0.0"], "--mock-host"),
+        (["--mock-port", "8000", "--target", "http://127.0.0.1:9"], "--mock-host"),
     ):
         proc = stampede("run", str(scenario), *args, "--out", str(tmp_path / "run"))
         assert proc.returncode == 2, (args, proc.stderr)

@@ -67,13 +67,14 @@ CALIBRATION_TIMEOUT_S = 30.0  # --time-scale auto (calibrate.py; 6 s for thunder
 
 
 class MockProcess:
-    """The built-in mock provider on a free loopback port."""
+    """The built-in mock provider, on a free loopback port unless told otherwise (workers
+    on other hosts need an address of this host they can reach: ``--mock-host``)."""
 
-    def __init__(self, run_dir: Path, sc: Scenario) -> None:
+    def __init__(self, run_dir: Path, sc: Scenario, host: str = "127.0.0.1", port: int = 0) -> None:
         self.log_path = run_dir / "mock.log"
         self.request_log = run_dir / "requests.jsonl"
         cmd = [
-            sys.executable, "-m", "mock_provider", "--host", "127.0.0.1", "--port", "0",
+            sys.executable, "-m", "mock_provider", "--host", host, "--port", str(port),
             # ``auto``: any scale will do, the calibration's resets set it
             "--config", str(run_dir / "scenario.yaml"),
             "--time-scale", str(1.0 if sc.time_scale == "auto" else sc.scale),
@@ -218,6 +219,7 @@ class LiveRun:
     workers: int = 1
     target: str | None = None
     master: MasterMode | None = None  # --master: the workers are started apart (master.py)
+    mock_address: tuple[str, int] = ("127.0.0.1", 0)  # --mock-host, --mock-port
     out: IO[str] = field(default_factory=lambda: sys.stdout)
     completed: list[str] = field(default_factory=list)
     interrupted: bool = False
@@ -540,7 +542,7 @@ def run_live(run: LiveRun, expected: int) -> None:
             if run.target:
                 host = run.target.rstrip("/").removesuffix("/v1")
             else:
-                mock = MockProcess(run.run_dir, run.scenario)
+                mock = MockProcess(run.run_dir, run.scenario, *run.mock_address)
                 host = mock.host
                 run.mock_log = mock.request_log
                 print(f"mock provider: {mock.base_url}", file=run.out)
