@@ -188,7 +188,8 @@ def _on_init(environment: Any, **_: Any) -> None:
 
         def on_done(msg: Any, **_: Any) -> None:
             RUN.done_workers += 1
-            if RUN.done_workers >= runner.worker_count:
+            # N workers have shares; one more connected (stampede worker) has none to end
+            if RUN.done_workers >= min(runner.worker_count, opts.stampede_workers):
                 RUN.workers_done.set()
                 if not RUN.stop_requested:  # a stop's shutdown is already under way
                     gevent.spawn_later(0.2, runner.quit)
