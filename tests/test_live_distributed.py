@@ -105,7 +105,7 @@ def test_two_workers_started_apart_give_the_summary_of_workers_2(tmp_path):
     for code, output in ended:  # one command each served both strategies, then left
         assert code == 0, output
         assert output.count("strategy 1 done") == 1, output
-        assert "the run is over (2 strategies)" in output, output
+        assert "the run is over, after 2 strategies" in output, output
     local = stampede("run", str(scenario), "--workers", "2", "--out", str(tmp_path / "local"))
     assert local.returncode == 0, local.stdout + local.stderr
 

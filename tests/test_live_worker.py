@@ -36,7 +36,7 @@ def test_one_command_serves_every_strategy_then_leaves(tmp_path, monkeypatch):
     status, out, left = run_worker(tmp_path, monkeypatch, codes)
     assert status == 0
     assert out.count("waiting for the master at 127.0.0.1:5557") == 3
-    assert "strategy 2 done" in out and "the run is over (3 strategies)" in out
+    assert "strategy 2 done" in out and "the run is over, after 3 strategies" in out
     assert left == [str(NEXT_STRATEGY_EXIT)]  # no worker started after the run's end
 
 

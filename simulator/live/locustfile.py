@@ -63,6 +63,7 @@ from simulator.workload import LogicalRequest, build_workload, laid_out
 TRACE_MSG, DONE_MSG, STOP_MSG = "stampede_traces", "stampede_done", "stampede_stop"
 CALLS_MSG = "stampede_app_calls"  # an app strategy's calls (simulator/apps/calls.py)
 READY_MSG, EPOCH_MSG = "stampede_ready", "stampede_epoch"  # the start handshake (start.py)
+SHARE_MSG = "stampede_share"  # a worker asks for its share's number; the master answers
 STOP_SIGNAL = signal.SIGUSR1  # from the orchestrator (see _on_stop_signal)
 FLUSH_EVERY_S = 0.25
 STARTUP_S = 3.0
@@ -112,6 +113,7 @@ class _Run:
     share_done = Event()  # this process's share ended and its records are written or sent
     workers_done = Event()  # master: every worker sent its last batch
     epoch = AsyncResult()  # worker: scenario t=0, from the master
+    share = AsyncResult()  # worker: its share's number (or None: none left), from the master
     run_over: bool = False  # worker: the master stopped the whole run
 
 
@@ -155,6 +157,7 @@ def _on_init(environment: Any, **_: Any) -> None:
     if isinstance(runner, WorkerRunner):
         runner.register_message(STOP_MSG, _on_master_stop)
         runner.register_message(EPOCH_MSG, lambda msg, **_: RUN.epoch.set(msg.data["epoch"]))
+        runner.register_message(SHARE_MSG, lambda msg, **_: RUN.share.set(msg.data["share"]))
         return  # a worker learns everything from the master's options when it is spawned
     if opts is None:
         return
@@ -197,6 +200,13 @@ def _on_init(environment: Any, **_: Any) -> None:
         runner.register_message(TRACE_MSG, on_traces)
         runner.register_message(CALLS_MSG, on_calls)
         runner.register_message(DONE_MSG, on_done)
+        shares = iter(range(opts.stampede_workers))
+
+        def on_share(msg: Any, **_: Any) -> None:
+            share = next(shares, None)
+            runner.send_message(SHARE_MSG, {"share": share}, client_id=msg.node_id)
+
+        runner.register_message(SHARE_MSG, on_share)
         if opts.stampede_start_dir:
             _stand_in_for_workers(runner, Path(opts.stampede_start_dir))
 
@@ -254,6 +264,21 @@ def _await_t0(runner: Any, opts: Any, worker: int, clock: WallClock) -> None:
         )  # fmt: skip
     if epoch is not None:
         clock.reset(epoch)
+
+
+def _share_number(runner: Any) -> int | None:
+    """This process's share: 0 of 1 standalone; a worker's, from the master, in the order
+    the workers ask. Not Locust's worker index: Locust gives the N users to any N of the
+    workers connected, so with one more connected the indexes of those N may skip a number.
+    Which process runs a share does not matter: its requests and waits follow its number."""
+    if not isinstance(runner, WorkerRunner):
+        return 0
+    runner.send_message(SHARE_MSG)
+    deadline = time.monotonic() + START_WAIT_S
+    while not RUN.share.ready() and not RUN.stop_requested and time.monotonic() < deadline:
+        RUN.share.wait(0.05)
+    share = RUN.share.get() if RUN.share.ready() else runner.worker_index  # stopped: no work
+    return None if share is None else int(share)
 
 
 def _request_stop() -> None:
@@ -345,7 +370,11 @@ class StampedeUser(FastHttpUser):
         runner = self.environment.runner
         opts = self.environment.parsed_options
         sc = scenario_of(opts)
-        worker = getattr(runner, "worker_index", 0)
+        worker = _share_number(runner)
+        if worker is None:
+            logging.error("more workers asked for a share than there are shares")
+            runner.send_message(DONE_MSG, {"worker": -1})
+            raise StopUser()
         workers = opts.stampede_workers if isinstance(runner, WorkerRunner) else 1
         layout = sc.strategies[self.strategy].prompt_layout
         workload = build_workload(laid_out(sc.workload, layout), sc.seed, sc.duration)

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from simulator.live.start import connected_count, ready_workers
+from simulator.live.start import connected_count
 from simulator.live.stopping import StopRequests
 from simulator.run_folder import RunError
 
@@ -68,14 +68,3 @@ class MasterMode:
                     f"them with: {self.worker_command()}"
                 )
             time.sleep(poll_s)
-
-    def check_shares(self, start_dir: Path, workers: int) -> None:
-        """Every share 0..N-1 is someone's: Locust numbers its workers in the order they
-        connect and gives the N users to any N of them, so with more than N connected, one
-        numbered N or more may have got a user (and its share none) while a share is lost."""
-        odd = sorted(w for w in ready_workers(start_dir) if w >= workers)
-        if odd:
-            raise RunError(
-                f"{connected_count(start_dir)} workers connected for {workers} shares, and "
-                f"worker {odd[0]} got one: a share would be lost; start exactly {workers}"
-            )

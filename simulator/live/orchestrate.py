@@ -457,8 +457,6 @@ class LiveRun:
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.02)
-        if self.master is not None:
-            self.master.check_shares(start_dir, self.workers)
 
         def reset(epoch: float) -> None:
             if not reset_target(host, epoch, self.scenario.scale):

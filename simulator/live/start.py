@@ -33,7 +33,6 @@ __all__ = [
     "connected_count",
     "mark_ready",
     "ready_count",
-    "ready_workers",
     "set_connected",
     "set_start",
 ]
@@ -83,11 +82,6 @@ def await_epoch(
 def ready_count(start_dir: Path) -> int:
     """How many processes have said they are ready."""
     return sum(1 for _ in start_dir.glob(f"{READY_PREFIX}*"))
-
-
-def ready_workers(start_dir: Path) -> set[int]:
-    """The worker numbers of the processes that have said they are ready."""
-    return {int(p.name.removeprefix(READY_PREFIX)) for p in start_dir.glob(f"{READY_PREFIX}*")}
 
 
 def set_start(start_dir: Path, reset: Callable[[float], object]) -> float:

@@ -59,6 +59,10 @@ class _Stop:
             self.proc.send_signal(signum)  # Ctrl-C reaches the whole process group already
 
 
+def _strategies(n: int) -> str:
+    return f"{n} strateg{'y' if n == 1 else 'ies'}"
+
+
 def worker_main(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Run Locust workers until the run is over; 0 then, 3 when no master came, 130 stopped."""
     where = f"{args.master_host}:{args.master_port}"
@@ -78,7 +82,7 @@ def worker_main(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
                 print(f"stampede worker: strategy {served} done", file=out, flush=True)
                 continue
             if code == RUN_OVER_EXIT:
-                print(f"stampede worker: the run is over ({served + 1} strategies)",
+                print(f"stampede worker: the run is over, after {_strategies(served + 1)}",
                       file=out, flush=True)  # fmt: skip
                 return 0
             if code in (255, -1):
