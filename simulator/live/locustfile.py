@@ -6,12 +6,12 @@ also be used by hand with Locust's own ``--master`` / ``--worker`` flags: see th
 Each Locust process (standalone, or one per worker) runs one :class:`StampedeUser`, which
 fires its share of the scenario's arrivals open-loop: a burst really is N requests at once.
 Workers ship their trace records to the master with Locust messages, so traces from every
-host end up in the master's run directory; they say ready and learn t=0 in messages too
-(``start.py``), so a worker needs no file of the run's.
+host end up in the master's run directory; they get their share's number, say ready and
+learn t=0 in messages too (``messages.py``), so a worker needs no file of the run's.
 
 A Locust worker exits when its master quits, and ``stampede run`` starts one master per
 strategy: a worker's exit code tells ``stampede worker`` (``worker.py``) whether to start
-another for the next strategy (:data:`NEXT_STRATEGY_EXIT`) or that the run is over.
+another for the next strategy or that the run is over.
 
 Stopping: the orchestrator sends SIGUSR1 (:data:`STOP_SIGNAL`) to Locust (the master), and
 the stop order runs before anything closes: the driver stops new arrivals, attempts and
@@ -51,19 +51,28 @@ from simulator.client.engine import ClientBrain
 from simulator.config import Scenario
 from simulator.live.app_driver import AppDriver
 from simulator.live.driver import LiveDriver
+from simulator.live.messages import (
+    CALLS_MSG,
+    DONE_MSG,
+    EPOCH_MSG,
+    SHARE_MSG,
+    STOP_MSG,
+    TRACE_MSG,
+    MessageSink,
+    ask_share,
+    hand_out_shares,
+    hear_epoch,
+    stand_in_for_workers,
+    worker_exit_code,
+)
 from simulator.live.orchestrate import reset_target
-from simulator.live.start import await_epoch, await_start, mark_ready, set_connected
+from simulator.live.start import await_start
 from simulator.live.stopping import STOP_GRACE_S
 from simulator.live.timing import expected_concurrency
 from simulator.live.transport import LocustTransport
-from simulator.live.worker import NEXT_STRATEGY_EXIT, RUN_OVER_EXIT
 from simulator.traces import TraceRecord, TraceWriter
 from simulator.workload import LogicalRequest, build_workload, laid_out
 
-TRACE_MSG, DONE_MSG, STOP_MSG = "stampede_traces", "stampede_done", "stampede_stop"
-CALLS_MSG = "stampede_app_calls"  # an app strategy's calls (simulator/apps/calls.py)
-READY_MSG, EPOCH_MSG = "stampede_ready", "stampede_epoch"  # the start handshake (start.py)
-SHARE_MSG = "stampede_share"  # a worker asks for its share's number; the master answers
 STOP_SIGNAL = signal.SIGUSR1  # from the orchestrator (see _on_stop_signal)
 FLUSH_EVERY_S = 0.25
 STARTUP_S = 3.0
@@ -127,24 +136,6 @@ def scenario_of(opts: Any) -> Scenario:
     return RUN.scenario
 
 
-class _MessageSink:
-    """On a worker: batch records (trace records, or an app's calls) and send them to the
-    master."""
-
-    def __init__(self, runner: WorkerRunner, message: str = TRACE_MSG) -> None:
-        self.runner = runner
-        self.message = message
-        self.buffer: list[str] = []
-
-    def write(self, record: TraceRecord | AppCall) -> None:
-        self.buffer.append(record.to_json())
-
-    def flush(self) -> None:
-        if self.buffer:
-            batch, self.buffer = self.buffer, []
-            self.runner.send_message(self.message, {"lines": batch})
-
-
 @events.init.add_listener
 def _on_init(environment: Any, **_: Any) -> None:
     opts = environment.parsed_options
@@ -200,42 +191,9 @@ def _on_init(environment: Any, **_: Any) -> None:
         runner.register_message(TRACE_MSG, on_traces)
         runner.register_message(CALLS_MSG, on_calls)
         runner.register_message(DONE_MSG, on_done)
-        shares = iter(range(opts.stampede_workers))
-
-        def on_share(msg: Any, **_: Any) -> None:
-            share = next(shares, None)
-            runner.send_message(SHARE_MSG, {"share": share}, client_id=msg.node_id)
-
-        runner.register_message(SHARE_MSG, on_share)
+        hand_out_shares(runner, opts.stampede_workers)
         if opts.stampede_start_dir:
-            _stand_in_for_workers(runner, Path(opts.stampede_start_dir))
-
-
-def _stand_in_for_workers(runner: MasterRunner, start_dir: Path) -> None:
-    """The master's part in the start handshake (start.py): keep ``connected`` current, mark
-    each worker ready as it says so, and pass t=0 on to every worker once it is set."""
-    relay: list[gevent.Greenlet] = []
-
-    def keep_connected() -> None:
-        shown = -1
-        while True:
-            if runner.worker_count != shown:
-                shown = runner.worker_count
-                set_connected(start_dir, shown)
-            gevent.sleep(0.1)
-
-    def pass_epoch_on() -> None:
-        epoch = await_epoch(start_dir, lambda: RUN.stop_requested, START_WAIT_S, gevent.sleep)
-        if epoch is not None:
-            runner.send_message(EPOCH_MSG, {"epoch": epoch})
-
-    def on_ready(msg: Any, **_: Any) -> None:
-        mark_ready(start_dir, int(msg.data["worker"]))
-        if not relay:
-            relay.append(gevent.spawn(pass_epoch_on))
-
-    gevent.spawn(keep_connected)
-    runner.register_message(READY_MSG, on_ready)
+            stand_in_for_workers(runner, Path(opts.stampede_start_dir), _stopped, START_WAIT_S)
 
 
 def _on_master_stop(environment: Any, msg: Any, **_: Any) -> None:
@@ -251,34 +209,18 @@ def _await_t0(runner: Any, opts: Any, worker: int, clock: WallClock) -> None:
     """Ready (share built, connections open, an app imported): wait for t=0 and set
     ``clock`` to it (simulator/live/start.py); a stop first leaves the clock as it is.
     A worker says so to its master and hears back from it: it may be on another host."""
-    epoch: float | None = None
     if isinstance(runner, WorkerRunner):
-        runner.send_message(READY_MSG, {"worker": worker})
-        deadline = time.monotonic() + START_WAIT_S
-        while epoch is None and not RUN.stop_requested and time.monotonic() < deadline:
-            epoch = RUN.epoch.wait(0.05)  # None until the master sends it
+        epoch = hear_epoch(runner, worker, RUN.epoch, _stopped, START_WAIT_S)
     else:
         epoch = await_start(
-            Path(opts.stampede_start_dir), worker, lambda: RUN.stop_requested, START_WAIT_S,
-            gevent.sleep,
+            Path(opts.stampede_start_dir), worker, _stopped, START_WAIT_S, gevent.sleep,
         )  # fmt: skip
     if epoch is not None:
         clock.reset(epoch)
 
 
-def _share_number(runner: Any) -> int | None:
-    """This process's share: 0 of 1 standalone; a worker's, from the master, in the order
-    the workers ask. Not Locust's worker index: Locust gives the N users to any N of the
-    workers connected, so with one more connected the indexes of those N may skip a number.
-    Which process runs a share does not matter: its requests and waits follow its number."""
-    if not isinstance(runner, WorkerRunner):
-        return 0
-    runner.send_message(SHARE_MSG)
-    deadline = time.monotonic() + START_WAIT_S
-    while not RUN.share.ready() and not RUN.stop_requested and time.monotonic() < deadline:
-        RUN.share.wait(0.05)
-    share = RUN.share.get() if RUN.share.ready() else runner.worker_index  # stopped: no work
-    return None if share is None else int(share)
+def _stopped() -> bool:
+    return RUN.stop_requested
 
 
 def _request_stop() -> None:
@@ -335,17 +277,7 @@ def _on_quit(environment: Any, **_: Any) -> None:
         if writer is not None:
             writer.close()
     if isinstance(environment.runner, WorkerRunner):
-        environment.process_exit_code = _worker_exit_code(environment.parsed_options)
-
-
-def _worker_exit_code(opts: Any) -> int | None:
-    """What this worker tells ``stampede worker``: the run is over, another strategy comes,
-    or (None) Locust's own code, when no master ever gave it a strategy."""
-    if RUN.run_over or (opts is not None and getattr(opts, "stampede_last", False)):
-        return RUN_OVER_EXIT
-    if opts is None or not getattr(opts, "stampede_strategy", ""):
-        return None
-    return NEXT_STRATEGY_EXIT
+        environment.process_exit_code = worker_exit_code(environment.parsed_options, RUN.run_over)
 
 
 class StampedeUser(FastHttpUser):
@@ -370,7 +302,9 @@ class StampedeUser(FastHttpUser):
         runner = self.environment.runner
         opts = self.environment.parsed_options
         sc = scenario_of(opts)
-        worker = _share_number(runner)
+        worker: int | None = 0
+        if isinstance(runner, WorkerRunner):
+            worker = ask_share(runner, RUN.share, _stopped, START_WAIT_S)
         if worker is None:
             logging.error("more workers asked for a share than there are shares")
             runner.send_message(DONE_MSG, {"worker": -1})
@@ -392,7 +326,7 @@ class StampedeUser(FastHttpUser):
         sink: Any = RUN.writer
         flusher = None
         if isinstance(runner, WorkerRunner):
-            sink = _MessageSink(runner)
+            sink = MessageSink(runner)
 
             def flush_forever() -> None:
                 while True:
@@ -467,7 +401,7 @@ class StampedeUser(FastHttpUser):
         sink: Any = RUN.calls_writer
         flusher = None
         if isinstance(runner, WorkerRunner):
-            sink = _MessageSink(runner, CALLS_MSG)
+            sink = MessageSink(runner, CALLS_MSG)
 
             def flush_forever() -> None:
                 while True:
