@@ -50,6 +50,7 @@ WEB_ENDINGS = {  # how the dashboard shows each exit status: (phase, message)
 
 def build_parser() -> argparse.ArgumentParser:
     from mock_provider.serve import add_serve_arguments
+    from simulator.live.worker import add_worker_arguments
 
     parser = argparse.ArgumentParser(
         prog="stampede",
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=http_url,
         help="URL of an already running stampede mock (default: start one)",
     )
+    _add_master_arguments(run)
     _add_ci_arguments(run)
     _add_web_arguments(run)
 
@@ -106,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the mock LLM provider")
     add_serve_arguments(serve)
+
+    worker = sub.add_parser(
+        "worker", help="a Locust worker for `stampede run --master`, on this host or another"
+    )
+    add_worker_arguments(worker)
 
     audit = sub.add_parser(
         "audit", help="judge any client's retry behaviour from the mock's request journal"
@@ -137,6 +144,45 @@ def build_parser() -> argparse.ArgumentParser:
     add_fault_arguments(sub)
     add_reference_arguments(sub)
     return parser
+
+
+def _add_master_arguments(run: argparse.ArgumentParser) -> None:
+    """``--master``: Locust's workers started apart (``stampede worker``), here or elsewhere."""
+    group = run.add_argument_group(
+        "load from other hosts", "Locust's master per strategy; `stampede worker` joins it"
+    )
+    group.add_argument(
+        "--master",
+        action="store_true",
+        help="start no workers: wait for --expect-workers started by `stampede worker`",
+    )
+    group.add_argument(
+        "--expect-workers", type=int, metavar="N", help="workers to wait for (default 1)"
+    )
+    group.add_argument(
+        "--master-bind-host",
+        default="127.0.0.1",
+        help="interface the master listens on (default 127.0.0.1; 0.0.0.0 for other hosts)",
+    )
+    group.add_argument(
+        "--master-port", type=int, default=5557, help="port the master listens on (default 5557)"
+    )
+    group.add_argument(
+        "--expect-workers-max-wait",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds to wait for the workers each strategy (default 60); then exit 3",
+    )
+    group.add_argument(
+        "--mock-host",
+        default="127.0.0.1",
+        help="address of this host the built-in mock listens on and the workers call "
+        "(default 127.0.0.1; workers on other hosts need one they can reach)",
+    )
+    group.add_argument(
+        "--mock-port", type=int, default=0, help="the mock's port (default: a free one)"
+    )
 
 
 def _add_ci_arguments(parser: argparse.ArgumentParser) -> None:
@@ -310,6 +356,7 @@ def _apply_overrides(sc: Scenario, args: argparse.Namespace, file: str) -> Scena
         update["time_scale"] = time_scale
     if getattr(args, "seed", None) is not None:
         update["seed"] = args.seed
+    problems += _master_problems(args)
     if problems:
         raise ConfigError(file, problems)
     # Only the fields the file gave (a full dump would set every field a kind ignores).
@@ -334,6 +381,41 @@ def _flag_of(path: str, message: str, update: dict[str, Any]) -> tuple[str, str]
     """A schema problem at a field the command line set is the flag's: ``--duration: ...``."""
     field = path.split(".")[0]
     return (_FLAGS[field], message) if field in update and field in _FLAGS else (path, message)
+
+
+def _master_problems(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """``--master`` and its options, checked with the rest before anything starts."""
+    if not getattr(args, "master", False):
+        if getattr(args, "expect_workers", None) is not None:
+            return [("--expect-workers", "goes with --master")]
+        return _mock_address_problems(args) if hasattr(args, "mock_host") else []
+    problems = []
+    if args.workers != 1:
+        problems.append(("--workers", "not with --master: say --expect-workers N"))
+    if args.expect_workers is not None and args.expect_workers < 1:
+        problems.append(("--expect-workers", "must be at least 1"))
+    if args.virtual:
+        problems.append(("--master", "a virtual run has no Locust workers"))
+    if args.repeat > 1:
+        problems.append(("--master", "not with --repeat: the workers leave after one run"))
+    if not 0 < args.master_port < 65536:
+        problems.append(("--master-port", "must be a TCP port, 1 to 65535"))
+    if args.expect_workers_max_wait <= 0:
+        problems.append(("--expect-workers-max-wait", "must be greater than 0"))
+    return problems + _mock_address_problems(args)
+
+
+def _mock_address_problems(args: argparse.Namespace) -> list[tuple[str, str]]:
+    if args.mock_host == "127.0.0.1" and args.mock_port == 0:
+        return []
+    if args.target:
+        return [("--mock-host", "not with --target: that mock is already running")]
+    if args.mock_host in ("", "*", "0.0.0.0", "::"):
+        return [("--mock-host", "an address of this host the workers can reach, which every "
+                 "worker is given; not every interface")]  # fmt: skip
+    if not 0 <= args.mock_port < 65536:
+        return [("--mock-port", "must be a TCP port, 0 (any free one) to 65535")]
+    return []
 
 
 LINT_ERROR = "cannot run as written"  # the headline of a ConfigError from the pre-flight
@@ -460,7 +542,8 @@ def _run_and_report(
     if args.repeat > 1:
         return _run_repeats(args, sc, run_dir, preflight, board)
     status = _run_once(args, sc, run_dir, preflight, expected, board)
-    if not (run_dir / "traces.jsonl").exists():
+    traces = run_dir / "traces.jsonl"
+    if not traces.exists() or (status == EXIT_RUN and traces.stat().st_size == 0):
         if status == EXIT_OK:
             _err("no traces were recorded")
             status = EXIT_RUN
@@ -490,10 +573,18 @@ def _run_once(
 
             run_virtual(VirtualRun(sc, run_dir, list(sc.strategies), preflight))
         else:
+            from simulator.live.master import MasterMode
             from simulator.live.orchestrate import LiveRun, run_live
 
-            run = LiveRun(sc, run_dir, list(sc.strategies), workers=args.workers,
-                          target=args.target, preflight=preflight)  # fmt: skip
+            master, workers = None, args.workers
+            if args.master:
+                master = MasterMode(
+                    args.master_bind_host, args.master_port, args.expect_workers_max_wait
+                )
+                workers = args.expect_workers or 1
+            run = LiveRun(sc, run_dir, list(sc.strategies), workers=workers,
+                          target=args.target, master=master, preflight=preflight,
+                          mock_address=(args.mock_host, args.mock_port))  # fmt: skip
             if board is not None:
                 board.watch(run)
             run_live(run, expected)
@@ -754,6 +845,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from mock_provider.serve import serve_main
 
         return serve_main(args)
+    if args.command == "worker":
+        from simulator.live.worker import worker_main
+
+        return worker_main(args)
     if args.command == "fault":
         from simulator.fault_cli import cmd_fault
 

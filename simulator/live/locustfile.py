@@ -1,11 +1,17 @@
 """Locust entry point for live runs: ``locust -f simulator/live/locustfile.py``.
 
-``stampede run`` starts Locust with this file; it can also be used by hand (see the README)
-to spread workers over several hosts with Locust's own ``--master`` / ``--worker`` flags.
+``stampede run`` starts Locust with this file, as a master with ``--workers N`` or
+``--master``; ``stampede worker`` starts Locust workers on it, on this host or others (it can
+also be used by hand with Locust's own ``--master`` / ``--worker`` flags: see the README).
 Each Locust process (standalone, or one per worker) runs one :class:`StampedeUser`, which
 fires its share of the scenario's arrivals open-loop: a burst really is N requests at once.
 Workers ship their trace records to the master with Locust messages, so traces from every
-host end up in the master's run directory.
+host end up in the master's run directory; they get their share's number, say ready and
+learn t=0 in messages too (``messages.py``), so a worker needs no file of the run's.
+
+A Locust worker exits when its master quits, and ``stampede run`` starts one master per
+strategy: a worker's exit code tells ``stampede worker`` (``worker.py``) whether to start
+another for the next strategy or that the run is over.
 
 Stopping: the orchestrator sends SIGUSR1 (:data:`STOP_SIGNAL`) to Locust (the master), and
 the stop order runs before anything closes: the driver stops new arrivals, attempts and
@@ -23,16 +29,17 @@ import logging
 import os
 import random
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import gevent
 import yaml
-from gevent.event import Event
+from gevent.event import AsyncResult, Event
 from locust import FastHttpUser, events, task
 from locust.exception import StopUser
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_INIT, MasterRunner, WorkerRunner
 
 from mock_provider.clock import WallClock
 from mock_provider.model.provider import build_catalog
@@ -44,6 +51,20 @@ from simulator.client.engine import ClientBrain
 from simulator.config import Scenario
 from simulator.live.app_driver import AppDriver
 from simulator.live.driver import LiveDriver
+from simulator.live.messages import (
+    CALLS_MSG,
+    DONE_MSG,
+    EPOCH_MSG,
+    SHARE_MSG,
+    STOP_MSG,
+    TRACE_MSG,
+    MessageSink,
+    ask_share,
+    hand_out_shares,
+    hear_epoch,
+    stand_in_for_workers,
+    worker_exit_code,
+)
 from simulator.live.orchestrate import reset_target
 from simulator.live.start import await_start
 from simulator.live.stopping import STOP_GRACE_S
@@ -52,8 +73,6 @@ from simulator.live.transport import LocustTransport
 from simulator.traces import TraceRecord, TraceWriter
 from simulator.workload import LogicalRequest, build_workload, laid_out
 
-TRACE_MSG, DONE_MSG, STOP_MSG = "stampede_traces", "stampede_done", "stampede_stop"
-CALLS_MSG = "stampede_app_calls"  # an app strategy's calls (simulator/apps/calls.py)
 STOP_SIGNAL = signal.SIGUSR1  # from the orchestrator (see _on_stop_signal)
 FLUSH_EVERY_S = 0.25
 STARTUP_S = 3.0
@@ -83,6 +102,11 @@ def _add_arguments(parser: Any) -> None:
         "is built, then waits for the file epoch (scenario t=0, a time.time()); overrides "
         "--stampede-epoch",
     )
+    group.add_argument(
+        "--stampede-last",
+        action="store_true",
+        help="the run's last strategy: its workers exit when it ends (stampede worker)",
+    )
     group.add_argument("--stampede-scenario-yaml", default="", help=argparse.SUPPRESS)
 
 
@@ -97,6 +121,9 @@ class _Run:
     stop_requested: bool = False
     share_done = Event()  # this process's share ended and its records are written or sent
     workers_done = Event()  # master: every worker sent its last batch
+    epoch = AsyncResult()  # worker: scenario t=0, from the master
+    share = AsyncResult()  # worker: its share's number (or None: none left), from the master
+    run_over: bool = False  # worker: the master stopped the whole run
 
 
 RUN = _Run()
@@ -109,24 +136,6 @@ def scenario_of(opts: Any) -> Scenario:
     return RUN.scenario
 
 
-class _MessageSink:
-    """On a worker: batch records (trace records, or an app's calls) and send them to the
-    master."""
-
-    def __init__(self, runner: WorkerRunner, message: str = TRACE_MSG) -> None:
-        self.runner = runner
-        self.message = message
-        self.buffer: list[str] = []
-
-    def write(self, record: TraceRecord | AppCall) -> None:
-        self.buffer.append(record.to_json())
-
-    def flush(self) -> None:
-        if self.buffer:
-            batch, self.buffer = self.buffer, []
-            self.runner.send_message(self.message, {"lines": batch})
-
-
 @events.init.add_listener
 def _on_init(environment: Any, **_: Any) -> None:
     opts = environment.parsed_options
@@ -137,7 +146,9 @@ def _on_init(environment: Any, **_: Any) -> None:
     environment.events.quitting.remove_listener(_on_quit)
     environment.events.quitting.add_listener(_on_quit)
     if isinstance(runner, WorkerRunner):
-        runner.register_message(STOP_MSG, lambda **_: _request_stop())
+        runner.register_message(STOP_MSG, _on_master_stop)
+        runner.register_message(EPOCH_MSG, lambda msg, **_: RUN.epoch.set(msg.data["epoch"]))
+        runner.register_message(SHARE_MSG, lambda msg, **_: RUN.share.set(msg.data["share"]))
         return  # a worker learns everything from the master's options when it is spawned
     if opts is None:
         return
@@ -171,7 +182,8 @@ def _on_init(environment: Any, **_: Any) -> None:
 
         def on_done(msg: Any, **_: Any) -> None:
             RUN.done_workers += 1
-            if RUN.done_workers >= runner.worker_count:
+            # N workers have shares; one more connected (stampede worker) has none to end
+            if RUN.done_workers >= min(runner.worker_count, opts.stampede_workers):
                 RUN.workers_done.set()
                 if not RUN.stop_requested:  # a stop's shutdown is already under way
                     gevent.spawn_later(0.2, runner.quit)
@@ -179,17 +191,36 @@ def _on_init(environment: Any, **_: Any) -> None:
         runner.register_message(TRACE_MSG, on_traces)
         runner.register_message(CALLS_MSG, on_calls)
         runner.register_message(DONE_MSG, on_done)
+        hand_out_shares(runner, opts.stampede_workers)
+        if opts.stampede_start_dir:
+            stand_in_for_workers(runner, Path(opts.stampede_start_dir), _stopped, START_WAIT_S)
 
 
-def _await_t0(opts: Any, worker: int, clock: WallClock) -> None:
+def _on_master_stop(environment: Any, msg: Any, **_: Any) -> None:
+    """A worker: the master stops this strategy, and with it the run if it says so. One
+    that was given no share yet (the master still waited for others) has nothing to send."""
+    RUN.run_over = RUN.run_over or bool((msg.data or {}).get("run_over"))
+    _request_stop()
+    if not getattr(environment.parsed_options, "stampede_strategy", ""):
+        environment.runner.send_message(DONE_MSG, {"worker": environment.runner.worker_index})
+
+
+def _await_t0(runner: Any, opts: Any, worker: int, clock: WallClock) -> None:
     """Ready (share built, connections open, an app imported): wait for t=0 and set
-    ``clock`` to it (simulator/live/start.py); a stop first leaves the clock as it is."""
-    epoch = await_start(
-        Path(opts.stampede_start_dir), worker, lambda: RUN.stop_requested, START_WAIT_S,
-        gevent.sleep,
-    )  # fmt: skip
+    ``clock`` to it (simulator/live/start.py); a stop first leaves the clock as it is.
+    A worker says so to its master and hears back from it: it may be on another host."""
+    if isinstance(runner, WorkerRunner):
+        epoch = hear_epoch(runner, worker, RUN.epoch, _stopped, START_WAIT_S)
+    else:
+        epoch = await_start(
+            Path(opts.stampede_start_dir), worker, _stopped, START_WAIT_S, gevent.sleep,
+        )  # fmt: skip
     if epoch is not None:
         clock.reset(epoch)
+
+
+def _stopped() -> bool:
+    return RUN.stop_requested
 
 
 def _request_stop() -> None:
@@ -199,15 +230,16 @@ def _request_stop() -> None:
         RUN.driver.stop()
 
 
-def _stop_and_wait(environment: Any) -> None:
-    """Stop this process's share (a master: every worker's) and wait until its last records
-    are written or shipped. Idempotent: at a normal end there is nothing to wait for."""
+def _stop_and_wait(environment: Any, run_over: bool = False) -> None:
+    """Stop this process's share (a master: every worker's, telling them whether the whole
+    run stops) and wait until its last records are written or shipped. Idempotent: at a
+    normal end there is nothing to wait for."""
     runner = environment.runner
     wait_s = STOP_GRACE_S + STOP_MARGIN_S
     if isinstance(runner, MasterRunner):
         RUN.stop_requested = True
         if runner.worker_count and not RUN.workers_done.is_set():
-            runner.send_message(STOP_MSG)
+            runner.send_message(STOP_MSG, {"run_over": run_over})
             if not RUN.workers_done.wait(wait_s):
                 logging.warning("stop: not every worker sent its last records in %.0f s", wait_s)
     else:
@@ -223,9 +255,14 @@ def _on_stop_signal(environment: Any) -> None:
     statistics writer against the closing of its files; on SIGINT, Python raises
     KeyboardInterrupt in whichever greenlet is running, which may be an attempt in flight.
     Here the run is stopped first and Locust then shuts down from its main greenlet.
+    The orchestrator sends it only to end the run (a stop, or an error): no strategy follows.
     """
-    _stop_and_wait(environment)
-    environment.runner.quit()
+    _stop_and_wait(environment, run_over=True)
+    runner = environment.runner
+    waiting = isinstance(runner, MasterRunner) and runner.state == STATE_INIT
+    runner.quit()
+    if waiting:  # Locust's main greenlet still waits for workers: nothing ran, leave now
+        sys.exit(0)
 
 
 @events.quitting.add_listener
@@ -239,6 +276,8 @@ def _on_quit(environment: Any, **_: Any) -> None:
     for writer in (RUN.writer, RUN.calls_writer):
         if writer is not None:
             writer.close()
+    if isinstance(environment.runner, WorkerRunner):
+        environment.process_exit_code = worker_exit_code(environment.parsed_options, RUN.run_over)
 
 
 class StampedeUser(FastHttpUser):
@@ -263,7 +302,13 @@ class StampedeUser(FastHttpUser):
         runner = self.environment.runner
         opts = self.environment.parsed_options
         sc = scenario_of(opts)
-        worker = getattr(runner, "worker_index", 0)
+        worker: int | None = 0
+        if isinstance(runner, WorkerRunner):
+            worker = ask_share(runner, RUN.share, _stopped, START_WAIT_S)
+        if worker is None:
+            logging.error("more workers asked for a share than there are shares")
+            runner.send_message(DONE_MSG, {"worker": -1})
+            raise StopUser()
         workers = opts.stampede_workers if isinstance(runner, WorkerRunner) else 1
         layout = sc.strategies[self.strategy].prompt_layout
         workload = build_workload(laid_out(sc.workload, layout), sc.seed, sc.duration)
@@ -281,7 +326,7 @@ class StampedeUser(FastHttpUser):
         sink: Any = RUN.writer
         flusher = None
         if isinstance(runner, WorkerRunner):
-            sink = _MessageSink(runner)
+            sink = MessageSink(runner)
 
             def flush_forever() -> None:
                 while True:
@@ -294,7 +339,7 @@ class StampedeUser(FastHttpUser):
         busiest = -(-expected_concurrency(sc, workload) // workers)
         if opts.stampede_start_dir:
             transport.warm_up(busiest, WARM_UP_S)
-            _await_t0(opts, worker, clock)
+            _await_t0(runner, opts, worker, clock)
         else:
             transport.warm_up(busiest, max(0.0, clock.wall_until(0.0) - 0.1))
 
@@ -346,7 +391,7 @@ class StampedeUser(FastHttpUser):
         # is dropped by the master, which stops the run. (Checked by `stampede run` already.)
         fn = gevent.get_hub().threadpool.apply(load_app, (app.app, app.path))
         if self.environment.parsed_options.stampede_start_dir:
-            _await_t0(self.environment.parsed_options, worker, clock)
+            _await_t0(runner, self.environment.parsed_options, worker, clock)
         caller = AppCaller(fn)
         fallback = tuple(app.fallback)
 
@@ -356,7 +401,7 @@ class StampedeUser(FastHttpUser):
         sink: Any = RUN.calls_writer
         flusher = None
         if isinstance(runner, WorkerRunner):
-            sink = _MessageSink(runner, CALLS_MSG)
+            sink = MessageSink(runner, CALLS_MSG)
 
             def flush_forever() -> None:
                 while True:

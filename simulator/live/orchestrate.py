@@ -28,6 +28,7 @@ from typing import IO, Any
 from mock_provider.clock import WallClock
 from simulator.apps.calls import calls_path
 from simulator.config import Scenario
+from simulator.live.master import MasterMode
 from simulator.live.start import ready_count, set_start
 from simulator.live.stopping import (
     LOCUST_EXIT_S,
@@ -66,13 +67,14 @@ CALIBRATION_TIMEOUT_S = 30.0  # --time-scale auto (calibrate.py; 6 s for thunder
 
 
 class MockProcess:
-    """The built-in mock provider on a free loopback port."""
+    """The built-in mock provider, on a free loopback port unless told otherwise (workers
+    on other hosts need an address of this host they can reach: ``--mock-host``)."""
 
-    def __init__(self, run_dir: Path, sc: Scenario) -> None:
+    def __init__(self, run_dir: Path, sc: Scenario, host: str = "127.0.0.1", port: int = 0) -> None:
         self.log_path = run_dir / "mock.log"
         self.request_log = run_dir / "requests.jsonl"
         cmd = [
-            sys.executable, "-m", "mock_provider", "--host", "127.0.0.1", "--port", "0",
+            sys.executable, "-m", "mock_provider", "--host", host, "--port", str(port),
             # ``auto``: any scale will do, the calibration's resets set it
             "--config", str(run_dir / "scenario.yaml"),
             "--time-scale", str(1.0 if sc.time_scale == "auto" else sc.scale),
@@ -223,6 +225,8 @@ class LiveRun:
     strategies: list[str]
     workers: int = 1
     target: str | None = None
+    master: MasterMode | None = None  # --master: the workers are started apart (master.py)
+    mock_address: tuple[str, int] = ("127.0.0.1", 0)  # --mock-host, --mock-port
     out: IO[str] = field(default_factory=lambda: sys.stdout)
     completed: list[str] = field(default_factory=list)
     interrupted: bool = False
@@ -251,6 +255,9 @@ class LiveRun:
             "duration_s": self.scenario.duration,
             "drain_s": self.scenario.drain,
             "workers": self.workers,
+            "master": None
+            if self.master is None
+            else {"bind_host": self.master.bind_host, "port": self.master.port},
             "started": started,
             "preflight": self.preflight,
             "timing": self._timing_info(),
@@ -364,7 +371,11 @@ class LiveRun:
             "--stampede-run-dir", str(self.run_dir), "--stampede-strategy", strategy,
             "--stampede-start-dir", str(start_dir), "--stampede-workers", str(n),
         ]  # fmt: skip
-        if n > 1:
+        if strategy == self.strategies[-1]:
+            cmd.append("--stampede-last")  # its workers exit when it ends (worker.py)
+        if self.master is not None:
+            cmd += self.master.locust_args(n)
+        elif n > 1:
             # Locust's master binds every interface on port 5557 by default: loopback only,
             # and a free port, so two runs on one machine do not collide.
             port = str(free_port())
@@ -446,6 +457,8 @@ class LiveRun:
         False when Locust did not report ready in time; True once started, and on Locust's
         exit or a stop (the caller handles those as before).
         """
+        if self.master is not None:
+            self.master.await_workers(start_dir, self.workers, proc, self.stops)
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while ready_count(start_dir) < self.workers:
             if proc.poll() is not None or self.stops.requested:
@@ -538,7 +551,7 @@ def run_live(run: LiveRun, expected: int) -> None:
             if run.target:
                 host = run.target.rstrip("/").removesuffix("/v1")
             else:
-                mock = MockProcess(run.run_dir, run.scenario)
+                mock = MockProcess(run.run_dir, run.scenario, *run.mock_address)
                 host = mock.host
                 run.mock_log = mock.request_log
                 print(f"mock provider: {mock.base_url}", file=run.out)

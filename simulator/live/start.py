@@ -13,6 +13,11 @@ is set a short lead after the last one has:
 4. each process reads it and sleeps until t=0.
 
 Both sides wait on the condition, each with a deadline, and give up at a stop.
+
+Locust workers need not share the orchestrator's disk (``stampede worker`` on other hosts):
+a worker says ready, and learns the epoch, in Locust messages to and from its master, which
+stands in for it at steps 2 and 4 (``locustfile.py``). The master also keeps ``connected``,
+the number of workers connected to it, so that the orchestrator can say how many it waits for.
 """
 
 from __future__ import annotations
@@ -21,10 +26,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["START_LEAD_S", "await_start", "ready_count", "set_start"]
+__all__ = [
+    "START_LEAD_S",
+    "await_epoch",
+    "await_start",
+    "connected_count",
+    "mark_ready",
+    "ready_count",
+    "set_connected",
+    "set_start",
+]
 
 START_LEAD_S = 0.5  # wall seconds from setting t=0 to t=0: the mock's reset, every reader
-READY_PREFIX, EPOCH_FILE = "ready-", "epoch"
+READY_PREFIX, EPOCH_FILE, CONNECTED_FILE = "ready-", "epoch", "connected"
 POLL_S = 0.005
 
 
@@ -40,7 +54,22 @@ def await_start(
     None when ``stopped()`` turned true or ``timeout_s`` passed first. ``sleep`` is
     ``gevent.sleep`` inside Locust, so the process's other greenlets keep running.
     """
+    mark_ready(start_dir, worker)
+    return await_epoch(start_dir, stopped, timeout_s, sleep)
+
+
+def mark_ready(start_dir: Path, worker: int) -> None:
+    """Step 2's end: ``worker`` has built its share and opened its connections."""
     (start_dir / f"{READY_PREFIX}{worker}").touch()
+
+
+def await_epoch(
+    start_dir: Path,
+    stopped: Callable[[], bool],
+    timeout_s: float,
+    sleep: Callable[[float], object] = time.sleep,
+) -> float | None:
+    """Step 4: the epoch of t=0 once it is set; None at a stop or past ``timeout_s``."""
     epoch_file = start_dir / EPOCH_FILE
     deadline = time.monotonic() + timeout_s
     while not stopped() and time.monotonic() < deadline:
@@ -64,3 +93,18 @@ def set_start(start_dir: Path, reset: Callable[[float], object]) -> float:
     tmp.write_text(repr(epoch))
     tmp.replace(start_dir / EPOCH_FILE)
     return epoch
+
+
+def set_connected(start_dir: Path, count: int) -> None:
+    """The master's side: ``count`` workers are connected now (written atomically)."""
+    tmp = start_dir / f"{CONNECTED_FILE}.tmp"
+    tmp.write_text(str(count))
+    tmp.replace(start_dir / CONNECTED_FILE)
+
+
+def connected_count(start_dir: Path) -> int:
+    """How many workers the master last said were connected (0 before it said)."""
+    try:
+        return int((start_dir / CONNECTED_FILE).read_text())
+    except (OSError, ValueError):
+        return 0
