@@ -3,8 +3,9 @@
 Every scenario enters through :func:`load_scenario`, which turns any schema error into a
 :class:`~mock_provider.config.ConfigError` naming the file, the field path and what was
 expected; the CLI prints it and exits with status 2 before anything starts. The ``provider:``
-section is the mock's own schema (:mod:`mock_provider.config`), as is the machinery of
-durations, per-kind field tables and error formatting.
+section is the mock's own schema (:class:`~mock_provider.config.ProviderSettings`), as is the
+machinery of durations, per-kind field tables and error formatting. The scenario owns the seed
+and time scale; the mock's config is derived from it (:attr:`Scenario.mock_config`).
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@
 also be used by hand with Locust's own ``--master`` / ``--worker`` flags: see the README).
 Each Locust process (standalone, or one per worker) runs one :class:`StampedeUser`, which
 fires its share of the scenario's arrivals open-loop: a burst really is N requests at once.
+Its share's world (traffic, catalogue, client brain) is built as the virtual driver builds it
+(``simulator/world.py``), so a request draws the same waits whichever process runs it.
 Workers ship their trace records to the master with Locust messages, so traces from every
 host end up in the master's run directory; they get their share's number, say ready and
 learn t=0 in messages too (``messages.py``), so a worker needs no file of the run's.

@@ -2,9 +2,11 @@
 
 It writes what a live run writes (``scenario.yaml``, ``run.json`` with ``"mode":
 "virtual"``, ``traces.jsonl`` appended as it goes), so ``stampede report`` and every metric
-read it unchanged. Each strategy meets a fresh provider brain at t=0, as a live run resets
-the mock. The same scenario and seed give byte-identical traces: nothing reads a wall clock,
-and every draw comes from the scenario's seeds. Ctrl-C or SIGTERM stops at the virtual time
+read it unchanged. Each strategy meets a fresh provider brain at t=0 (its config the
+scenario's ``mock_config``), as a live run resets the mock, and its world (traffic, catalogue,
+client brain) is built as every Locust process builds it (``simulator/world.py``). The same
+scenario and seed give byte-identical traces: nothing reads a wall clock, and every draw comes
+from the scenario's seed. Ctrl-C or SIGTERM stops at the virtual time
 reached: the requests still running are recorded as stopped, the trace file is closed and the
 run is marked partial, as live.
 """
