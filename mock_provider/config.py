@@ -2,7 +2,7 @@
 
 The mock stands alone (``stampede serve`` needs nothing from the simulator), so it owns the
 schema of what it serves: models and their limits, latency, faults, keys. The simulator's
-scenario schema (``simulator.config``) embeds :class:`ProviderConfig` as its ``provider:``
+scenario schema (``simulator.config``) embeds :class:`ProviderSettings` as its ``provider:``
 section and reuses the machinery here: :class:`ConfigError` naming the file, the field path
 and what was expected; durations written as ``90s`` or ``2m``; per-kind field tables.
 """
@@ -22,6 +22,7 @@ __all__ = [
     "CATALOG_DATE",
     "FAULT_FIELDS",
     "PROFILE_RETRY_AFTER",
+    "RUN_OWNED",
     "ConfigError",
     "DistConfig",
     "FaultKind",
@@ -31,6 +32,7 @@ __all__ = [
     "LoadConfig",
     "ModelConfig",
     "ProviderConfig",
+    "ProviderSettings",
     "RetryAfter",
     "Seconds",
     "StrictModel",
@@ -38,6 +40,7 @@ __all__ = [
     "field_problem",
     "format_errors",
     "load_provider_config",
+    "owned_by_run",
     "parse_duration",
     "read_yaml",
 ]
@@ -288,8 +291,8 @@ CATALOG_DATE = date(2026, 12, 7)
 PROFILE_RETRY_AFTER: dict[str, RetryAfter] = {"openai": "seconds", "azure": "exact"}
 
 
-class ProviderConfig(StrictModel):
-    """Everything the mock provider needs; a scenario's ``provider:`` section is one of these.
+class ProviderSettings(StrictModel):
+    """What the provider serves and how it behaves: a scenario's ``provider:`` section.
 
     ``profile`` names the service imitated where OpenAI-compatible services differ:
     ``openai`` (api.openai.com: a 429 carries a whole-second ``retry-after``) or ``azure``
@@ -315,8 +318,6 @@ class ProviderConfig(StrictModel):
     cache_min_tokens: int = Field(1024, ge=0)
     # None: each provider's documented limit (mock_provider/body.py); a number: one for all.
     max_body_bytes: int | None = Field(None, gt=0)
-    time_scale: float = Field(1.0, gt=0)
-    seed: int = 0
     profile: Literal["openai", "azure"] = "openai"
     # Half: an agent loop around the mock then makes two model calls on average (a geometric
     # number), so its tool path and its answer path both run, and the loop ends.
@@ -324,6 +325,27 @@ class ProviderConfig(StrictModel):
     parallel_tool_call_probability: float = Field(0.25, ge=0, le=1)
     catalog_date: date = CATALOG_DATE
     catalog_limits: bool = False
+
+    def for_run(self, *, seed: int, time_scale: float) -> ProviderConfig:
+        """The mock's config for a run whose seed and time scale someone else owns (a
+        scenario: ``Scenario.mock_config``). Only the fields given are carried over, so a
+        field a fault's kind ignores stays unset."""
+        data = self.model_dump(exclude_unset=True)
+        return ProviderConfig.model_validate({**data, "seed": seed, "time_scale": time_scale})
+
+
+# The two settings a run owns rather than the provider: a scenario sets them at its top level.
+RUN_OWNED = ("seed", "time_scale")
+
+
+class ProviderConfig(ProviderSettings):
+    """Everything the mock provider needs: its settings, and the seed of every random draw and
+    how many times faster than scenario time it runs. ``stampede serve --config`` reads one;
+    a scenario derives one (``Scenario.mock_config``), its own ``seed`` and ``time_scale``
+    owning the last two."""
+
+    time_scale: float = Field(1.0, gt=0)
+    seed: int = Field(0, ge=0)
 
 
 # --------------------------------------------------------------------------- loading
@@ -403,16 +425,41 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(str(path), [(where, f"not valid YAML: {exc}")]) from exc
 
 
+def owned_by_run(field: str) -> str:
+    """What is wrong with a scenario's ``provider:`` section that sets ``seed`` or
+    ``time_scale``."""
+    return (
+        f"not a provider setting in a scenario: the scenario's own {field} owns it (the "
+        f"mock's is derived from it); set {field} at the scenario's top level"
+    )
+
+
 def load_provider_config(path: str | Path) -> ProviderConfig:
-    """Read a provider config; a scenario file is accepted too (its ``provider:`` section)."""
+    """Read a provider config; a scenario file is accepted too: its ``provider:`` section,
+    with the scenario's own ``seed`` and ``time_scale`` (``auto``: 1, until a reset sets it)."""
     path = Path(path)
     data = read_yaml(path) or {}
     if not isinstance(data, dict):
         raise ConfigError(str(path), [("", "expected a mapping of provider settings")])
-    prefix = ""
     if "provider" in data and "workload" in data:
-        data, prefix = data["provider"] or {}, "provider."
+        return _scenario_provider(str(path), data)
     try:
         return ProviderConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(str(path), [(prefix + p, m) for p, m in format_errors(exc)]) from exc
+        raise ConfigError(str(path), format_errors(exc)) from exc
+
+
+def _scenario_provider(file: str, scenario: dict[str, Any]) -> ProviderConfig:
+    section = scenario["provider"] or {}
+    try:
+        settings = ProviderSettings.model_validate(section)
+    except ValidationError as exc:
+        problems = [(p, owned_by_run(p) if p in RUN_OWNED else m) for p, m in format_errors(exc)]
+        raise ConfigError(file, [(f"provider.{p}", m) for p, m in problems]) from exc
+    scale = scenario.get("time_scale", 1.0)
+    try:
+        return settings.for_run(
+            seed=scenario.get("seed", 0), time_scale=1.0 if scale == "auto" else scale
+        )
+    except ValidationError as exc:  # the scenario's own seed or time_scale
+        raise ConfigError(file, format_errors(exc)) from exc

@@ -361,13 +361,6 @@ def _apply_overrides(sc: Scenario, args: argparse.Namespace, file: str) -> Scena
         raise ConfigError(file, problems)
     # Only the fields the file gave (a full dump would set every field a kind ignores).
     data = {**sc.model_dump(exclude_unset=True), **update}
-    scale = data.get("time_scale", sc.time_scale)
-    auto = scale == "auto"  # the mock's scale is set once it is chosen
-    data["provider"] = {
-        **data.get("provider", {}),
-        "time_scale": 1.0 if auto else scale,
-        "seed": data.get("seed", sc.seed),
-    }
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:  # an override the schema refuses (--duration past its bound)
@@ -651,7 +644,6 @@ def _run_repeats(
 def _with_seed(sc: Scenario, seed: int) -> Scenario:
     data = sc.model_dump(exclude_unset=True)  # a full dump would set fields a kind ignores
     data["seed"] = seed
-    data["provider"] = {**data.get("provider", {}), "seed": seed}
     return Scenario.model_validate(data)
 
 

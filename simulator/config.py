@@ -3,8 +3,9 @@
 Every scenario enters through :func:`load_scenario`, which turns any schema error into a
 :class:`~mock_provider.config.ConfigError` naming the file, the field path and what was
 expected; the CLI prints it and exits with status 2 before anything starts. The ``provider:``
-section is the mock's own schema (:mod:`mock_provider.config`), as is the machinery of
-durations, per-kind field tables and error formatting.
+section is the mock's own schema (:class:`~mock_provider.config.ProviderSettings`), as is the
+machinery of durations, per-kind field tables and error formatting. The scenario owns the seed
+and time scale; the mock's config is derived from it (:attr:`Scenario.mock_config`).
 """
 
 from __future__ import annotations
@@ -25,15 +26,18 @@ from pydantic import (
 )
 
 from mock_provider.config import (
+    RUN_OWNED,
     ConfigError,
     DistConfig,
     KindFields,
     ProviderConfig,
+    ProviderSettings,
     Seconds,
     StrictModel,
     check_kind_fields,
     field_problem,
     format_errors,
+    owned_by_run,
     parse_duration,
     read_yaml,
 )
@@ -450,6 +454,11 @@ TimeScale = Annotated[float | Literal["auto"], PlainValidator(_time_scale)]
 
 
 class Scenario(StrictModel):
+    """One scenario file. It owns ``seed`` and ``time_scale``: the mock's config is derived
+    from it in one place, :attr:`mock_config`, and a ``provider:`` section that sets either
+    is refused, so no caller (a driver, a library user of :func:`load_scenario`) can start a
+    mock with a seed or scale of its own."""
+
     name: str
     description: str = ""
     seed: int = Field(0, ge=0)  # numpy seeds its streams from it: a whole number from 0
@@ -457,7 +466,7 @@ class Scenario(StrictModel):
     drain: Seconds = 60.0  # then in-flight requests get this long to finish
     # "auto": chosen by a calibration against the mock before a live run (see ``scale``)
     time_scale: TimeScale = 1.0
-    provider: ProviderConfig = ProviderConfig()
+    provider: ProviderSettings = ProviderSettings()
     workload: WorkloadConfig
     strategies: dict[str, StrategyConfig] = Field(min_length=1)
     objective: ObjectiveConfig | None = None
@@ -484,6 +493,24 @@ class Scenario(StrictModel):
         if self.time_scale == "auto":
             raise ValueError("time_scale is 'auto': it is chosen when a live run starts")
         return self.time_scale
+
+    @property
+    def mock_config(self) -> ProviderConfig:
+        """The mock's config: the ``provider:`` section with this scenario's seed and time
+        scale (``auto``: 1 until the calibration chooses one, which resets the mock to it).
+        The only place the mock's seed and time scale come from."""
+        scale = 1.0 if self.time_scale == "auto" else self.time_scale
+        return self.provider.for_run(seed=self.seed, time_scale=scale)
+
+    @field_validator("provider", mode="before")
+    @classmethod
+    def _run_owned(cls, value: Any) -> Any:
+        given = value.model_fields_set if isinstance(value, ProviderSettings) else value
+        if isinstance(given, dict | set):
+            for field in RUN_OWNED:
+                if field in given:
+                    raise field_problem(field, owned_by_run(field))
+        return value
 
     @field_validator("duration", "drain")
     @classmethod

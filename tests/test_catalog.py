@@ -315,7 +315,7 @@ def test_preflight_and_report_read_the_limits_the_mock_enforces(tmp_path) -> Non
             "provider:\n  catalog_limits: true\n  models:\n    gpt-4o: {rpm: 77}\n")  # fmt: skip
     path.write_text(body)
     sc = load_scenario(path)
-    provider = Provider(sc.provider)
+    provider = Provider(sc.mock_config)
     saved = sc.model_dump(mode="json")
     for model, (rpm, tpm) in {"gpt-5": (15_000, 40_000_000), "gpt-4o": (77, 30_000_000),
                               "gpt-6-luna": (10_000, 30_000_000)}.items():  # fmt: skip

@@ -262,5 +262,5 @@ def test_the_run_folder_scenario_round_trips(tmp_path):
     write_scenario(sc, tmp_path)
     again = load_scenario(tmp_path / "scenario.yaml")
     assert again == sc
-    assert (again.duration, again.provider.time_scale, again.provider.seed) == (30.0, 40.0, 9)
-    assert load_provider_config(tmp_path / "scenario.yaml") == sc.provider
+    assert (again.duration, again.mock_config.time_scale, again.mock_config.seed) == (30.0, 40.0, 9)
+    assert load_provider_config(tmp_path / "scenario.yaml") == sc.mock_config

@@ -1,10 +1,11 @@
 """`stampede run --master` with workers started apart (`stampede worker`), over loopback.
 
 The same as `--workers 2` by design: worker i runs the requests whose number is i mod 2, and
-each request draws its waits from a stream seeded by the worker's seed and its number. So
-in this scenario, where no outcome depends on timing (the mock fails every streamed attempt
-and answers every other), every count in the summary and every attempt's worker, wait and
-status are identical; only the timings differ, by the machine's noise.
+each request draws its waits from a stream seeded by the scenario's seed, the strategy and the
+request's number (``simulator/world.py``). So in this scenario, where no outcome depends on
+timing (the mock fails every streamed attempt and answers every other), every count in the
+summary and every attempt's worker, wait and status are identical; only the timings differ,
+by the machine's noise.
 """
 
 from __future__ import annotations

@@ -94,6 +94,55 @@ def test_two_worker_run_collects_traces_from_both(tmp_path):
     assert ttfts and all(t is not None and t > 0 for t in ttfts)  # streamed: TTFT measured
 
 
+JITTER = """
+name: jitter_workers
+seed: 11
+duration: 10
+drain: 20
+time_scale: 20
+provider:
+  models:
+    gpt-4o-mini: {rpm: 600, tpm: 5000000}
+  output_tokens: {median: 30, spread: 0.3}
+  faults:
+    - {kind: error, status: 503}
+workload:
+  model: gpt-4o-mini
+  arrivals: {kind: poisson, rate: 2}
+  prompts: {input_tokens: {median: 100}, max_tokens: 60, users: 5}
+strategies:
+  jitter:
+    retry: {kind: full_jitter, base_s: 0.5, cap_s: 2, max_attempts: 3}
+"""
+
+
+def _waits(run_dir: Path) -> dict[tuple[str, int], float]:
+    """(trace id, attempt) -> the wait the client chose before it."""
+    return {
+        (r["trace_id"], r["attempt"]): r["slept_s"]
+        for r in records(run_dir)
+        if r["kind"] == "attempt"
+    }
+
+
+def test_two_workers_draw_the_virtual_runs_jitter(tmp_path):
+    """Every attempt fails (a 503 on each), so each request's waits are its own draws and
+    nothing else: worker 1's share must choose, request by request, the virtual run's."""
+    scenario = tmp_path / "jitter.yaml"
+    scenario.write_text(JITTER)
+    virtual, live = tmp_path / "virtual", tmp_path / "live"
+    proc = stampede("run", str(scenario), "--virtual", "--out", str(virtual))
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    proc = stampede("run", str(scenario), "--workers", "2", "--out", str(live), timeout=120)
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    assert {r["worker"] for r in records(live)} == {0, 1}
+    expected, got = _waits(virtual), _waits(live)
+    assert len(expected) >= 30 and {a for _, a in expected} == {1, 2, 3}
+    assert got.keys() == expected.keys()
+    differing = {k: (expected[k], got[k]) for k in expected if got[k] != pytest.approx(expected[k])}
+    assert not differing, differing
+
+
 def _outage_copy(tmp_path: Path) -> Path:
     """outage_fallback at time scale 20: its outage starts 1.5 wall seconds in."""
     data = yaml.safe_load((ROOT / "scenarios" / "outage_fallback.yaml").read_text())

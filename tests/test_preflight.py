@@ -85,7 +85,7 @@ def test_tpm_admission_figure_matches_the_mocks_own_limiter():
     [msg] = at(preflight(sc), "provider.models.gpt-4o.tpm")
     predicted = int(msg.split("about ")[2].split(" of ")[0])
 
-    provider = Provider(sc.provider, 0.0)
+    provider = Provider(sc.mock_config, 0.0)
     admitted = 0
     for r in build_workload(sc.workload, sc.seed, sc.duration).open_loop:
         messages = [{"role": role, "content": text} for role, text in r.messages]

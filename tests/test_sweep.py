@@ -110,7 +110,7 @@ def test_a_point_is_the_file_with_each_path_set_and_its_seed(tmp_path: Path) -> 
                                ("strategies.jitter.retry.base_s", 2)), 9, "f.yaml")  # fmt: skip
     assert sc.workload.arrivals.n == 40  # type: ignore[union-attr]
     assert sc.strategies["jitter"].retry.base_s == 2
-    assert sc.seed == 9 and sc.provider.seed == 9
+    assert sc.seed == 9 and sc.mock_config.seed == 9
     assert HERD["workload"]["arrivals"]["n"] == 20  # type: ignore[index]  # not changed
 
 

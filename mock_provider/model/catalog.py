@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Literal
 
-from mock_provider.config import CATALOG_DATE, PROFILE_RETRY_AFTER, ProviderConfig
+from mock_provider.config import CATALOG_DATE, PROFILE_RETRY_AFTER, ProviderSettings
 
 from .published import (
     CACHE_WRITE_1H,
@@ -215,7 +215,7 @@ def _dist(cfg: Any, default: Dist) -> Dist:
     return default if cfg is None else Dist(cfg.median, cfg.spread)
 
 
-def build_catalog(cfg: ProviderConfig) -> dict[str, ModelSpec]:
+def build_catalog(cfg: ProviderSettings) -> dict[str, ModelSpec]:
     """The catalogue served on ``cfg.catalog_date``, with the config's models applied: each
     one overrides a catalogue model's fields, or adds a model of its own.
 
@@ -283,7 +283,7 @@ class ModelLimits:
     tpm_default: bool
 
 
-def limits_for(cfg: ProviderConfig, spec: ModelSpec, anthropic_rules: bool) -> ModelLimits:
+def limits_for(cfg: ProviderSettings, spec: ModelSpec, anthropic_rules: bool) -> ModelLimits:
     """A model's limits: its own (``provider.models``), else with ``provider.catalog_limits``
     its published tier's, else ``default_rpm`` / ``default_tpm``. The one rule the mock's
     limiter and the simulator's preflight both read."""

@@ -142,7 +142,6 @@ def item_scenario(
     """The item as a scenario with ``clients`` as its strategies, each gated by the item's
     thresholds. Raises ValidationError if the item's scenario is not a valid one."""
     data = dict(item.scenario)
-    seed = int(data.get("seed", 0))
     data.update(
         name=f"check-{item.key}",
         description=item.title,
@@ -151,7 +150,6 @@ def item_scenario(
         strategies=dict(clients),
         thresholds={name: dict(item.thresholds) for name in clients} if item.thresholds else {},
     )
-    data["provider"] = {**data.get("provider", {}), "time_scale": 1.0, "seed": seed}
     if not any(against_best(e) for e in item.thresholds.values()):
         return Scenario.model_validate(data)
     best = item_best(Scenario.model_validate({**data, "thresholds": {}})).success_rate

@@ -27,7 +27,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from mock_provider.config import ProviderConfig
+from mock_provider.config import ProviderSettings
 from simulator.config import Scenario
 from simulator.report.optimum import BurstOptimum, burst_optimum
 from simulator.workload import build_workload
@@ -64,7 +64,7 @@ class ItemBest:
         return text
 
 
-def _down_s(provider: ProviderConfig, model: str, window_s: float) -> float:
+def _down_s(provider: ProviderSettings, model: str, window_s: float) -> float:
     """Seconds within the window that an outage fault takes ``model`` out (overlaps once)."""
     spans = sorted(
         (f.start, window_s if f.end is None else min(f.end, window_s))

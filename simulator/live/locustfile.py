@@ -5,6 +5,8 @@
 also be used by hand with Locust's own ``--master`` / ``--worker`` flags: see the README).
 Each Locust process (standalone, or one per worker) runs one :class:`StampedeUser`, which
 fires its share of the scenario's arrivals open-loop: a burst really is N requests at once.
+Its share's world (traffic, catalogue, client brain) is built as the virtual driver builds it
+(``simulator/world.py``), so a request draws the same waits whichever process runs it.
 Workers ship their trace records to the master with Locust messages, so traces from every
 host end up in the master's run directory; they get their share's number, say ready and
 learn t=0 in messages too (``messages.py``), so a worker needs no file of the run's.
@@ -27,7 +29,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import random
 import signal
 import sys
 import time
@@ -42,12 +43,10 @@ from locust.exception import StopUser
 from locust.runners import STATE_INIT, MasterRunner, WorkerRunner
 
 from mock_provider.clock import WallClock
-from mock_provider.model.provider import build_catalog
 from simulator.apps.calling import AppCaller
 from simulator.apps.calls import AppCall, calls_path
 from simulator.apps.loading import load_app
 from simulator.apps.request import AppRequest, app_request, sdk_environment
-from simulator.client.engine import ClientBrain
 from simulator.config import Scenario
 from simulator.live.app_driver import AppDriver
 from simulator.live.driver import LiveDriver
@@ -71,7 +70,8 @@ from simulator.live.stopping import STOP_GRACE_S
 from simulator.live.timing import expected_concurrency
 from simulator.live.transport import LocustTransport
 from simulator.traces import TraceRecord, TraceWriter
-from simulator.workload import LogicalRequest, build_workload, laid_out
+from simulator.workload import LogicalRequest
+from simulator.world import strategy_world
 
 STOP_SIGNAL = signal.SIGUSR1  # from the orchestrator (see _on_stop_signal)
 FLUSH_EVERY_S = 0.25
@@ -310,19 +310,16 @@ class StampedeUser(FastHttpUser):
             runner.send_message(DONE_MSG, {"worker": -1})
             raise StopUser()
         workers = opts.stampede_workers if isinstance(runner, WorkerRunner) else 1
-        layout = sc.strategies[self.strategy].prompt_layout
-        workload = build_workload(laid_out(sc.workload, layout), sc.seed, sc.duration)
+        world = strategy_world(sc, self.strategy)
+        workload = world.workload
         mine_open = [r for r in workload.open_loop if r.seq % workers == worker]
         mine_closed = [u for i, u in enumerate(workload.closed_loop) if i % workers == worker]
         clock = WallClock(sc.scale, opts.stampede_epoch or time.time())
         if self.strategy in sc.apps:
             self._run_app_share(sc, clock, worker, mine_open, mine_closed)
             raise StopUser()
-        brain = ClientBrain(
-            sc.clients[self.strategy],
-            build_catalog(sc.provider),
-            random.Random(f"{sc.seed}:{self.strategy}:{worker}"),
-        )
+        brain = world.brain
+        assert brain is not None  # an app strategy's share ran above
         sink: Any = RUN.writer
         flusher = None
         if isinstance(runner, WorkerRunner):

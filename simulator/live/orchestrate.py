@@ -73,12 +73,11 @@ class MockProcess:
     def __init__(self, run_dir: Path, sc: Scenario, host: str = "127.0.0.1", port: int = 0) -> None:
         self.log_path = run_dir / "mock.log"
         self.request_log = run_dir / "requests.jsonl"
+        # The run folder's scenario.yaml gives the mock its config the one way a scenario
+        # does (Scenario.mock_config); with ``auto`` the calibration's resets set the scale.
         cmd = [
             sys.executable, "-m", "mock_provider", "--host", host, "--port", str(port),
-            # ``auto``: any scale will do, the calibration's resets set it
-            "--config", str(run_dir / "scenario.yaml"),
-            "--time-scale", str(1.0 if sc.time_scale == "auto" else sc.scale),
-            "--seed", str(sc.seed), "--request-log", str(self.request_log),
+            "--config", str(run_dir / "scenario.yaml"), "--request-log", str(self.request_log),
         ]  # fmt: skip
         self._log: IO[bytes] = open(self.log_path, "wb")  # noqa: SIM115 - lives with the process
         self.proc = subprocess.Popen(
@@ -478,18 +477,17 @@ class LiveRun:
     def _attribute(self, strategy: str, epoch: float, log_offset: int) -> None:
         """An app strategy's trace records: its calls joined with the mock's journal."""
         from mock_provider.journal import read_journal
-        from mock_provider.model.catalog import build_catalog
         from simulator.apps.attribution import attribute
         from simulator.apps.calls import read_calls
         from simulator.traces import TraceWriter
-        from simulator.workload import build_workload, laid_out
+        from simulator.world import strategy_world
 
         sc = self.scenario
         if self.mock_log is None or not self.mock_log.exists():
             return  # the CLI refuses an app strategy without a mock of its own
         _settled(self.mock_log)
-        layout = sc.strategies[strategy].prompt_layout
-        workload = build_workload(laid_out(sc.workload, layout), sc.seed, sc.duration)
+        world = strategy_world(sc, strategy)
+        workload = world.workload
         requests = list(workload.open_loop) + [r for u in workload.closed_loop for r in u]
         clock = WallClock(sc.scale, epoch)
 
@@ -502,7 +500,7 @@ class LiveRun:
             requests,
             read_calls(calls_path(self.run_dir, strategy)),
             read_journal(self.mock_log, log_offset),
-            build_catalog(sc.provider),
+            world.catalog,
             stamp,
         )
         with TraceWriter(self.traces) as writer:
@@ -534,9 +532,9 @@ def _settled(journal: Path) -> None:
 
 
 def with_time_scale(sc: Scenario, time_scale: float) -> Scenario:
-    """The scenario at ``time_scale``, for its clients and its mock alike."""
-    provider = sc.provider.model_copy(update={"time_scale": time_scale})
-    return sc.model_copy(update={"time_scale": time_scale, "provider": provider})
+    """The scenario at ``time_scale``, for its clients and its mock alike (which derives its
+    own from the scenario's: :attr:`Scenario.mock_config`)."""
+    return sc.model_copy(update={"time_scale": time_scale})
 
 
 def run_live(run: LiveRun, expected: int) -> None:

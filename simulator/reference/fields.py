@@ -35,7 +35,7 @@ FIELD_DOCS: dict[str, FieldDoc] = {
         example="a burst of 100 requests against a 60 RPM limit",
     ),
     "Scenario.seed": D(
-        "every random draw comes from it: the same seed gives the same "
+        "every random draw comes from it, the mock's included: the same seed gives the same "
         "arrivals, prompts, latencies and faults for every strategy",
         example=7,
     ),
@@ -52,7 +52,8 @@ FIELD_DOCS: dict[str, FieldDoc] = {
         example="auto",
     ),
     "Scenario.provider": D(
-        "the mock provider: models, limits, latency, faults",
+        "the mock provider: models, limits, latency, faults (its seed and time scale are the "
+        "scenario's own)",
         example={"models": {"gpt-4o-mini": {"rpm": 60}}},
     ),
     "Scenario.workload": D(
@@ -88,66 +89,58 @@ FIELD_DOCS: dict[str, FieldDoc] = {
         example={"vary": {"strategies.a.retry.base_s": [0.5, 1]}},
     ),
     # ------------------------------------------------------------------ provider
-    "ProviderConfig.models": D(
+    "ProviderSettings.models": D(
         "model name -> overrides and limits; a catalogue model keeps "
         "what is not given, a new name is a new model",
         example={"gpt-4o": {"rpm": 500, "tpm": 2000000}},
     ),
-    "ProviderConfig.default_rpm": D(
+    "ProviderSettings.default_rpm": D(
         "requests per minute for a model with no rpm of its own", "requests/minute"
     ),
-    "ProviderConfig.default_tpm": D(
+    "ProviderSettings.default_tpm": D(
         "tokens per minute for a model with no tpm of its own", "tokens/minute"
     ),
-    "ProviderConfig.api_keys": D(
+    "ProviderSettings.api_keys": D(
         "keys the mock accepts (empty: any key); another gets the provider's 401",
         example=["sk-team-a", "sk-team-b"],
     ),
-    "ProviderConfig.default_max_tokens": D("output cap for a request that sets none", "tokens"),
-    "ProviderConfig.output_tokens": D(
+    "ProviderSettings.default_max_tokens": D("output cap for a request that sets none", "tokens"),
+    "ProviderSettings.output_tokens": D(
         "how long answers are: a log-normal draw per request, cut at the request's max_tokens",
         "tokens",
         example={"median": 150, "spread": 0.4},
     ),
-    "ProviderConfig.faults": D(
+    "ProviderSettings.faults": D(
         "fault rules: which requests each strikes and what it does",
         example=[{"kind": "outage", "model": "gpt-4o", "start": 30, "end": 90, "status": 503}],
     ),
-    "ProviderConfig.cache_ttl_s": D("how long a cached prompt prefix stays readable"),
-    "ProviderConfig.cache_min_tokens": D(
+    "ProviderSettings.cache_ttl_s": D("how long a cached prompt prefix stays readable"),
+    "ProviderSettings.cache_min_tokens": D(
         "shortest prompt prefix that is cached (OpenAI's automatic caching)", "tokens"
     ),
-    "ProviderConfig.max_body_bytes": D(
+    "ProviderSettings.max_body_bytes": D(
         "largest request body accepted; above it the provider's 413", "bytes"
     ),
-    "ProviderConfig.time_scale": D(
-        "the mock's own time scale; in a scenario it is set from "
-        "the scenario's time_scale, so leave it out",
-        "a factor",
-    ),
-    "ProviderConfig.seed": D(
-        "the mock's own seed; in a scenario it is set from the scenario's seed, so leave it out"
-    ),
-    "ProviderConfig.profile": D(
+    "ProviderSettings.profile": D(
         "which OpenAI-compatible service to imitate where they differ: "
         "openai (whole-second retry-after) or azure (retry-after-ms "
         "too)"
     ),
-    "ProviderConfig.tool_call_probability": D(
+    "ProviderSettings.tool_call_probability": D(
         "how often a request that offers tools with tool_choice auto gets a tool call",
         "probability",
     ),
-    "ProviderConfig.parallel_tool_call_probability": D(
+    "ProviderSettings.parallel_tool_call_probability": D(
         "how often an answer that calls a tool, where parallel calls are allowed, adds one more "
         "call (again for each further one)",
         "probability",
     ),
-    "ProviderConfig.catalog_date": D(
+    "ProviderSettings.catalog_date": D(
         "the day the model catalogue is read on: a model released later does not exist yet, "
         "one retired by then answers the provider's 404",
         example="2026-12-07",
     ),
-    "ProviderConfig.catalog_limits": D(
+    "ProviderSettings.catalog_limits": D(
         "give a model with no limits of its own the catalogue's published tier limits, "
         "instead of default_rpm and default_tpm",
         example=True,

@@ -114,7 +114,6 @@ def point_scenario(base: dict[str, Any], point: Point, seed: int, file: str) -> 
     if problems:
         raise ConfigError(file, problems)
     data["seed"] = seed
-    data["provider"] = {**(data.get("provider") or {}), "seed": seed, "time_scale": 1.0}
     data["time_scale"] = 1.0  # virtual time has no scale
     try:
         return Scenario.model_validate(data)

@@ -2,9 +2,11 @@
 
 It writes what a live run writes (``scenario.yaml``, ``run.json`` with ``"mode":
 "virtual"``, ``traces.jsonl`` appended as it goes), so ``stampede report`` and every metric
-read it unchanged. Each strategy meets a fresh provider brain at t=0, as a live run resets
-the mock. The same scenario and seed give byte-identical traces: nothing reads a wall clock,
-and every draw comes from the scenario's seeds. Ctrl-C or SIGTERM stops at the virtual time
+read it unchanged. Each strategy meets a fresh provider brain at t=0 (its config the
+scenario's ``mock_config``), as a live run resets the mock, and its world (traffic, catalogue,
+client brain) is built as every Locust process builds it (``simulator/world.py``). The same
+scenario and seed give byte-identical traces: nothing reads a wall clock, and every draw comes
+from the scenario's seed. Ctrl-C or SIGTERM stops at the virtual time
 reached: the requests still running are recorded as stopped, the trace file is closed and the
 run is marked partial, as live.
 """
@@ -12,7 +14,6 @@ run is marked partial, as live.
 from __future__ import annotations
 
 import json
-import random
 import signal
 import sys
 import time
@@ -25,16 +26,15 @@ from types import FrameType
 from typing import IO, Any
 
 from mock_provider.clock import VirtualClock
-from mock_provider.model.catalog import build_catalog
 from mock_provider.model.provider import Provider
-from simulator.client.engine import ClientBrain
 from simulator.config import Scenario
 from simulator.run_folder import Interrupted, fresh_run_dir, write_scenario
 from simulator.runner import TraceRecorder, virtual_stamp
 from simulator.traces import TraceRecord, TraceWriter
 from simulator.virtual.driver import VirtualDriver
 from simulator.virtual.transport import ProviderTransport
-from simulator.workload import build_workload, laid_out
+from simulator.workload import build_workload
+from simulator.world import strategy_world
 
 __all__ = ["VirtualProgress", "VirtualRun", "run_virtual"]
 
@@ -155,12 +155,12 @@ def run_strategy(
     Its traffic is the scenario's, with the strategy's own prompt layout if it sets one.
     ``progress`` is called now and then with the virtual time reached.
     """
-    client = sc.clients[name]  # an app strategy runs only live (the CLI refuses --virtual)
-    workload = build_workload(laid_out(sc.workload, client.prompt_layout), sc.seed, sc.duration)
-    catalog = build_catalog(sc.provider)
-    brain = ClientBrain(client, catalog, random.Random(f"{sc.seed}:{name}:0"))
-    recorder = TraceRecorder(name, catalog, sink, virtual_stamp)
-    driver = VirtualDriver(brain, ProviderTransport(Provider(sc.provider, 0.0)), recorder,
+    world = strategy_world(sc, name)
+    brain = world.brain
+    assert brain is not None, "an app strategy runs only live (the CLI refuses --virtual)"
+    workload = world.workload
+    recorder = TraceRecorder(name, world.catalog, sink, virtual_stamp)
+    driver = VirtualDriver(brain, ProviderTransport(Provider(sc.mock_config, 0.0)), recorder,
                            VirtualClock())  # fmt: skip
     driver.progress = progress
     stops.append(driver)
