@@ -50,7 +50,7 @@ def same(a: Outcome, b: Outcome) -> bool:
     return True
 
 
-@pytest.mark.parametrize("dialect", ["openai", "anthropic"])
+@pytest.mark.parametrize("dialect", list(MODELS))
 @pytest.mark.parametrize("stream", [False, True])
 @pytest.mark.parametrize("timeout", [30.0, 0.25])  # 0.25 s: some answers time out
 def test_the_virtual_fast_path_reads_a_plain_answer_as_its_script_does(

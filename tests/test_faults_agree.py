@@ -30,6 +30,8 @@ INSTANT = LatencyConfig(
 MODELS = {"gpt-4o-mini": ModelConfig(latency=INSTANT), "claude-haiku-4-5": ModelConfig(
     latency=INSTANT)}  # fmt: skip
 
+# Every fault kind but the error windows (outage, error_rate: tests/test_faults.py), which
+# refuse as an ``error`` does.
 FAULTS: list[dict[str, Any]] = [
     {"kind": "error", "status": 429, "retry_after": 3},
     {"kind": "error", "status": 500, "should_retry": False},
@@ -68,9 +70,9 @@ def live_facts(port: int, specs: list[AttemptSpec]) -> list[tuple[Any, ...]]:
              o["retry_after_s"]) for o in out]  # fmt: skip
 
 
-@pytest.mark.parametrize("dialect", ["openai", "anthropic"])
+@pytest.mark.parametrize("dialect", ["openai", "openai_responses", "anthropic"])
 def test_each_fault_reaches_live_and_virtual_clients_as_the_same_outcome(dialect):
-    model = "gpt-4o-mini" if dialect == "openai" else "claude-haiku-4-5"
+    model = "claude-haiku-4-5" if dialect == "anthropic" else "gpt-4o-mini"
     # Each rule strikes once (times: 1), in order: request i meets fault i.
     rules = [FaultWindowConfig.model_validate({**raw, "times": 1}) for raw in FAULTS
              for _ in (False, True)]  # fmt: skip
@@ -97,3 +99,7 @@ def test_each_fault_reaches_live_and_virtual_clients_as_the_same_outcome(dialect
     assert by_kind[("malformed", True)][2:4] == ("malformed", 4)
     assert by_kind[("stream_error", True)][2:4] == ("stream_error", 3)
     assert by_kind[("slow", True)][:3] == (200, None, None)
+    assert by_kind[("slow", False)][:4] == (200, None, None, 20)
+    assert by_kind[("stream_error", False)][:3] == (529, by_kind[("stream_error", False)][1], None)
+    assert by_kind[("reset", True)][2] == "connection"  # after 300 bytes of the stream
+    assert {kind for kind, _ in by_kind} == {raw["kind"] for raw in FAULTS}
