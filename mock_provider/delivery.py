@@ -41,6 +41,7 @@ from .model.faults import (
     MalformedFault,
     ResetFault,
     SlowFault,
+    SlowFirstByte,
     StreamError,
 )
 from .model.provider import Completion, Rejection, injected_rejection
@@ -141,6 +142,9 @@ def script(c: Completion, dialect: Dialect, call: ChatCall, created: int) -> Scr
     the response's body names."""
     plan, fault = c.plan, c.fault
     match fault:
+        case SlowFirstByte(delay_s=delay):  # a stall before the status line, then as planned
+            plain = msgspec.structs.replace(c, fault=None)
+            return (Wait(delay), *script(plain, dialect, call, created))
         case StreamError() if not call.stream:  # the error is the whole response
             r = injected_rejection(c.model, fault.status, fault.error_type, fault.message,
                                    None, None, plan.network_s, "stream_error")  # fmt: skip

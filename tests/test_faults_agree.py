@@ -18,6 +18,7 @@ import pytest
 
 from mock_provider.config import DistConfig, FaultWindowConfig, LatencyConfig, ModelConfig
 from mock_provider.config import ProviderConfig as PC
+from mock_provider.model.faults import FAULT_KINDS as FAULTS_KINDS
 from mock_provider.model.provider import Provider
 from simulator.client.events import AttemptSpec, Outcome
 from simulator.virtual.transport import ProviderTransport
@@ -43,6 +44,8 @@ FAULTS: list[dict[str, Any]] = [
     {"kind": "slow", "factor": 2},
     {"kind": "cut_stream", "after_tokens": 6},
     {"kind": "stream_error", "after_tokens": 3},
+    {"kind": "slow_first_byte", "delay": 0.2},  # under the read timeout: answered
+    {"kind": "slow_first_byte", "delay": 1.0},  # over it: the client gives up
 ]
 
 
@@ -59,15 +62,18 @@ def facts(o: Outcome) -> tuple[Any, ...]:
     return (o.status, o.error, o.fault, o.output_tokens, o.should_retry, o.retry_after_s)
 
 
-def live_facts(port: int, specs: list[AttemptSpec]) -> list[tuple[Any, ...]]:
+def live_outcomes(port: int, specs: list[AttemptSpec]) -> list[dict[str, Any]]:
     """The attempts sent in order by the Locust transport, in a process of its own
-    (tests/fault_probe.py)."""
+    (tests/fault_probe.py): each outcome's fields."""
     args = [f"http://127.0.0.1:{port}", str(specs[0].read_timeout_s), json.dumps(specs)]
     done = subprocess.run([sys.executable, "-m", "tests.fault_probe", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
-    out = [json.loads(line) for line in done.stdout.strip().splitlines()]
+    return [json.loads(line) for line in done.stdout.strip().splitlines()]
+
+
+def live_facts(port: int, specs: list[AttemptSpec]) -> list[tuple[Any, ...]]:
     return [(o["status"], o["error"], o["fault"], o["output_tokens"], o["should_retry"],
-             o["retry_after_s"]) for o in out]  # fmt: skip
+             o["retry_after_s"]) for o in live_outcomes(port, specs)]  # fmt: skip
 
 
 @pytest.mark.parametrize("dialect", ["openai", "openai_responses", "anthropic"])
@@ -102,4 +108,28 @@ def test_each_fault_reaches_live_and_virtual_clients_as_the_same_outcome(dialect
     assert by_kind[("slow", False)][:4] == (200, None, None, 20)
     assert by_kind[("stream_error", False)][:3] == (529, by_kind[("stream_error", False)][1], None)
     assert by_kind[("reset", True)][2] == "connection"  # after 300 bytes of the stream
+    assert by_kind[("slow_first_byte", True)][:4] == (200, None, None, 20)
+    late = [f for i, f in enumerate(live) if FAULTS[i // 2] == FAULTS[-1]]
+    assert [f[:3] for f in late] == [(0, "timeout", "timeout")] * 2
     assert {kind for kind, _ in by_kind} == {raw["kind"] for raw in FAULTS}
+    assert set(FAULTS_KINDS) <= {kind for kind, _ in by_kind} | {"error"}
+
+
+@pytest.mark.parametrize("dialect", ["openai", "openai_responses", "anthropic"])
+def test_a_slow_first_byte_holds_the_status_line_back_live_and_virtually(dialect):
+    """The stall comes before the headers: a zero-latency answer takes the stall, live (wall
+    time, at scale 1) and virtually alike; for a stream, its first token comes after it."""
+    model = "claude-haiku-4-5" if dialect == "anthropic" else "gpt-4o-mini"
+    rule = FaultWindowConfig.model_validate({"kind": "slow_first_byte", "delay": 0.3})
+    cfg = PC.model_validate({"models": MODELS, "output_tokens": {"median": 20, "spread": 0},
+                             "faults": [rule]})  # fmt: skip
+    specs = [spec(model, dialect, stream) for stream in (False, True)]
+    virtual = ProviderTransport(Provider(cfg, 0.0))
+    for o in (virtual.send(s, 0.0) for s in specs):
+        assert (o.status, o.error, o.latency_s) == (200, None, pytest.approx(0.3))
+    with running_mock(cfg) as m:
+        live = live_outcomes(m.port, specs)
+    for o in live:
+        assert (o["status"], o["error"], o["output_tokens"]) == (200, None, 20)
+        assert 0.3 <= o["latency_s"] < 0.5  # the stall, and no more than the loopback
+    assert live[1]["ttft_s"] >= 0.3
