@@ -206,7 +206,7 @@ class FaultWindowConfig(StrictModel):
     - ``error``: ``status`` (any 4xx or 5xx) with the dialect's error type, or ``error_type``
       (OpenAI's ``insufficient_quota``; Anthropic's follows the status: 402 ``billing_error``,
       529 ``overloaded_error``), ``retry_after``, ``should_retry`` (``x-should-retry``); left
-      out, the two are what the service sends with the status (``model/retry_hints.py``);
+      out, the two are what the service sends with the status (``model/family.py``);
     - ``reset``: the connection is reset before the status line, or after ``after_bytes``
       bytes of the body;
     - ``hang``: nothing is sent until the client gives up, or ``max_hang`` passes (then the

@@ -601,7 +601,8 @@ async def list_models(request: web.Request) -> web.StreamResponse:
     if denied:
         return await _refuse(state, request, oai.DIALECT, "", denied)
     # OpenAI's own models only, each alias listed as a model of its own, as the real list does.
-    listed = [(n, m) for n, m in state.provider.catalog.items() if m.dialect == "openai"]
+    serves = oai.DIALECT.serves
+    listed = [(n, m) for n, m in state.provider.catalog.items() if m.dialect == serves]
     return _ok(state, oai.models_body(listed))
 
 
@@ -616,7 +617,7 @@ def _claude_models(state: MockState) -> list[Any]:
     """The Claude models, newest first as the real list is, once each (aliases resolve to a
     listed ID but are not listed themselves)."""
     specs = {m.snapshot or m.name: m for m in state.provider.catalog.values()
-             if m.dialect == "anthropic" and m.name == (m.snapshot or m.name)}  # fmt: skip
+             if m.dialect == ant.DIALECT.serves and m.name == (m.snapshot or m.name)}  # fmt: skip
     return sorted(specs.values(), key=lambda m: m.released or date.max, reverse=True)
 
 
@@ -654,7 +655,7 @@ async def get_model(request: web.Request) -> web.StreamResponse:
     if denied:
         return await _refuse(state, request, dialect, "", denied)
     spec = state.provider.catalog.get(model_id)
-    if spec is None or spec.dialect != ("anthropic" if anthropic else "openai"):
+    if spec is None or spec.dialect != dialect.serves:
         msg = f"model: {model_id}" if anthropic else f"The model '{model_id}' does not exist"
         _journal_refusal(request, dialect, 404, "model_not_found", model_id)
         return _error(request, dialect, 404, dialect.error(404, "model_not_found", msg, "model",
@@ -677,7 +678,7 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
     ant.validate(body, ant.COUNT_TOKENS_FIELDS)
     ant.read_rules(body)
     spec = state.provider.catalog.get(body["model"])
-    if spec is None or spec.kind != "chat" or spec.dialect != "anthropic":
+    if spec is None or spec.kind != "chat" or spec.dialect != ant.DIALECT.serves:
         msg = f"model: {body['model']}"
         _journal_refusal(request, ant.DIALECT, 404, "model_not_found", str(body["model"]))
         return _error(request, ant.DIALECT, 404, ant.DIALECT.error(404, "model_not_found", msg))

@@ -62,10 +62,13 @@ def facts(o: Outcome) -> tuple[Any, ...]:
     return (o.status, o.error, o.fault, o.output_tokens, o.should_retry, o.retry_after_s)
 
 
-def live_outcomes(port: int, specs: list[AttemptSpec]) -> list[dict[str, Any]]:
+def live_outcomes(
+    port: int, specs: list[AttemptSpec], time_scale: float = 1.0
+) -> list[dict[str, Any]]:
     """The attempts sent in order by the Locust transport, in a process of its own
-    (tests/fault_probe.py): each outcome's fields."""
-    args = [f"http://127.0.0.1:{port}", str(specs[0].read_timeout_s), json.dumps(specs)]
+    (tests/fault_probe.py): each outcome's fields, read on the mock's time scale."""
+    args = [f"http://127.0.0.1:{port}", str(specs[0].read_timeout_s), json.dumps(specs),
+            str(time_scale)]  # fmt: skip
     done = subprocess.run([sys.executable, "-m", "tests.fault_probe", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
     return [json.loads(line) for line in done.stdout.strip().splitlines()]
@@ -133,3 +136,25 @@ def test_a_slow_first_byte_holds_the_status_line_back_live_and_virtually(dialect
         assert (o["status"], o["error"], o["output_tokens"]) == (200, None, 20)
         assert 0.3 <= o["latency_s"] < 0.5  # the stall, and no more than the loopback
     assert live[1]["ttft_s"] >= 0.3
+
+
+def test_anthropic_tells_live_at_time_scale_10_the_retry_after_virtual_tells():
+    """The told wait is decided once, in scenario seconds (whole seconds for Anthropic), and
+    the dialect writes it in wall seconds: at scale 10 a 3 s wait is "0.3", which the client
+    reads back as 3 scenario seconds. (Rounded up in wall seconds, it was 1 wall second: 10
+    scenario seconds, against virtual's 3.)"""
+    model = "claude-haiku-4-5"
+    faults = [FaultWindowConfig.model_validate({"kind": "error", "status": 429,
+                                                "retry_after": 2.4, "times": 1})]  # fmt: skip
+    cfg = PC.model_validate({"models": {model: {"latency": INSTANT, "rpm": 2}}, "faults": faults,
+                             "output_tokens": {"median": 5, "spread": 0}})  # fmt: skip
+    # the fault's 429, an answer, one more answer (the RPM bucket's last), the limiter's 429
+    specs = [spec(model, "anthropic", False) for _ in range(4)]
+    virtual = ProviderTransport(Provider(cfg, 0.0))
+    told_virtual = [virtual.send(s, 0.0).retry_after_s for s in specs]
+    with running_mock(cfg.model_copy(update={"time_scale": 10.0})) as m:
+        live = live_outcomes(m.port, specs, time_scale=10.0)
+    assert [o["status"] for o in live] == [429, 200, 200, 429]
+    told_live = [o["retry_after_s"] for o in live]
+    assert told_virtual[0] == told_live[0] == 3.0
+    assert told_virtual[3] == told_live[3] and told_live[3] == int(told_live[3]) >= 1

@@ -62,7 +62,7 @@ FAULT_HEADER = "x-stampede-fault"
 class ErrorFault:
     """An error response instead of the answer: ``status`` with the dialect's error type (or
     ``error_type``), and the retry hints the service sends with that status (``retry-after``,
-    ``x-should-retry``: :mod:`.retry_hints`) unless ``retry_after_s`` or ``should_retry``
+    ``x-should-retry``: :mod:`.family`) unless ``retry_after_s`` or ``should_retry``
     names its own."""
 
     kind: ClassVar[str] = "error"

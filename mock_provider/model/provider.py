@@ -34,6 +34,7 @@ from mock_provider.config import FaultWindowConfig, ProviderConfig
 
 from .cache import NO_CACHE_USE, BreakpointCache, PromptCache
 from .catalog import ModelSpec, build_catalog, limits_for
+from .family import family_of
 from .faults import ErrorFault, Fault, FaultSchedule, FaultTarget, SlowFault, StrikeCounter
 from .ids import BLOCK, SHIFT, IdStream
 from .latency import (
@@ -50,7 +51,6 @@ from .memo import fill
 from .outputs import Choice, OutputSpec, shape
 from .published import retired_names
 from .randomness import RequestRandom
-from .retry_hints import fault_wait, told_wait
 from .tokens import count_text, text_of_ids, token_pieces
 from .vocabulary import END, MAX_TOKENS, FinishReason, RejectionKind
 
@@ -67,7 +67,6 @@ __all__ = [
     "Rejection",
     "build_catalog",
     "injected_rejection",
-    "keeps_anthropic_rules",
 ]
 
 
@@ -296,14 +295,14 @@ class Provider:
         return Rejection(404, "model_not_found", args, None, latency_s=REFUSAL_NETWORK_S)
 
     def _limits_for(self, key: str, spec: ModelSpec, now: float) -> LimitState | SplitLimits:
-        """The pair's limits: RPM and TPM, or for a model that keeps Anthropic's rules
-        (:func:`keeps_anthropic_rules`) RPM, ITPM, OTPM and, if the model sets ``tpm``, a
-        combined cap. Unset limits take ``default_rpm`` / ``default_tpm``."""
+        """The pair's limits, by the model's family (:mod:`.family`): RPM and TPM, or RPM,
+        ITPM, OTPM and, if the model sets ``tpm``, a combined cap. Unset limits take
+        ``default_rpm`` / ``default_tpm``."""
         state = self._limits.get((key, spec.name))
         if state is None:
             m = self.cfg.models.get(spec.name)
             in_flight = m.max_in_flight if m else None
-            split = keeps_anthropic_rules(spec)
+            split = family_of(spec).split_limits
             lim = limits_for(self.cfg, spec, split)
             if split:
                 state = self.store.anthropic(key, spec.name, lim.rpm, lim.itpm, lim.otpm,
@@ -376,10 +375,10 @@ class Provider:
         if self._faulty or req.fault is not None:
             fault = self._fault(req, spec, now, rng)
             if isinstance(fault, ErrorFault):
-                return _fault_error(spec, fault, draw_network(spec.latency, rng), "server_error")
+                return _fault_error(spec, fault, draw_network(spec.latency, rng))
         load = self._loads.get(spec.name) if self._loaded else None
         if load is not None and load.full():
-            return _overloaded(spec, load, 503, draw_network(spec.latency, rng))
+            return _overloaded(spec, load, draw_network(spec.latency, rng))
         natural = self._fixed_output
         if natural is None:
             assert rng is not None
@@ -514,7 +513,7 @@ class Provider:
             self._limits_for(api_key, spec, now),
             spec.name in self._instant,
             spec.name in self._drawless,
-            keeps_anthropic_rules(spec),
+            family_of(spec).split_limits,
         )
         self._routes[(api_key, model)] = route
         return route
@@ -579,11 +578,10 @@ class Provider:
         if self._faulty or req.fault is not None:
             fault = self._fault(req, spec, now, rng)
             if isinstance(fault, ErrorFault):
-                kind: RejectionKind = "overloaded" if fault.status == 529 else "server_error"
-                return _fault_error(spec, fault, draw_network(spec.latency, rng), kind)
+                return _fault_error(spec, fault, draw_network(spec.latency, rng))
         load = self._loads.get(spec.name) if self._loaded else None
         if load is not None and load.full():
-            return _overloaded(spec, load, 529, draw_network(spec.latency, rng))
+            return _overloaded(spec, load, draw_network(spec.latency, rng))
         natural = self._fixed_output or self._draw_output(rng)
         output = min(natural, max_tokens, spec.max_output_tokens)
         shaped = None
@@ -697,7 +695,7 @@ class Provider:
         target = FaultTarget(spec.name, req.api_key, "openai", "/v1/embeddings")
         fault = self.faults.decide(target, now - self.epoch, rng) if self._faulty else None
         if isinstance(fault, ErrorFault):  # the other kinds shape a chat response only
-            return _fault_error(spec, fault, draw_network(spec.latency, rng), "server_error")
+            return _fault_error(spec, fault, draw_network(spec.latency, rng))
         total = sum(counts)
         verdict = state.admit(total, now)
         if isinstance(verdict, Limited):
@@ -732,47 +730,36 @@ def _rate_limited(spec: ModelSpec, limited: Limited, latency_s: float) -> Reject
     the limits' wait, less that. A client that waits exactly that long after receiving it is
     back at the instant the limits named, and is admitted (barring competition); one that
     waits less is not. (A request reaches the mock the moment it is sent: the whole round
-    trip is the latency paid after admission.) A wait shorter than the round trip is 0.
+    trip is the latency paid after admission.) A wait shorter than the round trip is 0. A
+    refusal for too many requests in flight suggests the family's ``concurrency_wait_s``.
 
-    For an OpenAI model, a refusal for too many requests in flight suggests a second, and
-    what the 429 *tells* (``Rejection.retry_after_s``) is the model's ``retry_after``: that
-    wait (``exact``), rounded up to whole seconds, at least one (``seconds``, as
-    api.openai.com's ``retry-after``), or nothing (``none``). Rounding here, in scenario
-    time, rather than in the header's wall time, keeps a time-compressed run telling what a
-    real one would; the exact wait stays in ``message_args["wait_s"]`` for the message.
-    (The rule is :func:`.retry_hints.told_wait`, which an injected 429 follows too;
-    Anthropic's dialect rounds its own ``retry-after``.)
+    What the 429 *tells* (``Rejection.retry_after_s``) is that wait as the model's family
+    says waits (:meth:`.family.ProviderFamily.told_wait`: exact, whole seconds, or nothing),
+    decided here in scenario time, so a time-compressed run tells what a real one would; the
+    exact wait stays in ``message_args["wait_s"]`` for the message.
     """
+    family = family_of(spec)
     retry = limited.retry_after_s
-    if limited.kind == "concurrency" and spec.dialect == "openai":
-        retry = 1.0
+    if limited.kind == "concurrency":
+        retry = family.concurrency_wait_s
     elif retry is not None:
         retry = retry - latency_s if retry > latency_s else 0.0
-    args: dict[str, Any] = {"model": spec.name}
-    if spec.dialect == "openai":
-        args.update(retry_after=spec.retry_after, wait_s=retry)
-    told = told_wait(spec.dialect, spec.retry_after, retry)
+    args: dict[str, Any] = {"model": spec.name, "retry_after": spec.retry_after, "wait_s": retry}
+    told = family.told_wait(spec.retry_after, retry)
     return Rejection(429, "rate_limit", args, limited.view, told, limited, latency_s)
 
 
-def keeps_anthropic_rules(spec: ModelSpec) -> bool:
-    """Whether a model is served by Anthropic's rules: split limits, explicit caching.
-
-    A Claude model whose config sets ``dialect: openai`` is served as an OpenAI-compatible
-    model, with OpenAI's rules.
-    """
-    return spec.dialect == "anthropic"
-
-
-def _fault_error(
-    spec: ModelSpec, fault: ErrorFault, latency_s: float, kind: RejectionKind
-) -> Rejection:
+def _fault_error(spec: ModelSpec, fault: ErrorFault, latency_s: float) -> Rejection:
     """The refusal an error fault makes. An error window (``outage``, ``error_rate``) keeps
     the wording it always had; an ``error`` fault names its own type, wait and retry hint.
-    Either tells the wait and retry hint the service sends with its status
-    (:mod:`.retry_hints`)."""
+    Either tells the wait and retry hint the service sends with its status (:mod:`.family`);
+    the family's overload status is an overload."""
+    family = family_of(spec)
     if fault.reason != "error":
-        wait = fault_wait(spec.dialect, spec.retry_after, fault.status, None)
+        kind: RejectionKind = (
+            "overloaded" if fault.status == family.overload_status else "server_error"
+        )
+        wait = family.fault_wait(spec.retry_after, fault.status, None)
         return Rejection(fault.status, kind, {"reason": fault.reason,
                                               "retry_after": spec.retry_after}, None,
                          wait, latency_s=latency_s, fault="error")  # fmt: skip
@@ -793,10 +780,10 @@ def injected_rejection(
     fault: str,
 ) -> Rejection:
     """The refusal of an ``error`` fault, or of a ``stream_error`` fault on a request that
-    does not stream (the live executor and the virtual transport build it here too)."""
+    does not stream (``mock_provider/delivery.py`` builds that one)."""
     args = {"reason": "error", "error_type": error_type, "message": message,
             "should_retry": should_retry, "retry_after": spec.retry_after}  # fmt: skip
-    wait = fault_wait(spec.dialect, spec.retry_after, status, retry_after_s)
+    wait = family_of(spec).fault_wait(spec.retry_after, status, retry_after_s)
     return Rejection(status, "injected", args, None, wait, latency_s=latency_s, fault=fault)
 
 
@@ -811,7 +798,9 @@ def _with_fault(c: Completion, fault: Fault) -> Completion:
     return msgspec.structs.replace(c, fault=fault)
 
 
-def _overloaded(spec: ModelSpec, load: ModelLoad, status: int, latency_s: float) -> Rejection:
-    """The model is over its capacity (its load curve's ``capacity`` in flight)."""
-    return Rejection(status, "overloaded", {"model": spec.name, "in_flight": load.in_flight},
-                     None, latency_s=latency_s)  # fmt: skip
+def _overloaded(spec: ModelSpec, load: ModelLoad, latency_s: float) -> Rejection:
+    """The model is over its capacity (its load curve's ``capacity`` in flight): the
+    family's overload status."""
+    return Rejection(family_of(spec).overload_status, "overloaded",
+                     {"model": spec.name, "in_flight": load.in_flight}, None,
+                     latency_s=latency_s)  # fmt: skip
