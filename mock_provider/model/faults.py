@@ -4,9 +4,10 @@ Theory of operation
 -------------------
 A fault is one of nine events (:data:`Fault`): an :class:`ErrorFault` replaces the response
 with an error status; the others shape a response the brain admitted and charged, and travel
-on its ``Completion`` for the plan executor to carry out (``mock_provider/server.py`` live, the
-``ProviderTransport`` of ``simulator/virtual`` in virtual time). A :class:`SlowFault` is
-applied by the brain itself, to the timing plan.
+on its ``Completion``: ``mock_provider/delivery.py`` turns each into the steps of the
+response's delivery (the one place that says what a fault does to the bytes), which the live
+executor and the virtual transport carry out. A :class:`SlowFault` is applied by the brain
+itself, to the timing plan.
 
 A :class:`FaultRule` pairs a :class:`Selector` (model, key, dialect, path, stream, tools, a
 scenario-time window) with the event, a seeded probability and an optional count (``times``:

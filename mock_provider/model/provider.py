@@ -3,8 +3,10 @@
 Sans-I/O: no aiohttp, no clock, no global random. The HTTP face calls :meth:`Provider.chat`
 (or :meth:`Provider.embed`) with scenario time and renders the :class:`Decision` in its
 dialect; when the response is finished (or cut) it calls :meth:`Provider.settle`. Order of
-checks, as a real provider does them: authentication, model lookup, context window, faults,
-then rate limits.
+checks, as a real provider does them: authentication, model lookup, output cap and context
+window, faults, then rate limits. One pipeline serves every provider family: what differs
+(limit scheme, cache, overload status, the waits a refusal tells) is read from the model's
+:class:`~.family.ProviderFamily` record, never from a dialect's name.
 
 Every refusal takes time too: a real 429 or 503 comes back after a network round trip, not
 at once. A :class:`Rejection` carries ``latency_s``, the model's network time drawn from the
@@ -34,7 +36,7 @@ from mock_provider.config import FaultWindowConfig, ProviderConfig
 
 from .cache import NO_CACHE_USE, BreakpointCache, PromptCache
 from .catalog import ModelSpec, build_catalog, limits_for
-from .family import family_of
+from .family import ProviderFamily, family_of
 from .faults import ErrorFault, Fault, FaultSchedule, FaultTarget, SlowFault, StrikeCounter
 from .ids import BLOCK, SHIFT, IdStream
 from .latency import (
@@ -205,10 +207,9 @@ _pieces: dict[int, tuple[str, ...]] = {}
 _instant_plans: dict[int, TimingPlan] = {}
 
 # A chat (key, model) pair that passed authentication and model lookup: its model, limits,
-# whether the model has zero latency and never draws a random number, and whether it keeps
-# Anthropic's rules (split limits, explicit caching). A plain tuple: unpacking one is a
-# single specialised instruction.
-_Route = tuple[ModelSpec, LimitState | SplitLimits, bool, bool, bool]
+# whether the model has zero latency and never draws a random number, and its family's
+# rules (:mod:`.family`). A plain tuple: unpacking one is a single specialised instruction.
+_Route = tuple[ModelSpec, LimitState | SplitLimits, bool, bool, ProviderFamily]
 
 
 _ID_MASK = BLOCK - 1  # a request's place in its block of ids
@@ -328,42 +329,38 @@ class Provider:
     # -- chat ------------------------------------------------------------------------------
 
     def chat(self, req: ChatRequest, now: float) -> Decision:
-        """Decide one chat completion at scenario time ``now``.
+        """Decide one chat completion at scenario time ``now``: one pipeline for every
+        provider family, each step reading the model's family record (:mod:`.family`).
+
+        The steps, in the order a real provider takes them: the route (key, model, wire
+        format), the size (``max_tokens`` against the model's cap, then the context window),
+        the request's number and generator, a fault, the model's load, the answer's length,
+        the explicit cache (before admission: ITPM charges cache writes, not reads), the rate
+        limits, the automatic cache (after admission), the timing plan, the completion.
 
         A completion that is not streamed from a zero-latency model is finished the moment it
         is admitted: it is settled then (its ``ticket`` is None) and never counts in flight.
         Every other completion must be passed to :meth:`settle` when it is done or cut.
         """
-        api_key, model, input_tokens, max_tokens = (
-            req.api_key, req.model, req.input_tokens, req.max_tokens
-        )  # fmt: skip
+        api_key, model, input_tokens = req.api_key, req.model, req.input_tokens
         route = self._routes.get((api_key, model)) if api_key else None
         if route is None:
             refused = self._chat_route(api_key, model, now)
             if isinstance(refused, Rejection):
                 return refused
             route = refused
-        spec, state, instant, drawless, split = route
+        spec, state, instant, drawless, family = route
         if spec.dialect != req.dialect:  # a model answers only in its own wire format
             return Rejection(
                 404, "model_not_found", {"model": model, "dialect": spec.dialect}, None,
                 latency_s=REFUSAL_NETWORK_S,
             )  # fmt: skip
-        if split:
-            assert isinstance(state, SplitLimits)
-            return self._chat_split(req, spec, state, instant, drawless, now)
-        wanted = max_tokens or 0
-        if wanted > spec.max_output_tokens:  # asked for more than the model can ever write
-            return Rejection(
-                400,
-                "invalid_request",
-                {"reason": "max_tokens", "limit": spec.max_output_tokens, "requested": wanted},
-                self._view(state, now),
-                latency_s=draw_network(spec.latency, None),
-            )
-        if input_tokens + wanted > spec.context_window:
-            return self._too_long(spec, state, input_tokens, wanted, now)
-        assert isinstance(state, LimitState)
+        asked = req.max_tokens or (self._default_max_tokens if family.max_tokens_required else 0)
+        cap = spec.max_output_tokens
+        if asked > cap or input_tokens + asked > spec.context_window:
+            return self._too_big(spec, state, input_tokens, asked, now)
+        if 0 < asked < cap:
+            cap = asked
         seq = self._seq  # self._next_rng(), inline, and the generator only if a draw can happen
         self._seq = seq + 1
         ids = self._ids  # ids.ids(seq), inline: a block is read directly
@@ -383,14 +380,10 @@ class Provider:
         if natural is None:
             assert rng is not None
             natural = self._draw_output(rng)
-        cap = spec.max_output_tokens
-        if max_tokens and max_tokens < cap:
-            cap = max_tokens
-        output = natural if natural < cap else cap
-        steps = output
-        wanted_each = max_tokens or self._default_max_tokens
+        output = steps = natural if natural < cap else cap
+        reserve = req.max_tokens or self._default_max_tokens  # the output the limits hold
         shaped = None
-        if req.output is not None:  # choices, tools, structured content, log probabilities
+        if req.output is not None:  # choices, tools, structured content, stop sequences
             d = self.cfg.output_tokens
             shaped = shape(
                 req.output, natural, cap, random.Random(hash((self.cfg.seed, seq))),
@@ -398,21 +391,27 @@ class Provider:
                 self.cfg.parallel_tool_call_probability,
             )  # fmt: skip
             output, steps = shaped.tokens, shaped.steps
-            wanted_each *= len(shaped.choices)  # the estimate holds room for every answer
-        estimate = input_tokens + wanted_each
-        if instant and not req.stream:  # done at admission: charge what it uses, no ticket
-            view = state.admit(estimate, now, input_tokens + output)
-            ticket = None
+            reserve *= len(shaped.choices)  # room for every answer
+        use = NO_CACHE_USE
+        if family.cache == "breakpoints":
+            breakpoints = self._breakpoint_cache(spec)
+            if input_tokens >= breakpoints.min_tokens:  # shorter prompts are never cached
+                use = breakpoints.plan(req.prefixes_of(req.messages), now)
+        charged = input_tokens - use.read  # explicit caching: input and writes, not reads
+        done_now = instant and not req.stream  # done at admission: charge what it uses
+        if family.split_limits:
+            assert isinstance(state, SplitLimits)
+            view = state.admit(charged, reserve, now, output if done_now else None)
         else:
-            view = state.admit(estimate, now)
-            ticket = Ticket(state, estimate, input_tokens)
+            assert isinstance(state, LimitState)
+            view = state.admit(charged + reserve, now, charged + output if done_now else None)
         if isinstance(view, Limited):
             # A model that never draws (``drawless``) is instant: no network time to draw.
             network = 0.0 if instant else draw_network(spec.latency, rng)
             return _rate_limited(spec, view, network)
-
-        cached = 0
-        if input_tokens >= self._cache_min_tokens:  # shorter prompts can never hit
+        ticket = None if done_now else Ticket(state, charged + reserve, charged)
+        cached = use.read
+        if family.cache == "automatic" and input_tokens >= self._cache_min_tokens:
             cached = self._cache(spec.name).lookup(req.prefixes_of(req.messages), now)
             cached = min(cached, input_tokens)
         if instant:
@@ -423,39 +422,26 @@ class Provider:
         else:
             assert rng is not None
             plan = draw_plan(spec.latency, input_tokens - cached, steps, rng)
+        if use is not NO_CACHE_USE:
+            breakpoints.commit(use, now, now + plan.ttft_s)
         if load is not None and ticket is not None:
             plan = load.stretch(plan)
             load.in_flight += 1
-            ticket = Ticket(state, estimate, input_tokens, load)
+            ticket = Ticket(state, charged + reserve, charged, load)
         if shaped is not None:
-            completion = Completion(
-                request_id, spec, input_tokens, cached, output, shaped.choices[0].finish_reason,
-                shaped.pieces, plan, view, ticket, response_key, shaped.choices,
-            )  # fmt: skip
-            return completion if fault is None else _with_fault(completion, fault)
-        key = output << 6 | (self._seq & 63)  # token_pieces(output, self._seq % 64)
-        try:
-            pieces = _pieces[key]
-        except KeyError:
-            pieces = fill(_pieces, key, _pieces_of)
-        if fault is not None:
-            return _with_fault(Completion(
-                request_id, spec, input_tokens, cached, output,
-                MAX_TOKENS if natural > cap else END, pieces, plan, view, ticket, response_key,
-            ), fault)  # fmt: skip
-        return Completion(
-            request_id,
-            spec,
-            input_tokens,
-            cached,
-            output,
-            MAX_TOKENS if natural > cap else END,
-            pieces,
-            plan,
-            view,
-            ticket,
-            response_key,
-        )
+            finish, pieces, choices = shaped.choices[0].finish_reason, shaped.pieces, shaped.choices
+        else:
+            finish, choices = MAX_TOKENS if natural > cap else END, None
+            key = output << 6 | (self._seq & 63)  # token_pieces(output, self._seq % 64)
+            try:
+                pieces = _pieces[key]
+            except KeyError:
+                pieces = fill(_pieces, key, _pieces_of)
+        completion = Completion(
+            request_id, spec, input_tokens, cached, output, finish, pieces, plan, view, ticket,
+            response_key, choices, use.write_5m, use.write_1h,
+        )  # fmt: skip
+        return completion if fault is None else _with_fault(completion, fault)
 
     def _fault(
         self, req: ChatRequest, spec: ModelSpec, now: float, rng: RequestRandom | None
@@ -513,126 +499,42 @@ class Provider:
             self._limits_for(api_key, spec, now),
             spec.name in self._instant,
             spec.name in self._drawless,
-            family_of(spec).split_limits,
+            family_of(spec),
         )
         self._routes[(api_key, model)] = route
         return route
 
-    def _too_long(
+    def _too_big(
         self,
         spec: ModelSpec,
         state: LimitState | SplitLimits,
         input_tokens: int,
-        wanted: int,
+        asked: int,
         now: float,
     ) -> Rejection:
-        """The 400 for a prompt plus ``max_tokens`` over the model's context window."""
+        """The 400 for ``max_tokens`` over the model's output cap (checked first, as both
+        APIs do), else for a prompt plus ``max_tokens`` over its context window."""
+        network = draw_network(spec.latency, None)
+        cap = spec.max_output_tokens
+        if asked > cap:
+            return Rejection(
+                400, "invalid_request",
+                {"reason": "max_tokens", "model": spec.name, "limit": cap, "requested": asked},
+                self._view(state, now), latency_s=network,
+            )  # fmt: skip
         return Rejection(
             400,
             "context_length",
-            {"limit": spec.context_window, "input": input_tokens, "output": wanted,
-             "total": input_tokens + wanted},
+            {"limit": spec.context_window, "input": input_tokens, "output": asked,
+             "total": input_tokens + asked},
             self._view(state, now),
-            latency_s=draw_network(spec.latency, None),
+            latency_s=network,
         )  # fmt: skip
 
     def _draw_output(self, rng: RequestRandom) -> int:
         """The answer's natural length (before ``max_tokens`` cuts it), log-normal."""
         d = self.cfg.output_tokens
         return max(1, round(d.median * math.exp(d.spread * rng.standard_normal())))
-
-    def _chat_split(
-        self,
-        req: ChatRequest,
-        spec: ModelSpec,
-        state: SplitLimits,
-        instant: bool,
-        drawless: bool,
-        now: float,
-    ) -> Decision:
-        """A chat request under Anthropic's rules: explicit caching, then split limits.
-
-        The cache is consulted before admission, since ITPM charges cache writes but not
-        reads; it is written only if the request is admitted. ``max_tokens`` above the
-        model's output cap is a 400, checked before the context window, as the API does.
-        """
-        max_tokens = req.max_tokens or self._default_max_tokens
-        if max_tokens > spec.max_output_tokens:
-            return Rejection(
-                400, "invalid_request",
-                {"reason": "max_tokens_cap", "model": spec.name, "max_tokens": max_tokens,
-                 "cap": spec.max_output_tokens},
-                state.view(now), latency_s=draw_network(spec.latency, None),
-            )  # fmt: skip
-        if req.input_tokens + max_tokens > spec.context_window:
-            return self._too_long(spec, state, req.input_tokens, max_tokens, now)
-        seq = self._seq
-        self._seq = seq + 1
-        ids = self._ids  # self._request_id(seq), inline as in chat()
-        if seq >> SHIFT != ids.block:
-            ids.fill(seq >> SHIFT)
-        request_id = ids.request_ids[seq & _ID_MASK]
-        # A model that never draws (see Provider.__init__) gets no generator.
-        rng = _NO_DRAWS if drawless else RequestRandom(self.cfg.seed, seq)
-        fault = None
-        if self._faulty or req.fault is not None:
-            fault = self._fault(req, spec, now, rng)
-            if isinstance(fault, ErrorFault):
-                return _fault_error(spec, fault, draw_network(spec.latency, rng))
-        load = self._loads.get(spec.name) if self._loaded else None
-        if load is not None and load.full():
-            return _overloaded(spec, load, draw_network(spec.latency, rng))
-        natural = self._fixed_output or self._draw_output(rng)
-        output = min(natural, max_tokens, spec.max_output_tokens)
-        shaped = None
-        if req.output is not None:  # tools, structured content, stop sequences
-            d = self.cfg.output_tokens
-            shaped = shape(
-                req.output, natural, min(max_tokens, spec.max_output_tokens),
-                random.Random(hash((self.cfg.seed, seq))), ids.keys[seq & _ID_MASK],
-                self.cfg.tool_call_probability, d.median, d.spread,
-                self.cfg.parallel_tool_call_probability,
-            )  # fmt: skip
-            output = shaped.tokens
-        cache = self._breakpoint_cache(spec)
-        use = NO_CACHE_USE
-        if req.input_tokens >= cache.min_tokens:  # shorter prompts can never be cached
-            use = cache.plan(req.prefixes_of(req.messages), now)
-        charged_input = req.input_tokens - use.read  # input + cache writes, not reads
-        done_now = instant and not req.stream
-        view = state.admit(charged_input, max_tokens, now, output if done_now else None)
-        if isinstance(view, Limited):
-            network = 0.0 if instant else draw_network(spec.latency, rng)
-            return _rate_limited(spec, view, network)
-        if instant:
-            try:
-                plan = _instant_plans[output]
-            except KeyError:
-                plan = fill(_instant_plans, output, instant_plan)
-        else:
-            plan = draw_plan(spec.latency, req.input_tokens - use.read, output, rng)
-        if use is not NO_CACHE_USE:
-            cache.commit(use, now, now + plan.ttft_s)
-        ticket = None if done_now else Ticket(state, charged_input + max_tokens, charged_input)
-        if load is not None and ticket is not None:
-            plan = load.stretch(plan)
-            load.in_flight += 1
-            ticket = Ticket(state, charged_input + max_tokens, charged_input, load)
-        if shaped is not None:
-            completion = Completion(
-                request_id, spec, req.input_tokens, use.read, output,
-                shaped.choices[0].finish_reason, shaped.pieces, plan, view, ticket,
-                ids.keys[seq & _ID_MASK], shaped.choices,
-                cache_write_5m=use.write_5m, cache_write_1h=use.write_1h,
-            )  # fmt: skip
-            return completion if fault is None else _with_fault(completion, fault)
-        completion = Completion(
-            request_id, spec, req.input_tokens, use.read, output,
-            MAX_TOKENS if natural > output else END,
-            token_pieces(output, self._seq & 63), plan, view, ticket,
-            cache_write_5m=use.write_5m, cache_write_1h=use.write_1h,
-        )  # fmt: skip
-        return completion if fault is None else _with_fault(completion, fault)
 
     def _breakpoint_cache(self, spec: ModelSpec) -> BreakpointCache:
         cache = self._breakpoint_caches.get(spec.name)

@@ -82,9 +82,9 @@ def _message(r: Rejection) -> str:
             f"input length and `max_tokens` exceed context limit: {a['input']} + {a['output']} "
             f"> {a['limit']}, decrease input length or `max_tokens` and try again"
         )
-    if r.kind == "invalid_request" and a.get("reason") == "max_tokens_cap":
+    if r.kind == "invalid_request" and a.get("reason") == "max_tokens":
         return (
-            f"max_tokens: {a['max_tokens']} > {a['cap']}, which is the maximum allowed number "
+            f"max_tokens: {a['requested']} > {a['limit']}, which is the maximum allowed number "
             f"of output tokens for {a['model']}"
         )
     if r.kind == "rate_limit" and r.limited is not None:
