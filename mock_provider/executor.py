@@ -144,15 +144,17 @@ async def carry_out(
     Waits keep to the plan's absolute schedule, so the time spent writing is not added to
     it; bytes due within a millisecond of each other go out in one write. A client that
     leaves before the script settles the limits has them settled on the tokens the model had
-    produced by then, at least those delivered.
+    produced by then (at least those delivered), and no more than the script would have
+    settled (none for a hang).
     """
     clock = state.clock
     loop = asyncio.get_running_loop()
     t0, due = loop.time(), 0.0
     resp: web.StreamResponse | None = None
-    status, steps, buf, settled = NO_RESPONSE, 0, b"", False
+    status, steps, buf, settled, at = NO_RESPONSE, 0, b"", False, 0
+    script = d.script(c, dialect, call, int(time.time()))
     try:
-        for step in d.script(c, dialect, call, int(time.time())):
+        for at, step in enumerate(script):  # noqa: B007 (``at`` is read after the loop)
             match step:
                 case d.Wait(seconds=s):
                     due += clock.wall(s)
@@ -199,7 +201,8 @@ async def carry_out(
     finally:
         if not settled:  # the client left first, or the task was cancelled
             produced = max(steps, _produced_by(c, clock.now() - start_t))
-            _settle(state, c, d.tokens_after(c, produced))
+            due = next(s.tokens for s in script[at:] if isinstance(s, d.Settle))
+            _settle(state, c, min(due, d.tokens_after(c, produced)))
         _journal(state, request, dialect, call, c, status, start_t, d.tokens_after(c, steps),
                  ttft=call.stream)  # fmt: skip
     return resp if resp is not None else web.Response()  # none sent: the connection is closed
