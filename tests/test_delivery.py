@@ -144,3 +144,17 @@ def test_each_fault_ends_the_script_its_own_way(dialect):
     c, call = completion(dialect, False, StreamError(after_tokens=3, status=503))
     refused = d.script(c, dia, call, 0)  # not a stream: the error is the response
     assert isinstance(refused[-1], d.Refuse) and refused[-1].rejection.status == 503
+
+
+@pytest.mark.parametrize("dialect", list(MODELS))
+def test_a_stream_silent_between_tokens_past_the_read_timeout_times_out(dialect):
+    """The first token at once, then 0.1 s between tokens: a client with a 0.05 s read
+    timeout gives up 0.05 s after the first token, as the live client would."""
+    latency = {"network_ms": {"median": 0}, "first_token_ms": {"median": 0},
+               "decode_ms_per_token": {"median": 100}}  # fmt: skip
+    models = {m: {"latency": latency} for m in set(MODELS.values())}
+    cfg = ProviderConfig.model_validate({"models": models, "output_tokens": {"median": 5}})
+    transport = vt.ProviderTransport(Provider(cfg, 0.0))
+    o = transport.send(spec(dialect, True, 5, timeout=0.05), 0.0)
+    assert (o.status, o.error) == (0, "timeout")
+    assert 0.05 <= o.latency_s < 0.1  # the first token (after a prefill), then the wait
