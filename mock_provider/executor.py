@@ -201,8 +201,8 @@ async def carry_out(
     finally:
         if not settled:  # the client left first, or the task was cancelled
             produced = max(steps, _produced_by(c, clock.now() - start_t))
-            due = next(s.tokens for s in script[at:] if isinstance(s, d.Settle))
-            _settle(state, c, min(due, d.tokens_after(c, produced)))
+            owed = next(later.tokens for later in script[at:] if isinstance(later, d.Settle))
+            _settle(state, c, min(owed, d.tokens_after(c, produced)))
         _journal(state, request, dialect, call, c, status, start_t, d.tokens_after(c, steps),
                  ttft=call.stream)  # fmt: skip
     return resp if resp is not None else web.Response()  # none sent: the connection is closed
