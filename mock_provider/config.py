@@ -192,6 +192,7 @@ class ModelConfig(StrictModel):
 FaultKind = Literal[
     "outage", "error_rate",  # the first two kinds: error windows, kept as they were
     "error", "reset", "hang", "empty", "malformed", "slow", "cut_stream", "stream_error",
+    "slow_first_byte",
 ]  # fmt: skip
 _SERVER_STATUS = (500, 502, 503, 504, 529)
 
@@ -210,7 +211,7 @@ class FaultWindowConfig(StrictModel):
     - ``error``: ``status`` (any 4xx or 5xx) with the dialect's error type, or ``error_type``
       (OpenAI's ``insufficient_quota``; Anthropic's follows the status: 402 ``billing_error``,
       529 ``overloaded_error``), ``retry_after``, ``should_retry`` (``x-should-retry``); left
-      out, the two are what the service sends with the status (``model/retry_hints.py``);
+      out, the two are what the service sends with the status (``model/family.py``);
     - ``reset``: the connection is reset before the status line, or after ``after_bytes``
       bytes of the body;
     - ``hang``: nothing is sent until the client gives up, or ``max_hang`` passes (then the
@@ -220,7 +221,9 @@ class FaultWindowConfig(StrictModel):
     - ``slow``: time to first token and each gap times ``factor``, plus ``delay`` before the
       first token;
     - ``cut_stream``: a stream stops after ``after_tokens`` tokens, with no final event;
-    - ``stream_error``: an error event after ``after_tokens`` tokens, in the dialect's form.
+    - ``stream_error``: an error event after ``after_tokens`` tokens, in the dialect's form;
+    - ``slow_first_byte``: a stall of ``delay`` before the status line and headers (a cold
+      start, a queue in front of the service), then the answer as planned.
 
     The first two kinds are error windows: ``outage`` fails every request with ``status``;
     ``error_rate`` fails a share ``rate`` of requests, each with a status from ``statuses``.
@@ -279,6 +282,7 @@ FAULT_FIELDS: dict[str, KindFields] = {
     "slow": KindFields((), (*_DRAWN, "factor", "delay")),
     "cut_stream": KindFields((), (*_DRAWN, "after_tokens")),
     "stream_error": KindFields((), (*_DRAWN, "after_tokens", "status", "error_type", "message")),
+    "slow_first_byte": KindFields(("delay",), _DRAWN),
 }
 
 

@@ -1,10 +1,12 @@
-"""The plan executor: carry out a completion's timing plan, and the fault it carries, live.
+"""The plan executor: carry out a completion's delivery script live.
 
 The brain decides (``Provider.chat``): the plan says when each token is due, the fault
-(``mock_provider/model/faults.py``) what goes wrong. This module does it with real sleeps on
-the request's connection, and tells the journal what happened. The virtual driver carries out
-the same plans and faults in ``simulator/virtual/transport.py``; a test holds the two to the
-same outcome for each fault kind.
+(``mock_provider/model/faults.py``) what goes wrong. :func:`mock_provider.delivery.script`
+turns both into steps (wait, head, write, settle, reset, close, hang, refuse, end); this
+module carries the steps out with real sleeps on the request's connection, and tells the
+journal what happened. The virtual transport (``simulator/virtual/transport.py``) carries out
+the same scripts in scenario time; a test holds the two to the same outcome for each fault
+kind. Tokens due within a millisecond of wall time of each other share one write.
 
 A client that goes away is a normal event here, not an error: whatever was being written, the
 response is journalled with status 499 and the tokens sent so far, the limits settle on the
@@ -21,52 +23,24 @@ import contextlib
 import socket
 import struct
 import time
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from . import delivery as d
 from .dialects import ChatCall, Dialect
 from .journal import fingerprint, redact_key
-from .model.faults import (
-    CutStream,
-    EmptyFault,
-    HangFault,
-    MalformedFault,
-    ResetFault,
-    SlowFault,
-    StreamError,
-)
-from .model.provider import Completion, injected_rejection
+from .model.provider import Completion
 
 if TYPE_CHECKING:
     from .server import MockState
 
-__all__ = [
-    "CLIENT_GONE",
-    "NO_RESPONSE",
-    "broken_line",
-    "carry_out",
-    "stream",
-    "wait_while_connected",
-]
+__all__ = ["CLIENT_GONE", "NO_RESPONSE", "carry_out", "wait_while_connected"]
 
 NO_RESPONSE = 0  # the journal's status when no status line was sent
 CLIENT_GONE = 499  # nginx's "client closed request": the client went away first
 _POLL_S = 0.05  # how often a hang looks whether its client is still there (wall seconds)
 _LINGER_RST = struct.pack("ii", 1, 0)
-
-# A line no SSE client can parse: an unterminated JSON object, as each dialect names events.
-_BROKEN_SSE = {
-    "anthropic": b'event: content_block_delta\ndata: {"type":"content_block_delta","ind\n\n',
-    "openai_responses": b'event: response.output_text.delta\ndata: {"type":"response.out\n\n',
-}
-_BROKEN_DATA = b'data: {"id":"chatcmpl-broken","object":"chat.completion.chu\n\n'
-
-
-def broken_line(dialect: str) -> bytes:
-    """The SSE line a ``malformed`` fault ends a stream with, for a dialect by name."""
-    return _BROKEN_SSE.get(dialect, _BROKEN_DATA)
 
 
 def _gone(request: web.Request) -> bool:
@@ -133,13 +107,13 @@ def _journal(
     )  # fmt: skip
 
 
-def _settle(state: MockState, c: Completion, produced: int) -> None:
+def _settle(state: MockState, c: Completion, tokens: int) -> None:
     if c.ticket is not None:
-        state.provider.settle(c.ticket, produced, state.clock.now())
+        state.provider.settle(c.ticket, tokens, state.clock.now())
 
 
 def _produced_by(c: Completion, elapsed_s: float) -> int:
-    """How many tokens the model had produced ``elapsed_s`` scenario seconds in."""
+    """How many stream steps the model had produced ``elapsed_s`` scenario seconds in."""
     t = c.plan.ttft_s
     if elapsed_s < t:
         return 0
@@ -152,6 +126,10 @@ def _produced_by(c: Completion, elapsed_s: float) -> int:
     return min(n, len(c.pieces))
 
 
+class _Gone(Exception):
+    """The client went away while the script was being carried out."""
+
+
 async def carry_out(
     request: web.Request,
     state: MockState,
@@ -161,166 +139,83 @@ async def carry_out(
     headers: dict[str, str],
     start_t: float,
 ) -> web.StreamResponse:
-    """A completion that carries a fault (a slow one is only a slower plan: not here)."""
-    fault = c.fault
-    clock = state.clock
-    if isinstance(fault, StreamError) and not call.stream:
-        # the error is the whole response: as an ``error`` fault, after the plan's round trip
-        await asyncio.sleep(clock.wall(c.plan.network_s))
-        _settle(state, c, 0)
-        r = injected_rejection(c.model, fault.status, fault.error_type, fault.message, None,
-                               None, 0.0, "stream_error")  # fmt: skip
-        status, body, err_headers = dialect.rejection(r, clock)
-        dialect.stamp(err_headers, c.request_id, c.plan.network_s, clock)
-        _journal(state, request, dialect, call, c, status, start_t, 0)
-        return web.Response(
-            status=status, body=body, content_type="application/json", headers=err_headers
-        )
-    if isinstance(fault, EmptyFault) or (
-        isinstance(fault, ResetFault) and fault.after_bytes is None
-    ):
-        await asyncio.sleep(clock.wall(c.plan.network_s))
-        _settle(state, c, 0)
-        _journal(state, request, dialect, call, c, NO_RESPONSE, start_t, 0)
-        _drop(request, reset=isinstance(fault, ResetFault))
-        return web.Response()  # never sent: the connection is closed
-    if isinstance(fault, HangFault):
-        stayed = await wait_while_connected(request, clock.wall(fault.max_s))
-        _settle(state, c, 0)
-        _journal(state, request, dialect, call, c, NO_RESPONSE if stayed else CLIENT_GONE,
-                 start_t, 0)  # fmt: skip
-        _drop(request, reset=False)
-        return web.Response()
-    if call.stream:
-        return await stream(request, state, dialect, call, c, headers, start_t)
-    return await _whole_body(request, state, dialect, call, c, headers, start_t)
+    """Carry out ``c``'s delivery script (:mod:`mock_provider.delivery`) on the connection.
 
-
-async def _whole_body(
-    request: web.Request,
-    state: MockState,
-    dialect: Dialect,
-    call: ChatCall,
-    c: Completion,
-    headers: dict[str, str],
-    start_t: float,
-) -> web.StreamResponse:
-    """A non-streamed answer with a fault in its body: malformed, or reset part-way."""
-    fault = c.fault
-    if not await wait_while_connected(request, state.clock.wall(c.plan.total_s)):
-        _settle(state, c, c.output_tokens)
-        _journal(state, request, dialect, call, c, CLIENT_GONE, start_t, 0)
-        return web.Response()
-    _settle(state, c, c.output_tokens)
-    body = dialect.completion(c, call, int(time.time()))
-    if isinstance(fault, MalformedFault):  # the body cut in half: not JSON
-        _journal(state, request, dialect, call, c, 200, start_t, c.output_tokens)
-        return web.Response(body=body[: len(body) // 2], content_type="application/json",
-                            headers=headers)  # fmt: skip
-    # a reset part-way, or a cut "stream" that does not stream: the headers, then some bytes
-    after = fault.after_bytes if isinstance(fault, ResetFault) else 0
-    assert after is not None
-    resp = web.StreamResponse(status=200, headers=headers)
-    resp.content_type = "application/json"
-    resp.content_length = len(body)
-    _journal(state, request, dialect, call, c, 200, start_t, 0)
-    try:
-        await resp.prepare(request)
-        if after:
-            await resp.write(body[:after])
-        await asyncio.sleep(0.01)  # let the bytes reach the client before the reset
-    except ConnectionResetError:
-        pass
-    _drop(request, reset=True)
-    return resp
-
-
-async def stream(
-    request: web.Request,
-    state: MockState,
-    dialect: Dialect,
-    call: ChatCall,
-    c: Completion,
-    headers: dict[str, str],
-    start_t: float,
-) -> web.StreamResponse:
-    """The plan executor for a stream: the dialect renders the events, the plan times them.
-
-    Tokens due at the same tick share one write. A fault ends the stream early: after its
-    ``after_tokens`` tokens a cut stream just ends, a stream error sends its error event, a
-    malformed one a broken line; a reset drops the connection after ``after_bytes`` bytes.
+    Waits keep to the plan's absolute schedule, so the time spent writing is not added to
+    it; bytes due within a millisecond of each other go out in one write. A client that
+    leaves before the script settles the limits has them settled on the tokens the model had
+    produced by then (at least those delivered), and no more than the script would have
+    settled (none for a hang).
     """
-    headers.update(
-        {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
-    )
-    resp = web.StreamResponse(status=200, headers=headers)
-    writer = dialect.stream(c, call, int(time.time()))
     clock = state.clock
-    fault = c.fault
-    pieces = c.pieces
-    if isinstance(fault, CutStream | StreamError | MalformedFault):
-        pieces = pieces[: fault.after_tokens]
-    budget = fault.after_bytes if isinstance(fault, ResetFault) else None
-    delivered = 0
-    status = 200
-    write: Callable[[bytes], Awaitable[None]] = resp.write
-    if budget is not None:
-        sent = 0
-
-        async def write_some(data: bytes) -> None:  # every byte up to the budget, then a reset
-            nonlocal sent
-            room = budget - sent
-            await resp.write(data[:room])
-            sent += min(len(data), room)
-            if sent >= budget:
-                await asyncio.sleep(0.01)
-                raise _Reset
-
-        write = write_some
-
+    loop = asyncio.get_running_loop()
+    t0, due = loop.time(), 0.0
+    resp: web.StreamResponse | None = None
+    status, steps, buf, settled, at = NO_RESPONSE, 0, b"", False, 0
+    script = d.script(c, dialect, call, int(time.time()))
     try:
-        await resp.prepare(request)
-        loop = asyncio.get_running_loop()
-        await asyncio.sleep(clock.wall(c.plan.ttft_s))
-        first_at = loop.time()
-        buf = writer.opening()
-        token = writer.token
-        due = 0.0
-        for i, piece in enumerate(pieces):
-            if i > 0:
-                due += clock.wall(c.plan.gaps_s[i - 1])
-                wait = first_at + due - loop.time()
-                if wait > 0.001:
-                    await write(buf)
-                    buf = b""
-                    await asyncio.sleep(wait)
-            buf += token(piece)
-            delivered = i + 1
-        if fault is None or isinstance(fault, SlowFault | ResetFault):
-            await write(buf + writer.closing(delivered))
-        elif isinstance(fault, StreamError):
-            await write(buf + writer.error(fault.status, fault.error_type, fault.message))
-        elif isinstance(fault, MalformedFault):
-            await write(buf + broken_line(dialect.name))
-        else:  # a cut stream: what was due, then nothing more
-            await write(buf)
-        await resp.write_eof()
-    except _Reset:
-        _drop(request, reset=True)
-    except (ConnectionResetError, asyncio.CancelledError) as exc:
+        for at, step in enumerate(script):  # noqa: B007 (``at`` is read after the loop)
+            match step:
+                case d.Wait(seconds=s):
+                    due += clock.wall(s)
+                    left = t0 + due - loop.time()
+                    if left > 0.001:
+                        if buf:
+                            assert resp is not None
+                            await resp.write(buf)
+                            buf = b""
+                        if not await wait_while_connected(request, left):
+                            raise _Gone
+                case d.Write():
+                    buf += step.data
+                    steps = step.steps
+                case d.Head():
+                    resp = _prepared(step, headers)
+                    await resp.prepare(request)
+                    status = step.status
+                case d.Settle(tokens=tokens):
+                    _settle(state, c, tokens)
+                    settled = True
+                case d.Hang(max_s=max_s):
+                    if not await wait_while_connected(request, clock.wall(max_s)):
+                        raise _Gone
+                case d.Refuse(rejection=r):
+                    status, body, err_headers = dialect.rejection(r, clock, call)
+                    dialect.stamp(err_headers, c.request_id, c.plan.network_s, clock)
+                    return web.Response(status=status, body=body, content_type=d.JSON,
+                                        headers=err_headers)  # fmt: skip
+                case d.End():
+                    assert resp is not None
+                    await resp.write(buf)
+                    await resp.write_eof()
+                case d.Reset() | d.Close():
+                    if resp is not None:  # the bytes before the reset reach the client first
+                        await resp.write(buf)
+                        await asyncio.sleep(0.01)
+                    _drop(request, reset=isinstance(step, d.Reset))
+    except (_Gone, ConnectionResetError):
         status = CLIENT_GONE
-        if isinstance(exc, asyncio.CancelledError):
-            raise
+    except asyncio.CancelledError:
+        status = CLIENT_GONE
+        raise
     finally:
-        produced = delivered
-        if status == CLIENT_GONE:  # tokens the model had produced by the time it noticed
-            produced = max(delivered, _produced_by(c, clock.now() - start_t))
-        # steps of the stream, in tokens of every choice (a stream of choices, n > 1)
-        _settle(state, c, c.tokens_after(produced))
-        _journal(state, request, dialect, call, c, status, start_t, c.tokens_after(delivered),
-                 ttft=True)  # fmt: skip
+        if not settled:  # the client left first, or the task was cancelled
+            produced = max(steps, _produced_by(c, clock.now() - start_t))
+            owed = next(later.tokens for later in script[at:] if isinstance(later, d.Settle))
+            _settle(state, c, min(owed, d.tokens_after(c, produced)))
+        _journal(state, request, dialect, call, c, status, start_t, d.tokens_after(c, steps),
+                 ttft=call.stream)  # fmt: skip
+    return resp if resp is not None else web.Response()  # none sent: the connection is closed
+
+
+def _prepared(head: d.Head, headers: dict[str, str]) -> web.StreamResponse:
+    """The response a :class:`~mock_provider.delivery.Head` step starts, not yet sent."""
+    if head.content_type == d.SSE:
+        headers.update(
+            {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
+        )
+        return web.StreamResponse(status=head.status, headers=headers)
+    resp = web.StreamResponse(status=head.status, headers=headers)
+    resp.content_type = head.content_type
+    resp.content_length = head.length
     return resp
-
-
-class _Reset(Exception):
-    """The byte budget of a reset fault is spent (see :func:`stream`)."""

@@ -3,8 +3,9 @@
 One handler per route, whatever the wire format: it takes the key and reads the body through
 the route's dialect (``mock_provider.dialects``), asks the brain at the scenario time of its
 :class:`~mock_provider.clock.WallClock`, and renders the answer through the dialect again,
-executing the timing plan with real sleeps the clock converts to wall time
-(``mock_provider/executor.py`` is the plan executor: streams, and every fault). A refusal, a
+executing the timing plan with real sleeps the clock converts to wall time (streams and every
+fault: ``mock_provider/executor.py`` carries out the script ``mock_provider/delivery.py``
+writes; a plain whole body is the script's fast copy, inline in the handler). A refusal, a
 malformed request or a bug of ours is answered in the dialect's own error shape, never an
 aiohttp error page, and never stops the server.
 """
@@ -32,12 +33,13 @@ from mock_provider.config import ProviderConfig
 from .admin import MockCollector, Observations, setup_admin_routes
 from .body import BODY_RULES, BodyTooLarge, decode
 from .clock import WallClock
+from .delivery import is_plain
 from .dialects import DIALECTS, BadRequest, ChatCall, Dialect
 from .dialects import anthropic as ant
 from .dialects import openai as oai
 from .dialects.openai import responses as oai_responses
 from .dialects.openai.responses import stored
-from .executor import CLIENT_GONE, carry_out, stream
+from .executor import CLIENT_GONE, carry_out
 from .journal import (
     RESET_PATH,
     JournalEntry,
@@ -47,7 +49,7 @@ from .journal import (
     request_tag,
     write_entry,
 )
-from .model.faults import FAULT_HEADER, FaultHeaderError, SlowFault, parse_fault_header
+from .model.faults import FAULT_HEADER, FaultHeaderError, parse_fault_header
 from .model.provider import ChatRequest, EmbedRequest, Provider, Rejection
 from .plan_header import PLAN_HEADER, plan_ms_text
 from .redis_store import POLL_S, RESET_WAIT_S, RedisStore, process_seed
@@ -487,10 +489,10 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
             # A stream's headers go out at its first token; a whole body's when it is done.
             stamp(headers, decision.request_id, plan.ttft_s if call.stream else plan_s, clock)
             headers[PLAN_HEADER] = plan_ms_text(plan_s, clock)
-            if decision.fault is not None and not isinstance(decision.fault, SlowFault):
+            if call.stream or not is_plain(decision):  # the delivery script, carried out
                 return await carry_out(request, state, dialect, call, decision, headers, now)
-            if call.stream:
-                return await stream(request, state, dialect, call, decision, headers, now)
+            # A plain whole body: the script's fast copy (mock_provider.delivery's _whole_body
+            # without a fault; tests/test_delivery.py holds them to the same bytes).
             ticket = decision.ticket
             if ticket is None:  # finished, and settled, at admission: nothing to wait for
                 delivered = decision.output_tokens
@@ -599,7 +601,8 @@ async def list_models(request: web.Request) -> web.StreamResponse:
     if denied:
         return await _refuse(state, request, oai.DIALECT, "", denied)
     # OpenAI's own models only, each alias listed as a model of its own, as the real list does.
-    listed = [(n, m) for n, m in state.provider.catalog.items() if m.dialect == "openai"]
+    serves = oai.DIALECT.serves
+    listed = [(n, m) for n, m in state.provider.catalog.items() if m.dialect == serves]
     return _ok(state, oai.models_body(listed))
 
 
@@ -614,7 +617,7 @@ def _claude_models(state: MockState) -> list[Any]:
     """The Claude models, newest first as the real list is, once each (aliases resolve to a
     listed ID but are not listed themselves)."""
     specs = {m.snapshot or m.name: m for m in state.provider.catalog.values()
-             if m.dialect == "anthropic" and m.name == (m.snapshot or m.name)}  # fmt: skip
+             if m.dialect == ant.DIALECT.serves and m.name == (m.snapshot or m.name)}  # fmt: skip
     return sorted(specs.values(), key=lambda m: m.released or date.max, reverse=True)
 
 
@@ -652,7 +655,7 @@ async def get_model(request: web.Request) -> web.StreamResponse:
     if denied:
         return await _refuse(state, request, dialect, "", denied)
     spec = state.provider.catalog.get(model_id)
-    if spec is None or spec.dialect != ("anthropic" if anthropic else "openai"):
+    if spec is None or spec.dialect != dialect.serves:
         msg = f"model: {model_id}" if anthropic else f"The model '{model_id}' does not exist"
         _journal_refusal(request, dialect, 404, "model_not_found", model_id)
         return _error(request, dialect, 404, dialect.error(404, "model_not_found", msg, "model",
@@ -675,7 +678,7 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
     ant.validate(body, ant.COUNT_TOKENS_FIELDS)
     ant.read_rules(body)
     spec = state.provider.catalog.get(body["model"])
-    if spec is None or spec.kind != "chat" or spec.dialect != "anthropic":
+    if spec is None or spec.kind != "chat" or spec.dialect != ant.DIALECT.serves:
         msg = f"model: {body['model']}"
         _journal_refusal(request, ant.DIALECT, 404, "model_not_found", str(body["model"]))
         return _error(request, ant.DIALECT, 404, ant.DIALECT.error(404, "model_not_found", msg))

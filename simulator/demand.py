@@ -41,7 +41,7 @@ import numpy as np
 
 from mock_provider.config import ProviderConfig
 from mock_provider.model.catalog import LatencyProfile, ModelSpec, build_catalog, limits_for
-from mock_provider.model.provider import keeps_anthropic_rules
+from mock_provider.model.family import family_of
 from simulator.client.guards import clamp_max_tokens
 from simulator.config import ArrivalConfig, ClientConfig, Scenario
 from simulator.workload import Workload
@@ -77,7 +77,7 @@ def limits_of(sc: Scenario, model: str) -> Limits:
     if spec is None:  # a name the mock does not serve: the provider defaults
         p = sc.provider
         return Limits(p.default_rpm, p.default_tpm, True, True)
-    split = keeps_anthropic_rules(spec)
+    split = family_of(spec).split_limits
     lim = limits_for(sc.provider, spec, split)
     tpm = sc.provider.default_tpm if lim.tpm is None else lim.tpm
     return Limits(lim.rpm, tpm, lim.rpm_default, lim.tpm_default, split)
@@ -90,7 +90,7 @@ def catalog_limits(provider: Mapping[str, Any], model: str) -> tuple[float | Non
     spec = build_catalog(cfg).get(model)
     if spec is None:
         return (float(cfg.default_rpm), float(cfg.default_tpm))
-    lim = limits_for(cfg, spec, keeps_anthropic_rules(spec))
+    lim = limits_for(cfg, spec, family_of(spec).split_limits)
     return (float(lim.rpm), float(lim.tpm if lim.tpm is not None else cfg.default_tpm))
 
 

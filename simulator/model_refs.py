@@ -12,6 +12,7 @@ not speak Anthropic's API, where they would be silently ignored.
 from __future__ import annotations
 
 from mock_provider.model.catalog import ModelSpec, build_catalog
+from mock_provider.model.family import family_of
 from mock_provider.model.published import lifecycle, published_model
 from simulator.config import Scenario
 
@@ -52,7 +53,7 @@ def model_problems(sc: Scenario, own_mock: bool = True) -> list[tuple[str, str]]
     for name, m in sc.provider.models.items():
         spec = catalog[name]
         for limit in ("itpm", "otpm"):
-            if getattr(m, limit) is not None and spec.dialect != "anthropic":
+            if getattr(m, limit) is not None and not family_of(spec).split_limits:
                 problems.append((
                     f"provider.models.{name}.{limit}",
                     f"{limit} limits models that speak Anthropic's Messages API, and {name!r} "

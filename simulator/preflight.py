@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from mock_provider.model.catalog import ModelSpec, build_catalog
+from mock_provider.model.family import family_of
 from simulator.config import ClientConfig, Scenario
 from simulator.demand import Demand, Limits, demand_on, limits_of, phases
 from simulator.workload import Workload, build_workload
@@ -166,7 +167,7 @@ def _default_limits(sc: Scenario) -> Iterator[Finding]:
         lim = limits_of(sc, model)
         spec = catalog.get(model)
         m = sc.provider.models.get(model)
-        if spec is not None and spec.dialect == "anthropic":
+        if spec is not None and family_of(spec).split_limits:
             unset = [("rpm", lim.rpm_default)]
             unset += [(n, m is None or getattr(m, n) is None) for n in ("itpm", "otpm")]
         else:

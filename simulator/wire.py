@@ -21,6 +21,7 @@ from pydantic_core import from_json as _from_json
 
 from mock_provider.dialects.anthropic import client as anthropic_client
 from mock_provider.dialects.openai import client as openai_client
+from mock_provider.dialects.openai.responses import client as responses_client
 from mock_provider.plan_header import PLAN_HEADER
 from simulator.client.events import AttemptSpec
 
@@ -38,7 +39,11 @@ __all__ = [
 
 # Each dialect's client side, from the package that also renders it: header names and body
 # fields are written once (mock_provider/dialects/<name>/client.py).
-CLIENTS: dict[str, Any] = {"openai": openai_client, "anthropic": anthropic_client}
+CLIENTS: dict[str, Any] = {
+    "openai": openai_client,
+    "openai_responses": responses_client,
+    "anthropic": anthropic_client,
+}
 
 
 class HttpCall(NamedTuple):
@@ -176,7 +181,12 @@ class BodyFacts(NamedTuple):
 
 
 def _dialect_of(data: Mapping[str, Any]) -> Any:
-    """Which client module reads a body: Anthropic's carry a ``type``, OpenAI's do not."""
+    """Which client module reads a body: a Responses answer is an ``object: response`` and
+    its stream's events are numbered (``sequence_number``); Anthropic's carry a ``type``;
+    OpenAI's chat ones neither. (A guess the readers will not need once they are told the
+    dialect: issue 19 part 4.)"""
+    if "sequence_number" in data or data.get("object") == "response":
+        return CLIENTS["openai_responses"]
     return CLIENTS["anthropic"] if "type" in data else CLIENTS["openai"]
 
 
@@ -191,7 +201,7 @@ def read_body(status: int, body: bytes) -> BodyFacts:
     if not isinstance(data, dict):
         return BodyFacts()
     wire = _dialect_of(data)
-    if status >= 400 or "error" in data:
+    if status >= 400 or data.get("error") is not None:  # a Responses answer has "error": null
         return BodyFacts(error=wire.error_of(data, status))
     usage = data.get("usage")
     tokens_in, cached, tokens_out = wire.usage_of(usage)

@@ -3,6 +3,7 @@ standard library with gevent on import, which a pytest process with a threaded a
 cannot survive). Prints each outcome's fields as a JSON line, in order.
 
 Usage: python -m tests.fault_probe <host> <read timeout s> <JSON list of AttemptSpec lists>
+                                   [time scale, default 1: the mock's, to read its headers]
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def main() -> None:
         base_url=host, request_event=EventHook(), user=None, max_retries=0,
         network_timeout=timeout, connection_timeout=5.0,
     )  # fmt: skip
-    transport = LocustTransport(session, WallClock(1.0))
+    scale = float(sys.argv[4]) if len(sys.argv) > 4 else 1.0
+    transport = LocustTransport(session, WallClock(scale))
     for fields in specs:
         spec = AttemptSpec(*fields[:3], tuple(map(tuple, fields[3])), *fields[4:])
         out = transport.send(spec)

@@ -1,5 +1,5 @@
 """An injected refusal tells the retry hints the service sends with its status, by the rule
-the limiter's 429 follows (``mock_provider/model/retry_hints.py``), and the real SDKs retry it.
+the limiter's 429 follows (``mock_provider/model/family.py``), and the real SDKs retry it.
 
 The SDKs' attempts are counted twice: by the SDK (``retries_taken``) and by the mock's
 journal (one entry per attempt, each with the SDK's ``x-stainless-retry-count``).
@@ -17,13 +17,7 @@ import pytest
 from mock_provider.config import DistConfig, FaultWindowConfig, LatencyConfig, ModelConfig
 from mock_provider.config import ProviderConfig as PC
 from mock_provider.journal import read_journal
-from mock_provider.model.retry_hints import (
-    DEFAULT_429_WAIT_S,
-    fault_wait,
-    retryable,
-    should_retry_header,
-    told_wait,
-)
+from mock_provider.model.family import DEFAULT_429_WAIT_S, FAMILIES
 from tests.conftest import running_mock
 
 ZERO = DistConfig(median=0)
@@ -90,19 +84,24 @@ RULE_CASES = [
 
 @pytest.mark.parametrize(("family", "status", "helps", "override", "expected"), RULE_CASES)
 def test_should_retry_header_follows_the_family_rule(family, status, helps, override, expected):
-    assert should_retry_header(family, status, helps, override) is expected
-    assert retryable(status) == (status in (408, 409, 429) or status >= 500)
+    rules = FAMILIES[family]
+    assert rules.should_retry_header(status, helps, override) is expected
+    assert rules.retryable(status) == (status in (408, 409, 429) or status >= 500)
 
 
 def test_an_injected_429_tells_the_wait_the_limiters_429_would():
     # OpenAI's profile rounding applies to both: whole seconds, at least one.
-    assert told_wait("openai", "seconds", 0.2) == fault_wait("openai", "seconds", 429, 0.2) == 1
-    assert told_wait("openai", "exact", 0.2) == fault_wait("openai", "exact", 429, 0.2) == 0.2
-    assert fault_wait("openai", "none", 429, None) is None  # a profile that tells none
-    assert fault_wait("openai", "seconds", 429, None) == DEFAULT_429_WAIT_S
-    assert fault_wait("anthropic", "seconds", 429, None) == DEFAULT_429_WAIT_S
-    assert fault_wait("anthropic", "seconds", 503, None) is None  # no wait but a 429's
-    assert fault_wait("anthropic", "seconds", 503, 7.0) == 7.0  # unless the fault names one
+    oai, ant = FAMILIES["openai"], FAMILIES["anthropic"]
+    assert oai.told_wait("seconds", 0.2) == oai.fault_wait("seconds", 429, 0.2) == 1
+    assert oai.told_wait("exact", 0.2) == oai.fault_wait("exact", 429, 0.2) == 0.2
+    assert oai.fault_wait("none", 429, None) is None  # a profile that tells none
+    assert oai.fault_wait("seconds", 429, None) == DEFAULT_429_WAIT_S
+    assert ant.fault_wait("seconds", 429, None) == DEFAULT_429_WAIT_S
+    assert ant.fault_wait("seconds", 503, None) is None  # no wait but a 429's
+    assert ant.fault_wait("seconds", 503, 7.0) == 7.0  # unless the fault names one
+    # Anthropic tells whole seconds, at least one, in scenario time, whatever the profile
+    assert ant.told_wait("exact", 2.4) == ant.fault_wait("exact", 429, 2.4) == 3.0
+    assert ant.told_wait("none", 0.2) == 1.0
 
 
 # --------------------------------------------------------------------------- the SDKs

@@ -105,6 +105,7 @@ class Dialect(Protocol):
     serves: str  # the catalogue dialect of the models it answers ("openai" | "anthropic")
     chat_path: str
     request_id_header: str  # the header every response carries its request id in (stamp)
+    broken_line: bytes  # the SSE line a ``malformed`` fault ends a stream with: no client parses it
 
     def api_key(self, headers: Mapping[str, str]) -> str | None: ...
 

@@ -2,11 +2,12 @@
 
 Theory of operation
 -------------------
-A fault is one of eight events (:data:`Fault`): an :class:`ErrorFault` replaces the response
+A fault is one of nine events (:data:`Fault`): an :class:`ErrorFault` replaces the response
 with an error status; the others shape a response the brain admitted and charged, and travel
-on its ``Completion`` for the plan executor to carry out (``mock_provider/server.py`` live, the
-``ProviderTransport`` of ``simulator/virtual`` in virtual time). A :class:`SlowFault` is
-applied by the brain itself, to the timing plan.
+on its ``Completion``: ``mock_provider/delivery.py`` turns each into the steps of the
+response's delivery (the one place that says what a fault does to the bytes), which the live
+executor and the virtual transport carry out. A :class:`SlowFault` is applied by the brain
+itself, to the timing plan.
 
 A :class:`FaultRule` pairs a :class:`Selector` (model, key, dialect, path, stream, tools, a
 scenario-time window) with the event, a seeded probability and an optional count (``times``:
@@ -45,6 +46,7 @@ __all__ = [
     "ResetFault",
     "Selector",
     "SlowFault",
+    "SlowFirstByte",
     "StreamError",
     "StrikeCounter",
     "parse_fault_header",
@@ -61,7 +63,7 @@ FAULT_HEADER = "x-stampede-fault"
 class ErrorFault:
     """An error response instead of the answer: ``status`` with the dialect's error type (or
     ``error_type``), and the retry hints the service sends with that status (``retry-after``,
-    ``x-should-retry``: :mod:`.retry_hints`) unless ``retry_after_s`` or ``should_retry``
+    ``x-should-retry``: :mod:`.family`) unless ``retry_after_s`` or ``should_retry``
     names its own."""
 
     kind: ClassVar[str] = "error"
@@ -138,12 +140,22 @@ class StreamError:
     message: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SlowFirstByte:
+    """Nothing at all for ``delay_s`` (not even the status line), then the answer as planned:
+    a cold start, or a queue in front of the service."""
+
+    kind: ClassVar[str] = "slow_first_byte"
+    delay_s: float
+
+
 Fault = (
     ErrorFault | ResetFault | HangFault | EmptyFault | MalformedFault | SlowFault | CutStream
-    | StreamError
+    | StreamError | SlowFirstByte
 )  # fmt: skip
 FAULT_KINDS: tuple[str, ...] = (
     "error", "reset", "hang", "empty", "malformed", "slow", "cut_stream", "stream_error",
+    "slow_first_byte",
 )  # fmt: skip
 
 
@@ -236,6 +248,8 @@ def _event(cfg: FaultWindowConfig) -> Fault:
         return SlowFault(cfg.factor, cfg.delay)
     if kind == "cut_stream":
         return CutStream(cfg.after_tokens)
+    if kind == "slow_first_byte":
+        return SlowFirstByte(cfg.delay)
     assert kind == "stream_error"
     status = cfg.status if "status" in cfg.model_fields_set else 529
     return StreamError(cfg.after_tokens, status, cfg.error_type, cfg.message)

@@ -3,8 +3,10 @@
 Sans-I/O: no aiohttp, no clock, no global random. The HTTP face calls :meth:`Provider.chat`
 (or :meth:`Provider.embed`) with scenario time and renders the :class:`Decision` in its
 dialect; when the response is finished (or cut) it calls :meth:`Provider.settle`. Order of
-checks, as a real provider does them: authentication, model lookup, context window, faults,
-then rate limits.
+checks, as a real provider does them: authentication, model lookup, output cap and context
+window, faults, then rate limits. One pipeline serves every provider family: what differs
+(limit scheme, cache, overload status, the waits a refusal tells) is read from the model's
+:class:`~.family.ProviderFamily` record, never from a dialect's name.
 
 Every refusal takes time too: a real 429 or 503 comes back after a network round trip, not
 at once. A :class:`Rejection` carries ``latency_s``, the model's network time drawn from the
@@ -34,6 +36,7 @@ from mock_provider.config import FaultWindowConfig, ProviderConfig
 
 from .cache import NO_CACHE_USE, BreakpointCache, PromptCache
 from .catalog import ModelSpec, build_catalog, limits_for
+from .family import ProviderFamily, family_of
 from .faults import ErrorFault, Fault, FaultSchedule, FaultTarget, SlowFault, StrikeCounter
 from .ids import BLOCK, SHIFT, IdStream
 from .latency import (
@@ -50,7 +53,6 @@ from .memo import fill
 from .outputs import Choice, OutputSpec, shape
 from .published import retired_names
 from .randomness import RequestRandom
-from .retry_hints import fault_wait, told_wait
 from .tokens import count_text, text_of_ids, token_pieces
 from .vocabulary import END, MAX_TOKENS, FinishReason, RejectionKind
 
@@ -67,7 +69,6 @@ __all__ = [
     "Rejection",
     "build_catalog",
     "injected_rejection",
-    "keeps_anthropic_rules",
 ]
 
 
@@ -206,10 +207,9 @@ _pieces: dict[int, tuple[str, ...]] = {}
 _instant_plans: dict[int, TimingPlan] = {}
 
 # A chat (key, model) pair that passed authentication and model lookup: its model, limits,
-# whether the model has zero latency and never draws a random number, and whether it keeps
-# Anthropic's rules (split limits, explicit caching). A plain tuple: unpacking one is a
-# single specialised instruction.
-_Route = tuple[ModelSpec, LimitState | SplitLimits, bool, bool, bool]
+# whether the model has zero latency and never draws a random number, and its family's
+# rules (:mod:`.family`). A plain tuple: unpacking one is a single specialised instruction.
+_Route = tuple[ModelSpec, LimitState | SplitLimits, bool, bool, ProviderFamily]
 
 
 _ID_MASK = BLOCK - 1  # a request's place in its block of ids
@@ -296,14 +296,14 @@ class Provider:
         return Rejection(404, "model_not_found", args, None, latency_s=REFUSAL_NETWORK_S)
 
     def _limits_for(self, key: str, spec: ModelSpec, now: float) -> LimitState | SplitLimits:
-        """The pair's limits: RPM and TPM, or for a model that keeps Anthropic's rules
-        (:func:`keeps_anthropic_rules`) RPM, ITPM, OTPM and, if the model sets ``tpm``, a
-        combined cap. Unset limits take ``default_rpm`` / ``default_tpm``."""
+        """The pair's limits, by the model's family (:mod:`.family`): RPM and TPM, or RPM,
+        ITPM, OTPM and, if the model sets ``tpm``, a combined cap. Unset limits take
+        ``default_rpm`` / ``default_tpm``."""
         state = self._limits.get((key, spec.name))
         if state is None:
             m = self.cfg.models.get(spec.name)
             in_flight = m.max_in_flight if m else None
-            split = keeps_anthropic_rules(spec)
+            split = family_of(spec).split_limits
             lim = limits_for(self.cfg, spec, split)
             if split:
                 state = self.store.anthropic(key, spec.name, lim.rpm, lim.itpm, lim.otpm,
@@ -329,42 +329,38 @@ class Provider:
     # -- chat ------------------------------------------------------------------------------
 
     def chat(self, req: ChatRequest, now: float) -> Decision:
-        """Decide one chat completion at scenario time ``now``.
+        """Decide one chat completion at scenario time ``now``: one pipeline for every
+        provider family, each step reading the model's family record (:mod:`.family`).
+
+        The steps, in the order a real provider takes them: the route (key, model, wire
+        format), the size (``max_tokens`` against the model's cap, then the context window),
+        the request's number and generator, a fault, the model's load, the answer's length,
+        the explicit cache (before admission: ITPM charges cache writes, not reads), the rate
+        limits, the automatic cache (after admission), the timing plan, the completion.
 
         A completion that is not streamed from a zero-latency model is finished the moment it
         is admitted: it is settled then (its ``ticket`` is None) and never counts in flight.
         Every other completion must be passed to :meth:`settle` when it is done or cut.
         """
-        api_key, model, input_tokens, max_tokens = (
-            req.api_key, req.model, req.input_tokens, req.max_tokens
-        )  # fmt: skip
+        api_key, model, input_tokens = req.api_key, req.model, req.input_tokens
         route = self._routes.get((api_key, model)) if api_key else None
         if route is None:
             refused = self._chat_route(api_key, model, now)
             if isinstance(refused, Rejection):
                 return refused
             route = refused
-        spec, state, instant, drawless, split = route
+        spec, state, instant, drawless, family = route
         if spec.dialect != req.dialect:  # a model answers only in its own wire format
             return Rejection(
                 404, "model_not_found", {"model": model, "dialect": spec.dialect}, None,
                 latency_s=REFUSAL_NETWORK_S,
             )  # fmt: skip
-        if split:
-            assert isinstance(state, SplitLimits)
-            return self._chat_split(req, spec, state, instant, drawless, now)
-        wanted = max_tokens or 0
-        if wanted > spec.max_output_tokens:  # asked for more than the model can ever write
-            return Rejection(
-                400,
-                "invalid_request",
-                {"reason": "max_tokens", "limit": spec.max_output_tokens, "requested": wanted},
-                self._view(state, now),
-                latency_s=draw_network(spec.latency, None),
-            )
-        if input_tokens + wanted > spec.context_window:
-            return self._too_long(spec, state, input_tokens, wanted, now)
-        assert isinstance(state, LimitState)
+        asked = req.max_tokens or (self._default_max_tokens if family.max_tokens_required else 0)
+        cap = spec.max_output_tokens
+        if asked > cap or input_tokens + asked > spec.context_window:
+            return self._too_big(spec, state, input_tokens, asked, now)
+        if 0 < asked < cap:
+            cap = asked
         seq = self._seq  # self._next_rng(), inline, and the generator only if a draw can happen
         self._seq = seq + 1
         ids = self._ids  # ids.ids(seq), inline: a block is read directly
@@ -376,22 +372,18 @@ class Provider:
         if self._faulty or req.fault is not None:
             fault = self._fault(req, spec, now, rng)
             if isinstance(fault, ErrorFault):
-                return _fault_error(spec, fault, draw_network(spec.latency, rng), "server_error")
+                return _fault_error(spec, fault, draw_network(spec.latency, rng))
         load = self._loads.get(spec.name) if self._loaded else None
         if load is not None and load.full():
-            return _overloaded(spec, load, 503, draw_network(spec.latency, rng))
+            return _overloaded(spec, load, draw_network(spec.latency, rng))
         natural = self._fixed_output
         if natural is None:
             assert rng is not None
             natural = self._draw_output(rng)
-        cap = spec.max_output_tokens
-        if max_tokens and max_tokens < cap:
-            cap = max_tokens
-        output = natural if natural < cap else cap
-        steps = output
-        wanted_each = max_tokens or self._default_max_tokens
+        output = steps = natural if natural < cap else cap
+        reserve = req.max_tokens or self._default_max_tokens  # the output the limits hold
         shaped = None
-        if req.output is not None:  # choices, tools, structured content, log probabilities
+        if req.output is not None:  # choices, tools, structured content, stop sequences
             d = self.cfg.output_tokens
             shaped = shape(
                 req.output, natural, cap, random.Random(hash((self.cfg.seed, seq))),
@@ -399,21 +391,27 @@ class Provider:
                 self.cfg.parallel_tool_call_probability,
             )  # fmt: skip
             output, steps = shaped.tokens, shaped.steps
-            wanted_each *= len(shaped.choices)  # the estimate holds room for every answer
-        estimate = input_tokens + wanted_each
-        if instant and not req.stream:  # done at admission: charge what it uses, no ticket
-            view = state.admit(estimate, now, input_tokens + output)
-            ticket = None
+            reserve *= len(shaped.choices)  # room for every answer
+        use = NO_CACHE_USE
+        if family.cache == "breakpoints":
+            breakpoints = self._breakpoint_cache(spec)
+            if input_tokens >= breakpoints.min_tokens:  # shorter prompts are never cached
+                use = breakpoints.plan(req.prefixes_of(req.messages), now)
+        charged = input_tokens - use.read  # explicit caching: input and writes, not reads
+        done_now = instant and not req.stream  # done at admission: charge what it uses
+        if family.split_limits:
+            assert isinstance(state, SplitLimits)
+            view = state.admit(charged, reserve, now, output if done_now else None)
         else:
-            view = state.admit(estimate, now)
-            ticket = Ticket(state, estimate, input_tokens)
+            assert isinstance(state, LimitState)
+            view = state.admit(charged + reserve, now, charged + output if done_now else None)
         if isinstance(view, Limited):
             # A model that never draws (``drawless``) is instant: no network time to draw.
             network = 0.0 if instant else draw_network(spec.latency, rng)
             return _rate_limited(spec, view, network)
-
-        cached = 0
-        if input_tokens >= self._cache_min_tokens:  # shorter prompts can never hit
+        ticket = None if done_now else Ticket(state, charged + reserve, charged)
+        cached = use.read
+        if family.cache == "automatic" and input_tokens >= self._cache_min_tokens:
             cached = self._cache(spec.name).lookup(req.prefixes_of(req.messages), now)
             cached = min(cached, input_tokens)
         if instant:
@@ -424,39 +422,26 @@ class Provider:
         else:
             assert rng is not None
             plan = draw_plan(spec.latency, input_tokens - cached, steps, rng)
+        if use is not NO_CACHE_USE:
+            breakpoints.commit(use, now, now + plan.ttft_s)
         if load is not None and ticket is not None:
             plan = load.stretch(plan)
             load.in_flight += 1
-            ticket = Ticket(state, estimate, input_tokens, load)
+            ticket = Ticket(state, charged + reserve, charged, load)
         if shaped is not None:
-            completion = Completion(
-                request_id, spec, input_tokens, cached, output, shaped.choices[0].finish_reason,
-                shaped.pieces, plan, view, ticket, response_key, shaped.choices,
-            )  # fmt: skip
-            return completion if fault is None else _with_fault(completion, fault)
-        key = output << 6 | (self._seq & 63)  # token_pieces(output, self._seq % 64)
-        try:
-            pieces = _pieces[key]
-        except KeyError:
-            pieces = fill(_pieces, key, _pieces_of)
-        if fault is not None:
-            return _with_fault(Completion(
-                request_id, spec, input_tokens, cached, output,
-                MAX_TOKENS if natural > cap else END, pieces, plan, view, ticket, response_key,
-            ), fault)  # fmt: skip
-        return Completion(
-            request_id,
-            spec,
-            input_tokens,
-            cached,
-            output,
-            MAX_TOKENS if natural > cap else END,
-            pieces,
-            plan,
-            view,
-            ticket,
-            response_key,
-        )
+            finish, pieces, choices = shaped.choices[0].finish_reason, shaped.pieces, shaped.choices
+        else:
+            finish, choices = MAX_TOKENS if natural > cap else END, None
+            key = output << 6 | (self._seq & 63)  # token_pieces(output, self._seq % 64)
+            try:
+                pieces = _pieces[key]
+            except KeyError:
+                pieces = fill(_pieces, key, _pieces_of)
+        completion = Completion(
+            request_id, spec, input_tokens, cached, output, finish, pieces, plan, view, ticket,
+            response_key, choices, use.write_5m, use.write_1h,
+        )  # fmt: skip
+        return completion if fault is None else _with_fault(completion, fault)
 
     def _fault(
         self, req: ChatRequest, spec: ModelSpec, now: float, rng: RequestRandom | None
@@ -514,127 +499,42 @@ class Provider:
             self._limits_for(api_key, spec, now),
             spec.name in self._instant,
             spec.name in self._drawless,
-            keeps_anthropic_rules(spec),
+            family_of(spec),
         )
         self._routes[(api_key, model)] = route
         return route
 
-    def _too_long(
+    def _too_big(
         self,
         spec: ModelSpec,
         state: LimitState | SplitLimits,
         input_tokens: int,
-        wanted: int,
+        asked: int,
         now: float,
     ) -> Rejection:
-        """The 400 for a prompt plus ``max_tokens`` over the model's context window."""
+        """The 400 for ``max_tokens`` over the model's output cap (checked first, as both
+        APIs do), else for a prompt plus ``max_tokens`` over its context window."""
+        network = draw_network(spec.latency, None)
+        cap = spec.max_output_tokens
+        if asked > cap:
+            return Rejection(
+                400, "invalid_request",
+                {"reason": "max_tokens", "model": spec.name, "limit": cap, "requested": asked},
+                self._view(state, now), latency_s=network,
+            )  # fmt: skip
         return Rejection(
             400,
             "context_length",
-            {"limit": spec.context_window, "input": input_tokens, "output": wanted,
-             "total": input_tokens + wanted},
+            {"limit": spec.context_window, "input": input_tokens, "output": asked,
+             "total": input_tokens + asked},
             self._view(state, now),
-            latency_s=draw_network(spec.latency, None),
+            latency_s=network,
         )  # fmt: skip
 
     def _draw_output(self, rng: RequestRandom) -> int:
         """The answer's natural length (before ``max_tokens`` cuts it), log-normal."""
         d = self.cfg.output_tokens
         return max(1, round(d.median * math.exp(d.spread * rng.standard_normal())))
-
-    def _chat_split(
-        self,
-        req: ChatRequest,
-        spec: ModelSpec,
-        state: SplitLimits,
-        instant: bool,
-        drawless: bool,
-        now: float,
-    ) -> Decision:
-        """A chat request under Anthropic's rules: explicit caching, then split limits.
-
-        The cache is consulted before admission, since ITPM charges cache writes but not
-        reads; it is written only if the request is admitted. ``max_tokens`` above the
-        model's output cap is a 400, checked before the context window, as the API does.
-        """
-        max_tokens = req.max_tokens or self._default_max_tokens
-        if max_tokens > spec.max_output_tokens:
-            return Rejection(
-                400, "invalid_request",
-                {"reason": "max_tokens_cap", "model": spec.name, "max_tokens": max_tokens,
-                 "cap": spec.max_output_tokens},
-                state.view(now), latency_s=draw_network(spec.latency, None),
-            )  # fmt: skip
-        if req.input_tokens + max_tokens > spec.context_window:
-            return self._too_long(spec, state, req.input_tokens, max_tokens, now)
-        seq = self._seq
-        self._seq = seq + 1
-        ids = self._ids  # self._request_id(seq), inline as in chat()
-        if seq >> SHIFT != ids.block:
-            ids.fill(seq >> SHIFT)
-        request_id = ids.request_ids[seq & _ID_MASK]
-        # A model that never draws (see Provider.__init__) gets no generator.
-        rng = _NO_DRAWS if drawless else RequestRandom(self.cfg.seed, seq)
-        fault = None
-        if self._faulty or req.fault is not None:
-            fault = self._fault(req, spec, now, rng)
-            if isinstance(fault, ErrorFault):
-                kind: RejectionKind = "overloaded" if fault.status == 529 else "server_error"
-                return _fault_error(spec, fault, draw_network(spec.latency, rng), kind)
-        load = self._loads.get(spec.name) if self._loaded else None
-        if load is not None and load.full():
-            return _overloaded(spec, load, 529, draw_network(spec.latency, rng))
-        natural = self._fixed_output or self._draw_output(rng)
-        output = min(natural, max_tokens, spec.max_output_tokens)
-        shaped = None
-        if req.output is not None:  # tools, structured content, stop sequences
-            d = self.cfg.output_tokens
-            shaped = shape(
-                req.output, natural, min(max_tokens, spec.max_output_tokens),
-                random.Random(hash((self.cfg.seed, seq))), ids.keys[seq & _ID_MASK],
-                self.cfg.tool_call_probability, d.median, d.spread,
-                self.cfg.parallel_tool_call_probability,
-            )  # fmt: skip
-            output = shaped.tokens
-        cache = self._breakpoint_cache(spec)
-        use = NO_CACHE_USE
-        if req.input_tokens >= cache.min_tokens:  # shorter prompts can never be cached
-            use = cache.plan(req.prefixes_of(req.messages), now)
-        charged_input = req.input_tokens - use.read  # input + cache writes, not reads
-        done_now = instant and not req.stream
-        view = state.admit(charged_input, max_tokens, now, output if done_now else None)
-        if isinstance(view, Limited):
-            network = 0.0 if instant else draw_network(spec.latency, rng)
-            return _rate_limited(spec, view, network)
-        if instant:
-            try:
-                plan = _instant_plans[output]
-            except KeyError:
-                plan = fill(_instant_plans, output, instant_plan)
-        else:
-            plan = draw_plan(spec.latency, req.input_tokens - use.read, output, rng)
-        if use is not NO_CACHE_USE:
-            cache.commit(use, now, now + plan.ttft_s)
-        ticket = None if done_now else Ticket(state, charged_input + max_tokens, charged_input)
-        if load is not None and ticket is not None:
-            plan = load.stretch(plan)
-            load.in_flight += 1
-            ticket = Ticket(state, charged_input + max_tokens, charged_input, load)
-        if shaped is not None:
-            completion = Completion(
-                request_id, spec, req.input_tokens, use.read, output,
-                shaped.choices[0].finish_reason, shaped.pieces, plan, view, ticket,
-                ids.keys[seq & _ID_MASK], shaped.choices,
-                cache_write_5m=use.write_5m, cache_write_1h=use.write_1h,
-            )  # fmt: skip
-            return completion if fault is None else _with_fault(completion, fault)
-        completion = Completion(
-            request_id, spec, req.input_tokens, use.read, output,
-            MAX_TOKENS if natural > output else END,
-            token_pieces(output, self._seq & 63), plan, view, ticket,
-            cache_write_5m=use.write_5m, cache_write_1h=use.write_1h,
-        )  # fmt: skip
-        return completion if fault is None else _with_fault(completion, fault)
 
     def _breakpoint_cache(self, spec: ModelSpec) -> BreakpointCache:
         cache = self._breakpoint_caches.get(spec.name)
@@ -697,7 +597,7 @@ class Provider:
         target = FaultTarget(spec.name, req.api_key, "openai", "/v1/embeddings")
         fault = self.faults.decide(target, now - self.epoch, rng) if self._faulty else None
         if isinstance(fault, ErrorFault):  # the other kinds shape a chat response only
-            return _fault_error(spec, fault, draw_network(spec.latency, rng), "server_error")
+            return _fault_error(spec, fault, draw_network(spec.latency, rng))
         total = sum(counts)
         verdict = state.admit(total, now)
         if isinstance(verdict, Limited):
@@ -732,47 +632,36 @@ def _rate_limited(spec: ModelSpec, limited: Limited, latency_s: float) -> Reject
     the limits' wait, less that. A client that waits exactly that long after receiving it is
     back at the instant the limits named, and is admitted (barring competition); one that
     waits less is not. (A request reaches the mock the moment it is sent: the whole round
-    trip is the latency paid after admission.) A wait shorter than the round trip is 0.
+    trip is the latency paid after admission.) A wait shorter than the round trip is 0. A
+    refusal for too many requests in flight suggests the family's ``concurrency_wait_s``.
 
-    For an OpenAI model, a refusal for too many requests in flight suggests a second, and
-    what the 429 *tells* (``Rejection.retry_after_s``) is the model's ``retry_after``: that
-    wait (``exact``), rounded up to whole seconds, at least one (``seconds``, as
-    api.openai.com's ``retry-after``), or nothing (``none``). Rounding here, in scenario
-    time, rather than in the header's wall time, keeps a time-compressed run telling what a
-    real one would; the exact wait stays in ``message_args["wait_s"]`` for the message.
-    (The rule is :func:`.retry_hints.told_wait`, which an injected 429 follows too;
-    Anthropic's dialect rounds its own ``retry-after``.)
+    What the 429 *tells* (``Rejection.retry_after_s``) is that wait as the model's family
+    says waits (:meth:`.family.ProviderFamily.told_wait`: exact, whole seconds, or nothing),
+    decided here in scenario time, so a time-compressed run tells what a real one would; the
+    exact wait stays in ``message_args["wait_s"]`` for the message.
     """
+    family = family_of(spec)
     retry = limited.retry_after_s
-    if limited.kind == "concurrency" and spec.dialect == "openai":
-        retry = 1.0
+    if limited.kind == "concurrency":
+        retry = family.concurrency_wait_s
     elif retry is not None:
         retry = retry - latency_s if retry > latency_s else 0.0
-    args: dict[str, Any] = {"model": spec.name}
-    if spec.dialect == "openai":
-        args.update(retry_after=spec.retry_after, wait_s=retry)
-    told = told_wait(spec.dialect, spec.retry_after, retry)
+    args: dict[str, Any] = {"model": spec.name, "retry_after": spec.retry_after, "wait_s": retry}
+    told = family.told_wait(spec.retry_after, retry)
     return Rejection(429, "rate_limit", args, limited.view, told, limited, latency_s)
 
 
-def keeps_anthropic_rules(spec: ModelSpec) -> bool:
-    """Whether a model is served by Anthropic's rules: split limits, explicit caching.
-
-    A Claude model whose config sets ``dialect: openai`` is served as an OpenAI-compatible
-    model, with OpenAI's rules.
-    """
-    return spec.dialect == "anthropic"
-
-
-def _fault_error(
-    spec: ModelSpec, fault: ErrorFault, latency_s: float, kind: RejectionKind
-) -> Rejection:
+def _fault_error(spec: ModelSpec, fault: ErrorFault, latency_s: float) -> Rejection:
     """The refusal an error fault makes. An error window (``outage``, ``error_rate``) keeps
     the wording it always had; an ``error`` fault names its own type, wait and retry hint.
-    Either tells the wait and retry hint the service sends with its status
-    (:mod:`.retry_hints`)."""
+    Either tells the wait and retry hint the service sends with its status (:mod:`.family`);
+    the family's overload status is an overload."""
+    family = family_of(spec)
     if fault.reason != "error":
-        wait = fault_wait(spec.dialect, spec.retry_after, fault.status, None)
+        kind: RejectionKind = (
+            "overloaded" if fault.status == family.overload_status else "server_error"
+        )
+        wait = family.fault_wait(spec.retry_after, fault.status, None)
         return Rejection(fault.status, kind, {"reason": fault.reason,
                                               "retry_after": spec.retry_after}, None,
                          wait, latency_s=latency_s, fault="error")  # fmt: skip
@@ -793,10 +682,10 @@ def injected_rejection(
     fault: str,
 ) -> Rejection:
     """The refusal of an ``error`` fault, or of a ``stream_error`` fault on a request that
-    does not stream (the live executor and the virtual transport build it here too)."""
+    does not stream (``mock_provider/delivery.py`` builds that one)."""
     args = {"reason": "error", "error_type": error_type, "message": message,
             "should_retry": should_retry, "retry_after": spec.retry_after}  # fmt: skip
-    wait = fault_wait(spec.dialect, spec.retry_after, status, retry_after_s)
+    wait = family_of(spec).fault_wait(spec.retry_after, status, retry_after_s)
     return Rejection(status, "injected", args, None, wait, latency_s=latency_s, fault=fault)
 
 
@@ -811,7 +700,9 @@ def _with_fault(c: Completion, fault: Fault) -> Completion:
     return msgspec.structs.replace(c, fault=fault)
 
 
-def _overloaded(spec: ModelSpec, load: ModelLoad, status: int, latency_s: float) -> Rejection:
-    """The model is over its capacity (its load curve's ``capacity`` in flight)."""
-    return Rejection(status, "overloaded", {"model": spec.name, "in_flight": load.in_flight},
-                     None, latency_s=latency_s)  # fmt: skip
+def _overloaded(spec: ModelSpec, load: ModelLoad, latency_s: float) -> Rejection:
+    """The model is over its capacity (its load curve's ``capacity`` in flight): the
+    family's overload status."""
+    return Rejection(family_of(spec).overload_status, "overloaded",
+                     {"model": spec.name, "in_flight": load.in_flight}, None,
+                     latency_s=latency_s)  # fmt: skip

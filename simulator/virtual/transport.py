@@ -23,9 +23,11 @@ HTTP, through the same code wherever the two could differ:
 5. a completion is settled when its plan ends: :meth:`ProviderTransport.settle_until` (the
    driver calls it before each step) applies every settlement due by then, in time order, so
    a decision sees exactly the responses that had ended before it;
-6. a fault the brain attached (``mock_provider/model/faults.py``) is carried out as the live
-   plan executor (``mock_provider/executor.py``) does it, and read as the live client reads
-   it: the bytes the mock would have sent before it broke go through the same readers.
+6. a fault the brain attached (``mock_provider/model/faults.py``) is carried out from the
+   same delivery script as the live plan executor's (``mock_provider/delivery.py``), and
+   read as the live client reads it: the bytes the mock would have sent before it broke go
+   through the same readers. A plain answer (no fault, or a slow one) takes a fast copy of
+   its script's reading, which a test holds equal to the reference.
 """
 
 from __future__ import annotations
@@ -35,25 +37,21 @@ from collections.abc import Mapping
 from functools import lru_cache
 
 from mock_provider.clock import VirtualClock
+from mock_provider.delivery import (
+    JSON,
+    Hang,
+    Head,
+    Refuse,
+    Reset,
+    Script,
+    Settle,
+    Wait,
+    Write,
+    is_plain,
+    script,
+)
 from mock_provider.dialects import DIALECTS, BadRequest, ChatCall, Dialect
-from mock_provider.executor import broken_line
-from mock_provider.model.faults import (
-    CutStream,
-    EmptyFault,
-    HangFault,
-    MalformedFault,
-    ResetFault,
-    SlowFault,
-    StreamError,
-)
-from mock_provider.model.provider import (
-    ChatRequest,
-    Completion,
-    Provider,
-    Rejection,
-    Ticket,
-    injected_rejection,
-)
+from mock_provider.model.provider import ChatRequest, Completion, Provider, Rejection, Ticket
 from simulator.client.events import AttemptSpec, Outcome
 from simulator.wire import (
     ResponseFacts,
@@ -149,8 +147,12 @@ class ProviderTransport:
     ) -> Outcome:
         plan = c.plan
         headers = read_headers(dialect.ratelimit_headers(c.ratelimit, _TOLD), True, spec.dialect)
-        if c.fault is not None and not isinstance(c.fault, SlowFault):
-            return self._faulted(dialect, call, c, spec, now, headers)
+        # The reference: the delivery script, read as the live client reads it. A plain
+        # answer takes the script's fast copy below (tests/test_delivery.py holds them equal),
+        # unless a gap between tokens could outlast the read timeout, which only the script
+        # times (the gaps sum to decode_s, so none can when it is shorter).
+        if not is_plain(c) or (call.stream and plan.decode_s > spec.read_timeout_s):
+            return self._play(dialect, script(c, dialect, call, _CREATED), c, spec, now, headers)
         ends = now + plan.total_s
         self._settle_at(ends, c, c.output_tokens)
         first_byte = plan.ttft_s if call.stream else plan.total_s
@@ -176,113 +178,79 @@ class ProviderTransport:
             headers.remaining_requests, headers.remaining_tokens, None, plan.total_s,
         )  # fmt: skip
 
-    def _faulted(
+    def _play(
         self,
         dialect: Dialect,
-        call: ChatCall,
+        steps: Script,
         c: Completion,
         spec: AttemptSpec,
         now: float,
         headers: ResponseFacts,
     ) -> Outcome:
-        """What the live executor does with a fault (``mock_provider/executor.py``), read as
-        the live client reads it."""
-        fault, plan = c.fault, c.plan
-        network = plan.network_s
-        if isinstance(fault, StreamError) and not call.stream:  # the error is the response
-            self._settle_at(now + network, c, 0)
-            r = injected_rejection(c.model, fault.status, fault.error_type, fault.message, None,
-                                   None, network, "stream_error")  # fmt: skip
-            return _refused(dialect, r, now)
-        if isinstance(fault, EmptyFault) or (
-            isinstance(fault, ResetFault) and fault.after_bytes is None
-        ):
-            self._settle_at(now + network, c, 0)
-            return _broken(now, network, 0, "connection", plan.total_s)
-        if isinstance(fault, HangFault):  # until the client gives up, or the mock's bound
-            gives_up = spec.read_timeout_s < fault.max_s
-            t = spec.read_timeout_s if gives_up else fault.max_s
-            self._settle_at(now + t, c, 0)
-            return _broken(now, t, 0, "timeout" if gives_up else "connection", plan.total_s)
-        if not call.stream:
-            ends = now + plan.total_s
-            self._settle_at(ends, c, c.output_tokens)
-            if plan.total_s > spec.read_timeout_s:
-                t = spec.read_timeout_s
-                return Outcome(now + t, 0, "timeout", latency_s=t, plan_s=plan.total_s)
-            if isinstance(fault, MalformedFault):
-                return Outcome(
-                    ends,
-                    200,
-                    "malformed",
-                    latency_s=plan.total_s,
-                    plan_s=plan.total_s,
-                    remaining_requests=headers.remaining_requests,
-                    remaining_tokens=headers.remaining_tokens,
-                )
-            return _broken(now, plan.total_s, 0, "connection", plan.total_s)  # reset part-way
-        return self._broken_stream(dialect, call, c, spec, now, headers)
+        """Carry out a delivery script (``mock_provider/delivery.py``) in scenario time, as
+        the live plan executor does it, and read what it sent as the live client reads it.
 
-    def _broken_stream(
-        self,
-        dialect: Dialect,
-        call: ChatCall,
-        c: Completion,
-        spec: AttemptSpec,
-        now: float,
-        headers: ResponseFacts,
-    ) -> Outcome:
-        """A stream a fault ends early: the bytes sent until then, read by the live reader."""
-        fault, plan = c.fault, c.plan
-        if plan.ttft_s > spec.read_timeout_s:
-            self._settle_at(now + plan.total_s, c, c.output_tokens)
-            t = spec.read_timeout_s
-            return Outcome(now + t, 0, "timeout", latency_s=t, plan_s=plan.total_s)
-        writer = dialect.stream(c, call, _CREATED)
-        n = len(c.pieces)
-        if isinstance(fault, CutStream | StreamError | MalformedFault):
-            n = min(n, fault.after_tokens)
-        events = [writer.opening()] + [writer.token(p) for p in c.pieces[:n]]
-        if isinstance(fault, StreamError):
-            ending = writer.error(fault.status, fault.error_type, fault.message)
-        elif isinstance(fault, MalformedFault):
-            ending = broken_line(dialect.name)
-        elif isinstance(fault, ResetFault):
-            ending = writer.closing(n)
-        else:
-            ending = b""
-        broke = None
-        if isinstance(fault, ResetFault):  # the bytes up to the budget, then the reset
-            assert fault.after_bytes is not None
-            events.append(ending)
-            budget, kept = fault.after_bytes, []
-            for ev in events:
-                if budget <= 0:
-                    break
-                kept.append(ev[:budget])
-                budget -= len(ev)
-            n = max(0, min(n, len(kept) - 1))  # tokens whose events began before the reset
-            events, ending, broke = kept, b"", "connection"
-        at = plan.ttft_s + sum(plan.gaps_s[: max(0, n - 1)])
-        self._settle_at(now + at, c, n)
+        The client gives up when it has heard nothing for ``read_timeout_s`` (a wait before
+        the status line or between writes, a hang); the mock carries on, and settles when
+        its script says, except that a hang ends when its client leaves.
+        """
+        limit, total = spec.read_timeout_s, c.plan.total_s
+        t = heard = 0.0  # scenario seconds since the send; when the client last heard a byte
+        gave_up: float | None = None  # when the client's read timeout fired
+        head: Head | None = None
+        body, first, ending = b"", None, None
+        for step in steps:
+            match step:
+                case Wait(seconds=s):
+                    t += s
+                    if gave_up is None and t - heard > limit:
+                        gave_up = heard + limit
+                case Hang(max_s=m):
+                    if gave_up is None and t + m - heard > limit:
+                        t = gave_up = heard + limit
+                    else:
+                        t += m
+                case Settle(tokens=tokens):
+                    self._settle_at(now + t, c, tokens)
+                case _ if gave_up is not None:  # the client is gone: only the mock goes on
+                    continue
+                case Head():
+                    head, heard = step, t
+                case Write(data=data, steps=done):
+                    body, heard = body + data, t
+                    if done and first is None:
+                        first = t
+                case Refuse(rejection=r):
+                    return _refused(dialect, r, now, t)
+                case _:  # End, Reset, Close
+                    ending = step
+        if gave_up is not None:
+            return Outcome(now + gave_up, 0, "timeout", latency_s=gave_up, plan_s=total)
+        broke = "connection" if isinstance(ending, Reset) else None
+        if head is None or (broke and head.content_type == JSON):  # no status, or a cut body
+            return Outcome(now + t, 0, "connection", latency_s=t, plan_s=total)
+        if head.content_type == JSON:
+            b = read_body(head.status, body)
+            return Outcome(
+                now + t, head.status, b.error, None, b.input_tokens, b.output_tokens,
+                b.cached_tokens, b.finish_reason, t if b.error is None else None, t,
+                headers.remaining_requests, headers.remaining_tokens, None, total,
+            )  # fmt: skip
         reader = SSEReader()
-        reader.feed(b"".join(events) + ending)
+        reader.feed(body)
         return Outcome(
-            now + at, 200, stream_error(reader, broke), None, reader.input_tokens,
+            now + heard, 200, stream_error(reader, broke), None, reader.input_tokens,
             reader.output_tokens or reader.content_deltas, reader.cached_tokens,
-            reader.finish_reason, plan.ttft_s if reader.content_deltas else None, at,
-            headers.remaining_requests, headers.remaining_tokens, None, plan.total_s,
+            reader.finish_reason, first if reader.content_deltas else None, heard,
+            headers.remaining_requests, headers.remaining_tokens, None, total,
         )  # fmt: skip
 
 
-def _broken(now: float, after: float, status: int, error: str, plan_s: float) -> Outcome:
-    return Outcome(now + after, status, error, latency_s=after, plan_s=plan_s)
-
-
-def _refused(dialect: Dialect, r: Rejection, now: float) -> Outcome:
+def _refused(dialect: Dialect, r: Rejection, now: float, latency: float | None = None) -> Outcome:
+    """A refusal read as the live client reads it, ``latency`` (else its own) after ``now``."""
     status, body, headers = dialect.rejection(r, _TOLD)
     facts = read_headers(headers, False)
-    latency = r.latency_s
+    latency = r.latency_s if latency is None else latency
     return Outcome(
         now + latency, status, read_body(status, body).error, facts.retry_after_s,
         latency_s=latency, remaining_requests=facts.remaining_requests,

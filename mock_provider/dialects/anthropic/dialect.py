@@ -57,6 +57,9 @@ class AnthropicDialect:
     serves = "anthropic"
     chat_path = "/v1/messages"
     request_id_header = "request-id"
+    # A ``malformed`` fault's last line: an unterminated JSON object, named as this API's
+    # events are.
+    broken_line = b'event: content_block_delta\ndata: {"type":"content_block_delta","ind\n\n'
 
     def api_key(self, headers: Mapping[str, str]) -> str | None:
         return api_key(headers)

@@ -5,8 +5,8 @@ The error ``type`` follows the status, as docs.claude.com/en/api/errors lists th
 ``permission_error``, 404 ``not_found_error``, 413 ``request_too_large``, 429
 ``rate_limit_error``, 500 ``api_error``, 504 ``timeout_error``, 529 ``overloaded_error``.
 Every error carries ``x-should-retry`` as the API sends it (true where a retry may succeed),
-and a 429 ``retry-after`` in whole wall-clock seconds, by the rule every refusal follows
-(``mock_provider/model/retry_hints.py``): the limiter's and an injected fault's alike. The
+and a 429 ``retry-after``, by the rule every refusal follows (``mock_provider/model/family.py``):
+the limiter's and an injected fault's alike. The
 body's ``request_id`` is the response's ``request-id`` header, written in by
 :func:`with_request_id`.
 """
@@ -19,8 +19,8 @@ from typing import Any
 import msgspec
 
 from ...clock import TimeBase
+from ...model.family import ANTHROPIC
 from ...model.provider import Rejection
-from ...model.retry_hints import should_retry_header
 from .headers import RETRY_AFTER, SHOULD_RETRY, ratelimit_headers
 
 __all__ = [
@@ -82,9 +82,9 @@ def _message(r: Rejection) -> str:
             f"input length and `max_tokens` exceed context limit: {a['input']} + {a['output']} "
             f"> {a['limit']}, decrease input length or `max_tokens` and try again"
         )
-    if r.kind == "invalid_request" and a.get("reason") == "max_tokens_cap":
+    if r.kind == "invalid_request" and a.get("reason") == "max_tokens":
         return (
-            f"max_tokens: {a['max_tokens']} > {a['cap']}, which is the maximum allowed number "
+            f"max_tokens: {a['requested']} > {a['limit']}, which is the maximum allowed number "
             f"of output tokens for {a['model']}"
         )
     if r.kind == "rate_limit" and r.limited is not None:
@@ -102,24 +102,30 @@ def _message(r: Rejection) -> str:
     return _SERVER.get(r.status, "Internal server error")
 
 
+def seconds_text(seconds: float) -> str:
+    """Whole seconds as an integer; a time-scaled wait with up to three decimals, rounded up
+    (a client that waits what it is told must not come back early)."""
+    if seconds == int(seconds):
+        return str(int(seconds))
+    return f"{math.ceil(seconds * 1000) / 1000:.3f}".rstrip("0").rstrip(".")
+
+
 def rejection(r: Rejection, clock: TimeBase) -> tuple[int, dict[str, Any], dict[str, str]]:
     """(status, error object, extra headers) for a refusal of the brain's.
 
-    The retry hints follow :mod:`mock_provider.model.retry_hints`, whoever refused: the wait
-    the brain decided (``r.retry_after_s``) in whole wall seconds, at least one, and
-    ``x-should-retry``.
+    The retry hints follow :mod:`mock_provider.model.family`, whoever refused: the wait the
+    brain told (``r.retry_after_s``: whole scenario seconds, at least one), written in wall
+    seconds (a decimal at a time scale above 1: the SDK reads ``retry-after`` as a float),
+    and ``x-should-retry``.
     """
     headers = ratelimit_headers(r.ratelimit, clock)
     a = r.message_args
-    wait = None if r.retry_after_s is None else clock.wall(r.retry_after_s)
-    concurrency = r.limited is not None and r.limited.kind == "concurrency"
-    if concurrency:
-        wait = 1.0  # a second of wall time: when a request in flight may be done
-    if wait is not None:
-        headers[RETRY_AFTER] = str(max(1, math.ceil(wait)))
-    hopeless = r.kind == "rate_limit" and wait is None  # no wait lets it in (too large)
-    should = should_retry_header(
-        "anthropic", r.status, waiting_helps=not hopeless, override=a.get("should_retry")
+    told = r.retry_after_s
+    if told is not None:
+        headers[RETRY_AFTER] = seconds_text(clock.wall(told))
+    hopeless = r.kind == "rate_limit" and told is None  # no wait lets it in (too large)
+    should = ANTHROPIC.should_retry_header(
+        r.status, waiting_helps=not hopeless, override=a.get("should_retry")
     )
     headers[SHOULD_RETRY] = "true" if should else "false"
     if r.kind == "injected":

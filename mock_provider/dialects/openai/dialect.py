@@ -89,6 +89,8 @@ class OpenAIDialect:
     serves = "openai"
     chat_path = "/v1/chat/completions"
     request_id_header = "x-request-id"
+    # A ``malformed`` fault's last line: an unterminated JSON chunk.
+    broken_line = b'data: {"id":"chatcmpl-broken","object":"chat.completion.chu\n\n'
 
     def api_key(self, headers: Mapping[str, str]) -> str | None:
         return bearer_key(headers)

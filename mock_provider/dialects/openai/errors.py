@@ -6,7 +6,7 @@ wall-clock time: ``exact`` sends ``retry-after-ms`` and a whole-second ``retry-a
 ``seconds`` only the whole-second ``retry-after`` (api.openai.com, the default profile),
 ``none`` neither. The exact wait is in the message either way ("Please try again in 1.2s"),
 as the real one has it. An injected refusal tells its wait by the same rule
-(``mock_provider/model/retry_hints.py``); OpenAI sends no ``x-should-retry`` unless a fault
+(``mock_provider/model/family.py``); OpenAI sends no ``x-should-retry`` unless a fault
 says one.
 """
 
@@ -16,8 +16,8 @@ import math
 from typing import Any
 
 from ...clock import TimeBase
+from ...model.family import OPENAI
 from ...model.provider import Rejection
-from ...model.retry_hints import should_retry_header
 from ...model.vocabulary import RejectionKind
 from .headers import ORGANIZATION_ID, RETRY_AFTER, RETRY_AFTER_MS, ratelimit_headers
 
@@ -210,7 +210,7 @@ def _injected(
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
     a = r.message_args
     retry_headers(headers, r, clock)
-    should = should_retry_header("openai", r.status, override=a.get("should_retry"))
+    should = OPENAI.should_retry_header(r.status, override=a.get("should_retry"))
     if should is not None:
         headers[SHOULD_RETRY] = "true" if should else "false"
     return r.status, fault_error(r.status, a.get("error_type"), a.get("message")), headers

@@ -59,6 +59,8 @@ class ResponsesDialect:
     serves = "openai"
     chat_path = "/v1/responses"
     request_id_header = "x-request-id"
+    # A ``malformed`` fault's last line: an unterminated JSON event, named as Responses' are.
+    broken_line = b'event: response.output_text.delta\ndata: {"type":"response.out\n\n'
 
     def __init__(self, store: ResponseStore | None = None) -> None:
         self.store = ResponseStore() if store is None else store
