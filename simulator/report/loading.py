@@ -20,10 +20,11 @@ import pyarrow.json as pj
 __all__ = ["REPORT_COLUMNS", "TRACE_SCHEMA", "load_traces"]
 
 # Strings that repeat across rows become categoricals: a 1M-row file then costs a few bytes per
-# cell instead of a Python object each.
+# cell instead of a Python object each. ``trace_id`` (shared by a request's rows: the herd
+# index pairs a retry with its request) becomes an integer key instead: it is unique per
+# request, so as categories it would still cost a Python string per request.
 _CATEGORICAL = (
     "kind",
-    "trace_id",  # shared by a request's rows: the herd index pairs a retry with its request
     "strategy",
     "user_id",
     "feature",
@@ -74,10 +75,38 @@ TRACE_SCHEMA = pa.schema(
     ]
 )
 
-# what metrics and plots read; wall-clock timestamps, worker ids, the attempts' own TTFT and
-# the live timing fields (read by simulator/live/timing.py) are not needed
-REPORT_COLUMNS: tuple[str, ...] = tuple(
-    f.name for f in TRACE_SCHEMA if f.name not in ("timestamp", "worker", "plan_ms", "lag_ms")
+# What the report reads: metrics, plots, the fault tables, and ``gave_up`` for ``stampede
+# check``'s attribution. Parsing a field costs even when nothing reads it, so the wall-clock
+# ``timestamp``, ``worker``, the live timing fields (read by simulator/live/timing.py),
+# ``prompt_version``, ``provider``, ``retry_after_s`` and the attempts' own TTFT stay in the
+# file (bench/report_speed.py: reading all 33 fields of a 1M-record file takes half as long
+# again as reading these).
+REPORT_COLUMNS: tuple[str, ...] = (
+    "kind",
+    "trace_id",
+    "t",
+    "strategy",
+    "user_id",
+    "feature",
+    "model",
+    "attempt",
+    "status",
+    "error",
+    "slept_s",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cost_usd",
+    "latency_ms",
+    "ttft_ms",
+    "finish_reason",
+    "fallback_used",
+    "start_t",
+    "remaining_requests",
+    "remaining_tokens",
+    "success",
+    "fault",
+    "gave_up",
 )
 _READ = pj.ReadOptions(block_size=16 << 20)
 
@@ -91,7 +120,8 @@ def load_traces(path: str | Path, columns: Sequence[str] | None = None) -> pd.Da
     ``columns`` limits the fields kept (the report uses :data:`REPORT_COLUMNS`: fields it never
     reads are skipped at parse time, which saves memory on big files). A torn final line (a run
     killed mid-write) is skipped; so is any other line that is not a JSON object, on the
-    slower fallback path. ``success`` is False where absent.
+    slower fallback path. ``success`` is False where absent. ``trace_id`` is an integer key,
+    the same for the rows of one logical request (the report only matches rows by it).
     """
     path = Path(path)
     schema = (
@@ -149,12 +179,17 @@ def _read_line_by_line(path: Path, parse: pj.ParseOptions) -> pa.Table:
 
 
 def _to_frame(table: pa.Table) -> pd.DataFrame:
+    """Typed columns to pandas; ``trace_id`` becomes an int32 key (equal ids, equal keys)."""
     columns = []
     for name in table.column_names:
         col = table.column(name)
         if name in _CATEGORICAL:
             col = pc.dictionary_encode(col)
+        elif name == "trace_id":
+            col = pc.dictionary_encode(col.combine_chunks()).indices
         elif name == "success":
             col = pc.fill_null(col, False)
         columns.append(col)
-    return pa.table(columns, names=table.column_names).to_pandas()
+    frame = pa.table(columns, names=table.column_names)
+    del table, columns
+    return frame.to_pandas(split_blocks=True, self_destruct=True)

@@ -76,7 +76,7 @@ def herd_waves(
 
     A ▼ marks each strategy's busiest 250 ms of retries, the window behind ``retry_peak_rps``.
     """
-    att = rows_of_kind(df, "attempt")
+    att = rows_of_kind(df, "attempt", ("strategy", "attempt", "status", "start_t", "t"))
     if att.empty:
         return None
     per = summary_or_compute(df, strategies, summary)["strategies"]
@@ -145,7 +145,7 @@ def fallback_share(df: pd.DataFrame, strategies: Sequence[str], path: Path) -> P
     coin flip; a bin with no success at all is drawn grey. None when no request succeeded or
     every success came from one model (no fallback).
     """
-    req = rows_of_kind(df, "request")
+    req = rows_of_kind(df, "request", ("strategy", "success", "model", "t"))
     ok = req[req["success"].to_numpy(dtype=bool) & req["model"].notna().to_numpy(dtype=bool)]
     counts_by_model = ok["model"].value_counts()
     models = [str(m) for m, n in counts_by_model.items() if n > 0]
@@ -231,7 +231,11 @@ def limiter_view(
     mixing models in one line would be meaningless. The scenario, when given, supplies the
     RPM/TPM limits drawn as dashed lines. None when no attempt carried the headers.
     """
-    att = rows_of_kind(df, "attempt")
+    att = rows_of_kind(
+        df,
+        "attempt",
+        ("strategy", "attempt", "model", "start_t", "t", "remaining_requests", "remaining_tokens"),
+    )
     att = att[
         att["remaining_requests"].notna().to_numpy(dtype=bool)
         | att["remaining_tokens"].notna().to_numpy(dtype=bool)
