@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from bench.report_speed import synthesize_run
+from simulator.report import loading
 from simulator.report.herd import herd_index, retry_period
 from simulator.report.html import build_report
 from simulator.report.loading import REPORT_COLUMNS, TRACE_SCHEMA, load_traces
@@ -129,3 +130,20 @@ def test_the_lean_read_summarises_like_the_full_read(run_dir: Path) -> None:
     assert summarize(load_traces(path, REPORT_COLUMNS), STRATEGIES) == summarize(
         load_traces(path), STRATEGIES
     )
+
+
+@pytest.mark.parametrize("slice_bytes", [200, 4096])
+def test_a_file_read_in_slices_reads_as_one(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slice_bytes: int
+) -> None:
+    """Slices shorter than a line, and slices of many lines that cut lines apart; with a torn
+    last line, as an interrupted run leaves it."""
+    lines = (run_dir / "traces.jsonl").read_bytes().splitlines(keepends=True)[:300]
+    path = tmp_path / "traces.jsonl"
+    path.write_bytes(b"".join(lines) + lines[0][:50])
+    whole = load_traces(path, REPORT_COLUMNS)
+    monkeypatch.setattr(loading, "SLICE_BYTES", slice_bytes)
+    sliced = load_traces(path, REPORT_COLUMNS)
+    assert len(whole) == 300 and path.stat().st_size > loading.SLICE_BYTES
+    pd.testing.assert_frame_equal(sliced, whole)
+    assert sliced["trace_id"].nunique() == len({json.loads(x)["trace_id"] for x in lines})

@@ -118,10 +118,10 @@ def load_traces(path: str | Path, columns: Sequence[str] | None = None) -> pd.Da
     """Read ``traces.jsonl`` into a typed DataFrame (columns of :data:`TRACE_SCHEMA`).
 
     ``columns`` limits the fields kept (the report uses :data:`REPORT_COLUMNS`: fields it never
-    reads are skipped at parse time, which saves memory on big files). A torn final line (a run
-    killed mid-write) is skipped; so is any other line that is not a JSON object, on the
-    slower fallback path. ``success`` is False where absent. ``trace_id`` is an integer key,
-    the same for the rows of one logical request (the report only matches rows by it).
+    reads are skipped at parse time). A torn final line (a run killed mid-write) is skipped;
+    so is any other line that is not a JSON object, on the slower fallback path. ``success``
+    is False where absent. ``trace_id`` is an integer key, the same for the rows of one
+    logical request (the report only matches rows by it).
     """
     path = Path(path)
     schema = (
@@ -130,18 +130,55 @@ def load_traces(path: str | Path, columns: Sequence[str] | None = None) -> pd.Da
     parse = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     size = path.stat().st_size if path.exists() else 0
     if size == 0:
-        return _to_frame(schema.empty_table())
-    complete = _complete_length(path, size)
+        return _to_frame(_compact(schema.empty_table()))
     try:
-        if complete == size:
-            table = pj.read_json(path, read_options=_READ, parse_options=parse)
-        else:
-            with open(path, "rb") as fh:
-                head = fh.read(complete)
-            table = pj.read_json(io.BytesIO(head), read_options=_READ, parse_options=parse)
+        table = _read_in_slices(path, _complete_length(path, size), parse)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        table = _read_line_by_line(path, parse)
-    return _to_frame(table)
+        table = _compact(_read_line_by_line(path, parse))
+    frame = _to_frame(table)
+    del table
+    pa.default_memory_pool().release_unused()  # the parser's scratch, back to the system
+    return frame
+
+
+SLICE_BYTES = 64 << 20
+
+
+def _read_in_slices(path: Path, length: int, parse: pj.ParseOptions) -> pa.Table:
+    """The first ``length`` bytes (whole lines), parsed :data:`SLICE_BYTES` at a time.
+
+    pyarrow's parser needs about twice the finished table while it works; a slice at a time,
+    each compacted (:func:`_compact`) before the next, holds that to one slice's worth. Each
+    slice is still parsed by all cores.
+    """
+    tables = []
+    with open(path, "rb") as fh:
+        done = 0
+        while done < length:
+            text = fh.read(min(SLICE_BYTES, length - done))
+            cut = text.rfind(b"\n") + 1 if done + len(text) < length else len(text)
+            if cut == 0:  # one line longer than a slice: read on to its end
+                text += fh.readline()
+                cut = len(text)
+            fh.seek(done + cut)
+            done += cut
+            lines = pa.BufferReader(pa.py_buffer(memoryview(text)[:cut]))
+            tables.append(_compact(pj.read_json(lines, read_options=_READ, parse_options=parse)))
+    return pa.concat_tables(tables).unify_dictionaries()
+
+
+def _compact(table: pa.Table) -> pa.Table:
+    """Repeated strings as dictionaries and ``success`` filled; ``trace_id`` stays a string
+    (its key needs the whole file, see :func:`_to_frame`)."""
+    columns = []
+    for name in table.column_names:
+        col = table.column(name)
+        if name in _CATEGORICAL:
+            col = pc.dictionary_encode(col)
+        elif name == "success":
+            col = pc.fill_null(col, False)
+        columns.append(col)
+    return pa.table(columns, names=table.column_names)
 
 
 def _complete_length(path: Path, size: int) -> int:
@@ -179,17 +216,11 @@ def _read_line_by_line(path: Path, parse: pj.ParseOptions) -> pa.Table:
 
 
 def _to_frame(table: pa.Table) -> pd.DataFrame:
-    """Typed columns to pandas; ``trace_id`` becomes an int32 key (equal ids, equal keys)."""
-    columns = []
-    for name in table.column_names:
-        col = table.column(name)
-        if name in _CATEGORICAL:
-            col = pc.dictionary_encode(col)
-        elif name == "trace_id":
-            col = pc.dictionary_encode(col.combine_chunks()).indices
-        elif name == "success":
-            col = pc.fill_null(col, False)
-        columns.append(col)
-    frame = pa.table(columns, names=table.column_names)
-    del table, columns
-    return frame.to_pandas(split_blocks=True, self_destruct=True)
+    """A compacted table to pandas: dictionaries become categoricals, and ``trace_id`` an
+    int32 key (equal ids, equal keys)."""
+    if "trace_id" in table.column_names:
+        ids = table.column("trace_id").combine_chunks()
+        i = table.column_names.index("trace_id")
+        table = table.set_column(i, "trace_id", pc.dictionary_encode(ids).indices)
+        del ids
+    return table.to_pandas(split_blocks=True)
