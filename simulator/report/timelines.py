@@ -242,9 +242,10 @@ def limiter_view(
     ]
     if att.empty:
         return None
-    firsts = att[(att["attempt"] == 1).to_numpy(dtype=bool)]
-    primary = str((firsts if len(firsts) else att)["model"].value_counts().index[0])
+    firsts = att["model"][(att["attempt"] == 1).to_numpy(dtype=bool)]
+    primary = str((firsts if len(firsts) else att["model"]).value_counts().index[0])
     att = att[(att["model"] == primary).to_numpy(dtype=bool)]
+    own = {name: rows_of(att, name) for name in strategies}
     edges = time_edges(float(att["t"].max()))
     fig, axes = figure(2, 1, height=5.6, sharex=True)
     colors = strategy_colors(strategies)
@@ -254,8 +255,7 @@ def limiter_view(
         (axes[1, 0], "remaining_tokens", "tokens", limits[1]),
     ):
         lo, hi = np.inf, -np.inf
-        for name in strategies:
-            a = rows_of(att, name)
+        for name, a in own.items():
             v = a[col].to_numpy(dtype=float)
             keep = ~np.isnan(v)
             if not keep.any():
