@@ -147,3 +147,10 @@ def test_a_file_read_in_slices_reads_as_one(
     assert len(whole) == 300 and path.stat().st_size > loading.SLICE_BYTES
     pd.testing.assert_frame_equal(sliced, whole)
     assert sliced["trace_id"].nunique() == len({json.loads(x)["trace_id"] for x in lines})
+
+
+def test_a_file_of_one_torn_line_reads_as_empty(tmp_path: Path) -> None:
+    path = tmp_path / "traces.jsonl"
+    path.write_text('{"kind":"attempt","trace_id":"r2","t')
+    df = load_traces(path, REPORT_COLUMNS)
+    assert df.empty and list(df.columns) == list(REPORT_COLUMNS)

@@ -164,6 +164,8 @@ def _read_in_slices(path: Path, length: int, parse: pj.ParseOptions) -> pa.Table
             done += cut
             lines = pa.BufferReader(pa.py_buffer(memoryview(text)[:cut]))
             tables.append(_compact(pj.read_json(lines, read_options=_READ, parse_options=parse)))
+    if not tables:  # nothing but a torn line
+        return _compact(parse.explicit_schema.empty_table())
     return pa.concat_tables(tables).unify_dictionaries()
 
 
