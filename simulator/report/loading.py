@@ -108,7 +108,7 @@ REPORT_COLUMNS: tuple[str, ...] = (
     "fault",
     "gave_up",
 )
-_READ = pj.ReadOptions(block_size=16 << 20)
+_READ = pj.ReadOptions(block_size=8 << 20)  # 8 blocks a slice: every core busy to its end
 
 
 # --------------------------------------------------------------------------- loading
