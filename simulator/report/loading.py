@@ -20,10 +20,11 @@ import pyarrow.json as pj
 __all__ = ["REPORT_COLUMNS", "TRACE_SCHEMA", "load_traces"]
 
 # Strings that repeat across rows become categoricals: a 1M-row file then costs a few bytes per
-# cell instead of a Python object each.
+# cell instead of a Python object each. ``trace_id`` (shared by a request's rows: the herd
+# index pairs a retry with its request) becomes an integer key instead: it is unique per
+# request, so as categories it would still cost a Python string per request.
 _CATEGORICAL = (
     "kind",
-    "trace_id",  # shared by a request's rows: the herd index pairs a retry with its request
     "strategy",
     "user_id",
     "feature",
@@ -74,12 +75,40 @@ TRACE_SCHEMA = pa.schema(
     ]
 )
 
-# what metrics and plots read; wall-clock timestamps, worker ids, the attempts' own TTFT and
-# the live timing fields (read by simulator/live/timing.py) are not needed
-REPORT_COLUMNS: tuple[str, ...] = tuple(
-    f.name for f in TRACE_SCHEMA if f.name not in ("timestamp", "worker", "plan_ms", "lag_ms")
+# What the report reads: metrics, plots, the fault tables, and ``gave_up`` for ``stampede
+# check``'s attribution. Parsing a field costs even when nothing reads it, so the wall-clock
+# ``timestamp``, ``worker``, the live timing fields (read by simulator/live/timing.py),
+# ``prompt_version``, ``provider``, ``retry_after_s`` and the attempts' own TTFT stay in the
+# file (bench/report_speed.py: reading all 33 fields of a 1M-record file takes half as long
+# again as reading these).
+REPORT_COLUMNS: tuple[str, ...] = (
+    "kind",
+    "trace_id",
+    "t",
+    "strategy",
+    "user_id",
+    "feature",
+    "model",
+    "attempt",
+    "status",
+    "error",
+    "slept_s",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cost_usd",
+    "latency_ms",
+    "ttft_ms",
+    "finish_reason",
+    "fallback_used",
+    "start_t",
+    "remaining_requests",
+    "remaining_tokens",
+    "success",
+    "fault",
+    "gave_up",
 )
-_READ = pj.ReadOptions(block_size=16 << 20)
+_READ = pj.ReadOptions(block_size=8 << 20)  # 8 blocks a slice: every core busy to its end
 
 
 # --------------------------------------------------------------------------- loading
@@ -89,9 +118,10 @@ def load_traces(path: str | Path, columns: Sequence[str] | None = None) -> pd.Da
     """Read ``traces.jsonl`` into a typed DataFrame (columns of :data:`TRACE_SCHEMA`).
 
     ``columns`` limits the fields kept (the report uses :data:`REPORT_COLUMNS`: fields it never
-    reads are skipped at parse time, which saves memory on big files). A torn final line (a run
-    killed mid-write) is skipped; so is any other line that is not a JSON object, on the
-    slower fallback path. ``success`` is False where absent.
+    reads are skipped at parse time). A torn final line (a run killed mid-write) is skipped;
+    so is any other line that is not a JSON object, on the slower fallback path. ``success``
+    is False where absent. ``trace_id`` is an integer key, the same for the rows of one
+    logical request (the report only matches rows by it).
     """
     path = Path(path)
     schema = (
@@ -100,18 +130,57 @@ def load_traces(path: str | Path, columns: Sequence[str] | None = None) -> pd.Da
     parse = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     size = path.stat().st_size if path.exists() else 0
     if size == 0:
-        return _to_frame(schema.empty_table())
-    complete = _complete_length(path, size)
+        return _to_frame(_compact(schema.empty_table()))
     try:
-        if complete == size:
-            table = pj.read_json(path, read_options=_READ, parse_options=parse)
-        else:
-            with open(path, "rb") as fh:
-                head = fh.read(complete)
-            table = pj.read_json(io.BytesIO(head), read_options=_READ, parse_options=parse)
+        table = _read_in_slices(path, _complete_length(path, size), parse)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        table = _read_line_by_line(path, parse)
-    return _to_frame(table)
+        table = _compact(_read_line_by_line(path, parse))
+    frame = _to_frame(table)
+    del table
+    pa.default_memory_pool().release_unused()  # the parser's scratch, back to the system
+    return frame
+
+
+SLICE_BYTES = 64 << 20
+
+
+def _read_in_slices(path: Path, length: int, parse: pj.ParseOptions) -> pa.Table:
+    """The first ``length`` bytes (whole lines), parsed :data:`SLICE_BYTES` at a time.
+
+    pyarrow's parser needs about twice the finished table while it works; a slice at a time,
+    each compacted (:func:`_compact`) before the next, holds that to one slice's worth. Each
+    slice is still parsed by all cores.
+    """
+    tables = []
+    with open(path, "rb") as fh:
+        done = 0
+        while done < length:
+            text = fh.read(min(SLICE_BYTES, length - done))
+            cut = text.rfind(b"\n") + 1 if done + len(text) < length else len(text)
+            if cut == 0:  # one line longer than a slice: read on to its end
+                text += fh.readline()
+                cut = len(text)
+            fh.seek(done + cut)
+            done += cut
+            lines = pa.BufferReader(pa.py_buffer(memoryview(text)[:cut]))
+            tables.append(_compact(pj.read_json(lines, read_options=_READ, parse_options=parse)))
+    if not tables:  # nothing but a torn line
+        return _compact(parse.explicit_schema.empty_table())
+    return pa.concat_tables(tables).unify_dictionaries()
+
+
+def _compact(table: pa.Table) -> pa.Table:
+    """Repeated strings as dictionaries and ``success`` filled; ``trace_id`` stays a string
+    (its key needs the whole file, see :func:`_to_frame`)."""
+    columns = []
+    for name in table.column_names:
+        col = table.column(name)
+        if name in _CATEGORICAL:
+            col = pc.dictionary_encode(col)
+        elif name == "success":
+            col = pc.fill_null(col, False)
+        columns.append(col)
+    return pa.table(columns, names=table.column_names)
 
 
 def _complete_length(path: Path, size: int) -> int:
@@ -149,12 +218,11 @@ def _read_line_by_line(path: Path, parse: pj.ParseOptions) -> pa.Table:
 
 
 def _to_frame(table: pa.Table) -> pd.DataFrame:
-    columns = []
-    for name in table.column_names:
-        col = table.column(name)
-        if name in _CATEGORICAL:
-            col = pc.dictionary_encode(col)
-        elif name == "success":
-            col = pc.fill_null(col, False)
-        columns.append(col)
-    return pa.table(columns, names=table.column_names).to_pandas()
+    """A compacted table to pandas: dictionaries become categoricals, and ``trace_id`` an
+    int32 key (equal ids, equal keys)."""
+    if "trace_id" in table.column_names:
+        ids = table.column("trace_id").combine_chunks()
+        i = table.column_names.index("trace_id")
+        table = table.set_column(i, "trace_id", pc.dictionary_encode(ids).indices)
+        del ids
+    return table.to_pandas(split_blocks=True)

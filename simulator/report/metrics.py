@@ -102,36 +102,36 @@ def strategies_in_order(df: pd.DataFrame) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class StrategyTraces:
-    """The rows of one strategy, split by kind; ``makespan_s`` is computed once."""
+    """The rows of one strategy, split by kind; ``makespan_s`` and the successful requests
+    are computed once."""
 
     name: str
     attempts: pd.DataFrame
     requests: pd.DataFrame
     makespan_s: float
     t0: float  # scenario time of the first logical request start
-
-    @property
-    def successful(self) -> pd.DataFrame:
-        return self.requests[self.requests["success"]]
+    successful: pd.DataFrame  # the request rows that succeeded
 
 
 def split_strategies(df: pd.DataFrame, strategies: Iterable[str]) -> dict[str, StrategyTraces]:
-    """One :class:`StrategyTraces` per name; a strategy without rows gets empty frames."""
+    """One :class:`StrategyTraces` per name; a strategy without rows gets empty frames.
+
+    Each strategy's rows are taken straight from ``df`` by one mask per kind, in file order,
+    so every row is copied once (a filter and then a group-by would copy each row twice).
+    """
     is_attempt = (df["kind"] == "attempt").to_numpy(dtype=bool)
-    by_att = dict(tuple(df[is_attempt].groupby("strategy", observed=True)))
-    by_req = dict(
-        tuple(df[~is_attempt & (df["kind"] == "request")].groupby("strategy", observed=True))
-    )
-    empty = df.iloc[0:0]
+    is_request = (df["kind"] == "request").to_numpy(dtype=bool)
     out = {}
     for name in strategies:
-        att = by_att.get(name, empty)
-        req = by_req.get(name, empty)
+        own = (df["strategy"] == name).to_numpy(dtype=bool)
+        att = df[own & is_attempt]
+        req = df[own & is_request]
         starts = [x for x in (_min(req["start_t"]), _min(att["start_t"])) if x is not None]
         ends = [x for x in (_max(req["t"]), _max(att["t"])) if x is not None]
         t0 = min(starts) if starts else 0.0
         makespan = max(ends) - t0 if ends else 0.0
-        out[name] = StrategyTraces(name, att, req, max(makespan, 0.0), t0)
+        ok = req[req["success"].to_numpy(dtype=bool)]
+        out[name] = StrategyTraces(name, att, req, max(makespan, 0.0), t0, ok)
     return out
 
 
@@ -399,11 +399,12 @@ def _per_group(x: StrategyTraces, col: str) -> dict[str, dict[str, Number]]:
     req = x.requests
     if req.empty:
         return {}
+    refused = req["error"].isin(GUARD_REFUSALS).rename("refused")
     grouped = req.groupby(col, observed=True)
     frame = pd.DataFrame(
         {
             "logical_requests": grouped.size(),
-            "refused_by_guard": grouped["error"].apply(lambda e: int(e.isin(GUARD_REFUSALS).sum())),
+            "refused_by_guard": refused.groupby(req[col], observed=True).sum(),
             "successes": grouped["success"].sum(),
             "cost_usd": grouped["cost_usd"].sum(),
         }
@@ -418,7 +419,8 @@ def _per_group(x: StrategyTraces, col: str) -> dict[str, dict[str, Number]]:
         ok = req[req["success"]]
         g_ok = ok.groupby(col, observed=True)
         frame["p95_latency_ms"] = g_ok["latency_ms"].quantile(0.95)
-        frame["length_rate"] = g_ok["finish_reason"].apply(lambda s: (s == "length").mean())
+        length = (ok["finish_reason"] == "length").rename("length")
+        frame["length_rate"] = length.groupby(ok[col], observed=True).mean()
     return {
         str(k): {str(c): val for c, val in row.items()}
         for k, row in frame.to_dict(orient="index").items()

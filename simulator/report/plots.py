@@ -51,7 +51,7 @@ __all__ = [
 @styled
 def latency_cdf(df: pd.DataFrame, strategies: Sequence[str], path: Path) -> Path | None:
     """Share of successful logical requests finished within x ms, per strategy (log x)."""
-    req = rows_of_kind(df, "request")
+    req = rows_of_kind(df, "request", ("strategy", "success", "latency_ms"))
     ok = req[req["success"].to_numpy(dtype=bool)]
     if ok.empty:
         return None
@@ -117,7 +117,7 @@ def amplification_giveups(
 def ttft_distribution(df: pd.DataFrame, strategies: Sequence[str], path: Path) -> Path | None:
     """Box plot of time to first token per strategy, from each request's start (retries and
     waits included); None when no request succeeded."""
-    req = rows_of_kind(df, "request")
+    req = rows_of_kind(df, "request", ("strategy", "success", "ttft_ms"))
     ok = req[req["success"].to_numpy(dtype=bool)]
     stats, names = [], []
     for name in strategies:
@@ -202,7 +202,7 @@ def cost_per_success(
 @styled
 def retry_delays(df: pd.DataFrame, strategies: Sequence[str], path: Path) -> Path | None:
     """Histogram of waits before retries (attempt > 1) per strategy, as shares of its retries."""
-    att = rows_of_kind(df, "attempt")
+    att = rows_of_kind(df, "attempt", ("strategy", "attempt", "slept_s"))
     retries = att[(att["attempt"] > 1).to_numpy(dtype=bool)]
     if retries.empty:
         return None

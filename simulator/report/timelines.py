@@ -76,7 +76,7 @@ def herd_waves(
 
     A ▼ marks each strategy's busiest 250 ms of retries, the window behind ``retry_peak_rps``.
     """
-    att = rows_of_kind(df, "attempt")
+    att = rows_of_kind(df, "attempt", ("strategy", "attempt", "status", "start_t", "t"))
     if att.empty:
         return None
     per = summary_or_compute(df, strategies, summary)["strategies"]
@@ -145,7 +145,7 @@ def fallback_share(df: pd.DataFrame, strategies: Sequence[str], path: Path) -> P
     coin flip; a bin with no success at all is drawn grey. None when no request succeeded or
     every success came from one model (no fallback).
     """
-    req = rows_of_kind(df, "request")
+    req = rows_of_kind(df, "request", ("strategy", "success", "model", "t"))
     ok = req[req["success"].to_numpy(dtype=bool) & req["model"].notna().to_numpy(dtype=bool)]
     counts_by_model = ok["model"].value_counts()
     models = [str(m) for m, n in counts_by_model.items() if n > 0]
@@ -231,16 +231,21 @@ def limiter_view(
     mixing models in one line would be meaningless. The scenario, when given, supplies the
     RPM/TPM limits drawn as dashed lines. None when no attempt carried the headers.
     """
-    att = rows_of_kind(df, "attempt")
+    att = rows_of_kind(
+        df,
+        "attempt",
+        ("strategy", "attempt", "model", "start_t", "t", "remaining_requests", "remaining_tokens"),
+    )
     att = att[
         att["remaining_requests"].notna().to_numpy(dtype=bool)
         | att["remaining_tokens"].notna().to_numpy(dtype=bool)
     ]
     if att.empty:
         return None
-    firsts = att[(att["attempt"] == 1).to_numpy(dtype=bool)]
-    primary = str((firsts if len(firsts) else att)["model"].value_counts().index[0])
+    firsts = att["model"][(att["attempt"] == 1).to_numpy(dtype=bool)]
+    primary = str((firsts if len(firsts) else att["model"]).value_counts().index[0])
     att = att[(att["model"] == primary).to_numpy(dtype=bool)]
+    own = {name: rows_of(att, name) for name in strategies}
     edges = time_edges(float(att["t"].max()))
     fig, axes = figure(2, 1, height=5.6, sharex=True)
     colors = strategy_colors(strategies)
@@ -250,8 +255,7 @@ def limiter_view(
         (axes[1, 0], "remaining_tokens", "tokens", limits[1]),
     ):
         lo, hi = np.inf, -np.inf
-        for name in strategies:
-            a = rows_of(att, name)
+        for name, a in own.items():
             v = a[col].to_numpy(dtype=float)
             keep = ~np.isnan(v)
             if not keep.any():
