@@ -326,10 +326,7 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     raw = _arrived_body(request, limit)
     if raw is None:
         raw = await _rest_of_body(request, limit)
-    request[RAW_BODY] = raw  # the journal fingerprints what arrived, even a refused body
-    decoded = _decoded(request, raw, limit)
-    request[RAW_BODY] = decoded
-    return decoded
+    return _received(request, raw, limit)
 
 
 async def _rest_of_body(request: web.Request, limit: int) -> bytes:
@@ -345,9 +342,18 @@ async def _rest_of_body(request: web.Request, limit: int) -> bytes:
     return raw
 
 
-def _decoded(request: web.Request, raw: bytes, limit: int) -> bytes:
+def _received(request: web.Request, raw: bytes, limit: int) -> bytes:
+    """``raw`` as a route reads it, its content codings undone. The journal fingerprints what
+    arrived (``RAW_BODY``): the decoded body, or the bytes themselves when they do not decode,
+    so that two different unreadable bodies keep two fingerprints."""
+    request[RAW_BODY] = raw
     coding = request.headers.get("content-encoding")
-    return raw if coding is None else decode(raw, coding, limit)
+    if coding is None:
+        return raw
+    decoded = decode(raw, coding, limit)
+    if decoded:  # UNREADABLE is empty: keep the bytes that came for the fingerprint
+        request[RAW_BODY] = decoded
+    return decoded
 
 
 ADMIN_MAX_BYTES = 1024 * 1024  # an admin route's body: one small JSON object
@@ -465,9 +471,7 @@ def chat_handler(state: MockState, dialect: Dialect) -> Handler:
             raw = _arrived_body(request, max_body)
             if raw is None:  # still arriving
                 raw = await _rest_of_body(request, max_body)
-            if "content-encoding" in request.headers:
-                raw = _decoded(request, raw, max_body)
-            request[RAW_BODY] = raw
+            raw = _received(request, raw, max_body)  # read_body, inline
             call = parse(raw)
             model = call.model
             asked = request.headers.get(FAULT_HEADER)

@@ -112,3 +112,25 @@ def test_a_bad_body_keeps_its_fingerprint_on_another_model() -> None:
     assert body_fingerprint(None) == body_fingerprint(b"")
     deep = b"[" * 100_000 + b"]" * 100_000  # too deep to decode: its bytes are fingerprinted
     assert body_fingerprint(deep).startswith(RAW_PREFIX)
+
+
+def test_unreadable_bodies_keep_fingerprints_of_their_own(tmp_path) -> None:
+    """A body that does not decode is fingerprinted by the bytes that came, on every route:
+    two different broken bodies are two requests, not one retried."""
+    cfg = ProviderConfig(models={"gpt-4o-mini": ModelConfig(latency=INSTANT)})
+    log = tmp_path / "requests.jsonl"
+    broken = [b"\x1f\x8b not gzip at all", b"\x1f\x8b something else entirely"]
+    with running_mock(cfg, str(log)) as m, httpx.Client(base_url=m.base_url) as http:
+        for route in ("/chat/completions", "/embeddings"):
+            for body in broken:
+                r = http.post(route, content=body, headers={
+                    "authorization": "Bearer sk-test", "content-type": "application/json",
+                    "content-encoding": "gzip"})  # fmt: skip
+                assert r.status_code == 400
+    entries = [e for e in read_journal(log) if e.status == 400]
+    assert len(entries) == 4
+    prints = [e.prompt for e in entries]
+    assert all(p is not None and p.startswith(RAW_PREFIX) for p in prints)
+    assert prints[0] != prints[1] and prints[2] != prints[3]  # different bytes, different prints
+    assert prints[0] == prints[2] and prints[1] == prints[3]  # the same bytes on either route
+    assert prints[0] != body_fingerprint(b"")  # not the empty body's
