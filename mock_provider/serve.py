@@ -12,6 +12,7 @@ import socket
 import sys
 from multiprocessing.connection import wait
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -173,7 +174,18 @@ def _connect(url: str) -> RedisStore:
     except ValueError as exc:
         raise ValueError(f"--limiter: {exc}") from None
     except Exception as exc:  # redis.ConnectionError, TimeoutError, AuthenticationError...
-        raise ValueError(f"--limiter: cannot reach {url}: {exc}") from None
+        raise ValueError(f"--limiter: cannot reach {masked(url)}: {exc}") from None
+
+
+def masked(url: str) -> str:
+    """``url`` with its password, if any, shown as ``***``: fit for a terminal or a log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port is not None else ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
 
 
 def serve_main(args: argparse.Namespace) -> int:
@@ -288,7 +300,7 @@ def _serve_processes(cfg: ProviderConfig, args: argparse.Namespace, n: int) -> i
         print(f"warning: binding to {args.host}, not loopback", file=sys.stderr)
     base_url = f"http://{args.host}:{child_args.port}/v1"
     print(banner(base_url, cfg.api_keys[0] if cfg.api_keys else "sk-anything"), flush=True)
-    print(f"({n} processes on this port, limits shared in {args.limiter})", flush=True)
+    print(f"({n} processes on this port, limits shared in {masked(args.limiter)})", flush=True)
     wait([p.sentinel for p in children])
     status = 0
     if not stopping:

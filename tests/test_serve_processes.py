@@ -129,6 +129,15 @@ def test_an_unreachable_limiter_exits_2_saying_where() -> None:
     assert f"--limiter: cannot reach {url}" in err
 
 
+def test_a_limiter_password_is_never_printed() -> None:
+    port = free_port()
+    proc = serve("--limiter", f"redis://:s3cret@127.0.0.1:{port}/0", "--port", "0")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert f"cannot reach redis://:***@127.0.0.1:{port}/0" in err
+    assert "s3cret" not in err
+
+
 def test_a_malformed_limiter_url_exits_2() -> None:
     proc = serve("--limiter", "http://127.0.0.1:6379", "--port", "0")
     _, err = proc.communicate(timeout=60)
