@@ -62,6 +62,7 @@ SCRIPT = textwrap.dedent(
     print(json.dumps({
         "shares": got,
         "stopped": m.ask_share(stopped, AsyncResult(), lambda: True, 5.0),
+        "unanswered": m.ask_share(stopped, AsyncResult(), lambda: False, 0.3),
         "codes": codes,
     }))
     """
@@ -78,4 +79,6 @@ def test_shares_are_numbered_in_asking_order_and_none_past_n_and_exit_codes():
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["shares"] == [0, 1, None]  # a third worker for two shares gets none
     assert result["stopped"] == 3  # stopped before an answer: Locust's index, no work
+    # No answer in time: no share, rather than Locust's index (which may be another's share)
+    assert result["unanswered"] is None
     assert result["codes"] == [NEXT_STRATEGY_EXIT, RUN_OVER_EXIT, RUN_OVER_EXIT, None]

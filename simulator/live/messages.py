@@ -82,12 +82,20 @@ def ask_share(
     runner: WorkerRunner, answer: AsyncResult, stopped: Callable[[], bool], timeout_s: float
 ) -> int | None:
     """A worker: its share's number, from the master (``answer`` is set by the message);
-    None when there is none for it. Stopped first: Locust's index (it will run nothing)."""
+    None when there is none for it, or when the master did not answer in time: Locust's own
+    index could name a share another worker runs (it skips numbers), so a worker that heard
+    nothing runs nothing and the master's start handshake says which share is missing.
+    Stopped first: Locust's index (it will run nothing)."""
     runner.send_message(SHARE_MSG)
     deadline = time.monotonic() + timeout_s
     while not answer.ready() and not stopped() and time.monotonic() < deadline:
         answer.wait(POLL_S)
-    share = answer.get() if answer.ready() else runner.worker_index
+    if answer.ready():
+        share = answer.get()
+    elif stopped():
+        share = runner.worker_index
+    else:
+        share = None
     return None if share is None else int(share)
 
 
