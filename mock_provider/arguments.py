@@ -39,7 +39,7 @@ def bounded_int(low: int, high: int | None = None) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
         if value < low or (high is not None and value > high):
             span = f"from {low:,}" if high is None else f"from {low:,} to {high:,}"
-            raise argparse.ArgumentTypeError(f"expected a whole number {span}, got {value:,}")
+            raise argparse.ArgumentTypeError(f"expected a whole number {span}, got {text}")
         return value
 
     return parse

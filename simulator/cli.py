@@ -403,7 +403,9 @@ def _mock_address_problems(args: argparse.Namespace) -> list[tuple[str, str]]:
         return []
     if args.target:
         return [("--mock-host", "not with --target: that mock is already running")]
-    if args.mock_host in ("", "*", "0.0.0.0", "::"):
+    from simulator.live.master import ANY_INTERFACE
+
+    if args.mock_host in ANY_INTERFACE:
         return [("--mock-host", "an address of this host the workers can reach, which every "
                  "worker is given; not every interface")]  # fmt: skip
     if not 0 <= args.mock_port < 65536:

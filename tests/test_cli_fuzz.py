@@ -226,6 +226,7 @@ STUBS = (
     "simulator.sweep.run.execute",  # a sweep's points
     "mock_provider.serve._serve",  # stampede serve
     "simulator.fault_cli._call",  # stampede fault: no request to whatever listens there
+    "simulator.live.worker.worker_main",  # stampede worker: no Locust worker started
 )
 
 
@@ -281,7 +282,10 @@ PATH_KEYS = ["good", "run", "binary", "empty", "file", "dir", "garbage", "journa
 COMMANDS: dict[str, tuple[int, dict[str, bool]]] = {
     "run": (1, {"--out": True, "--strategies": True, "--duration": True, "--time-scale": True,
                 "--workers": True, "--seed": True, "--virtual": False, "--repeat": True,
-                "--target": True, "--junit": True, "--summary-json": True}),
+                "--target": True, "--junit": True, "--summary-json": True,
+                "--master": False, "--expect-workers": True, "--master-bind-host": True,
+                "--master-port": True, "--expect-workers-max-wait": True, "--mock-host": True,
+                "--mock-port": True}),
     "lint": (1, {"--duration": True, "--strategies": True}),
     "serve": (0, {"--config": True, "--host": True, "--port": True, "--rpm": True,
                   "--tpm": True, "--api-key": True, "--time-scale": True, "--seed": True,
@@ -297,6 +301,7 @@ COMMANDS: dict[str, tuple[int, dict[str, bool]]] = {
     "schema": (0, {"--out": True, "--docs": True}),
     "init": (1, {"--from": True, "--force": False}),
     "list": (0, {}),
+    "worker": (0, {"--master-host": True, "--master-port": True, "--loglevel": True}),
     "fault add": (1, {"--target": True}),
     "fault list": (0, {"--target": True}),
     "fault clear": (0, {"--target": True}),

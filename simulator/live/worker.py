@@ -22,6 +22,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
+from mock_provider.arguments import bounded_int
+
 __all__ = ["NEXT_STRATEGY_EXIT", "RUN_OVER_EXIT", "add_worker_arguments", "worker_main"]
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -33,7 +35,9 @@ STOP_WAIT_S = 20.0  # a stopped worker ships its last records to the master firs
 
 def add_worker_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--master-host", required=True, help="host of `stampede run --master`")
-    p.add_argument("--master-port", type=int, default=5557, help="its port (default 5557)")
+    p.add_argument(
+        "--master-port", type=bounded_int(1, 65_535), default=5557, help="its port (default 5557)"
+    )
     p.add_argument("--loglevel", default="WARNING", help="Locust's log level (default WARNING)")
 
 
