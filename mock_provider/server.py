@@ -88,9 +88,11 @@ class MockState:
         self.observed = Observations()
         self.registry.register(MockCollector(self))
 
-    def restart(self, epoch: float | None, time_scale: float | None) -> None:
+    def restart(self, epoch: float | None, time_scale: float | None, mark_log: bool = True) -> None:
         """This process's part of a reset: scenario t=0 at ``epoch`` (default now), fresh
-        limits, caches and counters, and a mark in the log."""
+        limits, caches and counters, and a mark in the log. Processes that share a log and
+        follow another's reset leave the mark to the one that took the reset (``mark_log``),
+        so one reset is one run to the audit."""
         if time_scale is not None:
             self.clock.rescale(time_scale)
         self.clock.reset(epoch)
@@ -100,9 +102,10 @@ class MockState:
         if self.recent is not None:
             self.recent.clear()
         if self.log is not None:  # what follows in the log belongs to this reset's run
-            entry = JournalEntry(t=0.0, path=RESET_PATH, status=200,
-                                 time_scale=self.clock.time_scale)  # fmt: skip
-            write_entry(self.log, entry)
+            if mark_log:
+                entry = JournalEntry(t=0.0, path=RESET_PATH, status=200,
+                                     time_scale=self.clock.time_scale)  # fmt: skip
+                write_entry(self.log, entry)
             self.log.flush()
             self.log_offset = self.log.buffer.tell() if hasattr(self.log, "buffer") else 0
 
@@ -773,8 +776,8 @@ async def _follow_shared_clock(app: web.Application) -> Any:
             await asyncio.sleep(POLL_S)
             seen = store.generation
             shared = store.current()
-            if shared.generation != seen:
-                state.restart(shared.epoch, shared.time_scale)
+            if shared.generation != seen:  # another process took the reset, and marked it
+                state.restart(shared.epoch, shared.time_scale, mark_log=False)
             store.heartbeat()
 
     task = asyncio.create_task(follow())

@@ -142,3 +142,31 @@ def test_a_malformed_limiter_url_exits_2() -> None:
     proc = serve("--limiter", "http://127.0.0.1:6379", "--port", "0")
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "expected redis://HOST:PORT[/DB]" in err
+
+
+@needs_redis
+def test_one_reset_is_one_mark_in_a_shared_request_log(tmp_path: Path) -> None:
+    """Every process appends to the one log; only the process that took the reset marks it,
+    so the audit sees one run, not one per process."""
+    log = tmp_path / "requests.jsonl"
+    with redis_server() as url:
+        proc = serve("--processes", "2", "--limiter", url, "--port", "0",
+                     "--request-log", str(log))  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            assert "listening on " in line, proc.stderr.read() if proc.stderr else line
+            root = line.rsplit("listening on ", 1)[1].strip().removesuffix("/v1")
+
+            async def reset_then_serve() -> None:
+                async with aiohttp.ClientSession() as session:
+                    async with session.post(f"{root}/_stampede/reset") as resp:
+                        assert resp.status == 200
+                await burst(root, 8)  # the reset answered: every process has restarted
+
+            asyncio.run(reset_then_serve())
+        finally:
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(15) == 0
+    marks = [ln for ln in log.read_text().splitlines() if "/_stampede/reset" in ln]
+    assert len(marks) == 1, marks
