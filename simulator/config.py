@@ -259,6 +259,14 @@ class ClientConfig(StrictModel):
             )
         return merge_under(PRESET_FIELDS[name], value)
 
+    @field_validator("fallback_on", mode="before")
+    @classmethod
+    def _status_as_text(cls, value: Any) -> Any:
+        """``[429, 5xx]``: YAML reads an unquoted 429 as a number; it means the status."""
+        if isinstance(value, list):
+            return [str(v) if type(v) is int and v == 429 else v for v in value]
+        return value
+
 
 PromptLayout = Literal["plain", "cache_friendly", "cache_busting"]
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")

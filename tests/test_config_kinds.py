@@ -264,3 +264,12 @@ def test_the_run_folder_scenario_round_trips(tmp_path):
     assert again == sc
     assert (again.duration, again.mock_config.time_scale, again.mock_config.seed) == (30.0, 40.0, 9)
     assert load_provider_config(tmp_path / "scenario.yaml") == sc.mock_config
+
+
+def test_an_unquoted_429_in_fallback_on_is_the_status(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(scenario_text(retry="{kind: none}, fallback: [m], fallback_on: [429, 5xx]"))
+    assert load_scenario(path).clients["a"].fallback_on == ["429", "5xx"]
+    found = problems(tmp_path, scenario_text(retry="{kind: none}, fallback_on: [503]"))
+    assert [p for p, _ in found] == ["strategies.a.fallback_on.0"], found
+

@@ -58,8 +58,10 @@ def test_the_schema_refuses_what_the_loader_refuses_and_takes_what_it_takes() ->
     validator = jsonschema.Draft202012Validator(scenario_schema())
     good = yaml.safe_load(STARTER)
     good["duration"], good["objective"], good["time_scale"] = "2m", "p95", "auto"
+    good["strategies"]["naive"]["fallback_on"] = [429, "5xx"]  # YAML's unquoted 429
     assert list(validator.iter_errors(good)) == []
     for path, value in [
+        (("strategies", "naive", "fallback_on"), [503]),
         (("workload", "arrivals", "rat"), 3),  # a misspelt field
         (("duration",), "two minutes"),  # not a duration
         (("strategies", "naive", "retry", "kind"), "fool_jitter"),

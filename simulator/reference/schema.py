@@ -63,6 +63,8 @@ def _schema(root: type[BaseModel], title: str) -> dict[str, Any]:
             prop.update(_described(view.key))
             if view.key == "RetryConfig.kind":
                 prop["enum"] = [*prop["enum"], *RETRY_KIND_ALIASES]
+            if view.key == "ClientConfig.fallback_on":  # an unquoted 429 is the status too
+                prop["items"] = {"enum": [*prop["items"]["enum"], 429]}
     schema["title"] = title
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
