@@ -49,6 +49,7 @@ __all__ = [
     "MAX_RUN_S",
     "RETRY_FIELDS",
     "RETRY_KIND_ALIASES",
+    "SCENARIO_NAME",
     "AppConfig",
     "ArrivalConfig",
     "ClientConfig",
@@ -461,6 +462,10 @@ def _time_scale(value: Any) -> float | Literal["auto"]:
 TimeScale = Annotated[float | Literal["auto"], PlainValidator(_time_scale)]
 
 
+# What a scenario's name may hold: it is a folder name under reports/, never a path.
+SCENARIO_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}")
+
+
 class Scenario(StrictModel):
     """One scenario file. It owns ``seed`` and ``time_scale``: the mock's config is derived
     from it in one place, :attr:`mock_config`, and a ``provider:`` section that sets either
@@ -509,6 +514,17 @@ class Scenario(StrictModel):
         The only place the mock's seed and time scale come from."""
         scale = 1.0 if self.time_scale == "auto" else self.time_scale
         return self.provider.for_run(seed=self.seed, time_scale=scale)
+
+    @field_validator("name")
+    @classmethod
+    def _file_safe(cls, value: str) -> str:
+        """The name becomes the report folder's name (``reports/<name>-<stamp>``): no path."""
+        if not SCENARIO_NAME.fullmatch(value):
+            raise ValueError(
+                "letters, digits, '_', '-' and '.' (not first), at most 100 characters: "
+                f"it names the report folder; got {value!r}"
+            )
+        return value
 
     @field_validator("provider", mode="before")
     @classmethod

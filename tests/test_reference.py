@@ -61,6 +61,7 @@ def test_the_schema_refuses_what_the_loader_refuses_and_takes_what_it_takes() ->
     good["strategies"]["naive"]["fallback_on"] = [429, "5xx"]  # YAML's unquoted 429
     assert list(validator.iter_errors(good)) == []
     for path, value in [
+        (("name",), "../../etc"),  # the report folder's name, not a path
         (("strategies", "naive", "fallback_on"), [503]),
         (("workload", "arrivals", "rat"), 3),  # a misspelt field
         (("duration",), "two minutes"),  # not a duration
