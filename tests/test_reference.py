@@ -11,11 +11,12 @@ import pytest
 import yaml
 
 from simulator.cli import main
+from mock_provider.config import FaultWindowConfig
 from simulator.client.presets import PRESET_FIELDS
 from simulator.config import ClientConfig, Scenario, load_scenario
 from simulator.reference.docs import render_docs, schemas_json
 from simulator.reference.fields import FIELD_DOCS
-from simulator.reference.models import field_views, models_in_order
+from simulator.reference.models import field_views, models_in_order, type_text
 from simulator.reference.schema import client_schema, scenario_schema
 from simulator.reference.starter import STARTER, shipped_scenarios
 
@@ -128,6 +129,25 @@ def test_list_shows_every_scenario_battery_item_and_preset_on_one_line(
     assert {p.stem for p in shipped_scenarios()} <= names
     assert set(PRESET_FIELDS) <= names
     assert {"burst_herd", "flaky_network", "default"} <= names
+
+
+def test_list_names_the_folder_the_shipped_scenarios_are_in(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "stampede run NAME.yaml" named a file that is not there outside the source tree.
+    monkeypatch.chdir(ROOT)
+    assert main(["list"]) == 0
+    assert "stampede run scenarios/NAME.yaml" in capsys.readouterr().out
+    assert (ROOT / "scenarios").is_dir()
+    monkeypatch.chdir(ROOT / "docs")
+    assert main(["list"]) == 0
+    assert f"stampede run {ROOT / 'scenarios'}/NAME.yaml" in capsys.readouterr().out
+
+
+def test_a_bound_a_stricter_one_implies_is_not_repeated() -> None:
+    info = FaultWindowConfig.model_fields["max_hang"]  # Seconds (>= 0) with gt=0
+    assert type_text(info.annotation, info) == "duration (> 0)"
+    assert "duration (>= 0)" in render_docs()  # an unimplied one stays
 
 
 def test_schema_command_writes_both_files(tmp_path: Path) -> None:

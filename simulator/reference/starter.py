@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["STARTER", "shipped_scenarios", "starter_text"]
+__all__ = ["SCENARIOS_DIR", "STARTER", "shipped_scenarios", "starter_text"]
 
 STARTER = """\
 # yaml-language-server: $schema=./scenario.schema.json
@@ -53,9 +53,12 @@ thresholds:              # gates that set the exit code (1 when one fails)
 """
 
 
+SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "scenarios"  # in the source tree
+
+
 def shipped_scenarios() -> list[Path]:
     """The scenario files that ship with the source tree (``scenarios/*.yaml``)."""
-    folder = Path(__file__).resolve().parents[2] / "scenarios"
+    folder = SCENARIOS_DIR
     return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
 
 
