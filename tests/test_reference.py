@@ -108,7 +108,7 @@ def test_init_writes_a_starter_that_lints_and_refuses_to_overwrite(
     assert (tmp_path / "scenario.schema.json").exists()
     assert load_scenario(target).name == "starter"
     assert main(["lint", str(target)]) == 0
-    capsys.readouterr()
+    assert "verdict: no errors or warnings" in capsys.readouterr().out
     assert main(["init", str(target)]) == 2
     assert "already exists" in capsys.readouterr().err
     assert main(["init", str(target), "--from", "thundering_herd", "--force"]) == 0

@@ -24,6 +24,7 @@ seed: 7                  # same seed, same traffic for every strategy
 duration: 60s            # arrivals in [0, 60) s of scenario time
 drain: 60s               # then requests in flight get 60 s to finish
 time_scale: 10           # live runs go 10x faster than scenario time (or: auto)
+overload: intended       # 180 requests/min against 90 RPM is the point: lint keeps it as info
 
 provider:                # the mock provider
   models:
