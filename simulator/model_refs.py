@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from mock_provider.model.catalog import ModelSpec, build_catalog
 from mock_provider.model.family import family_of
-from mock_provider.model.published import lifecycle, published_model
+from mock_provider.model.published import PublishedModel, lifecycle, published_model
 from simulator.config import Scenario
 
-__all__ = ["called_models", "model_problems"]
+__all__ = ["called_models", "declared_model_notes", "model_problems"]
 
 
 def _called(sc: Scenario) -> list[tuple[str, str]]:
@@ -68,6 +68,29 @@ def model_problems(sc: Scenario, own_mock: bool = True) -> list[tuple[str, str]]
                     f"{', '.join(sorted(catalog))}",
                 ))  # fmt: skip
     return problems
+
+
+def declared_model_notes(sc: Scenario) -> list[tuple[str, str]]:
+    """(field path, note) for each ``provider.models`` name the real API would not answer
+    as declared. The mock serves a declared model whatever its state, so a retired one
+    runs where the real API answers 404. It may be on purpose: a warning, not an error.
+    """
+    notes = []
+    for name in sc.provider.models:
+        where = f"provider.models.{name}"
+        published = published_model(name)
+        if published and lifecycle(published, sc.provider.catalog_date) == "retired":
+            notes.append((where, _retired_note(name, published)))
+    return notes
+
+
+def _retired_note(name: str, m: PublishedModel) -> str:
+    instead = f" (replacement {m.replacement})" if m.replacement else ""
+    use = f"use {m.replacement}, or" if m.replacement else "use a served model, or"
+    return (
+        f"{name} is retired since {m.retires}{instead}: declaring it here serves it anyway, "
+        f"the real API answers 404; {use} keep it on purpose"
+    )
 
 
 def _why_not(model: str, sc: Scenario) -> str:

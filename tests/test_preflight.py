@@ -295,6 +295,26 @@ def test_a_primary_with_only_tpm_names_the_missing_rpm():
     assert msg.endswith("set provider.models.gpt-4o.rpm")
 
 
+# --------------------------------------------------------------------------- declared models
+
+
+def test_a_retired_model_declared_to_set_its_limits_is_a_warning_naming_its_replacement():
+    # The mock serves a declared model whatever its state; the real API answers 404.
+    sc = scenario(provider={"models": {"claude-sonnet-4-5": {"rpm": 50}}},
+                  workload={"model": "claude-sonnet-4-5"})  # fmt: skip
+    [msg] = [m for m in at(preflight(sc), "provider.models.claude-sonnet-4-5") if "retired" in m]
+    assert msg == (
+        "claude-sonnet-4-5 is retired since 2026-11-30 (replacement claude-sonnet-4-6): declaring "
+        "it here serves it anyway, the real API answers 404; use claude-sonnet-4-6, or keep it "
+        "on purpose"
+    )
+    served = scenario(provider={"models": {"claude-sonnet-4-5": {"rpm": 50}},
+                                "catalog_date": "2026-11-29"},
+                      workload={"model": "claude-sonnet-4-5"})  # fmt: skip
+    assert not [m for m in at(preflight(served), "provider.models.claude-sonnet-4-5")
+                if "retired" in m]  # fmt: skip
+
+
 def test_findings_are_frozen_and_serialise():
     f = Finding("warning", "provider.models.gpt-4o.tpm", "too little")
     assert f.as_dict() == {"level": "warning", "field": f.field, "message": "too little"}
