@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 import yaml
 
-from simulator.cli import main
 from mock_provider.config import FaultWindowConfig
+from simulator.cli import main
 from simulator.client.presets import PRESET_FIELDS
 from simulator.config import ClientConfig, Scenario, load_scenario
 from simulator.reference.docs import render_docs, schemas_json
