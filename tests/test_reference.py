@@ -90,6 +90,24 @@ def test_docs_say_where_each_field_goes() -> None:
     assert "| `poisson` | `rate` | `max_requests` |" in page  # the kind tables
 
 
+def test_docs_list_every_catalogue_model_with_its_state() -> None:
+    from mock_provider.model.published import published
+
+    section = render_docs().split("## Models in the catalogue")[1].split("\n## ")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    assert len(rows) == sum(len(models) for models in published().values())
+    assert (
+        "| `claude-sonnet-4-5-20250929` | `claude-sonnet-4-5` | anthropic | 200,000 | 64,000 | "
+        "retired 2026-11-30 |" in rows
+    )
+    assert (
+        "| `gpt-4o-mini-2024-07-18` | `gpt-4o-mini` | openai | 128,000 | 16,384 | deprecated "
+        "(retires 2027-01-14) |" in rows
+    )
+    assert "| `text-embedding-3-small` | - | openai (embedding) | 8,191 | - | served |" in rows
+    assert "declares a model of the scenario's own" in " ".join(section.split())
+
+
 def test_the_docs_scenario_runs(tmp_path: Path) -> None:
     block = re.search(r"## A complete scenario.*?```yaml\n(.*?)```", render_docs(), re.S)
     assert block is not None
