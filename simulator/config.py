@@ -49,6 +49,7 @@ __all__ = [
     "MAX_RUN_S",
     "RETRY_FIELDS",
     "RETRY_KIND_ALIASES",
+    "SCENARIO_NAME",
     "AppConfig",
     "ArrivalConfig",
     "ClientConfig",
@@ -259,6 +260,14 @@ class ClientConfig(StrictModel):
             )
         return merge_under(PRESET_FIELDS[name], value)
 
+    @field_validator("fallback_on", mode="before")
+    @classmethod
+    def _status_as_text(cls, value: Any) -> Any:
+        """``[429, 5xx]``: YAML reads an unquoted 429 as a number; it means the status."""
+        if isinstance(value, list):
+            return [str(v) if type(v) is int and v == 429 else v for v in value]
+        return value
+
 
 PromptLayout = Literal["plain", "cache_friendly", "cache_busting"]
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
@@ -453,6 +462,10 @@ def _time_scale(value: Any) -> float | Literal["auto"]:
 TimeScale = Annotated[float | Literal["auto"], PlainValidator(_time_scale)]
 
 
+# What a scenario's name may hold: it is a folder name under reports/, never a path.
+SCENARIO_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}")
+
+
 class Scenario(StrictModel):
     """One scenario file. It owns ``seed`` and ``time_scale``: the mock's config is derived
     from it in one place, :attr:`mock_config`, and a ``provider:`` section that sets either
@@ -501,6 +514,17 @@ class Scenario(StrictModel):
         The only place the mock's seed and time scale come from."""
         scale = 1.0 if self.time_scale == "auto" else self.time_scale
         return self.provider.for_run(seed=self.seed, time_scale=scale)
+
+    @field_validator("name")
+    @classmethod
+    def _file_safe(cls, value: str) -> str:
+        """The name becomes the report folder's name (``reports/<name>-<stamp>``): no path."""
+        if not SCENARIO_NAME.fullmatch(value):
+            raise ValueError(
+                "letters, digits, '_', '-' and '.' (not first), at most 100 characters: "
+                f"it names the report folder; got {value!r}"
+            )
+        return value
 
     @field_validator("provider", mode="before")
     @classmethod

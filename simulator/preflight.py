@@ -23,6 +23,7 @@ from mock_provider.model.catalog import ModelSpec, build_catalog
 from mock_provider.model.family import family_of
 from simulator.config import ClientConfig, Scenario
 from simulator.demand import Demand, Limits, demand_on, limits_of, phases
+from simulator.model_refs import declared_model_notes
 from simulator.workload import Workload, build_workload
 
 __all__ = ["Finding", "Level", "preflight"]
@@ -67,6 +68,7 @@ def preflight(sc: Scenario, workload: Workload | None = None) -> list[Finding]:
                 found += _capacity(sc, workload)
     found += _fault_windows(sc)
     found += _default_limits(sc)
+    found += [Finding("warning", field, note) for field, note in declared_model_notes(sc)]
     order = {"error": 0, "warning": 1, "info": 2}
     return sorted(found, key=lambda f: order[f.level])
 

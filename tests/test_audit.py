@@ -284,7 +284,10 @@ def test_a_journal_with_no_request_exits_2_naming_it(
         path.write_bytes(content)
     assert main(["audit", str(path)]) == 2
     err = " ".join(capsys.readouterr().err.split())
-    assert f"{path}: no requests in the journal" in err and why in err, err
+    assert "no requests in the journal" in err and why in err, err
+    # The file first, then what is wrong with it, then what that means.
+    said = f"{path}: {why}: no requests" if content is None else f"{path}: no requests"
+    assert said in err, err
 
 
 def test_three_different_bad_requests_are_three_requests_not_retries() -> None:

@@ -264,3 +264,26 @@ def test_the_run_folder_scenario_round_trips(tmp_path):
     assert again == sc
     assert (again.duration, again.mock_config.time_scale, again.mock_config.seed) == (30.0, 40.0, 9)
     assert load_provider_config(tmp_path / "scenario.yaml") == sc.mock_config
+
+
+def test_an_unquoted_429_in_fallback_on_is_the_status(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(scenario_text(retry="{kind: none}, fallback: [m], fallback_on: [429, 5xx]"))
+    assert load_scenario(path).clients["a"].fallback_on == ["429", "5xx"]
+    found = problems(tmp_path, scenario_text(retry="{kind: none}, fallback_on: [503]"))
+    assert [p for p, _ in found] == ["strategies.a.fallback_on.0"], found
+
+
+@pytest.mark.parametrize("name", ["../../etc", "/tmp/x", ".hidden", "a b", "", "x" * 101])
+def test_a_scenario_name_that_is_not_a_folder_name_is_refused(tmp_path, name):
+    # The name becomes reports/<name>-<stamp>: ../../etc would write outside reports/.
+    found = problems(tmp_path, scenario_text().replace("name: kinds", f"name: {name!r}"))
+    assert [p for p, _ in found] == ["name"], found
+    assert "letters, digits, '_', '-' and '.' (not first), at most 100 characters" in found[0][1]
+
+
+@pytest.mark.parametrize("name", ["kinds", "herd-2.v1", "x" * 100, "_a"])
+def test_a_folder_name_is_a_scenario_name(tmp_path, name):
+    path = tmp_path / "s.yaml"
+    path.write_text(scenario_text().replace("name: kinds", f"name: {name!r}"))
+    assert load_scenario(path).name == name

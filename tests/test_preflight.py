@@ -295,6 +295,60 @@ def test_a_primary_with_only_tpm_names_the_missing_rpm():
     assert msg.endswith("set provider.models.gpt-4o.rpm")
 
 
+# --------------------------------------------------------------------------- declared models
+
+
+def test_a_retired_model_declared_to_set_its_limits_is_a_warning_naming_its_replacement():
+    # The mock serves a declared model whatever its state; the real API answers 404.
+    sc = scenario(provider={"models": {"claude-sonnet-4-5": {"rpm": 50}}},
+                  workload={"model": "claude-sonnet-4-5"})  # fmt: skip
+    [msg] = [m for m in at(preflight(sc), "provider.models.claude-sonnet-4-5") if "retired" in m]
+    assert msg == (
+        "claude-sonnet-4-5 is retired since 2026-11-30 (replacement claude-sonnet-4-6): declaring "
+        "it here serves it anyway, the real API answers 404; use claude-sonnet-4-6, or keep it "
+        "on purpose"
+    )
+    served = scenario(provider={"models": {"claude-sonnet-4-5": {"rpm": 50}},
+                                "catalog_date": "2026-11-29"},
+                      workload={"model": "claude-sonnet-4-5"})  # fmt: skip
+    assert not [m for m in at(preflight(served), "provider.models.claude-sonnet-4-5")
+                if "retired" in m]  # fmt: skip
+
+
+def test_a_misspelt_provider_model_is_a_warning_with_the_closest_names():
+    sc = scenario(provider={"models": {"gpt-4o": {"rpm": 500, "tpm": 2_000_000},
+                                       "claude-haiku-9": {"rpm": 50}}})  # fmt: skip
+    [msg] = at(preflight(sc), "provider.models.claude-haiku-9")
+    assert msg.startswith("not in the catalogue (as of 2026-12-07); did you mean claude-haiku-4-5")
+    assert msg.endswith("A model of the scenario's own needs `dialect:` when it is not OpenAI's")
+    # Catalogue names, names that are not a provider's, and a declared dialect say nothing.
+    for name, model in [
+        ("gpt-4o", {"rpm": 9}),
+        ("my-model", {"rpm": 9}),
+        ("o1x", {"rpm": 9}),
+        ("claude-mine", {"rpm": 9, "dialect": "anthropic"}),
+    ]:
+        quiet = scenario(provider={"models": {"gpt-4o": {"rpm": 500, "tpm": 2_000_000},
+                                              name: model}})  # fmt: skip
+        assert not [m for m in at(preflight(quiet), f"provider.models.{name}")
+                    if "catalogue" in m or "retired" in m], name  # fmt: skip
+
+
+def test_a_misspelt_claude_model_with_anthropic_limits_is_an_error_with_the_suggestion():
+    from simulator.model_refs import model_problems
+
+    sc = scenario(provider={"models": {"gpt-4o": {"rpm": 500, "tpm": 2_000_000},
+                                       "claude-haiku-9": {"rpm": 50, "itpm": 1000}}})  # fmt: skip
+    [(where, msg)] = model_problems(sc)
+    assert where == "provider.models.claude-haiku-9.itpm"
+    assert "not in the catalogue (as of 2026-12-07); did you mean claude-haiku-4-5" in msg
+    assert "without `dialect: anthropic`, itpm limits models that speak Anthropic's" in msg
+    mine = scenario(provider={"models": {"gpt-4o": {"rpm": 500, "tpm": 2_000_000},
+                                         "claude-haiku-9": {"itpm": 1000,
+                                                            "dialect": "anthropic"}}})  # fmt: skip
+    assert model_problems(mine) == []
+
+
 def test_findings_are_frozen_and_serialise():
     f = Finding("warning", "provider.models.gpt-4o.tpm", "too little")
     assert f.as_dict() == {"level": "warning", "field": f.field, "message": "too little"}

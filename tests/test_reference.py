@@ -10,12 +10,13 @@ import jsonschema
 import pytest
 import yaml
 
+from mock_provider.config import FaultWindowConfig
 from simulator.cli import main
 from simulator.client.presets import PRESET_FIELDS
 from simulator.config import ClientConfig, Scenario, load_scenario
 from simulator.reference.docs import render_docs, schemas_json
 from simulator.reference.fields import FIELD_DOCS
-from simulator.reference.models import field_views, models_in_order
+from simulator.reference.models import field_views, models_in_order, type_text
 from simulator.reference.schema import client_schema, scenario_schema
 from simulator.reference.starter import STARTER, shipped_scenarios
 
@@ -58,8 +59,11 @@ def test_the_schema_refuses_what_the_loader_refuses_and_takes_what_it_takes() ->
     validator = jsonschema.Draft202012Validator(scenario_schema())
     good = yaml.safe_load(STARTER)
     good["duration"], good["objective"], good["time_scale"] = "2m", "p95", "auto"
+    good["strategies"]["naive"]["fallback_on"] = [429, "5xx"]  # YAML's unquoted 429
     assert list(validator.iter_errors(good)) == []
     for path, value in [
+        (("name",), "../../etc"),  # the report folder's name, not a path
+        (("strategies", "naive", "fallback_on"), [503]),
         (("workload", "arrivals", "rat"), 3),  # a misspelt field
         (("duration",), "two minutes"),  # not a duration
         (("strategies", "naive", "retry", "kind"), "fool_jitter"),
@@ -86,6 +90,24 @@ def test_docs_say_where_each_field_goes() -> None:
     assert "| `poisson` | `rate` | `max_requests` |" in page  # the kind tables
 
 
+def test_docs_list_every_catalogue_model_with_its_state() -> None:
+    from mock_provider.model.published import published
+
+    section = render_docs().split("## Models in the catalogue")[1].split("\n## ")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    assert len(rows) == sum(len(models) for models in published().values())
+    assert (
+        "| `claude-sonnet-4-5-20250929` | `claude-sonnet-4-5` | anthropic | 200,000 | 64,000 | "
+        "retired 2026-11-30 |" in rows
+    )
+    assert (
+        "| `gpt-4o-mini-2024-07-18` | `gpt-4o-mini` | openai | 128,000 | 16,384 | deprecated "
+        "(retires 2027-01-14) |" in rows
+    )
+    assert "| `text-embedding-3-small` | - | openai (embedding) | 8,191 | - | served |" in rows
+    assert "declares a model of the scenario's own" in " ".join(section.split())
+
+
 def test_the_docs_scenario_runs(tmp_path: Path) -> None:
     block = re.search(r"## A complete scenario.*?```yaml\n(.*?)```", render_docs(), re.S)
     assert block is not None
@@ -104,7 +126,7 @@ def test_init_writes_a_starter_that_lints_and_refuses_to_overwrite(
     assert (tmp_path / "scenario.schema.json").exists()
     assert load_scenario(target).name == "starter"
     assert main(["lint", str(target)]) == 0
-    capsys.readouterr()
+    assert "verdict: no errors or warnings" in capsys.readouterr().out
     assert main(["init", str(target)]) == 2
     assert "already exists" in capsys.readouterr().err
     assert main(["init", str(target), "--from", "thundering_herd", "--force"]) == 0
@@ -125,6 +147,25 @@ def test_list_shows_every_scenario_battery_item_and_preset_on_one_line(
     assert {p.stem for p in shipped_scenarios()} <= names
     assert set(PRESET_FIELDS) <= names
     assert {"burst_herd", "flaky_network", "default"} <= names
+
+
+def test_list_names_the_folder_the_shipped_scenarios_are_in(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "stampede run NAME.yaml" named a file that is not there outside the source tree.
+    monkeypatch.chdir(ROOT)
+    assert main(["list"]) == 0
+    assert "stampede run scenarios/NAME.yaml" in capsys.readouterr().out
+    assert (ROOT / "scenarios").is_dir()
+    monkeypatch.chdir(ROOT / "docs")
+    assert main(["list"]) == 0
+    assert f"stampede run {ROOT / 'scenarios'}/NAME.yaml" in capsys.readouterr().out
+
+
+def test_a_bound_a_stricter_one_implies_is_not_repeated() -> None:
+    info = FaultWindowConfig.model_fields["max_hang"]  # Seconds (>= 0) with gt=0
+    assert type_text(info.annotation, info) == "duration (> 0)"
+    assert "duration (>= 0)" in render_docs()  # an unimplied one stays
 
 
 def test_schema_command_writes_both_files(tmp_path: Path) -> None:

@@ -33,8 +33,8 @@ def load_journal(path: str | Path, offset: int = 0) -> list[JournalEntry]:
     none = f"{p}: no requests in the journal"
     if not p.is_file():
         what = "not a file" if p.exists() else "no such file"
-        raise AuditInputError(f"{none}: {what} (write one with stampede serve "
-                              "--request-log FILE)")  # fmt: skip
+        raise AuditInputError(f"{p}: {what}: no requests in the journal (write one with "
+                              "stampede serve --request-log FILE)")  # fmt: skip
     try:
         entries = list(read_journal(p, offset))
     except OSError as exc:

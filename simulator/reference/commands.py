@@ -16,7 +16,7 @@ import yaml
 
 from mock_provider.arguments import output_folder, writable_file
 from simulator.console import wrap
-from simulator.reference.starter import shipped_scenarios, starter_text
+from simulator.reference.starter import SCENARIOS_DIR, shipped_scenarios, starter_text
 
 __all__ = ["add_reference_arguments", "cmd_init", "cmd_list", "cmd_schema"]
 
@@ -108,12 +108,21 @@ def _first_sentence(text: str, width: int) -> str:
     return sentence if len(sentence) <= width else sentence[: width - 1].rstrip() + "…"
 
 
+def _shown(folder: Path) -> str:
+    """``folder`` as a command line would name it from here: relative when it is below."""
+    try:
+        return str(folder.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(folder)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from simulator.check.battery import DEFAULT_BATTERY
     from simulator.client.presets import PRESET_FIELDS
 
     width = 100
-    print("Scenarios (stampede run NAME.yaml; stampede init --from NAME copies one):")
+    print(f"Scenarios (stampede run {_shown(SCENARIOS_DIR)}/NAME.yaml, or copy one to edit: "
+          "stampede init FILE --from NAME):")  # fmt: skip
     for path in shipped_scenarios():
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         name = f"  {path.stem:<20}"

@@ -28,7 +28,9 @@ D = FieldDoc
 FIELD_DOCS: dict[str, FieldDoc] = {
     # ------------------------------------------------------------------ scenario
     "Scenario.name": D(
-        "the run's name: the report folder is reports/<name>-<timestamp>/", example="my_scenario"
+        "the run's name: the report folder is reports/<name>-<timestamp>/, so letters, digits, "
+        "_, - and . (not first), at most 100 characters",
+        example="my_scenario",
     ),
     "Scenario.description": D(
         "what this run asks, shown at the top of the report",

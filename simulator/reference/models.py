@@ -90,15 +90,29 @@ def walks_durations(annotation: Any, info: FieldInfo | None = None) -> bool:
     return any(walks_durations(a) for a in typing.get_args(annotation))
 
 
+_SIGNS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+
+
 def _bounds(metadata: list[Any]) -> str:
-    out = []
-    for m in metadata:
-        for attr, sign in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
-            if isinstance(m, getattr(annotated_types, attr.capitalize())):
-                out.append(f"{sign} {getattr(m, attr):g}")
-        if isinstance(m, annotated_types.MinLen):
-            out.append(f"at least {m.min_length}")
+    """The bounds in words; one a stricter bound implies is left out (``> 0`` says ``>= 0``)."""
+    limits = [
+        (sign, getattr(m, attr))
+        for m in metadata
+        for attr, sign in _SIGNS
+        if isinstance(m, getattr(annotated_types, attr.capitalize()))
+    ]
+    out = [f"{s} {v:g}" for s, v in dict.fromkeys(limits) if not _implied((s, v), limits)]
+    out += [f"at least {m.min_length}" for m in metadata if isinstance(m, annotated_types.MinLen)]
     return ", ".join(out)
+
+
+def _implied(bound: tuple[str, float], every: list[tuple[str, float]]) -> bool:
+    sign, value = bound
+    if sign == ">=":
+        return any(s == ">" and v >= value for s, v in every)
+    if sign == "<=":
+        return any(s == "<" and v <= value for s, v in every)
+    return False
 
 
 def type_text(annotation: Any, info: FieldInfo | None = None, link: Any = None) -> str:

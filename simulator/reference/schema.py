@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from simulator.config import RETRY_KIND_ALIASES, ClientConfig, Scenario
+from simulator.config import RETRY_KIND_ALIASES, SCENARIO_NAME, ClientConfig, Scenario
 from simulator.reference.fields import FIELD_DOCS
 from simulator.reference.models import field_views, models_in_order, walks_durations
 
@@ -63,6 +63,10 @@ def _schema(root: type[BaseModel], title: str) -> dict[str, Any]:
             prop.update(_described(view.key))
             if view.key == "RetryConfig.kind":
                 prop["enum"] = [*prop["enum"], *RETRY_KIND_ALIASES]
+            if view.key == "ClientConfig.fallback_on":  # an unquoted 429 is the status too
+                prop["items"] = {"enum": [*prop["items"]["enum"], 429]}
+            if view.key == "Scenario.name":
+                prop.update(pattern=f"^{SCENARIO_NAME.pattern}$", maxLength=100)
     schema["title"] = title
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema

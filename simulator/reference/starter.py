@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["STARTER", "shipped_scenarios", "starter_text"]
+__all__ = ["SCENARIOS_DIR", "STARTER", "shipped_scenarios", "starter_text"]
 
 STARTER = """\
 # yaml-language-server: $schema=./scenario.schema.json
@@ -24,6 +24,7 @@ seed: 7                  # same seed, same traffic for every strategy
 duration: 60s            # arrivals in [0, 60) s of scenario time
 drain: 60s               # then requests in flight get 60 s to finish
 time_scale: 10           # live runs go 10x faster than scenario time (or: auto)
+overload: intended       # 180 requests/min against 90 RPM is the point: lint keeps it as info
 
 provider:                # the mock provider
   models:
@@ -53,9 +54,12 @@ thresholds:              # gates that set the exit code (1 when one fails)
 """
 
 
+SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "scenarios"  # in the source tree
+
+
 def shipped_scenarios() -> list[Path]:
     """The scenario files that ship with the source tree (``scenarios/*.yaml``)."""
-    folder = Path(__file__).resolve().parents[2] / "scenarios"
+    folder = SCENARIOS_DIR
     return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
 
 
