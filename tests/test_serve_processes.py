@@ -159,9 +159,11 @@ def test_one_reset_is_one_mark_in_a_shared_request_log(tmp_path: Path) -> None:
             root = line.rsplit("listening on ", 1)[1].strip().removesuffix("/v1")
 
             async def reset_then_serve() -> None:
-                async with aiohttp.ClientSession() as session:
-                    async with session.post(f"{root}/_stampede/reset") as resp:
-                        assert resp.status == 200
+                async with (
+                    aiohttp.ClientSession() as session,
+                    session.post(f"{root}/_stampede/reset") as resp,
+                ):
+                    assert resp.status == 200
                 await burst(root, 8)  # the reset answered: every process has restarted
 
             asyncio.run(reset_then_serve())
