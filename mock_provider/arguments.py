@@ -83,10 +83,21 @@ def _first_existing(path: Path) -> Path:
     return path
 
 
+def _a_path(text: str) -> None:
+    """A name the file system can take: a lone surrogate cannot be encoded."""
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a file name this system can use"
+        ) from None
+
+
 def output_folder(text: str) -> str:
     """A folder to write into: existing, or creatable (not a file, nor under one)."""
     if not text:
         raise argparse.ArgumentTypeError("expected a folder, got an empty path")
+    _a_path(text)
     path = Path(text)
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text} exists and is not a folder; name a folder")
@@ -102,6 +113,7 @@ def writable_file(text: str) -> str:
     """A file to write or append to: not a folder, in a folder that exists and can be written."""
     if not text:
         raise argparse.ArgumentTypeError("expected a file name, got an empty path")
+    _a_path(text)
     path = Path(text)
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{text} is a folder; name a file")

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from hypothesis import settings
 
 from mock_provider.config import ProviderConfig
 from mock_provider.server import create_app
@@ -22,6 +23,12 @@ from mock_provider.server import create_app
 os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")
+
+# CI draws the same hypothesis examples every run: a gate must not fail on what it happened
+# to draw this time. A developer's run explores new ones (and keeps the failures it finds).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @dataclass

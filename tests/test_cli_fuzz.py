@@ -374,6 +374,14 @@ def scenario_texts(draw: st.DrawFn) -> bytes:
     return yaml.safe_dump(data, allow_unicode=True).encode()
 
 
+def _an_argv_word(text: str) -> bool:
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @st.composite
 def command_lines(draw: st.DrawFn, world: dict[str, Any]) -> list[str]:
     root: Path = world["root"]
@@ -384,7 +392,9 @@ def command_lines(draw: st.DrawFn, world: dict[str, Any]) -> list[str]:
         st.sampled_from(AWKWARD),
         st.sampled_from(PATH_KEYS).map(paths.__getitem__),
         st.just(str(scenario)),
-        st.text(st.characters(blacklist_characters="\x00"), max_size=12),  # argv has no NUL
+        # What a process can be given: no NUL, and text the file system encoding gives back
+        # (a real argv is os.fsdecode of bytes, so a lone surrogate like \ud800 never comes).
+        st.text(st.characters(blacklist_characters="\x00"), max_size=12).filter(_an_argv_word),
     )
     command = draw(st.sampled_from(sorted(COMMANDS)))
     positionals, flags = COMMANDS[command]
