@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..client import REMAINING, error_of, request_headers
+from ..client import REMAINING, cache_writes_of, error_of, request_headers
 
 __all__ = [
     "CHAT_PATH",
@@ -57,11 +57,6 @@ def usage_of(usage: Mapping[str, Any] | None) -> tuple[int, int, int]:
         int(details.get("cached_tokens") or 0),
         int(usage.get("output_tokens") or 0),
     )
-
-
-def cache_writes_of(usage: Mapping[str, Any] | None) -> int:
-    """OpenAI's prompt cache is written for free and reports no writes."""
-    return 0
 
 
 def finish_of(data: Mapping[str, Any]) -> str | None:
